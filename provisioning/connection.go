@@ -232,9 +232,9 @@ type SSOReader interface {
 	ListConnections(ctx context.Context, tenantID string) ([]Connection, error)
 	// GetIdentity returns the link of (connection, subject) or ErrNotFound.
 	GetIdentity(ctx context.Context, tenantID, connectionID, subject string) (*Identity, error)
-	// Tombstoned reports whether a user with this userName key (FoldKey) was deleted by
+	// IsTombstoned reports whether a user with this userName (compared by FoldKey) was deleted by
 	// the directory and must not be recreated.
-	Tombstoned(ctx context.Context, tenantID, userNameKey string) (bool, error)
+	IsTombstoned(ctx context.Context, tenantID, userName string) (bool, error)
 	ListTeams(ctx context.Context, tenantID string) ([]Team, error)
 	// FindUsersByEmail lists the users whose userName or one of whose e-mails equals the
 	// key (FoldKey).

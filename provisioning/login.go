@@ -194,7 +194,7 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 				if key == "" {
 					continue
 				}
-				dead, err := tx.Tombstoned(ctx, req.TenantID, key)
+				dead, err := tx.IsTombstoned(ctx, req.TenantID, key)
 				if err != nil {
 					return err
 				}

@@ -1,0 +1,90 @@
+package provisioning
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The engine's error vocabulary. The store wraps driver errors into these with %w; each
+// door (SCIM, admin API, SSO pages) maps them to its own protocol once.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrConflict        = errors.New("conflict")
+	ErrVersionMismatch = errors.New("version mismatch")
+	ErrSeatLimit       = errors.New("seat limit reached")
+	ErrForbidden       = errors.New("forbidden")
+	// ErrUnsupportedFilter is returned for a filter the store cannot translate to SQL.
+	ErrUnsupportedFilter = errors.New("unsupported filter")
+)
+
+// ValidationError says which field of the input is wrong and why.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+// Invalid builds a *ValidationError.
+func Invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// SeatLimitError reports how many seats were asked for and how many are free.
+type SeatLimitError struct {
+	Requested int
+	Free      int
+	Limit     int
+}
+
+func (e *SeatLimitError) Error() string {
+	return fmt.Sprintf("seat limit reached: %d requested, %d of %d free", e.Requested, e.Free, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrSeatLimit) true.
+func (e *SeatLimitError) Is(target error) bool { return target == ErrSeatLimit }
+
+// ConflictError names the attribute whose uniqueness was violated.
+type ConflictError struct {
+	Field string
+	Value string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s %q is already taken", e.Field, e.Value)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// Duration is a time.Duration that reads and writes JSON as a Go duration string ("168h").
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n int64
+		if err2 := json.Unmarshal(b, &n); err2 != nil {
+			return fmt.Errorf("duration: %w", err)
+		}
+		*d = Duration(time.Duration(n) * time.Second)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}

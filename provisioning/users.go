@@ -1,0 +1,261 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// AnyVersion disables the optimistic version check of Update/Delete methods.
+const AnyVersion int64 = 0
+
+// validateUser checks what every door must respect.
+func validateUser(u *User) error {
+	u.UserName = strings.TrimSpace(u.UserName)
+	if u.UserName == "" {
+		return Invalid("userName", "is required")
+	}
+	if len(u.UserName) > 256 {
+		return Invalid("userName", "is longer than 256 characters")
+	}
+	primaries := 0
+	for i, m := range u.Emails {
+		if m.Primary {
+			primaries++
+		}
+		if m.Value != "" && !strings.Contains(m.Value, "@") {
+			return Invalid(fmt.Sprintf("emails[%d].value", i), "%q is not an e-mail address", m.Value)
+		}
+	}
+	if primaries > 1 {
+		return Invalid("emails", "at most one e-mail may be primary")
+	}
+	if u.Enterprise.ManagerID != "" && u.Enterprise.ManagerID == u.ID {
+		return Invalid("manager", "a user cannot be their own manager")
+	}
+	switch u.Status {
+	case StatusActive, StatusInvited, StatusDeactivated:
+	default:
+		return Invalid("status", "unknown status %q", u.Status)
+	}
+	return nil
+}
+
+// CreateUser creates a user. A user created with Seat true takes a seat or fails with a
+// *SeatLimitError. The caller sets Source and ManagedByIdP.
+func (e *Engine) CreateUser(ctx context.Context, actor Actor, tenantID string, u *User) (*User, error) {
+	now := e.now()
+	u.ID, u.TenantID, u.Version, u.CreatedAt, u.UpdatedAt = e.NewID(), tenantID, 1, now, now
+	if u.Status == "" {
+		u.Status = StatusActive
+	}
+	if u.Source == "" {
+		u.Source = SourceAdmin
+	}
+	if err := validateUser(u); err != nil {
+		return nil, err
+	}
+	if u.Status == StatusDeactivated {
+		u.Seat = false
+	}
+	err := e.Store.InTx(ctx, func(tx Tx) error {
+		if u.Enterprise.ManagerID != "" {
+			if _, err := tx.GetUser(ctx, tenantID, u.Enterprise.ManagerID); errors.Is(err, ErrNotFound) {
+				return Invalid("manager", "no user with id %q", u.Enterprise.ManagerID)
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, actor, tenantID, "user.create", "user", u.ID, nil, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// GetUser returns one user of the tenant with its groups, roles and teams.
+func (e *Engine) GetUser(ctx context.Context, tenantID, id string) (*User, error) {
+	return e.Store.GetUser(ctx, tenantID, id)
+}
+
+// ListUsers returns a page of the tenant's users.
+func (e *Engine) ListUsers(ctx context.Context, tenantID string, q UserQuery) (*UserPage, error) {
+	return e.Store.ListUsers(ctx, tenantID, q)
+}
+
+// UpdateUser applies fn to the stored user in one transaction. ifVersion other than
+// AnyVersion must equal the stored version (ErrVersionMismatch otherwise). Identity, tenant,
+// source and timestamps cannot be changed by fn. Deactivation frees the seat and ends the
+// user's sessions.
+func (e *Engine) UpdateUser(ctx context.Context, actor Actor, tenantID, id string, ifVersion int64, fn func(*User) error) (*User, error) {
+	var out *User
+	err := e.Store.InTx(ctx, func(tx Tx) error {
+		var before User
+		u, err := tx.UpdateUser(ctx, tenantID, id, func(u *User) error {
+			if ifVersion != AnyVersion && u.Version != ifVersion {
+				return ErrVersionMismatch
+			}
+			before = *u
+			if err := fn(u); err != nil {
+				return err
+			}
+			u.ID, u.TenantID, u.Source, u.CreatedAt, u.Version = before.ID, before.TenantID, before.Source, before.CreatedAt, before.Version
+			u.LastLoginAt = before.LastLoginAt
+			if err := validateUser(u); err != nil {
+				return err
+			}
+			if u.Status == StatusDeactivated {
+				u.Seat = false
+			}
+			u.UpdatedAt = e.now()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if u.Enterprise.ManagerID != "" && u.Enterprise.ManagerID != before.Enterprise.ManagerID {
+			if _, err := tx.GetUser(ctx, tenantID, u.Enterprise.ManagerID); errors.Is(err, ErrNotFound) {
+				return Invalid("manager", "no user with id %q", u.Enterprise.ManagerID)
+			} else if err != nil {
+				return err
+			}
+		}
+		action := "user.update"
+		switch {
+		case before.Status != StatusDeactivated && u.Status == StatusDeactivated:
+			action = "user.deactivate"
+			if err := tx.EndUserSessions(ctx, tenantID, id, e.now()); err != nil {
+				return err
+			}
+		case before.Status == StatusDeactivated && u.Status != StatusDeactivated:
+			action = "user.reactivate"
+		}
+		out = u
+		return e.audit(ctx, tx, actor, tenantID, action, "user", id, &before, u)
+	})
+	return out, err
+}
+
+// DeleteUser removes a user from the directory: memberships, roles and seat go, sessions
+// end, the audit log keeps the history, and a tombstone keeps SSO from recreating the user.
+func (e *Engine) DeleteUser(ctx context.Context, actor Actor, tenantID, id string, ifVersion int64) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
+		u, err := tx.GetUser(ctx, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if ifVersion != AnyVersion && u.Version != ifVersion {
+			return ErrVersionMismatch
+		}
+		if err := tx.EndUserSessions(ctx, tenantID, id, e.now()); err != nil {
+			return err
+		}
+		if err := tx.DeleteUser(ctx, tenantID, id); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, actor, tenantID, "user.delete", "user", id, u, nil)
+	})
+}
+
+// CreateGroup creates a group with its initial members.
+func (e *Engine) CreateGroup(ctx context.Context, actor Actor, tenantID string, g *Group) (*Group, error) {
+	now := e.now()
+	g.ID, g.TenantID, g.Version, g.CreatedAt, g.UpdatedAt = e.NewID(), tenantID, 1, now, now
+	g.DisplayName = strings.TrimSpace(g.DisplayName)
+	if g.DisplayName == "" {
+		return nil, Invalid("displayName", "is required")
+	}
+	var out *Group
+	err := e.Store.InTx(ctx, func(tx Tx) error {
+		if err := tx.CreateGroup(ctx, tenantID, g); err != nil {
+			return err
+		}
+		got, err := tx.GetGroup(ctx, tenantID, g.ID, true)
+		if err != nil {
+			return err
+		}
+		out = got
+		return e.audit(ctx, tx, actor, tenantID, "group.create", "group", g.ID, nil, groupSummary(got))
+	})
+	return out, err
+}
+
+// GetGroup returns one group, with members when asked.
+func (e *Engine) GetGroup(ctx context.Context, tenantID, id string, withMembers bool) (*Group, error) {
+	return e.Store.GetGroup(ctx, tenantID, id, withMembers)
+}
+
+// ListGroups returns a page of the tenant's groups.
+func (e *Engine) ListGroups(ctx context.Context, tenantID string, q GroupQuery) (*GroupPage, error) {
+	return e.Store.ListGroups(ctx, tenantID, q)
+}
+
+// PatchGroup applies ops in order in one transaction. withMembers says whether the
+// returned group carries its members (a PATCH answered with 204 needs none).
+func (e *Engine) PatchGroup(ctx context.Context, actor Actor, tenantID, id string, ifVersion int64, ops []GroupOp, withMembers bool) (*Group, error) {
+	for _, op := range ops {
+		if op.Kind == GroupSetDisplayName && strings.TrimSpace(op.Value) == "" {
+			return nil, Invalid("displayName", "is required")
+		}
+	}
+	var out *Group
+	err := e.Store.InTx(ctx, func(tx Tx) error {
+		before, err := tx.GetGroup(ctx, tenantID, id, false)
+		if err != nil {
+			return err
+		}
+		if ifVersion != AnyVersion && before.Version != ifVersion {
+			return ErrVersionMismatch
+		}
+		g, err := tx.ApplyGroupOps(ctx, tenantID, id, ops, e.now())
+		if err != nil {
+			return err
+		}
+		if withMembers {
+			if g, err = tx.GetGroup(ctx, tenantID, id, true); err != nil {
+				return err
+			}
+		}
+		out = g
+		return e.audit(ctx, tx, actor, tenantID, "group.update", "group", id, groupSummary(before), groupChange{Group: groupSummary(g), Ops: ops})
+	})
+	return out, err
+}
+
+// DeleteGroup removes a group and its memberships.
+func (e *Engine) DeleteGroup(ctx context.Context, actor Actor, tenantID, id string, ifVersion int64) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
+		g, err := tx.GetGroup(ctx, tenantID, id, false)
+		if err != nil {
+			return err
+		}
+		if ifVersion != AnyVersion && g.Version != ifVersion {
+			return ErrVersionMismatch
+		}
+		if err := tx.DeleteGroup(ctx, tenantID, id); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, actor, tenantID, "group.delete", "group", id, groupSummary(g), nil)
+	})
+}
+
+// groupSummary is the audit snapshot of a group: members are recorded as the ops that
+// changed them, not as a copy of a possibly huge list.
+func groupSummary(g *Group) *Group {
+	if g == nil {
+		return nil
+	}
+	s := *g
+	s.Members = nil
+	return &s
+}
+
+type groupChange struct {
+	Group *Group
+	Ops   []GroupOp
+}

@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+// MaxPageSize caps one page whatever the caller asks for.
+const MaxPageSize = 1000
+
+// cursor is the opaque position of RFC 9865 cursor pagination: the sort value and id of the
+// last row of the previous page.
+type cursor struct {
+	Sort string `json:"s,omitempty"`
+	Num  *int64 `json:"n,omitempty"`
+	ID   string `json:"i"`
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ErrBadCursor is wrapped by list calls given a cursor they did not issue.
+var ErrBadCursor = fmt.Errorf("%w: invalid cursor", provisioning.ErrUnsupportedFilter)
+
+func decodeCursor(s string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
+		return c, ErrBadCursor
+	}
+	return c, nil
+}
+
+// page builds ORDER BY, keyset and LIMIT parts shared by users and groups.
+type page struct {
+	sortExpr string
+	sortKind colKind
+	desc     bool
+	idExpr   string
+}
+
+func newPage(cols map[string]column, key provisioning.SortKey, idExpr string) (page, error) {
+	p := page{idExpr: idExpr, desc: key.Descending}
+	if key.Field == "" || strings.EqualFold(key.Field, "id") {
+		return p, nil
+	}
+	col, ok := cols[strings.ToLower(key.Field)]
+	if !ok || col.expr == "" || col.kind == kExists || col.kind == kBool {
+		return p, unsupported("cannot sort by %q", key.Field)
+	}
+	p.sortExpr, p.sortKind = col.expr, col.kind
+	if col.kind == kString {
+		p.sortExpr = "lower(" + col.expr + ")"
+	}
+	return p, nil
+}
+
+func (p page) orderBy() string {
+	dir := " ASC"
+	if p.desc {
+		dir = " DESC"
+	}
+	if p.sortExpr == "" {
+		return " ORDER BY " + p.idExpr + dir
+	}
+	return " ORDER BY " + p.sortExpr + dir + ", " + p.idExpr + dir
+}
+
+func (p page) keyset(w *where, after string) error {
+	c, err := decodeCursor(after)
+	if err != nil {
+		return err
+	}
+	cmp := " > ?"
+	if p.desc {
+		cmp = " < ?"
+	}
+	if p.sortExpr == "" {
+		w.sb.WriteString(" AND " + p.idExpr + cmp)
+		w.args = append(w.args, c.ID)
+		return nil
+	}
+	var v any = c.Sort
+	if p.sortKind == kTime || p.sortKind == kInt {
+		if c.Num == nil {
+			return ErrBadCursor
+		}
+		v = *c.Num
+	}
+	w.sb.WriteString(" AND (" + p.sortExpr + cmp + " OR (" + p.sortExpr + " = ? AND " + p.idExpr + cmp + "))")
+	w.args = append(w.args, v, v, c.ID)
+	return nil
+}
+
+func clampLimit(n int) int {
+	if n > MaxPageSize {
+		return MaxPageSize
+	}
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+// sortValue is the value of the sort column of a row, for the next cursor.
+func userSortValue(p page, u *provisioning.User, field string) cursor {
+	c := cursor{ID: u.ID}
+	if p.sortExpr == "" {
+		return c
+	}
+	switch strings.ToLower(field) {
+	case "meta.created":
+		n := u.CreatedAt.UnixMicro()
+		c.Num = &n
+	case "meta.lastmodified":
+		n := u.UpdatedAt.UnixMicro()
+		c.Num = &n
+	case "meta.version":
+		n := u.Version
+		c.Num = &n
+	default:
+		c.Sort = userFieldString(u, field)
+		if p.sortKind == kString {
+			c.Sort = strings.ToLower(c.Sort)
+		}
+	}
+	return c
+}
+
+func userFieldString(u *provisioning.User, field string) string {
+	switch strings.ToLower(field) {
+	case "username":
+		return provisioning.FoldKey(u.UserName)
+	case "externalid":
+		return u.ExternalID
+	case "displayname":
+		return u.DisplayName
+	case "nickname":
+		return u.NickName
+	case "title":
+		return u.Title
+	case "usertype":
+		return u.UserType
+	case "preferredlanguage":
+		return u.PreferredLanguage
+	case "locale":
+		return u.Locale
+	case "timezone":
+		return u.Timezone
+	case "profileurl":
+		return u.ProfileURL
+	case "businessunit":
+		return u.BusinessUnit
+	case "name.formatted":
+		return u.Name.Formatted
+	case "name.givenname":
+		return u.Name.GivenName
+	case "name.familyname":
+		return u.Name.FamilyName
+	case "name.middlename":
+		return u.Name.MiddleName
+	case "name.honorificprefix":
+		return u.Name.HonorificPrefix
+	case "name.honorificsuffix":
+		return u.Name.HonorificSuffix
+	case "enterprise.employeenumber":
+		return u.Enterprise.EmployeeNumber
+	case "enterprise.costcenter":
+		return u.Enterprise.CostCenter
+	case "enterprise.organization":
+		return u.Enterprise.Organization
+	case "enterprise.division":
+		return u.Enterprise.Division
+	case "enterprise.department":
+		return u.Enterprise.Department
+	case "enterprise.manager":
+		return u.Enterprise.ManagerID
+	case "status":
+		return string(u.Status)
+	case "source":
+		return string(u.Source)
+	}
+	return ""
+}
+
+func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.UserQuery) (*provisioning.UserPage, error) {
+	w := &where{cols: userColumns, any: userAny}
+	w.sb.WriteString("u.tenant_id = ? AND ")
+	w.args = append(w.args, tenantID)
+	if err := w.build(q.Filter, 0); err != nil {
+		return nil, err
+	}
+	if s := strings.TrimSpace(q.Search); s != "" {
+		pat := "%" + likeEscape(strings.ToLower(s)) + "%"
+		w.sb.WriteString(` AND (u.user_name_key LIKE ? ESCAPE '\' OR u.email_key LIKE ? ESCAPE '\' OR lower(u.display_name) LIKE ? ESCAPE '\'` +
+			` OR lower(u.given_name) LIKE ? ESCAPE '\' OR lower(u.family_name) LIKE ? ESCAPE '\')`)
+		w.args = append(w.args, pat, pat, pat, pat, pat)
+	}
+	p, err := newPage(userColumns, q.Sort, "u.id")
+	if err != nil {
+		return nil, err
+	}
+	out := &provisioning.UserPage{}
+	if err := c.get(ctx, &out.Total, `SELECT COUNT(*) FROM users u WHERE `+w.sb.String(), w.args...); err != nil {
+		return nil, fmt.Errorf("count users: %w", err)
+	}
+	limit := clampLimit(q.Limit)
+	if limit == 0 {
+		return out, nil
+	}
+	if q.After != "" {
+		if err := p.keyset(w, q.After); err != nil {
+			return nil, err
+		}
+	}
+	sqlText := `SELECT ` + userCols + ` FROM users u WHERE ` + w.sb.String() + p.orderBy() + ` LIMIT ?`
+	args := append(w.args, limit+1)
+	if q.After == "" && q.Offset > 0 {
+		sqlText += ` OFFSET ?`
+		args = append(args, q.Offset)
+	}
+	var rows []userRow
+	if err := c.selectx(ctx, &rows, sqlText, args...); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	ptrs := make([]*provisioning.User, len(rows))
+	for i := range rows {
+		u, err := rows[i].user()
+		if err != nil {
+			return nil, err
+		}
+		ptrs[i] = u
+	}
+	if err := c.loadDetails(ctx, tenantID, ptrs, q.WithGroups, q.WithAccess); err != nil {
+		return nil, err
+	}
+	out.Users = make([]provisioning.User, len(ptrs))
+	for i, u := range ptrs {
+		out.Users[i] = *u
+	}
+	if more && len(ptrs) > 0 {
+		out.Next = encodeCursor(userSortValue(p, ptrs[len(ptrs)-1], q.Sort.Field))
+	}
+	return out, nil
+}

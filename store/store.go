@@ -1,0 +1,336 @@
+// Package store persists Seatbridge's domain in SQL: one implementation of
+// provisioning.Store on github.com/jmoiron/sqlx over two dialects, SQLite (modernc.org/sqlite,
+// the embedded default) and PostgreSQL (github.com/lib/pq). It knows SQL, not policy; driver
+// errors are mapped to the provisioning error vocabulary here, once.
+//
+// It imports provisioning only: never scim, sso or admin.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+func init() {
+	// modernc registers itself as "sqlite", a name sqlx does not know: without this,
+	// Rebind would leave '?' alone for it by accident rather than by design.
+	sqlx.BindDriver("sqlite", sqlx.QUESTION)
+}
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect names a supported SQL database.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is the SQL implementation of provisioning.Store.
+type DB struct {
+	*conn
+	dialect Dialect
+	// read serves queries outside transactions; write serves transactions. On PostgreSQL
+	// they are the same pool. On SQLite write has a single connection that begins
+	// IMMEDIATE transactions, so writers queue in Go instead of spinning on SQLITE_BUSY,
+	// while WAL lets the read pool run beside them.
+	read  *sqlx.DB
+	write *sqlx.DB
+}
+
+var _ provisioning.Store = (*DB)(nil)
+
+// Open connects to the database named by rawURL: "sqlite:PATH" (or "sqlite://PATH",
+// "file:PATH") or "postgres://…" / "postgresql://…". It does not migrate; call Migrate.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return openPostgres(ctx, rawURL)
+	case strings.HasPrefix(rawURL, "sqlite:"), strings.HasPrefix(rawURL, "file:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "file:"), "//")
+		return openSQLite(ctx, path)
+	default:
+		return nil, fmt.Errorf("database URL %q: want sqlite:PATH or postgres://…", redactURL(rawURL))
+	}
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	base := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=case_sensitive_like(1)&_time_format=sqlite"
+	read, err := sqlx.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write, err := sqlx.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		read.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	read.SetMaxOpenConns(8)
+	db := &DB{dialect: SQLite, read: read, write: write}
+	db.conn = &conn{ext: read, d: SQLite}
+	// The write connection must come first: it creates the file and switches it to WAL,
+	// which a query_only connection cannot.
+	if err := write.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := read.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", errors.New("cannot parse postgres URL"))
+	}
+	q := u.Query()
+	if q.Get("sslmode") == "" && isLocalHost(u.Hostname()) {
+		// lib/pq defaults to sslmode=require, which a local server without TLS refuses.
+		q.Set("sslmode", "disable")
+		u.RawQuery = q.Encode()
+	}
+	pool, err := sqlx.Open("postgres", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", redactURL(rawURL), err)
+	}
+	pool.SetMaxOpenConns(32)
+	pool.SetMaxIdleConns(32)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.PingContext(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(rawURL), err)
+	}
+	db := &DB{dialect: Postgres, read: pool, write: pool}
+	db.conn = &conn{ext: pool, d: Postgres}
+	return db, nil
+}
+
+func isLocalHost(h string) bool {
+	return h == "" || h == "localhost" || h == "127.0.0.1" || h == "::1" || strings.HasPrefix(h, "/")
+}
+
+// redactURL hides a password in a DSN so that it can appear in errors and logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Dialect reports which database this is.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// SQL exposes the write pool to packages that need raw access in tests and tools.
+func (db *DB) SQL() *sqlx.DB { return db.write }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	var one int
+	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.read.Close()
+	if db.write != db.read {
+		err = errors.Join(err, db.write.Close())
+	}
+	return err
+}
+
+// InTx runs fn in one transaction. A transaction that loses a serialisation race on
+// PostgreSQL is not retried here: the engine's statements are written so that row locks,
+// not retries, order concurrent writers.
+func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err error) {
+	tx, err := db.write.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", mapErr(err))
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			return
+		}
+		if cerr := tx.Commit(); cerr != nil {
+			err = fmt.Errorf("commit: %w", mapErr(cerr))
+		}
+	}()
+	return fn(&conn{ext: tx, d: db.dialect, inTx: true})
+}
+
+// Migrations returns the embedded migration files of a dialect, for tests that compare them.
+func Migrations(d Dialect) (fs.FS, error) {
+	return fs.Sub(migrations, "migrations/"+string(d))
+}
+
+// Migrate brings the schema up to date. On PostgreSQL an advisory lock makes concurrent
+// replicas starting at once take turns.
+func (db *DB) Migrate(ctx context.Context) error {
+	fsys, err := Migrations(db.dialect)
+	if err != nil {
+		return err
+	}
+	var opts []goose.ProviderOption
+	dialect := goose.DialectSQLite3
+	if db.dialect == Postgres {
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, db.write.DB, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// conn runs queries on a pool or inside a transaction; it implements provisioning.Tx.
+type conn struct {
+	ext  sqlx.ExtContext
+	d    Dialect
+	inTx bool
+}
+
+var _ provisioning.Tx = (*conn)(nil)
+
+func (c *conn) rebind(q string) string {
+	if c.d == Postgres {
+		return sqlx.Rebind(sqlx.DOLLAR, q)
+	}
+	return q
+}
+
+func (c *conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := c.ext.ExecContext(ctx, c.rebind(q), args...)
+	return res, mapErr(err)
+}
+
+func (c *conn) get(ctx context.Context, dest any, q string, args ...any) error {
+	return mapErr(sqlx.GetContext(ctx, c.ext, dest, c.rebind(q), args...))
+}
+
+func (c *conn) selectx(ctx context.Context, dest any, q string, args ...any) error {
+	return mapErr(sqlx.SelectContext(ctx, c.ext, dest, c.rebind(q), args...))
+}
+
+// forUpdate locks selected rows on PostgreSQL; SQLite's IMMEDIATE transaction already
+// holds the database's write lock.
+func (c *conn) forUpdate() string {
+	if c.d == Postgres && c.inTx {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// errUnique marks a unique-constraint violation before it is turned into a ConflictError
+// naming the field.
+var errUnique = errors.New("unique constraint violated")
+
+// mapErr turns driver errors into the provisioning vocabulary.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return provisioning.ErrNotFound
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code {
+		case "23505":
+			return fmt.Errorf("%w: %s", errUnique, pqErr.Constraint)
+		case "23503":
+			return fmt.Errorf("%w: referenced object does not exist (%s)", provisioning.ErrNotFound, pqErr.Constraint)
+		case "23514":
+			return fmt.Errorf("%w: check %s", errCheck, pqErr.Constraint)
+		}
+		return err
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %s", errUnique, sqErr.Error())
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: referenced object does not exist", provisioning.ErrNotFound)
+		case sqlite3.SQLITE_CONSTRAINT_CHECK:
+			return fmt.Errorf("%w: %s", errCheck, sqErr.Error())
+		}
+	}
+	return err
+}
+
+var errCheck = errors.New("check constraint violated")
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func optMicros(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	v := t.UnixMicro()
+	return &v
+}
+
+func fromOptMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}

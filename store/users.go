@@ -1,0 +1,392 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+type userRow struct {
+	ID                string         `db:"id"`
+	TenantID          string         `db:"tenant_id"`
+	UserName          string         `db:"user_name"`
+	ExternalID        string         `db:"external_id"`
+	NameFormatted     string         `db:"name_formatted"`
+	FamilyName        string         `db:"family_name"`
+	GivenName         string         `db:"given_name"`
+	MiddleName        string         `db:"middle_name"`
+	HonorificPrefix   string         `db:"honorific_prefix"`
+	HonorificSuffix   string         `db:"honorific_suffix"`
+	DisplayName       string         `db:"display_name"`
+	NickName          string         `db:"nick_name"`
+	ProfileURL        string         `db:"profile_url"`
+	Title             string         `db:"title"`
+	UserType          string         `db:"user_type"`
+	PreferredLanguage string         `db:"preferred_language"`
+	Locale            string         `db:"locale"`
+	Timezone          string         `db:"timezone"`
+	BusinessUnit      string         `db:"business_unit"`
+	EmployeeNumber    string         `db:"employee_number"`
+	CostCenter        string         `db:"cost_center"`
+	Organization      string         `db:"organization"`
+	Division          string         `db:"division"`
+	Department        string         `db:"department"`
+	ManagerID         string         `db:"manager_id"`
+	ManagerName       sql.NullString `db:"manager_name"`
+	Addresses         string         `db:"addresses"`
+	Status            string         `db:"status"`
+	Source            string         `db:"source"`
+	ManagedByIdP      bool           `db:"managed_by_idp"`
+	Seat              bool           `db:"seat"`
+	PasswordHash      string         `db:"password_hash"`
+	Version           int64          `db:"version"`
+	CreatedAt         int64          `db:"created_at"`
+	UpdatedAt         int64          `db:"updated_at"`
+	LastLoginAt       sql.NullInt64  `db:"last_login_at"`
+}
+
+// userCols lists the columns of users read through alias u; the manager's display name comes
+// from a correlated sub-query so that one statement reads a whole page.
+const userCols = `u.id, u.tenant_id, u.user_name, u.external_id, u.name_formatted, u.family_name, u.given_name,
+ u.middle_name, u.honorific_prefix, u.honorific_suffix, u.display_name, u.nick_name, u.profile_url, u.title,
+ u.user_type, u.preferred_language, u.locale, u.timezone, u.business_unit, u.employee_number, u.cost_center,
+ u.organization, u.division, u.department, u.manager_id,
+ (SELECT m.display_name FROM users m WHERE m.id = u.manager_id AND m.tenant_id = u.tenant_id) AS manager_name,
+ u.addresses, u.status, u.source, u.managed_by_idp, u.seat, u.password_hash, u.version, u.created_at, u.updated_at,
+ u.last_login_at`
+
+func (r *userRow) user() (*provisioning.User, error) {
+	u := &provisioning.User{
+		ID: r.ID, TenantID: r.TenantID, UserName: r.UserName, ExternalID: r.ExternalID,
+		Name: provisioning.Name{Formatted: r.NameFormatted, FamilyName: r.FamilyName, GivenName: r.GivenName,
+			MiddleName: r.MiddleName, HonorificPrefix: r.HonorificPrefix, HonorificSuffix: r.HonorificSuffix},
+		DisplayName: r.DisplayName, NickName: r.NickName, ProfileURL: r.ProfileURL, Title: r.Title, UserType: r.UserType,
+		PreferredLanguage: r.PreferredLanguage, Locale: r.Locale, Timezone: r.Timezone, BusinessUnit: r.BusinessUnit,
+		Enterprise: provisioning.Enterprise{EmployeeNumber: r.EmployeeNumber, CostCenter: r.CostCenter, Organization: r.Organization,
+			Division: r.Division, Department: r.Department, ManagerID: r.ManagerID, ManagerDisplayName: r.ManagerName.String},
+		Status: provisioning.UserStatus(r.Status), Source: provisioning.Source(r.Source), ManagedByIdP: r.ManagedByIdP, Seat: r.Seat,
+		PasswordHash: r.PasswordHash, Version: r.Version, CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt),
+		LastLoginAt: fromOptMicros(r.LastLoginAt),
+	}
+	if r.Addresses != "" {
+		if err := json.Unmarshal([]byte(r.Addresses), &u.Addresses); err != nil {
+			return nil, fmt.Errorf("user %s addresses: %w", r.ID, err)
+		}
+	}
+	return u, nil
+}
+
+// userArgs returns the values of every writable column, in userWriteCols order.
+func userArgs(u *provisioning.User) ([]any, error) {
+	addr := ""
+	if len(u.Addresses) > 0 {
+		b, err := json.Marshal(u.Addresses)
+		if err != nil {
+			return nil, fmt.Errorf("addresses: %w", err)
+		}
+		addr = string(b)
+	}
+	return []any{u.UserName, provisioning.FoldKey(u.UserName), provisioning.FoldKey(u.PrimaryEmail()), u.ExternalID,
+		u.Name.Formatted, u.Name.FamilyName, u.Name.GivenName, u.Name.MiddleName, u.Name.HonorificPrefix, u.Name.HonorificSuffix,
+		u.DisplayName, u.NickName, u.ProfileURL, u.Title, u.UserType, u.PreferredLanguage, u.Locale, u.Timezone, u.BusinessUnit,
+		u.Enterprise.EmployeeNumber, u.Enterprise.CostCenter, u.Enterprise.Organization, u.Enterprise.Division, u.Enterprise.Department,
+		u.Enterprise.ManagerID, addr, string(u.Status), u.ManagedByIdP, u.Seat, u.PasswordHash,
+		u.Version, micros(u.UpdatedAt), optMicros(u.LastLoginAt)}, nil
+}
+
+var userWriteCols = []string{"user_name", "user_name_key", "email_key", "external_id",
+	"name_formatted", "family_name", "given_name", "middle_name", "honorific_prefix", "honorific_suffix",
+	"display_name", "nick_name", "profile_url", "title", "user_type", "preferred_language", "locale", "timezone", "business_unit",
+	"employee_number", "cost_center", "organization", "division", "department",
+	"manager_id", "addresses", "status", "managed_by_idp", "seat", "password_hash",
+	"version", "updated_at", "last_login_at"}
+
+var (
+	userInsertSQL = `INSERT INTO users (id, tenant_id, source, created_at, ` + strings.Join(userWriteCols, ", ") +
+		`) VALUES (?, ?, ?, ?` + strings.Repeat(", ?", len(userWriteCols)) + `)`
+	userUpdateSQL = `UPDATE users SET ` + strings.Join(userWriteCols, " = ?, ") + ` = ? WHERE tenant_id = ? AND id = ?`
+)
+
+// uniqueConflict names the user field behind a unique violation.
+func uniqueConflict(err error, u *provisioning.User) error {
+	if strings.Contains(err.Error(), "email") {
+		return &provisioning.ConflictError{Field: "emails", Value: u.PrimaryEmail()}
+	}
+	return &provisioning.ConflictError{Field: "userName", Value: u.UserName}
+}
+
+func (c *conn) CreateUser(ctx context.Context, tenantID string, u *provisioning.User) error {
+	u.TenantID = tenantID
+	if u.Seat {
+		if err := c.takeSeats(ctx, tenantID, 1); err != nil {
+			return err
+		}
+	}
+	args, err := userArgs(u)
+	if err != nil {
+		return err
+	}
+	_, err = c.exec(ctx, userInsertSQL, append([]any{u.ID, tenantID, string(u.Source), micros(u.CreatedAt)}, args...)...)
+	if errors.Is(err, errUnique) {
+		return uniqueConflict(err, u)
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	if err := c.writeValues(ctx, tenantID, u, false); err != nil {
+		return err
+	}
+	return c.clearTombstone(ctx, tenantID, u.UserName)
+}
+
+// multiValued lists the simple multi-valued attributes kept in user_values.
+func multiValued(u *provisioning.User) map[string]*[]provisioning.MultiValue {
+	return map[string]*[]provisioning.MultiValue{
+		"emails": &u.Emails, "phoneNumbers": &u.PhoneNumbers, "ims": &u.IMs, "photos": &u.Photos,
+		"entitlements": &u.Entitlements, "roles": &u.SCIMRoles, "x509Certificates": &u.X509Certificates,
+	}
+}
+
+// writeValues stores the multi-valued attributes; with replace it first drops the old rows.
+func (c *conn) writeValues(ctx context.Context, tenantID string, u *provisioning.User, replace bool) error {
+	if replace {
+		if _, err := c.exec(ctx, `DELETE FROM user_values WHERE user_id = ?`, u.ID); err != nil {
+			return fmt.Errorf("replace user values: %w", err)
+		}
+	}
+	var sb strings.Builder
+	var args []any
+	n := 0
+	for attr, vals := range multiValued(u) {
+		for i, v := range *vals {
+			if n > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, tenantID, u.ID, attr, i, v.Value, provisioning.FoldKey(v.Value), v.Display, v.Type, v.Primary)
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	_, err := c.exec(ctx, `INSERT INTO user_values (tenant_id, user_id, attr, idx, value, value_key, display, type, is_primary) VALUES `+sb.String(), args...)
+	if err != nil {
+		return fmt.Errorf("write user values: %w", err)
+	}
+	return nil
+}
+
+type valueRow struct {
+	UserID  string `db:"user_id"`
+	Attr    string `db:"attr"`
+	Value   string `db:"value"`
+	Display string `db:"display"`
+	Type    string `db:"type"`
+	Primary bool   `db:"is_primary"`
+}
+
+// loadDetails fills multi-valued attributes and, when asked, groups, roles and teams of a
+// page of users with one query each.
+func (c *conn) loadDetails(ctx context.Context, tenantID string, users []*provisioning.User, groups, access bool) error {
+	if len(users) == 0 {
+		return nil
+	}
+	byID := make(map[string]*provisioning.User, len(users))
+	ids := make([]any, 0, len(users)+1)
+	ids = append(ids, tenantID)
+	for _, u := range users {
+		byID[u.ID] = u
+		ids = append(ids, u.ID)
+	}
+	in := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(users)), ", ") + ")"
+	var vals []valueRow
+	if err := c.selectx(ctx, &vals, `SELECT user_id, attr, value, display, type, is_primary FROM user_values
+		WHERE tenant_id = ? AND user_id IN `+in+` ORDER BY user_id, attr, idx`, ids...); err != nil {
+		return fmt.Errorf("load user values: %w", err)
+	}
+	for _, v := range vals {
+		u := byID[v.UserID]
+		if dst := multiValued(u)[v.Attr]; dst != nil {
+			*dst = append(*dst, provisioning.MultiValue{Value: v.Value, Display: v.Display, Type: v.Type, Primary: v.Primary})
+		}
+	}
+	type refRow struct {
+		UserID string `db:"user_id"`
+		ID     string `db:"id"`
+		Name   string `db:"name"`
+	}
+	if groups {
+		var refs []refRow
+		if err := c.selectx(ctx, &refs, `SELECT gm.user_id, g.id, g.display_name AS name FROM group_members gm
+			JOIN groups g ON g.id = gm.group_id WHERE gm.tenant_id = ? AND gm.user_id IN `+in+` ORDER BY g.display_name_key, g.id`, ids...); err != nil {
+			return fmt.Errorf("load user groups: %w", err)
+		}
+		for _, r := range refs {
+			u := byID[r.UserID]
+			u.Groups = append(u.Groups, provisioning.GroupRef{ID: r.ID, DisplayName: r.Name})
+		}
+	}
+	if access {
+		var refs []refRow
+		if err := c.selectx(ctx, &refs, `SELECT ur.user_id, r.id, r.name FROM user_roles ur
+			JOIN roles r ON r.id = ur.role_id WHERE ur.tenant_id = ? AND ur.user_id IN `+in+` ORDER BY r.name_key`, ids...); err != nil {
+			return fmt.Errorf("load user roles: %w", err)
+		}
+		for _, r := range refs {
+			byID[r.UserID].Roles = append(byID[r.UserID].Roles, r.Name)
+		}
+		refs = refs[:0]
+		if err := c.selectx(ctx, &refs, `SELECT tm.user_id, t.id, t.name FROM team_members tm
+			JOIN teams t ON t.id = tm.team_id WHERE tm.tenant_id = ? AND tm.user_id IN `+in+` ORDER BY t.name_key`, ids...); err != nil {
+			return fmt.Errorf("load user teams: %w", err)
+		}
+		for _, r := range refs {
+			byID[r.UserID].Teams = append(byID[r.UserID].Teams, r.Name)
+		}
+	}
+	return nil
+}
+
+func (c *conn) getUserWhere(ctx context.Context, tenantID, where string, arg any, lock bool) (*provisioning.User, error) {
+	var r userRow
+	q := `SELECT ` + userCols + ` FROM users u WHERE u.tenant_id = ? AND ` + where
+	if lock {
+		q += c.forUpdate()
+	}
+	if err := c.get(ctx, &r, q, tenantID, arg); err != nil {
+		return nil, err
+	}
+	u, err := r.user()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.loadDetails(ctx, tenantID, []*provisioning.User{u}, true, true); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (c *conn) GetUser(ctx context.Context, tenantID, id string) (*provisioning.User, error) {
+	u, err := c.getUserWhere(ctx, tenantID, "u.id = ?", id, false)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+func (c *conn) GetUserByUserName(ctx context.Context, tenantID, userName string) (*provisioning.User, error) {
+	u, err := c.getUserWhere(ctx, tenantID, "u.user_name_key = ?", provisioning.FoldKey(userName), false)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", userName, err)
+	}
+	return u, nil
+}
+
+func (c *conn) UpdateUser(ctx context.Context, tenantID, id string, fn func(*provisioning.User) error) (*provisioning.User, error) {
+	u, err := c.getUserWhere(ctx, tenantID, "u.id = ?", id, true)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: %w", id, err)
+	}
+	hadSeat := u.Seat
+	oldValues := fmt.Sprint(u.Emails, u.PhoneNumbers, u.IMs, u.Photos, u.Entitlements, u.SCIMRoles, u.X509Certificates)
+	if err := fn(u); err != nil {
+		return nil, err
+	}
+	u.Version++
+	switch {
+	case u.Seat && !hadSeat:
+		if err := c.takeSeats(ctx, tenantID, 1); err != nil {
+			return nil, err
+		}
+	case !u.Seat && hadSeat:
+		if err := c.takeSeats(ctx, tenantID, -1); err != nil {
+			return nil, err
+		}
+	}
+	args, err := userArgs(u)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.exec(ctx, userUpdateSQL, append(args, tenantID, id)...)
+	if errors.Is(err, errUnique) {
+		return nil, uniqueConflict(err, u)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, fmt.Errorf("user %s: %w", id, provisioning.ErrNotFound)
+	}
+	if fmt.Sprint(u.Emails, u.PhoneNumbers, u.IMs, u.Photos, u.Entitlements, u.SCIMRoles, u.X509Certificates) != oldValues {
+		if err := c.writeValues(ctx, tenantID, u, true); err != nil {
+			return nil, err
+		}
+	}
+	// The manager's display name may have changed with manager_id.
+	if u.Enterprise.ManagerID == "" {
+		u.Enterprise.ManagerDisplayName = ""
+	}
+	return u, nil
+}
+
+func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) error {
+	var row struct {
+		Seat bool   `db:"seat"`
+		Key  string `db:"user_name_key"`
+	}
+	if err := c.get(ctx, &row, `SELECT seat, user_name_key FROM users WHERE tenant_id = ? AND id = ?`+c.forUpdate(), tenantID, id); err != nil {
+		return fmt.Errorf("user %s: %w", id, err)
+	}
+	if _, err := c.exec(ctx, `UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ?`, tenantID, id); err != nil {
+		return fmt.Errorf("clear manager references: %w", err)
+	}
+	if _, err := c.exec(ctx, `DELETE FROM users WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	if row.Seat {
+		if err := c.takeSeats(ctx, tenantID, -1); err != nil {
+			return err
+		}
+	}
+	_, err := c.exec(ctx, c.upsertTombstoneSQL(), tenantID, row.Key, id, micros(time.Now()))
+	if err != nil {
+		return fmt.Errorf("tombstone: %w", err)
+	}
+	return nil
+}
+
+func (c *conn) upsertTombstoneSQL() string {
+	return `INSERT INTO tombstones (tenant_id, user_name_key, user_id, deleted_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tenant_id, user_name_key) DO UPDATE SET user_id = excluded.user_id, deleted_at = excluded.deleted_at`
+}
+
+// clearTombstone lets a directory bring a deleted user name back explicitly.
+func (c *conn) clearTombstone(ctx context.Context, tenantID, userName string) error {
+	if _, err := c.exec(ctx, `DELETE FROM tombstones WHERE tenant_id = ? AND user_name_key = ?`, tenantID, provisioning.FoldKey(userName)); err != nil {
+		return fmt.Errorf("clear tombstone: %w", err)
+	}
+	return nil
+}
+
+// IsTombstoned reports whether a user of that name was deleted by the directory.
+func (c *conn) IsTombstoned(ctx context.Context, tenantID, userName string) (bool, error) {
+	var n int
+	if err := c.get(ctx, &n, `SELECT COUNT(*) FROM tombstones WHERE tenant_id = ? AND user_name_key = ?`, tenantID, provisioning.FoldKey(userName)); err != nil {
+		return false, fmt.Errorf("tombstone: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (c *conn) EndUserSessions(ctx context.Context, tenantID, userID string, at time.Time) error {
+	if _, err := c.exec(ctx, `UPDATE sessions SET ended_at = ? WHERE tenant_id = ? AND user_id = ? AND ended_at IS NULL`, micros(at), tenantID, userID); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	return nil
+}
