@@ -1,0 +1,217 @@
+package scim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+)
+
+type bulkOp struct {
+	Method  string          `json:"method"`
+	BulkID  string          `json:"bulkId,omitempty"`
+	Version string          `json:"version,omitempty"`
+	Path    string          `json:"path"`
+	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+type bulkRequest struct {
+	Schemas      []string `json:"schemas"`
+	FailOnErrors int      `json:"failOnErrors,omitempty"`
+	Operations   []bulkOp `json:"Operations"`
+}
+
+type bulkResult struct {
+	Method   string          `json:"method"`
+	BulkID   string          `json:"bulkId,omitempty"`
+	Version  string          `json:"version,omitempty"`
+	Location string          `json:"location,omitempty"`
+	Status   string          `json:"status"`
+	Response json.RawMessage `json:"response,omitempty"`
+}
+
+var (
+	bulkRefRE  = regexp.MustCompile(`"bulkId:([^"\\]+)"`)
+	bulkPathRE = regexp.MustCompile(`^/(Users|Groups)(/[^/?#]+)?$`)
+)
+
+// bulk serves /Bulk (RFC 7644 §3.7). Operations run in order, each through the same
+// handlers (and engine transactions) as a single request; an operation whose bulkId
+// references are not resolved yet waits for a later pass, so forward references work.
+func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		h.writeError(w, r, methodNotAllowed(w, "POST"))
+		return
+	}
+	rc := rcOf(r)
+	var req bulkRequest
+	if err := decodeJSON(r, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if len(req.Operations) == 0 {
+		h.writeError(w, r, badRequest(scimInvalidSyntax, "a bulk request needs Operations"))
+		return
+	}
+	if len(req.Operations) > h.opts.MaxBulkOperations {
+		h.writeError(w, r, errf(http.StatusRequestEntityTooLarge, "", "a bulk request may have at most %d operations", h.opts.MaxBulkOperations))
+		return
+	}
+	seen := map[string]bool{}
+	for _, op := range req.Operations {
+		if op.BulkID != "" {
+			if seen[op.BulkID] {
+				h.writeError(w, r, badRequest(scimInvalidValue, "bulkId %q is used twice", truncate(op.BulkID)))
+				return
+			}
+			seen[op.BulkID] = true
+		}
+	}
+	ids := map[string]string{} // bulkId → created id
+	results := make([]*bulkResult, len(req.Operations))
+	errorsSeen := 0
+	pending := make([]int, len(req.Operations))
+	for i := range pending {
+		pending[i] = i
+	}
+	stop := false
+	for len(pending) > 0 && !stop {
+		var next []int
+		progress := false
+		for _, i := range pending {
+			if stop {
+				break
+			}
+			op := req.Operations[i]
+			path, data, unresolved := resolveBulkRefs(op, ids)
+			if unresolved != "" {
+				if seen[unresolved] && resolvableLater(req.Operations, unresolved, results) {
+					next = append(next, i)
+					continue
+				}
+				results[i] = bulkError(op, badRequest(scimInvalidValue, "bulkId %q cannot be resolved", truncate(unresolved)))
+			} else {
+				results[i] = h.bulkOne(r.Context(), rc, op, path, data)
+			}
+			progress = true
+			if results[i].Status[0] != '2' {
+				errorsSeen++
+				if req.FailOnErrors > 0 && errorsSeen >= req.FailOnErrors {
+					stop = true
+				}
+			} else if op.BulkID != "" && results[i].Location != "" {
+				ids[op.BulkID] = results[i].Location[strings.LastIndex(results[i].Location, "/")+1:]
+			}
+		}
+		if !progress {
+			// A cycle of references: none can go first.
+			for _, i := range next {
+				results[i] = bulkError(req.Operations[i], errf(http.StatusConflict, "", "circular bulkId references"))
+			}
+			next = nil
+		}
+		pending = next
+	}
+	out := make([]*bulkResult, 0, len(results))
+	for _, res := range results {
+		if res != nil {
+			out = append(out, res)
+		}
+	}
+	h.write(w, http.StatusOK, map[string]any{"schemas": []string{URNBulkResponse}, "Operations": out})
+}
+
+// resolvableLater reports whether the operation defining bulkId has not run yet.
+func resolvableLater(ops []bulkOp, bulkID string, results []*bulkResult) bool {
+	for i, op := range ops {
+		if op.BulkID == bulkID {
+			return results[i] == nil
+		}
+	}
+	return false
+}
+
+func resolveBulkRefs(op bulkOp, ids map[string]string) (path string, data []byte, unresolved string) {
+	path = op.Path
+	if rest, ok := strings.CutPrefix(path, "/Users/bulkId:"); ok {
+		if id, ok := ids[rest]; ok {
+			path = "/Users/" + id
+		} else {
+			return "", nil, rest
+		}
+	}
+	if rest, ok := strings.CutPrefix(path, "/Groups/bulkId:"); ok {
+		if id, ok := ids[rest]; ok {
+			path = "/Groups/" + id
+		} else {
+			return "", nil, rest
+		}
+	}
+	data = bulkRefRE.ReplaceAllFunc(op.Data, func(m []byte) []byte {
+		ref := string(bulkRefRE.FindSubmatch(m)[1])
+		if id, ok := ids[ref]; ok {
+			b, _ := json.Marshal(id)
+			return b
+		}
+		if unresolved == "" {
+			unresolved = ref
+		}
+		return m
+	})
+	return path, data, unresolved
+}
+
+func bulkError(op bulkOp, err *Error) *bulkResult {
+	body, _ := json.Marshal(err.body())
+	return &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: fmt.Sprint(err.Status), Response: body}
+}
+
+func (h *handler) bulkOne(ctx context.Context, rc *reqCtx, op bulkOp, path string, data []byte) *bulkResult {
+	method := strings.ToUpper(strings.TrimSpace(op.Method))
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		return bulkError(op, badRequest(scimInvalidSyntax, "method must be POST, PUT, PATCH or DELETE"))
+	}
+	op.Method = method
+	m := bulkPathRE.FindStringSubmatch(path)
+	if m == nil {
+		return bulkError(op, badRequest(scimInvalidPath, "path must be /Users, /Groups or /Users/{id}, /Groups/{id}"))
+	}
+	if (method == http.MethodPost) != (m[2] == "") {
+		return bulkError(op, badRequest(scimInvalidPath, "POST goes to a collection, PUT, PATCH and DELETE to a resource"))
+	}
+	if method == http.MethodPost && op.BulkID == "" {
+		return bulkError(op, badRequest(scimInvalidSyntax, "a POST operation needs a bulkId"))
+	}
+	sub := *rc
+	sub.bulk = true
+	base := "/scim/v2/" + rc.tenant.Slug
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, ctxKey{}, &sub), method, base+path, bytes.NewReader(data))
+	if err != nil {
+		return bulkError(op, badRequest(scimInvalidPath, "invalid path"))
+	}
+	req.Header.Set("Content-Type", contentTypeSCIM)
+	if op.Version != "" {
+		req.Header.Set("If-Match", op.Version)
+	}
+	rec := &recorder{header: http.Header{}}
+	h.mux.ServeHTTP(rec, req)
+	res := &bulkResult{Method: method, BulkID: op.BulkID, Status: fmt.Sprint(rec.status), Version: rec.header.Get("ETag")}
+	if rec.status >= 200 && rec.status < 300 {
+		if loc := rec.header.Get("Location"); loc != "" {
+			res.Location = loc
+		} else if method != http.MethodPost {
+			res.Location = rc.loc + path
+		}
+		if method == http.MethodDelete {
+			res.Version = ""
+		}
+		return res
+	}
+	res.Response = json.RawMessage(bytes.TrimSpace(rec.body.Bytes()))
+	return res
+}

@@ -1,0 +1,913 @@
+package scim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seatbridge/seatbridge/internal/httpx"
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+// Provisioner is what the SCIM door needs from the provisioning engine;
+// *provisioning.Engine implements it.
+type Provisioner interface {
+	AuthenticateToken(ctx context.Context, presented string, kind provisioning.TokenKind) (*provisioning.APIToken, *provisioning.Tenant, error)
+
+	CreateUser(ctx context.Context, actor provisioning.Actor, tenantID string, u *provisioning.User) (*provisioning.User, error)
+	GetUser(ctx context.Context, tenantID, id string) (*provisioning.User, error)
+	ListUsers(ctx context.Context, tenantID string, q provisioning.UserQuery) (*provisioning.UserPage, error)
+	UpdateUser(ctx context.Context, actor provisioning.Actor, tenantID, id string, ifVersion int64, fn func(*provisioning.User) error) (*provisioning.User, error)
+	DeleteUser(ctx context.Context, actor provisioning.Actor, tenantID, id string, ifVersion int64) error
+
+	CreateGroup(ctx context.Context, actor provisioning.Actor, tenantID string, g *provisioning.Group) (*provisioning.Group, error)
+	GetGroup(ctx context.Context, tenantID, id string, withMembers bool) (*provisioning.Group, error)
+	ListGroups(ctx context.Context, tenantID string, q provisioning.GroupQuery) (*provisioning.GroupPage, error)
+	PatchGroup(ctx context.Context, actor provisioning.Actor, tenantID, id string, ifVersion int64, ops []provisioning.GroupOp, withMembers bool) (*provisioning.Group, error)
+	DeleteGroup(ctx context.Context, actor provisioning.Actor, tenantID, id string, ifVersion int64) error
+}
+
+var _ Provisioner = (*provisioning.Engine)(nil)
+
+// Options configures the SCIM handler. Zero values get the defaults noted.
+type Options struct {
+	// BaseURL is the public origin ("https://seatbridge.example.com") used in
+	// meta.location and Location headers; empty derives it from the request's Host.
+	BaseURL string
+	Logger  *slog.Logger
+	// MaxBodyBytes limits a request body (default 1 MiB); larger bodies get 413.
+	MaxBodyBytes int64
+	// MaxPageSize caps count (default 1000); DefaultPageSize applies without count
+	// (default 100).
+	MaxPageSize     int
+	DefaultPageSize int
+	// MaxBulkOperations (default 100) and MaxBulkBytes (default 4 MiB) limit /Bulk.
+	MaxBulkOperations int
+	MaxBulkBytes      int64
+	// RateLimit is requests per second per token (0: unlimited) with bursts of RateBurst.
+	RateLimit float64
+	RateBurst int
+	// TrustForwardedFor takes the client IP from X-Forwarded-For (behind a proxy only).
+	TrustForwardedFor bool
+	// Now is the clock for rate limiting (default time.Now).
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.MaxPageSize <= 0 {
+		o.MaxPageSize = 1000
+	}
+	if o.DefaultPageSize <= 0 {
+		o.DefaultPageSize = 100
+	}
+	if o.DefaultPageSize > o.MaxPageSize {
+		o.DefaultPageSize = o.MaxPageSize
+	}
+	if o.MaxBulkOperations <= 0 {
+		o.MaxBulkOperations = 100
+	}
+	if o.MaxBulkBytes <= 0 {
+		o.MaxBulkBytes = 4 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
+}
+
+// handler serves /scim/v2/{tenant}/….
+type handler struct {
+	p       Provisioner
+	opts    Options
+	log     *slog.Logger
+	limiter *httpx.RateLimiter
+	mux     *http.ServeMux
+}
+
+// NewHandler returns the SCIM 2.0 service for every path under /scim/v2/{tenant}/. Each
+// request needs a SCIM bearer token of that tenant; a token of another tenant gets 404,
+// so that tenants cannot learn about each other.
+func NewHandler(p Provisioner, opts Options) http.Handler {
+	opts.defaults()
+	h := &handler{p: p, opts: opts, log: opts.Logger, limiter: httpx.NewRateLimiter(opts.RateLimit, opts.RateBurst, opts.Now), mux: http.NewServeMux()}
+	const base = "/scim/v2/{tenant}"
+	h.mux.HandleFunc(base+"/Users", h.users)
+	h.mux.HandleFunc(base+"/Users/.search", h.search(userType))
+	h.mux.HandleFunc(base+"/Users/{id}", h.user)
+	h.mux.HandleFunc(base+"/Groups", h.groups)
+	h.mux.HandleFunc(base+"/Groups/.search", h.search(groupType))
+	h.mux.HandleFunc(base+"/Groups/{id}", h.group)
+	h.mux.HandleFunc(base+"/.search", h.rootSearch)
+	h.mux.HandleFunc(base+"/Me", h.me)
+	h.mux.HandleFunc(base+"/ServiceProviderConfig", h.serviceProviderConfig)
+	h.mux.HandleFunc(base+"/Schemas", h.schemas)
+	h.mux.HandleFunc(base+"/Schemas/{id}", h.schemas)
+	h.mux.HandleFunc(base+"/ResourceTypes", h.resourceTypes)
+	h.mux.HandleFunc(base+"/ResourceTypes/{id}", h.resourceTypes)
+	h.mux.HandleFunc(base+"/Bulk", h.bulk)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, errf(http.StatusNotFound, "", "no such endpoint"))
+	})
+	return h
+}
+
+// reqCtx is what authentication established for one request.
+type reqCtx struct {
+	token  *provisioning.APIToken
+	tenant *provisioning.Tenant
+	actor  provisioning.Actor
+	loc    string // https://host/scim/v2/{slug}
+	bulk   bool   // inside a /Bulk operation
+}
+
+type ctxKey struct{}
+
+func rcOf(r *http.Request) *reqCtx {
+	rc, _ := r.Context().Value(ctxKey{}).(*reqCtx)
+	return rc
+}
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := httpx.RequestID(r)
+	w.Header().Set(httpx.RequestIDHeader, reqID)
+	sw := &statusWriter{ResponseWriter: w}
+	var tenantID string
+	defer func() {
+		if v := recover(); v != nil {
+			// A bug must not take the server down or show a stack to the client.
+			h.log.ErrorContext(r.Context(), "scim: panic", "panic", v, "request_id", reqID, "method", r.Method, "path", r.URL.Path)
+			if sw.status == 0 {
+				h.writeError(sw, r, errf(http.StatusInternalServerError, "", "internal error"))
+			}
+		}
+		lvl := slog.LevelDebug
+		if sw.status >= 500 {
+			lvl = slog.LevelWarn
+		}
+		h.log.Log(r.Context(), lvl, "scim request", "request_id", reqID, "method", r.Method, "path", r.URL.Path,
+			"tenant_id", tenantID, "status", sw.status, "duration", time.Since(start))
+	}()
+
+	rest, ok := strings.CutPrefix(r.URL.Path, "/scim/v2/")
+	slug, _, _ := strings.Cut(rest, "/")
+	if !ok || slug == "" {
+		h.writeError(sw, r, errf(http.StatusNotFound, "", "no such endpoint"))
+		return
+	}
+	bearer, ok := bearerToken(r)
+	if !ok {
+		sw.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
+		h.writeError(sw, r, errf(http.StatusUnauthorized, "", "a bearer token is required"))
+		return
+	}
+	tok, tenant, err := h.p.AuthenticateToken(r.Context(), bearer, provisioning.TokenSCIM)
+	if errors.Is(err, provisioning.ErrBadToken) {
+		sw.Header().Set("WWW-Authenticate", `Bearer realm="scim", error="invalid_token"`)
+		h.writeError(sw, r, errf(http.StatusUnauthorized, "", "the bearer token is not valid"))
+		return
+	}
+	if err != nil {
+		h.writeError(sw, r, err)
+		return
+	}
+	if tenant.Slug != slug {
+		h.writeError(sw, r, errf(http.StatusNotFound, "", "resource not found"))
+		return
+	}
+	tenantID = tenant.ID
+	if ok, wait := h.limiter.Allow(tok.ID); !ok {
+		sw.Header().Set("Retry-After", httpx.RetryAfterSeconds(wait))
+		h.writeError(sw, r, errf(http.StatusTooManyRequests, "", "too many requests; retry later"))
+		return
+	}
+	limit := h.opts.MaxBodyBytes
+	if strings.HasSuffix(r.URL.Path, "/Bulk") {
+		limit = h.opts.MaxBulkBytes
+	}
+	if r.ContentLength > limit {
+		h.writeError(sw, r, errf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", limit))
+		return
+	}
+	r.Body = http.MaxBytesReader(sw, r.Body, limit)
+	rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
+		Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: httpx.ClientIP(r, h.opts.TrustForwardedFor), RequestID: reqID}}
+	h.mux.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
+}
+
+func bearerToken(r *http.Request) (string, bool) {
+	auth := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+func (h *handler) location(r *http.Request, slug string) string {
+	base := h.opts.BaseURL
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return base + "/scim/v2/" + slug
+}
+
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	se, ok := toSCIMError(err)
+	if !ok {
+		h.log.ErrorContext(r.Context(), "scim: internal error", "err", err, "request_id", w.Header().Get(httpx.RequestIDHeader),
+			"method", r.Method, "path", r.URL.Path)
+	}
+	httpx.WriteJSON(w, se.Status, contentTypeSCIM, se.body())
+}
+
+func (h *handler) write(w http.ResponseWriter, status int, v any) {
+	httpx.WriteJSON(w, status, contentTypeSCIM, v)
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) error {
+	w.Header().Set("Allow", allow)
+	return errf(http.StatusMethodNotAllowed, "", "method not allowed; use %s", allow)
+}
+
+// decodeJSON reads exactly one JSON value from the body.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return badRequest(scimInvalidSyntax, "the request body is empty")
+		}
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return badRequest(scimInvalidSyntax, "the request body has the wrong JSON type at %q", ute.Field)
+		}
+		return badRequest(scimInvalidSyntax, "the request body is not valid JSON")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest(scimInvalidSyntax, "the request body has data after the JSON value")
+	}
+	return nil
+}
+
+// ifMatch reads If-Match as a version for the engine. A tag that cannot be one of ours can
+// never match: ErrVersionMismatch (412).
+func ifMatch(r *http.Request) (int64, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return provisioning.AnyVersion, nil
+	}
+	first, _, _ := strings.Cut(v, ",")
+	if n, ok := parseETag(first); ok {
+		return n, nil
+	}
+	return 0, provisioning.ErrVersionMismatch
+}
+
+func notModified(r *http.Request, version int64) bool {
+	inm := r.Header.Get("If-None-Match")
+	if inm == "" {
+		return false
+	}
+	for _, t := range strings.Split(inm, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return true
+		}
+		if n, ok := parseETag(t); ok && n == version {
+			return true
+		}
+	}
+	return false
+}
+
+// --- Users ---
+
+func (h *handler) users(w http.ResponseWriter, r *http.Request) {
+	var err error
+	switch r.Method {
+	case http.MethodGet:
+		err = h.list(w, r, userType, queryParams(r))
+	case http.MethodPost:
+		err = h.createUser(w, r)
+	default:
+		err = methodNotAllowed(w, "GET, POST")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+func (h *handler) user(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var err error
+	switch r.Method {
+	case http.MethodGet:
+		err = h.getUser(w, r, id)
+	case http.MethodPut:
+		err = h.putUser(w, r, id)
+	case http.MethodPatch:
+		err = h.patchUser(w, r, id)
+	case http.MethodDelete:
+		err = h.deleteUser(w, r, id)
+	default:
+		err = methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+func projectionOf(rt *resourceType, r *http.Request) projection {
+	q := r.URL.Query()
+	return newProjection(rt, q.Get("attributes"), q.Get("excludedAttributes"))
+}
+
+func (h *handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u *provisioning.User) {
+	rc := rcOf(r)
+	res := projectionOf(userType, r).apply(userResource(u, rc.loc))
+	w.Header().Set("ETag", etag(u.Version))
+	if status == http.StatusCreated {
+		w.Header().Set("Location", rc.loc+"/Users/"+u.ID)
+	}
+	h.write(w, status, res)
+}
+
+func (h *handler) getUser(w http.ResponseWriter, r *http.Request, id string) error {
+	rc := rcOf(r)
+	u, err := h.p.GetUser(r.Context(), rc.tenant.ID, id)
+	if err != nil {
+		return err
+	}
+	if notModified(r, u.Version) {
+		w.Header().Set("ETag", etag(u.Version))
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	h.writeUser(w, r, http.StatusOK, u)
+	return nil
+}
+
+func decodeResource(r *http.Request, rt *resourceType) (map[string]any, error) {
+	m, _, err := decodeResourceRaw(r, rt)
+	return m, err
+}
+
+func decodeResourceRaw(r *http.Request, rt *resourceType) (norm, raw map[string]any, err error) {
+	if err := decodeJSON(r, &raw); err != nil {
+		return nil, nil, err
+	}
+	if raw == nil {
+		return nil, nil, badRequest(scimInvalidSyntax, "the request body must be a JSON object")
+	}
+	norm, err = normalizeResource(rt, raw)
+	return norm, raw, err
+}
+
+func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
+	rc := rcOf(r)
+	m, err := decodeResource(r, userType)
+	if err != nil {
+		return err
+	}
+	if getStr(m, "userName") == "" {
+		return badRequest(scimInvalidValue, "userName is required")
+	}
+	u := &provisioning.User{Source: provisioning.SourceSCIM, ManagedByIdP: true, Status: provisioning.StatusActive}
+	applyUserResource(m, u)
+	if active, ok := activeOf(m); ok {
+		applyActive(u, active)
+	}
+	created, err := h.p.CreateUser(r.Context(), rc.actor, rc.tenant.ID, u)
+	if err != nil {
+		return err
+	}
+	h.writeUser(w, r, http.StatusCreated, created)
+	return nil
+}
+
+func (h *handler) putUser(w http.ResponseWriter, r *http.Request, id string) error {
+	rc := rcOf(r)
+	ver, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	m, err := decodeResource(r, userType)
+	if err != nil {
+		return err
+	}
+	if getStr(m, "userName") == "" {
+		return badRequest(scimInvalidValue, "userName is required")
+	}
+	u, err := h.p.UpdateUser(r.Context(), rc.actor, rc.tenant.ID, id, ver, func(u *provisioning.User) error {
+		applyUserResource(m, u)
+		// A PUT without active leaves the status alone: Okta's PUTs omit it.
+		if active, ok := activeOf(m); ok {
+			applyActive(u, active)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return h.respondUpdatedUser(w, r, u)
+}
+
+func (h *handler) respondUpdatedUser(w http.ResponseWriter, r *http.Request, u *provisioning.User) error {
+	rc := rcOf(r)
+	if projectionOf(userType, r).wants("groups") && u.Groups == nil {
+		// The groups are a read view: fetch them after the write rather than trust the
+		// update's copy.
+		fresh, err := h.p.GetUser(r.Context(), rc.tenant.ID, u.ID)
+		if err != nil {
+			return err
+		}
+		u = fresh
+	}
+	h.writeUser(w, r, http.StatusOK, u)
+	return nil
+}
+
+func (h *handler) patchUser(w http.ResponseWriter, r *http.Request, id string) error {
+	rc := rcOf(r)
+	ver, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	var req PatchRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	u, err := h.p.UpdateUser(r.Context(), rc.actor, rc.tenant.ID, id, ver, func(u *provisioning.User) error {
+		m := userResource(u, rc.loc)
+		if err := applyUserPatch(m, u.ID, req.Operations); err != nil {
+			return err
+		}
+		applyUserResource(m, u)
+		if active, ok := activeOf(m); ok {
+			applyActive(u, active)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return h.respondUpdatedUser(w, r, u)
+}
+
+func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request, id string) error {
+	rc := rcOf(r)
+	ver, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := h.p.DeleteUser(r.Context(), rc.actor, rc.tenant.ID, id, ver); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- Groups ---
+
+func (h *handler) groups(w http.ResponseWriter, r *http.Request) {
+	var err error
+	switch r.Method {
+	case http.MethodGet:
+		err = h.list(w, r, groupType, queryParams(r))
+	case http.MethodPost:
+		err = h.createGroup(w, r)
+	default:
+		err = methodNotAllowed(w, "GET, POST")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+func (h *handler) group(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var err error
+	switch r.Method {
+	case http.MethodGet:
+		err = h.getGroup(w, r, id)
+	case http.MethodPut:
+		err = h.putGroup(w, r, id)
+	case http.MethodPatch:
+		err = h.patchGroup(w, r, id)
+	case http.MethodDelete:
+		err = h.deleteGroup(w, r, id)
+	default:
+		err = methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+func (h *handler) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *provisioning.Group, withMembers bool) {
+	rc := rcOf(r)
+	res := projectionOf(groupType, r).apply(groupResource(g, rc.loc, withMembers))
+	w.Header().Set("ETag", etag(g.Version))
+	if status == http.StatusCreated {
+		w.Header().Set("Location", rc.loc+"/Groups/"+g.ID)
+	}
+	h.write(w, status, res)
+}
+
+func hasKeyFold(m map[string]any, key string) bool {
+	for k := range m {
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+func groupMembersIn(m map[string]any) ([]string, bool, error) {
+	raw, present := m["members"]
+	if !present {
+		return nil, false, nil
+	}
+	ids, err := memberIDs(raw)
+	return ids, true, err
+}
+
+func (h *handler) createGroup(w http.ResponseWriter, r *http.Request) error {
+	rc := rcOf(r)
+	m, err := decodeResource(r, groupType)
+	if err != nil {
+		return err
+	}
+	if getStr(m, "displayName") == "" {
+		return badRequest(scimInvalidValue, "displayName is required")
+	}
+	ids, _, err := groupMembersIn(m)
+	if err != nil {
+		return err
+	}
+	g := &provisioning.Group{DisplayName: getStr(m, "displayName"), ExternalID: getStr(m, "externalId")}
+	for _, id := range ids {
+		g.Members = append(g.Members, provisioning.GroupMember{UserID: id})
+	}
+	created, err := h.p.CreateGroup(r.Context(), rc.actor, rc.tenant.ID, g)
+	if err != nil {
+		return err
+	}
+	h.writeGroup(w, r, http.StatusCreated, created, true)
+	return nil
+}
+
+func (h *handler) getGroup(w http.ResponseWriter, r *http.Request, id string) error {
+	rc := rcOf(r)
+	withMembers := projectionOf(groupType, r).wants("members")
+	g, err := h.p.GetGroup(r.Context(), rc.tenant.ID, id, withMembers)
+	if err != nil {
+		return err
+	}
+	if notModified(r, g.Version) {
+		w.Header().Set("ETag", etag(g.Version))
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	h.writeGroup(w, r, http.StatusOK, g, withMembers)
+	return nil
+}
+
+func (h *handler) putGroup(w http.ResponseWriter, r *http.Request, id string) error {
+	rc := rcOf(r)
+	ver, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	m, raw, err := decodeResourceRaw(r, groupType)
+	if err != nil {
+		return err
+	}
+	name := getStr(m, "displayName")
+	if name == "" {
+		return badRequest(scimInvalidValue, "displayName is required")
+	}
+	ops := []provisioning.GroupOp{{Kind: provisioning.GroupSetDisplayName, Value: name}, {Kind: provisioning.GroupSetExternalID, Value: getStr(m, "externalId")}}
+	// normalizeResource drops an empty members list, so look at the raw presence too:
+	// "members": [] in a PUT empties the group, an absent members leaves it alone.
+	ids, present, err := groupMembersIn(m)
+	if err != nil {
+		return err
+	}
+	switch {
+	case present && len(ids) > 0:
+		ops = append(ops, provisioning.GroupOp{Kind: provisioning.GroupReplaceMembers, Members: ids})
+	case hasKeyFold(raw, "members"):
+		ops = append(ops, provisioning.GroupOp{Kind: provisioning.GroupRemoveAllMember})
+	}
+	withMembers := projectionOf(groupType, r).wants("members")
+	g, err := h.p.PatchGroup(r.Context(), rc.actor, rc.tenant.ID, id, ver, ops, withMembers)
+	if err != nil {
+		return err
+	}
+	h.writeGroup(w, r, http.StatusOK, g, withMembers)
+	return nil
+}
+
+func (h *handler) patchGroup(w http.ResponseWriter, r *http.Request, id string) error {
+	rc := rcOf(r)
+	ver, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	var req PatchRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	ops, err := groupPatch(id, req.Operations)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	// RFC 7644 §3.5.2: 204 unless the client asked for attributes back; Okta and Entra
+	// both accept 204 for group PATCH, and it spares loading a large member list.
+	wantBody := q.Has("attributes") || q.Has("excludedAttributes") || rc.bulk
+	withMembers := wantBody && projectionOf(groupType, r).wants("members")
+	g, err := h.p.PatchGroup(r.Context(), rc.actor, rc.tenant.ID, id, ver, ops, withMembers)
+	if err != nil {
+		return err
+	}
+	if !wantBody {
+		w.Header().Set("ETag", etag(g.Version))
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	h.writeGroup(w, r, http.StatusOK, g, withMembers)
+	return nil
+}
+
+func (h *handler) deleteGroup(w http.ResponseWriter, r *http.Request, id string) error {
+	rc := rcOf(r)
+	ver, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := h.p.DeleteGroup(r.Context(), rc.actor, rc.tenant.ID, id, ver); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) me(w http.ResponseWriter, r *http.Request) {
+	h.writeError(w, r, errf(http.StatusNotImplemented, "", "/Me is not supported: a SCIM token does not represent a user"))
+}
+
+// --- listing and search ---
+
+// listParams are the query parameters of a list or the body of a search (RFC 7644
+// §3.4.2, §3.4.3; cursor from RFC 9865).
+type listParams struct {
+	Schemas            []string `json:"schemas,omitempty"`
+	Attributes         []string `json:"attributes,omitempty"`
+	ExcludedAttributes []string `json:"excludedAttributes,omitempty"`
+	Filter             string   `json:"filter,omitempty"`
+	SortBy             string   `json:"sortBy,omitempty"`
+	SortOrder          string   `json:"sortOrder,omitempty"`
+	StartIndex         *int     `json:"startIndex,omitempty"`
+	Count              *int     `json:"count,omitempty"`
+	Cursor             *string  `json:"cursor,omitempty"`
+
+	bad string // a malformed number in the query
+}
+
+func queryParams(r *http.Request) listParams {
+	q := r.URL.Query()
+	p := listParams{Filter: q.Get("filter"), SortBy: q.Get("sortBy"), SortOrder: q.Get("sortOrder")}
+	if a := q.Get("attributes"); a != "" {
+		p.Attributes = []string{a}
+	}
+	if a := q.Get("excludedAttributes"); a != "" {
+		p.ExcludedAttributes = []string{a}
+	}
+	for name, dst := range map[string]**int{"startIndex": &p.StartIndex, "count": &p.Count} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				p.bad = name
+				continue
+			}
+			*dst = &n
+		}
+	}
+	if q.Has("cursor") {
+		c := q.Get("cursor")
+		p.Cursor = &c
+	}
+	return p
+}
+
+func (h *handler) search(rt *resourceType) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			h.writeError(w, r, methodNotAllowed(w, "POST"))
+			return
+		}
+		var p listParams
+		if err := decodeJSON(r, &p); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if err := h.list(w, r, rt, p); err != nil {
+			h.writeError(w, r, err)
+		}
+	}
+}
+
+func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
+	h.writeError(w, r, errf(http.StatusNotImplemented, "", "search across resource types is not supported; POST to /Users/.search or /Groups/.search"))
+}
+
+// listResponse is the ListResponse message (RFC 7644 §3.4.2; nextCursor RFC 9865).
+type listResponse struct {
+	Schemas      []string `json:"schemas"`
+	TotalResults int      `json:"totalResults"`
+	ItemsPerPage int      `json:"itemsPerPage"`
+	StartIndex   int      `json:"startIndex,omitempty"`
+	NextCursor   string   `json:"nextCursor,omitempty"`
+	Resources    []any    `json:"Resources,omitempty"`
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType, p listParams) error {
+	rc := rcOf(r)
+	if p.bad != "" {
+		return badRequest(scimInvalidValue, "%s must be an integer", p.bad)
+	}
+	var f provisioning.Filter
+	if strings.TrimSpace(p.Filter) != "" {
+		var err error
+		if f, err = translateFilter(rt, p.Filter); err != nil {
+			return err
+		}
+	}
+	sort, err := sortKey(rt, p.SortBy, p.SortOrder)
+	if err != nil {
+		return err
+	}
+	start := 1
+	if p.StartIndex != nil && *p.StartIndex > 1 {
+		start = *p.StartIndex
+	}
+	count := h.opts.DefaultPageSize
+	if p.Count != nil {
+		count = max(0, min(*p.Count, h.opts.MaxPageSize))
+	}
+	after := ""
+	if p.Cursor != nil {
+		if p.StartIndex != nil {
+			return badRequest(scimInvalidValue, "use either startIndex or cursor, not both")
+		}
+		after = *p.Cursor
+	}
+	proj := newProjection(rt, strings.Join(p.Attributes, ","), strings.Join(p.ExcludedAttributes, ","))
+	resp := listResponse{Schemas: []string{URNListResponse}, Resources: []any{}}
+	if p.Cursor == nil {
+		resp.StartIndex = start
+	}
+	switch rt {
+	case userType:
+		page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: f, Sort: sort, Offset: start - 1,
+			Limit: count, After: after, WithGroups: proj.wants("groups")})
+		if err != nil {
+			return err
+		}
+		resp.TotalResults, resp.NextCursor = page.Total, page.Next
+		for i := range page.Users {
+			resp.Resources = append(resp.Resources, proj.apply(userResource(&page.Users[i], rc.loc)))
+		}
+	default:
+		withMembers := proj.wants("members")
+		page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: f, Sort: sort, Offset: start - 1,
+			Limit: count, After: after, WithMembers: withMembers})
+		if err != nil {
+			return err
+		}
+		resp.TotalResults, resp.NextCursor = page.Total, page.Next
+		for i := range page.Groups {
+			resp.Resources = append(resp.Resources, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
+		}
+	}
+	if count == 0 {
+		resp.NextCursor = ""
+		resp.Resources = nil
+	}
+	resp.ItemsPerPage = len(resp.Resources)
+	if count > 0 && len(resp.Resources) == 0 {
+		// "Resources": [] rather than an absent member: clients index into it.
+		return h.writeEmptyList(w, resp)
+	}
+	h.write(w, http.StatusOK, resp)
+	return nil
+}
+
+func (h *handler) writeEmptyList(w http.ResponseWriter, resp listResponse) error {
+	out := map[string]any{"schemas": resp.Schemas, "totalResults": resp.TotalResults, "itemsPerPage": 0, "Resources": []any{}}
+	if resp.StartIndex > 0 {
+		out["startIndex"] = resp.StartIndex
+	}
+	h.write(w, http.StatusOK, out)
+	return nil
+}
+
+func sortKey(rt *resourceType, by, order string) (provisioning.SortKey, error) {
+	var k provisioning.SortKey
+	switch strings.ToLower(strings.TrimSpace(order)) {
+	case "", "ascending":
+	case "descending":
+		k.Descending = true
+	default:
+		return k, badRequest(scimInvalidValue, "sortOrder must be ascending or descending")
+	}
+	by = strings.TrimSpace(by)
+	if by == "" {
+		return k, nil
+	}
+	urn, rest := rt.splitURN(by)
+	name, subName, _ := strings.Cut(rest, ".")
+	_, a := rt.resolve(urn, name)
+	if a != nil && subName != "" && !a.MultiValued {
+		a = a.Sub(subName)
+	}
+	if a == nil || a.MultiValued || a.field == "" || a.Type == typeComplex || a.field == "meta.version" {
+		return k, badRequest(scimInvalidValue, "cannot sort by %q", truncate(by))
+	}
+	k.Field = a.field
+	return k, nil
+}
+
+// recorder captures a sub-request's response inside /Bulk.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (rw *recorder) Header() http.Header { return rw.header }
+func (rw *recorder) WriteHeader(code int) {
+	if rw.status == 0 {
+		rw.status = code
+	}
+}
+func (rw *recorder) Write(b []byte) (int, error) {
+	if rw.status == 0 {
+		rw.status = http.StatusOK
+	}
+	return rw.body.Write(b)
+}
