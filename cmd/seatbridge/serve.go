@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+func init() {
+	register(&command{name: "serve", summary: "run the HTTP server (SCIM, SSO, admin API)", run: runServe})
+}
+
+// serveFlags binds the server's flags into cfg.
+func serveFlags(env *cliEnv, cfg *Config) (*flagBinder, error) {
+	_, b := newFlags("serve", env, cfg)
+	b.str(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
+	b.str(&cfg.BaseURL, "base-url", "", "public URL of this server, as IdPs and browsers reach it (default http://ADDR)")
+	b.int64v(&cfg.SCIMMaxBody, "scim-max-body", 1<<20, "largest SCIM request body in bytes (413 above)")
+	b.integer(&cfg.SCIMMaxPage, "scim-max-page", 1000, "largest SCIM page (count) served")
+	b.integer(&cfg.SCIMMaxBulk, "scim-max-bulk", 1000, "most operations in one SCIM /Bulk request")
+	b.float(&cfg.SCIMRatePerSec, "scim-rate", 0, "requests per second allowed per SCIM token (0: unlimited)")
+	b.integer(&cfg.SCIMRateBurst, "scim-burst", 200, "burst allowed per SCIM token above the rate")
+	b.duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
+	return b, nil
+}
+
+func runServe(ctx context.Context, env *cliEnv, args []string) error {
+	var cfg Config
+	b, _ := serveFlags(env, &cfg)
+	if _, err := parseFlags(b.fs, args); err != nil {
+		return err
+	}
+	if err := b.err(); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, env)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if a.cfg.BaseURL == "" {
+		a.cfg.BaseURL = "http://" + ln.Addr().String()
+	}
+	a.cfg.BaseURL = strings.TrimSuffix(a.cfg.BaseURL, "/")
+	handler, err := routes(a)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	a.log.Info("seatbridge listening", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL, "db", string(a.db.Dialect()))
+	printQuickStart(env, a)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func printQuickStart(env *cliEnv, a *app) {
+	if a.cfg.JSON {
+		return
+	}
+	db := ""
+	if a.cfg.DB != DefaultDB {
+		db = " --db '" + a.cfg.DB + "'"
+	}
+	fmt.Fprintf(env.stdout, `Seatbridge is listening on %s (database: %s)
+
+First tenant and token, in another terminal:
+  go run ./cmd/seatbridge tenant create acme --name "Acme Inc" --seats 25%s
+  go run ./cmd/seatbridge token create --tenant acme --kind scim --name okta%s
+Then point Okta or Entra ID at %s/scim/v2/acme with that token.
+Health: %s/healthz   Readiness: %s/readyz
+`, a.cfg.BaseURL, a.db.Dialect(), db, db, a.cfg.BaseURL, a.cfg.BaseURL, a.cfg.BaseURL)
+}
+
+// routes builds the server's handler: one mux for every door.
+func routes(a *app) (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := a.db.Ping(ctx); err != nil {
+			a.log.Warn("readiness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"database unavailable"}` + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+	})
+	for _, m := range mounts {
+		if err := m(mux, a); err != nil {
+			return nil, err
+		}
+	}
+	return mux, nil
+}
+
+// mounts add the doors' routes; each door's wiring file appends to it from init.
+var mounts []func(mux *http.ServeMux, a *app) error
