@@ -291,7 +291,11 @@ func (e *Engine) inSSOTx(ctx context.Context, fn func(SSOTx) error) error {
 // CreateConnection validates and stores a connection with its audit event.
 func (e *Engine) CreateConnection(ctx context.Context, actor Actor, tenantID string, c *Connection) (*Connection, error) {
 	now := e.now()
-	c.ID, c.TenantID, c.CreatedAt, c.UpdatedAt = e.NewID(), tenantID, now, now
+	if c.ID == "" {
+		// The SSO door may choose the ID first: sealed secrets are bound to it.
+		c.ID = e.NewID()
+	}
+	c.TenantID, c.CreatedAt, c.UpdatedAt = tenantID, now, now
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,650 @@
+// Package provider makes Seatbridge an OpenID Connect provider for the platform
+// application: discovery, JWKS, /oauth2/authorize (authorization code flow, PKCE S256
+// required for public clients), /oauth2/token, /oauth2/userinfo and RP-initiated logout.
+// ID tokens are signed with go-jose using RSA keys kept sealed in the database and
+// rotatable; codes and access tokens are stored hashed and server-side, so any replica can
+// answer. Claims come from the provisioning engine at the moment of issue: sub, email,
+// name, tenant, roles, permissions, teams, seat, amr.
+//
+// It imports sso and provisioning; it must not import store, scim or admin.
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/seatbridge/seatbridge/internal/httpx"
+	"github.com/seatbridge/seatbridge/provisioning"
+	"github.com/seatbridge/seatbridge/sso"
+)
+
+// Provider is the downstream OpenID provider.
+type Provider struct {
+	S *sso.Service
+	// IDTokenTTL (default 1 h), CodeTTL (default 1 min) and AccessTokenTTL (default 1 h).
+	IDTokenTTL     time.Duration
+	CodeTTL        time.Duration
+	AccessTokenTTL time.Duration
+	// KeyRetireAfter is how long a rotated-out key stays in the JWKS (default 24 h).
+	KeyRetireAfter time.Duration
+}
+
+// New returns a provider with default lifetimes.
+func New(s *sso.Service) *Provider {
+	return &Provider{S: s, IDTokenTTL: time.Hour, CodeTTL: time.Minute, AccessTokenTTL: time.Hour, KeyRetireAfter: 24 * time.Hour}
+}
+
+// Issuer is the OIDC issuer: the base URL.
+func (p *Provider) Issuer() string { return strings.TrimSuffix(p.S.Config.BaseURL.String(), "/") }
+
+// Mount registers the provider's routes.
+func (p *Provider) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.handleDiscovery)
+	mux.HandleFunc("GET /oauth2/jwks", p.handleJWKS)
+	mux.HandleFunc("GET /oauth2/authorize", p.handleAuthorize)
+	mux.HandleFunc("POST /oauth2/token", p.handleToken)
+	mux.HandleFunc("GET /oauth2/userinfo", p.handleUserinfo)
+	mux.HandleFunc("POST /oauth2/userinfo", p.handleUserinfo)
+	mux.HandleFunc("GET /oauth2/logout", p.handleLogout)
+}
+
+func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	iss := p.Issuer()
+	httpx.WriteJSON(w, http.StatusOK, "", map[string]any{
+		"issuer":                                iss,
+		"authorization_endpoint":                iss + "/oauth2/authorize",
+		"token_endpoint":                        iss + "/oauth2/token",
+		"userinfo_endpoint":                     iss + "/oauth2/userinfo",
+		"jwks_uri":                              iss + "/oauth2/jwks",
+		"end_session_endpoint":                  iss + "/oauth2/logout",
+		"response_types_supported":              []string{"code"},
+		"grant_types_supported":                 []string{"authorization_code"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"scopes_supported":                      []string{"openid", "email", "profile"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"claims_supported": []string{"sub", "email", "name", "tenant", "tenant_id", "roles", "permissions", "teams",
+			"seat", "amr", "sid", "nonce", "auth_time"},
+	})
+}
+
+// ---- signing keys ----
+
+// SigningKeyContext is the secretbox context of a signing key.
+func SigningKeyContext(kid string) string { return "oidc-signing-key:" + kid }
+
+// RotateKey creates a new signing key, used from now on; older keys stay in the JWKS for
+// KeyRetireAfter so tokens they signed still verify.
+func (p *Provider) RotateKey(ctx context.Context) (string, error) {
+	k, err := p.newKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := p.S.States.RetireSigningKeys(ctx, k.ID, p.S.Now().Add(p.KeyRetireAfter)); err != nil {
+		return "", err
+	}
+	return k.ID, nil
+}
+
+func (p *Provider) newKey(ctx context.Context) (*provisioning.SigningKey, error) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generate signing key: %w", err)
+	}
+	kid, err := sso.RandomToken(12)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := p.S.Box.Seal(der, SigningKeyContext(kid))
+	if err != nil {
+		return nil, err
+	}
+	pub, err := json.Marshal(jose.JSONWebKey{Key: &priv.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig"})
+	if err != nil {
+		return nil, err
+	}
+	k := &provisioning.SigningKey{ID: kid, Alg: string(jose.RS256), PrivateSealed: sealed, PublicJWK: pub, CreatedAt: p.S.Now()}
+	if err := p.S.States.AddSigningKey(ctx, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// signer returns the newest unretired key, creating the first one on demand.
+func (p *Provider) signer(ctx context.Context) (jose.Signer, error) {
+	keys, err := p.S.States.ListSigningKeys(ctx, p.S.Now())
+	if err != nil {
+		return nil, err
+	}
+	var k *provisioning.SigningKey
+	for i := range keys {
+		if keys[i].RetiredAt == nil {
+			k = &keys[i]
+			break
+		}
+	}
+	if k == nil {
+		if k, err = p.newKey(ctx); err != nil {
+			return nil, err
+		}
+	}
+	der, err := p.S.Box.Open(k.PrivateSealed, SigningKeyContext(k.ID))
+	if err != nil {
+		return nil, fmt.Errorf("open signing key %s: %w", k.ID, err)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse signing key %s: %w", k.ID, err)
+	}
+	return jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+}
+
+func (p *Provider) publicKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
+	var set jose.JSONWebKeySet
+	keys, err := p.S.States.ListSigningKeys(ctx, p.S.Now())
+	if err != nil {
+		return set, err
+	}
+	for _, k := range keys {
+		var jwk jose.JSONWebKey
+		if err := json.Unmarshal(k.PublicJWK, &jwk); err != nil {
+			return set, fmt.Errorf("signing key %s: %w", k.ID, err)
+		}
+		set.Keys = append(set.Keys, jwk)
+	}
+	return set, nil
+}
+
+func (p *Provider) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	if _, err := p.signer(r.Context()); err != nil { // make sure a key exists
+		p.S.Fail(w, r, http.StatusInternalServerError, "Keys unavailable.", err)
+		return
+	}
+	set, err := p.publicKeys(r.Context())
+	if err != nil {
+		p.S.Fail(w, r, http.StatusInternalServerError, "Keys unavailable.", err)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	httpx.WriteJSON(w, http.StatusOK, "application/jwk-set+json", set)
+}
+
+// ---- clients ----
+
+// ClientSecretPrefix starts every client secret so that secret scanners can spot it.
+const ClientSecretPrefix = "sbcs_"
+
+// CreateClient registers an application; the secret (empty for public clients) is shown
+// once, only its SHA-256 is stored.
+func CreateClient(ctx context.Context, states provisioning.StateStore, name string, redirectURIs, postLogout []string, public bool, now time.Time) (*provisioning.OAuthClient, string, error) {
+	if len(redirectURIs) == 0 {
+		return nil, "", provisioning.Invalid("redirectUri", "at least one redirect URI is required")
+	}
+	for _, u := range append(append([]string{}, redirectURIs...), postLogout...) {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && !(pu.Scheme == "http" && isLoopback(pu.Hostname()))) || pu.Fragment != "" || pu.Host == "" {
+			return nil, "", provisioning.Invalid("redirectUri", "%q must be an absolute https URL (http only for localhost) without fragment", u)
+		}
+	}
+	id, err := sso.RandomToken(16)
+	if err != nil {
+		return nil, "", err
+	}
+	c := &provisioning.OAuthClient{ID: "sbc_" + id, Name: strings.TrimSpace(name), Public: public, RedirectURIs: redirectURIs,
+		PostLogoutRedirectURIs: postLogout, CreatedAt: now}
+	if c.Name == "" {
+		c.Name = "platform"
+	}
+	secret := ""
+	if !public {
+		raw, err := sso.RandomToken(32)
+		if err != nil {
+			return nil, "", err
+		}
+		secret = ClientSecretPrefix + raw
+		sum := sha256.Sum256([]byte(secret))
+		c.SecretHash = sum[:]
+	}
+	if err := states.CreateClient(ctx, c); err != nil {
+		return nil, "", err
+	}
+	return c, secret, nil
+}
+
+func isLoopback(h string) bool { return h == "localhost" || h == "127.0.0.1" || h == "::1" }
+
+// ---- authorize ----
+
+type codeData struct {
+	ClientID      string    `json:"clientId"`
+	RedirectURI   string    `json:"redirectUri"`
+	Nonce         string    `json:"nonce,omitempty"`
+	Challenge     string    `json:"challenge,omitempty"`
+	Scope         string    `json:"scope"`
+	AuthTime      time.Time `json:"authTime"`
+	AuthorizeTime time.Time `json:"authorizeTime"`
+}
+
+func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	client, err := p.S.States.GetClient(ctx, q.Get("client_id"))
+	if err != nil {
+		p.S.Fail(w, r, http.StatusBadRequest, "Unknown application.", notFound(err))
+		return
+	}
+	redirectURI := q.Get("redirect_uri")
+	if !slices.Contains(client.RedirectURIs, redirectURI) {
+		// Never redirect to an unregistered URI.
+		p.S.Fail(w, r, http.StatusBadRequest, "The application's redirect address is not registered.", nil)
+		return
+	}
+	state := q.Get("state")
+	fail := func(code, desc string) {
+		u, _ := url.Parse(redirectURI)
+		v := u.Query()
+		v.Set("error", code)
+		v.Set("error_description", desc)
+		if state != "" {
+			v.Set("state", state)
+		}
+		v.Set("iss", p.Issuer())
+		u.RawQuery = v.Encode()
+		http.Redirect(w, r, u.String(), http.StatusFound)
+	}
+	if q.Get("response_type") != "code" {
+		fail("unsupported_response_type", "only the code flow is supported")
+		return
+	}
+	if !slices.Contains(strings.Fields(q.Get("scope")), "openid") {
+		fail("invalid_scope", "scope must include openid")
+		return
+	}
+	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
+	if challenge != "" && method != "S256" {
+		fail("invalid_request", "code_challenge_method must be S256")
+		return
+	}
+	if challenge == "" && client.Public {
+		fail("invalid_request", "PKCE (S256) is required for public clients")
+		return
+	}
+	if challenge != "" && (len(challenge) < 43 || len(challenge) > 128) {
+		fail("invalid_request", "bad code_challenge")
+		return
+	}
+	wantTenant := q.Get("tenant")
+	access, err := p.S.CurrentAccess(r)
+	if err != nil && !errors.Is(err, provisioning.ErrSessionEnded) {
+		p.S.Fail(w, r, http.StatusInternalServerError, "Sign-in is unavailable right now.", err)
+		return
+	}
+	if access != nil && wantTenant != "" && access.Tenant.Slug != wantTenant {
+		access = nil
+	}
+	if access == nil || q.Get("prompt") == "login" && !fresh(access, p.S.Now()) {
+		if q.Get("prompt") == "none" {
+			fail("login_required", "no session")
+			return
+		}
+		if wantTenant == "" {
+			p.askTenant(w, r)
+			return
+		}
+		rt := "/oauth2/authorize?" + stripPromptLogin(q).Encode()
+		v := url.Values{"return_to": {rt}}
+		if hint := q.Get("login_hint"); hint != "" {
+			v.Set("email", hint)
+		}
+		http.Redirect(w, r, "/sso/"+url.PathEscape(wantTenant)+"/login?"+v.Encode(), http.StatusFound)
+		return
+	}
+	code, err := sso.RandomToken(32)
+	if err != nil {
+		p.S.Fail(w, r, http.StatusInternalServerError, "Sign-in failed.", err)
+		return
+	}
+	now := p.S.Now()
+	data, _ := json.Marshal(codeData{ClientID: client.ID, RedirectURI: redirectURI, Nonce: q.Get("nonce"), Challenge: challenge,
+		Scope: q.Get("scope"), AuthTime: access.Session.CreatedAt, AuthorizeTime: now})
+	if err := p.S.States.PutState(ctx, &provisioning.AuthState{Kind: provisioning.StateAuthCode, Key: sso.HashKey(code),
+		TenantID: access.Tenant.ID, SessionID: access.Session.ID, Data: data, CreatedAt: now, ExpiresAt: now.Add(p.CodeTTL)}); err != nil {
+		p.S.Fail(w, r, http.StatusInternalServerError, "Sign-in failed.", err)
+		return
+	}
+	u, _ := url.Parse(redirectURI)
+	v := u.Query()
+	v.Set("code", code)
+	if state != "" {
+		v.Set("state", state)
+	}
+	v.Set("iss", p.Issuer())
+	u.RawQuery = v.Encode()
+	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+// fresh: a session created within the last minute counts as a fresh login (prompt=login
+// after the redirect round trip).
+func fresh(a *provisioning.Access, now time.Time) bool {
+	return now.Sub(a.Session.CreatedAt) < time.Minute
+}
+
+func stripPromptLogin(q url.Values) url.Values {
+	v := url.Values{}
+	for k, vals := range q {
+		v[k] = vals
+	}
+	return v
+}
+
+var tenantForm = template.Must(template.New("t").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in</title></head><body><main><h1>Sign in</h1>
+<form method="get" action="/oauth2/authorize">{{range $k, $vs := .}}{{range $vs}}<input type="hidden" name="{{$k}}" value="{{.}}">{{end}}{{end}}
+<label>Organisation <input name="tenant" required></label> <label>Work e-mail <input type="email" name="login_hint"></label>
+<button type="submit">Continue</button></form></main></body></html>`))
+
+func (p *Provider) askTenant(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	q.Del("tenant")
+	q.Del("login_hint")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = tenantForm.Execute(w, q)
+}
+
+// ---- token ----
+
+type tokenError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+func (p *Provider) tokenFail(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="seatbridge"`)
+	}
+	httpx.WriteJSON(w, status, "", tokenError{Error: code, Description: desc})
+}
+
+// authenticateClient checks client_secret_basic / client_secret_post, or a public client.
+func (p *Provider) authenticateClient(r *http.Request) (*provisioning.OAuthClient, bool) {
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			return nil, false
+		}
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id == "" || len(id) > 128 {
+		return nil, false
+	}
+	c, err := p.S.States.GetClient(r.Context(), id)
+	if err != nil {
+		return nil, false
+	}
+	if c.Public {
+		return c, secret == ""
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if secret == "" || subtle.ConstantTimeCompare(sum[:], c.SecretHash) != 1 {
+		return nil, false
+	}
+	return c, true
+}
+
+func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		p.tokenFail(w, http.StatusBadRequest, "invalid_request", "cannot parse form")
+		return
+	}
+	client, ok := p.authenticateClient(r)
+	if !ok {
+		p.tokenFail(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		return
+	}
+	if r.PostForm.Get("grant_type") != "authorization_code" {
+		p.tokenFail(w, http.StatusBadRequest, "unsupported_grant_type", "")
+		return
+	}
+	now := p.S.Now()
+	st, err := p.S.States.TakeState(ctx, provisioning.StateAuthCode, sso.HashKey(r.PostForm.Get("code")), now)
+	if err != nil {
+		p.tokenFail(w, http.StatusBadRequest, "invalid_grant", "unknown, used or expired code")
+		return
+	}
+	var cd codeData
+	if err := json.Unmarshal(st.Data, &cd); err != nil {
+		p.tokenFail(w, http.StatusBadRequest, "invalid_grant", "")
+		return
+	}
+	if cd.ClientID != client.ID || cd.RedirectURI != r.PostForm.Get("redirect_uri") {
+		p.tokenFail(w, http.StatusBadRequest, "invalid_grant", "code was issued to another client or redirect URI")
+		return
+	}
+	verifier := r.PostForm.Get("code_verifier")
+	if cd.Challenge != "" || verifier != "" {
+		sum := sha256.Sum256([]byte(verifier))
+		got := base64.RawURLEncoding.EncodeToString(sum[:])
+		if verifier == "" || cd.Challenge == "" || subtle.ConstantTimeCompare([]byte(got), []byte(cd.Challenge)) != 1 {
+			p.tokenFail(w, http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
+			return
+		}
+	}
+	access, err := p.S.Engine.SessionAccessByID(ctx, st.SessionID)
+	if err != nil {
+		if !errors.Is(err, provisioning.ErrSessionEnded) {
+			p.S.Log.ErrorContext(ctx, "token: session access", "err", err)
+			p.tokenFail(w, http.StatusInternalServerError, "server_error", "")
+			return
+		}
+		p.tokenFail(w, http.StatusBadRequest, "invalid_grant", "the session has ended")
+		return
+	}
+	claims := Claims(access)
+	claims["iss"] = p.Issuer()
+	claims["aud"] = client.ID
+	claims["iat"] = now.Unix()
+	claims["exp"] = now.Add(p.IDTokenTTL).Unix()
+	claims["auth_time"] = cd.AuthTime.Unix()
+	claims["sid"] = access.Session.ID
+	if cd.Nonce != "" {
+		claims["nonce"] = cd.Nonce
+	}
+	signer, err := p.signer(ctx)
+	if err != nil {
+		p.S.Log.ErrorContext(ctx, "token: signer", "err", err)
+		p.tokenFail(w, http.StatusInternalServerError, "server_error", "")
+		return
+	}
+	idToken, err := jwt.Signed(signer).Claims(claims).Serialize()
+	if err != nil {
+		p.S.Log.ErrorContext(ctx, "token: sign", "err", err)
+		p.tokenFail(w, http.StatusInternalServerError, "server_error", "")
+		return
+	}
+	at, err := sso.RandomToken(32)
+	if err != nil {
+		p.tokenFail(w, http.StatusInternalServerError, "server_error", "")
+		return
+	}
+	atData, _ := json.Marshal(map[string]string{"clientId": client.ID, "scope": cd.Scope})
+	if err := p.S.States.PutState(ctx, &provisioning.AuthState{Kind: provisioning.StateAccessToken, Key: sso.HashKey(at),
+		TenantID: access.Tenant.ID, SessionID: access.Session.ID, Data: atData, CreatedAt: now, ExpiresAt: now.Add(p.AccessTokenTTL)}); err != nil {
+		p.S.Log.ErrorContext(ctx, "token: store access token", "err", err)
+		p.tokenFail(w, http.StatusInternalServerError, "server_error", "")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	httpx.WriteJSON(w, http.StatusOK, "", map[string]any{"access_token": at, "token_type": "Bearer",
+		"expires_in": int(p.AccessTokenTTL.Seconds()), "id_token": idToken, "scope": cd.Scope})
+}
+
+// Claims are the user claims of ID tokens and userinfo.
+func Claims(a *provisioning.Access) map[string]any {
+	u := a.User
+	name := u.DisplayName
+	if name == "" {
+		name = strings.TrimSpace(u.Name.GivenName + " " + u.Name.FamilyName)
+	}
+	if name == "" {
+		name = u.UserName
+	}
+	amr := a.Session.AMR
+	if amr == "" {
+		amr = "sso"
+	}
+	return map[string]any{
+		"sub":         u.ID,
+		"email":       u.PrimaryEmail(),
+		"name":        name,
+		"given_name":  u.Name.GivenName,
+		"family_name": u.Name.FamilyName,
+		"tenant":      a.Tenant.Slug,
+		"tenant_id":   a.Tenant.ID,
+		"roles":       nonNil(a.Roles),
+		"permissions": nonNil(a.Permissions),
+		"teams":       nonNil(a.Teams),
+		"seat":        u.Seat,
+		"amr":         []string{amr},
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ---- userinfo ----
+
+func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	deny := func() {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		httpx.WriteJSON(w, http.StatusUnauthorized, "", tokenError{Error: "invalid_token"})
+	}
+	if !ok || tok == "" || len(tok) > 256 {
+		deny()
+		return
+	}
+	st, err := p.S.States.GetState(ctx, provisioning.StateAccessToken, sso.HashKey(tok), p.S.Now())
+	if err != nil {
+		deny()
+		return
+	}
+	access, err := p.S.Engine.SessionAccessByID(ctx, st.SessionID)
+	if err != nil {
+		if !errors.Is(err, provisioning.ErrSessionEnded) {
+			p.S.Log.ErrorContext(ctx, "userinfo: session access", "err", err)
+		}
+		deny()
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, "", Claims(access))
+}
+
+// ---- logout ----
+
+func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	if access, err := p.S.CurrentAccess(r); err == nil {
+		if err := p.S.Engine.EndSession(ctx, access.Session.ID); err != nil {
+			p.S.Fail(w, r, http.StatusInternalServerError, "Sign-out failed.", err)
+			return
+		}
+		if err := p.S.States.DeleteSessionStates(ctx, access.Session.ID); err != nil {
+			p.S.Log.ErrorContext(ctx, "logout: delete session states", "err", err)
+		}
+	}
+	p.S.ClearSession(w)
+	target := q.Get("post_logout_redirect_uri")
+	if target == "" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte("<!doctype html><title>Signed out</title><p>You are signed out.</p>\n"))
+		return
+	}
+	clientID := q.Get("client_id")
+	if hint := q.Get("id_token_hint"); hint != "" {
+		aud, err := p.hintAudience(ctx, hint)
+		if err != nil || (clientID != "" && clientID != aud) {
+			p.S.Fail(w, r, http.StatusBadRequest, "The sign-out request is not valid.", err)
+			return
+		}
+		clientID = aud
+	}
+	c, err := p.S.States.GetClient(ctx, clientID)
+	if err != nil || !slices.Contains(c.PostLogoutRedirectURIs, target) {
+		p.S.Fail(w, r, http.StatusBadRequest, "The sign-out return address is not registered.", nil)
+		return
+	}
+	u, _ := url.Parse(target)
+	if st := q.Get("state"); st != "" {
+		v := u.Query()
+		v.Set("state", st)
+		u.RawQuery = v.Encode()
+	}
+	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+// hintAudience verifies an id_token_hint's signature with our keys (expiry is not
+// checked, as the spec allows) and returns its audience.
+func (p *Provider) hintAudience(ctx context.Context, hint string) (string, error) {
+	tok, err := jwt.ParseSigned(hint, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		return "", err
+	}
+	set, err := p.publicKeys(ctx)
+	if err != nil {
+		return "", err
+	}
+	var c jwt.Claims
+	if err := tok.Claims(set, &c); err != nil {
+		return "", err
+	}
+	if c.Issuer != p.Issuer() || len(c.Audience) != 1 {
+		return "", errors.New("id_token_hint not issued here")
+	}
+	return c.Audience[0], nil
+}
+
+func notFound(err error) error {
+	if errors.Is(err, provisioning.ErrNotFound) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,464 @@
+// Package saml is Seatbridge's SAML 2.0 service provider on github.com/crewjam/saml: one
+// saml.ServiceProvider per connection (never the samlsp middleware), per-connection SP
+// metadata, SP-initiated login over HTTP-Redirect (optionally signed), the ACS over
+// HTTP-POST, and the checks crewjam/saml leaves to its caller: InResponseTo against request
+// IDs kept in the database, single use of every assertion ID (replay cache in the
+// database), IdP-initiated login only when the connection allows it, and exactly one
+// assertion per response (no signature-wrapping games).
+//
+// It imports sso and provisioning; it must not import store, scim or admin.
+package saml
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	crewsaml "github.com/crewjam/saml"
+	"github.com/google/uuid"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/seatbridge/seatbridge/internal/secretbox"
+	"github.com/seatbridge/seatbridge/provisioning"
+	"github.com/seatbridge/seatbridge/sso"
+)
+
+// SP implements sso.Protocol for SAML connections.
+type SP struct {
+	S *sso.Service
+}
+
+// New returns the SAML protocol of s. clockSkew, when positive, sets crewjam/saml's
+// package-wide allowed clock skew (it is a global in that library).
+func New(s *sso.Service, clockSkew time.Duration) *SP {
+	if clockSkew > 0 {
+		crewsaml.MaxClockSkew = clockSkew
+	}
+	return &SP{S: s}
+}
+
+// Mount registers metadata and ACS.
+func (p *SP) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /sso/{tenant}/saml/{conn}/metadata", p.handleMetadata)
+	mux.HandleFunc("POST /sso/{tenant}/saml/{conn}/acs", p.handleACS)
+}
+
+// Paths of a connection's SP endpoints.
+func metadataPath(t *provisioning.Tenant, c *provisioning.Connection) string {
+	return "/sso/" + t.Slug + "/saml/" + c.ID + "/metadata"
+}
+
+func acsPath(t *provisioning.Tenant, c *provisioning.Connection) string {
+	return "/sso/" + t.Slug + "/saml/" + c.ID + "/acs"
+}
+
+// ServiceProvider builds the crewjam/saml SP of one connection, opening its sealed key.
+func (p *SP) ServiceProvider(t *provisioning.Tenant, c *provisioning.Connection) (*crewsaml.ServiceProvider, error) {
+	if c.SAML == nil {
+		return nil, errors.New("connection has no SAML settings")
+	}
+	keyDER, err := p.S.Box.Open(c.SAML.SPKeySealed, SPKeyContext(c.ID))
+	if err != nil {
+		return nil, fmt.Errorf("open SP key: %w", err)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(keyDER)
+	if err != nil {
+		return nil, fmt.Errorf("parse SP key: %w", err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("SP key cannot sign")
+	}
+	block, _ := pem.Decode([]byte(c.SAML.SPCertPEM))
+	if block == nil {
+		return nil, errors.New("SP certificate is not PEM")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse SP certificate: %w", err)
+	}
+	idp, err := ParseMetadata([]byte(c.SAML.IdPMetadataXML))
+	if err != nil {
+		return nil, err
+	}
+	meta, _ := url.Parse(p.S.URL(metadataPath(t, c)))
+	acs, _ := url.Parse(p.S.URL(acsPath(t, c)))
+	sp := &crewsaml.ServiceProvider{
+		EntityID:          meta.String(),
+		Key:               signer,
+		Certificate:       cert,
+		MetadataURL:       *meta,
+		AcsURL:            *acs,
+		IDPMetadata:       idp,
+		AuthnNameIDFormat: crewsaml.UnspecifiedNameIDFormat,
+		AllowIDPInitiated: false,
+	}
+	if c.SAML.SignRequests {
+		sp.SignatureMethod = dsig.RSASHA256SignatureMethod
+	}
+	return sp, nil
+}
+
+// SPKeyContext is the secretbox context of a connection's SP key.
+func SPKeyContext(connectionID string) string { return "saml-sp-key:" + connectionID }
+
+// ParseMetadata reads an EntityDescriptor, or the first IdP of an EntitiesDescriptor.
+func ParseMetadata(data []byte) (*crewsaml.EntityDescriptor, error) {
+	var ed crewsaml.EntityDescriptor
+	if err := xml.Unmarshal(data, &ed); err == nil && len(ed.IDPSSODescriptors) > 0 {
+		return &ed, nil
+	}
+	var eds crewsaml.EntitiesDescriptor
+	if err := xml.Unmarshal(data, &eds); err != nil {
+		return nil, fmt.Errorf("parse IdP metadata: %w", err)
+	}
+	for i := range eds.EntityDescriptors {
+		if len(eds.EntityDescriptors[i].IDPSSODescriptors) > 0 {
+			return &eds.EntityDescriptors[i], nil
+		}
+	}
+	return nil, errors.New("parse IdP metadata: no IDPSSODescriptor")
+}
+
+func (p *SP) load(r *http.Request) (*provisioning.Tenant, *provisioning.Connection, *crewsaml.ServiceProvider, error) {
+	t, err := p.S.Tenant(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := p.S.Connection(r.Context(), t, r.PathValue("conn"), provisioning.ConnSAML)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sp, err := p.ServiceProvider(t, c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return t, c, sp, nil
+}
+
+func (p *SP) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	_, _, sp, err := p.load(r)
+	if err != nil {
+		p.S.Fail(w, r, http.StatusNotFound, "Unknown SAML connection.", err)
+		return
+	}
+	b, err := xml.MarshalIndent(sp.Metadata(), "", "  ")
+	if err != nil {
+		p.S.Fail(w, r, http.StatusInternalServerError, "Metadata unavailable.", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	_, _ = w.Write(b)
+}
+
+// requestState is the server-side record of an AuthnRequest.
+type requestState struct {
+	ReturnTo string `json:"returnTo"`
+}
+
+// Begin sends an AuthnRequest over HTTP-Redirect and stores its ID server-side.
+func (p *SP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, returnTo string) error {
+	sp, err := p.ServiceProvider(t, c)
+	if err != nil {
+		return err
+	}
+	loc := sp.GetSSOBindingLocation(crewsaml.HTTPRedirectBinding)
+	if loc == "" {
+		return errors.New("IdP metadata has no HTTP-Redirect SSO location")
+	}
+	req, err := sp.MakeAuthenticationRequest(loc, crewsaml.HTTPRedirectBinding, crewsaml.HTTPPostBinding)
+	if err != nil {
+		return fmt.Errorf("authn request: %w", err)
+	}
+	data, err := json.Marshal(requestState{ReturnTo: returnTo})
+	if err != nil {
+		return err
+	}
+	now := p.S.Now()
+	if err := p.S.States.PutState(r.Context(), &provisioning.AuthState{Kind: provisioning.StateSAMLRequest, Key: req.ID,
+		TenantID: t.ID, ConnectionID: c.ID, Data: data, CreatedAt: now, ExpiresAt: now.Add(p.S.Config.StateTTL)}); err != nil {
+		return err
+	}
+	u, err := req.Redirect(req.ID, sp)
+	if err != nil {
+		return fmt.Errorf("authn request redirect: %w", err)
+	}
+	http.Redirect(w, r, u.String(), http.StatusFound)
+	return nil
+}
+
+// maxResponseBytes bounds a posted SAMLResponse.
+const maxResponseBytes = 256 << 10
+
+func (p *SP) handleACS(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxResponseBytes)
+	if err := r.ParseForm(); err != nil {
+		p.S.Fail(w, r, http.StatusBadRequest, "The sign-in response could not be read.", err)
+		return
+	}
+	t, c, sp, err := p.load(r)
+	if err != nil {
+		p.S.Fail(w, r, http.StatusNotFound, "Unknown SAML connection.", err)
+		return
+	}
+	claims, returnTo, err := p.verify(ctx, r, t, c, sp)
+	if err != nil {
+		p.S.Fail(w, r, http.StatusForbidden, "The sign-in response from your identity provider was not accepted.", err)
+		return
+	}
+	p.S.Complete(w, r, t, c, claims, returnTo)
+}
+
+// verify runs every check on a posted response and returns the identity it asserts.
+func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, sp *crewsaml.ServiceProvider) (provisioning.Claims, string, error) {
+	var none provisioning.Claims
+	if r.Form.Get("SAMLart") != "" {
+		return none, "", errors.New("artifact binding is not supported")
+	}
+	raw, err := base64.StdEncoding.DecodeString(r.PostForm.Get("SAMLResponse"))
+	if err != nil || len(raw) == 0 {
+		return none, "", errors.New("SAMLResponse is not base64")
+	}
+	inResponseTo, err := precheck(raw)
+	if err != nil {
+		return none, "", err
+	}
+	now := p.S.Now()
+	returnTo := p.S.Config.DefaultReturnTo
+	var possible []string
+	if inResponseTo == "" {
+		if !c.SAML.AllowIdPInitiated {
+			return none, "", errors.New("IdP-initiated login is disabled on this connection")
+		}
+		sp.AllowIDPInitiated = true
+	} else {
+		st, err := p.S.States.GetState(ctx, provisioning.StateSAMLRequest, inResponseTo, now)
+		if err != nil {
+			return none, "", fmt.Errorf("InResponseTo %q: %w", inResponseTo, err)
+		}
+		if st.TenantID != t.ID || st.ConnectionID != c.ID {
+			return none, "", errors.New("InResponseTo belongs to another connection")
+		}
+		possible = []string{inResponseTo}
+	}
+	assertion, err := sp.ParseResponse(r, possible)
+	if err != nil {
+		var ire *crewsaml.InvalidResponseError
+		if errors.As(err, &ire) {
+			err = ire.PrivateErr
+		}
+		return none, "", fmt.Errorf("invalid SAML response: %w", err)
+	}
+	if inResponseTo != "" {
+		// Single use: a second response to the same request fails here.
+		st, err := p.S.States.TakeState(ctx, provisioning.StateSAMLRequest, inResponseTo, now)
+		if err != nil {
+			return none, "", fmt.Errorf("request %q already answered: %w", inResponseTo, err)
+		}
+		var rs requestState
+		if err := json.Unmarshal(st.Data, &rs); err == nil && rs.ReturnTo != "" {
+			if safe, ok := p.S.SafeReturnTo(rs.ReturnTo); ok {
+				returnTo = safe
+			}
+		}
+	}
+	if assertion.ID == "" {
+		return none, "", errors.New("assertion has no ID")
+	}
+	if err := p.S.States.RememberAssertion(ctx, c.ID, assertion.ID, replayUntil(assertion, now), now); err != nil {
+		return none, "", fmt.Errorf("replayed assertion: %w", err)
+	}
+	return claimsOf(c, assertion), returnTo, nil
+}
+
+// precheck parses the response once before crewjam does: it must be a Response holding
+// exactly one Assertion or EncryptedAssertion anywhere in the document (a second one is the
+// signature-wrapping pattern), and it yields InResponseTo.
+func precheck(raw []byte) (string, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return "", fmt.Errorf("SAMLResponse is not XML: %w", err)
+	}
+	root := doc.Root()
+	if root == nil || root.Tag != "Response" || root.NamespaceURI() != "urn:oasis:names:tc:SAML:2.0:protocol" {
+		return "", errors.New("SAMLResponse is not a samlp:Response")
+	}
+	n := 0
+	var walk func(e *etree.Element)
+	walk = func(e *etree.Element) {
+		if (e.Tag == "Assertion" || e.Tag == "EncryptedAssertion") && e.NamespaceURI() == "urn:oasis:names:tc:SAML:2.0:assertion" {
+			n++
+		}
+		for _, ch := range e.ChildElements() {
+			walk(ch)
+		}
+	}
+	walk(root)
+	if n != 1 {
+		return "", fmt.Errorf("response holds %d assertions, want exactly 1", n)
+	}
+	return root.SelectAttrValue("InResponseTo", ""), nil
+}
+
+// replayUntil is how long an assertion ID must be remembered: as long as crewjam could
+// still accept the assertion.
+func replayUntil(a *crewsaml.Assertion, now time.Time) time.Time {
+	until := a.IssueInstant.Add(crewsaml.MaxIssueDelay + crewsaml.MaxClockSkew)
+	if a.Conditions != nil && a.Conditions.NotOnOrAfter.Add(crewsaml.MaxClockSkew).After(until) {
+		until = a.Conditions.NotOnOrAfter.Add(crewsaml.MaxClockSkew)
+	}
+	if a.Subject != nil {
+		for _, sc := range a.Subject.SubjectConfirmations {
+			if sc.SubjectConfirmationData != nil && sc.SubjectConfirmationData.NotOnOrAfter.Add(crewsaml.MaxClockSkew).After(until) {
+				until = sc.SubjectConfirmationData.NotOnOrAfter.Add(crewsaml.MaxClockSkew)
+			}
+		}
+	}
+	if until.Before(now.Add(time.Minute)) {
+		until = now.Add(time.Minute)
+	}
+	return until
+}
+
+// Attribute names tried when the connection's mapping names none (Okta, Entra ID, LDAP).
+var (
+	emailAttrs = []string{"email", "mail", "emailaddress", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+		"urn:oid:0.9.2342.19200300.100.1.3", "user.email"}
+	givenAttrs = []string{"firstName", "givenName", "given_name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+		"urn:oid:2.5.4.42"}
+	familyAttrs = []string{"lastName", "surname", "sn", "family_name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+		"urn:oid:2.5.4.4"}
+	displayAttrs = []string{"displayName", "name", "http://schemas.microsoft.com/identity/claims/displayname", "urn:oid:2.16.840.1.113730.3.1.241"}
+	groupAttrs   = []string{"groups", "memberOf", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"}
+)
+
+func claimsOf(c *provisioning.Connection, a *crewsaml.Assertion) provisioning.Claims {
+	values := map[string][]string{}
+	for _, st := range a.AttributeStatements {
+		for _, at := range st.Attributes {
+			for _, v := range at.Values {
+				if s := strings.TrimSpace(v.Value); s != "" {
+					values[strings.ToLower(at.Name)] = append(values[strings.ToLower(at.Name)], s)
+					if at.FriendlyName != "" {
+						values[strings.ToLower(at.FriendlyName)] = append(values[strings.ToLower(at.FriendlyName)], s)
+					}
+				}
+			}
+		}
+	}
+	pick := func(custom string, names []string) []string {
+		if custom != "" {
+			return values[strings.ToLower(custom)]
+		}
+		for _, n := range names {
+			if v := values[strings.ToLower(n)]; len(v) > 0 {
+				return v
+			}
+		}
+		return nil
+	}
+	first := func(v []string) string {
+		if len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	m := c.Mapping
+	cl := provisioning.Claims{
+		Email:         first(pick(m.EmailAttr, emailAttrs)),
+		EmailVerified: true,
+		GivenName:     first(pick(m.GivenNameAttr, givenAttrs)),
+		FamilyName:    first(pick(m.FamilyNameAttr, familyAttrs)),
+		DisplayName:   first(pick(m.DisplayNameAttr, displayAttrs)),
+		Groups:        pick(m.GroupsAttr, groupAttrs),
+	}
+	if a.Subject != nil && a.Subject.NameID != nil {
+		cl.Subject = strings.TrimSpace(a.Subject.NameID.Value)
+		if cl.Email == "" && strings.Contains(cl.Subject, "@") &&
+			(a.Subject.NameID.Format == string(crewsaml.EmailAddressNameIDFormat) || a.Subject.NameID.Format == "") {
+			cl.Email = cl.Subject
+		}
+	}
+	return cl
+}
+
+// MetadataBytes returns the SP metadata XML of a connection (for the CLI).
+func (p *SP) MetadataBytes(t *provisioning.Tenant, c *provisioning.Connection) ([]byte, error) {
+	sp, err := p.ServiceProvider(t, c)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := xml.NewEncoder(&buf)
+	enc.Indent("", "  ")
+	if err := enc.Encode(sp.Metadata()); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Prepare fills the SAML settings of a new connection: it checks the IdP metadata, gives
+// the connection an ID when it has none, creates an SP key and self-signed certificate
+// when keyPEM is empty (PKCS#8 otherwise) and seals the key for that ID.
+func Prepare(box *secretbox.Box, c *provisioning.Connection, idpMetadata, keyPEM, certPEM []byte) error {
+	if _, err := ParseMetadata(idpMetadata); err != nil {
+		return provisioning.Invalid("metadata", "%v", err)
+	}
+	if c.ID == "" {
+		c.ID = uuid.NewString()
+	}
+	var der []byte
+	if len(keyPEM) == 0 {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return fmt.Errorf("generate SP key: %w", err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "seatbridge-sp-" + c.ID},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(10, 0, 0),
+			KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment}
+		cder, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			return fmt.Errorf("SP certificate: %w", err)
+		}
+		certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cder})
+		if der, err = x509.MarshalPKCS8PrivateKey(key); err != nil {
+			return err
+		}
+	} else {
+		block, _ := pem.Decode(keyPEM)
+		if block == nil {
+			return provisioning.Invalid("spKey", "not PEM")
+		}
+		if _, err := x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
+			return provisioning.Invalid("spKey", "want a PKCS#8 private key: %v", err)
+		}
+		der = block.Bytes
+	}
+	sealed, err := box.Seal(der, SPKeyContext(c.ID))
+	if err != nil {
+		return err
+	}
+	if c.SAML == nil {
+		c.SAML = &provisioning.SAMLSettings{}
+	}
+	c.Type = provisioning.ConnSAML
+	c.SAML.IdPMetadataXML, c.SAML.SPKeySealed, c.SAML.SPCertPEM = string(idpMetadata), sealed, string(certPEM)
+	return nil
+}
