@@ -826,7 +826,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType,
 		page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: f, Sort: sort, Offset: start - 1,
 			Limit: count, After: after, WithGroups: proj.wants("groups")})
 		if err != nil {
-			return err
+			return listError(err, after)
 		}
 		resp.TotalResults, resp.NextCursor = page.Total, page.Next
 		for i := range page.Users {
@@ -837,15 +837,17 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType,
 		page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: f, Sort: sort, Offset: start - 1,
 			Limit: count, After: after, WithMembers: withMembers})
 		if err != nil {
-			return err
+			return listError(err, after)
 		}
 		resp.TotalResults, resp.NextCursor = page.Total, page.Next
 		for i := range page.Groups {
 			resp.Resources = append(resp.Resources, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
 		}
 	}
-	if count == 0 {
+	if count == 0 || p.Cursor == nil {
 		resp.NextCursor = ""
+	}
+	if count == 0 {
 		resp.Resources = nil
 	}
 	resp.ItemsPerPage = len(resp.Resources)
@@ -855,6 +857,15 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType,
 	}
 	h.write(w, http.StatusOK, resp)
 	return nil
+}
+
+// listError tells a cursor the store did not issue from a filter it cannot run: the store
+// reports both as ErrUnsupportedFilter.
+func listError(err error, after string) error {
+	if after != "" && errors.Is(err, provisioning.ErrUnsupportedFilter) && strings.Contains(err.Error(), "cursor") {
+		return badRequest(scimInvalidCursor, "the cursor is not valid (RFC 9865)")
+	}
+	return err
 }
 
 func (h *handler) writeEmptyList(w http.ResponseWriter, resp listResponse) error {

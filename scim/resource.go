@@ -349,6 +349,17 @@ func normalizeSingle(a *Attribute, v any) (any, error) {
 	}
 	switch a.Type {
 	case typeComplex:
+		if list, ok := v.([]any); ok && !a.MultiValued {
+			// Entra adds a manager as [{"$ref": null, "value": "id"}].
+			switch len(list) {
+			case 0:
+				return nil, nil
+			case 1:
+				v = list[0]
+			default:
+				return nil, badRequest(scimInvalidValue, "%s takes one value", a.Name)
+			}
+		}
 		obj, ok := v.(map[string]any)
 		if !ok {
 			// Entra sends the manager as a bare id; members and emails arrive as bare strings
