@@ -1,0 +1,23 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/seatbridge/seatbridge/scim"
+)
+
+func init() { mounts = append(mounts, mountSCIM) }
+
+// mountSCIM serves SCIM 2.0 at /scim/v2/{tenant}/….
+func mountSCIM(mux *http.ServeMux, a *app) error {
+	mux.Handle("/scim/v2/", scim.NewHandler(a.eng, scim.Options{
+		BaseURL:           a.cfg.BaseURL,
+		Logger:            a.log.With("door", "scim"),
+		MaxBodyBytes:      a.cfg.SCIMMaxBody,
+		MaxPageSize:       a.cfg.SCIMMaxPage,
+		MaxBulkOperations: a.cfg.SCIMMaxBulk,
+		RateLimit:         a.cfg.SCIMRatePerSec,
+		RateBurst:         a.cfg.SCIMRateBurst,
+	}))
+	return nil
+}
