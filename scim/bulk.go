@@ -70,50 +70,27 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 			seen[op.BulkID] = true
 		}
 	}
+	order, cyclic := bulkOrder(req.Operations)
 	ids := map[string]string{} // bulkId → created id
 	results := make([]*bulkResult, len(req.Operations))
 	errorsSeen := 0
-	pending := make([]int, len(req.Operations))
-	for i := range pending {
-		pending[i] = i
-	}
-	stop := false
-	for len(pending) > 0 && !stop {
-		var next []int
-		progress := false
-		for _, i := range pending {
-			if stop {
-				break
-			}
-			op := req.Operations[i]
-			path, data, unresolved := resolveBulkRefs(op, ids)
-			if unresolved != "" {
-				if seen[unresolved] && resolvableLater(req.Operations, unresolved, results) {
-					next = append(next, i)
-					continue
-				}
-				results[i] = bulkError(op, badRequest(scimInvalidValue, "bulkId %q cannot be resolved", truncate(unresolved)))
-			} else {
-				results[i] = h.bulkOne(r.Context(), rc, op, path, data)
-			}
-			progress = true
-			if results[i].Status[0] != '2' {
-				errorsSeen++
-				if req.FailOnErrors > 0 && errorsSeen >= req.FailOnErrors {
-					stop = true
-				}
-			} else if op.BulkID != "" && results[i].Location != "" {
-				ids[op.BulkID] = results[i].Location[strings.LastIndex(results[i].Location, "/")+1:]
-			}
+	for _, i := range order {
+		if req.FailOnErrors > 0 && errorsSeen >= req.FailOnErrors {
+			break
 		}
-		if !progress {
-			// A cycle of references: none can go first.
-			for _, i := range next {
-				results[i] = bulkError(req.Operations[i], errf(http.StatusConflict, "", "circular bulkId references"))
-			}
-			next = nil
+		op := req.Operations[i]
+		if cyclic[i] {
+			results[i] = bulkError(op, errf(http.StatusConflict, "", "circular bulkId references"))
+		} else if path, data, unresolved := resolveBulkRefs(op, ids); unresolved != "" {
+			results[i] = bulkError(op, errf(http.StatusConflict, "", "bulkId %q cannot be resolved", truncate(unresolved)))
+		} else {
+			results[i] = h.bulkOne(r.Context(), rc, op, path, data)
 		}
-		pending = next
+		if results[i].Status[0] != '2' {
+			errorsSeen++
+		} else if op.BulkID != "" && results[i].Location != "" {
+			ids[op.BulkID] = results[i].Location[strings.LastIndex(results[i].Location, "/")+1:]
+		}
 	}
 	out := make([]*bulkResult, 0, len(results))
 	for _, res := range results {
@@ -124,14 +101,66 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	h.write(w, http.StatusOK, map[string]any{"schemas": []string{URNBulkResponse}, "Operations": out})
 }
 
-// resolvableLater reports whether the operation defining bulkId has not run yet.
-func resolvableLater(ops []bulkOp, bulkID string, results []*bulkResult) bool {
+// bulkOrder orders operations so that each runs after the operations whose bulkId it
+// references (RFC 7644 §3.7.2 allows forward references), otherwise keeping the request's
+// order. Operations on a reference cycle are marked.
+func bulkOrder(ops []bulkOp) ([]int, map[int]bool) {
+	define := map[string]int{}
 	for i, op := range ops {
-		if op.BulkID == bulkID {
-			return results[i] == nil
+		if op.BulkID != "" {
+			define[op.BulkID] = i
 		}
 	}
-	return false
+	deps := make([][]int, len(ops))
+	for i, op := range ops {
+		refs := bulkRefRE.FindAllSubmatch(op.Data, -1)
+		for _, m := range refs {
+			if j, ok := define[string(m[1])]; ok && j != i {
+				deps[i] = append(deps[i], j)
+			}
+		}
+		for _, prefix := range []string{"/Users/bulkId:", "/Groups/bulkId:"} {
+			if ref, ok := strings.CutPrefix(op.Path, prefix); ok {
+				if j, ok := define[ref]; ok && j != i {
+					deps[i] = append(deps[i], j)
+				}
+			}
+		}
+	}
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := make([]int, len(ops))
+	cyclic := map[int]bool{}
+	var order []int
+	var visit func(i int) bool
+	visit = func(i int) bool {
+		switch state[i] {
+		case visiting:
+			return false
+		case done:
+			return !cyclic[i]
+		}
+		state[i] = visiting
+		ok := true
+		for _, j := range deps[i] {
+			if !visit(j) {
+				ok = false
+			}
+		}
+		state[i] = done
+		if !ok {
+			cyclic[i] = true
+		}
+		order = append(order, i)
+		return ok
+	}
+	for i := range ops {
+		visit(i)
+	}
+	return order, cyclic
 }
 
 func resolveBulkRefs(op bulkOp, ids map[string]string) (path string, data []byte, unresolved string) {
