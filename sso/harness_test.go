@@ -21,6 +21,7 @@ import (
 	"github.com/seatbridge/seatbridge/internal/secretbox"
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/sso"
+	ssooidc "github.com/seatbridge/seatbridge/sso/oidc"
 	"github.com/seatbridge/seatbridge/sso/provider"
 	ssaml "github.com/seatbridge/seatbridge/sso/saml"
 	"github.com/seatbridge/seatbridge/sso/ssotest"
@@ -69,6 +70,7 @@ func newEnv(t *testing.T, db *store.DB, seats int) *env {
 		t.Fatal(err)
 	}
 	svc.Register(provisioning.ConnSAML, ssaml.New(svc, 0))
+	svc.Register(provisioning.ConnOIDC, ssooidc.New(svc))
 	prov := provider.New(svc)
 	mux := http.NewServeMux()
 	svc.Mount(mux)
@@ -215,7 +217,23 @@ func (e *env) finish(a *app, callback string) (*claims, *oauth2.Token) {
 	if u.Query().Get("error") != "" {
 		e.t.Fatalf("authorize error %s: %s", u.Query().Get("error"), u.Query().Get("error_description"))
 	}
-	tok, err := a.cfg.Exchange(e.ctx, u.Query().Get("code"), oauth2.VerifierOption(a.pkce))
+	return e.exchange(a, u.Query().Get("code"))
+}
+
+// codeFrom returns the code of an app callback URL.
+func (e *env) codeFrom(callback string) string {
+	e.t.Helper()
+	u, err := url.Parse(callback)
+	if err != nil || !strings.HasPrefix(callback, appCallback) || u.Query().Get("code") == "" {
+		e.t.Fatalf("no code in %q", callback)
+	}
+	return u.Query().Get("code")
+}
+
+// exchange redeems a code and verifies the ID token as the platform app.
+func (e *env) exchange(a *app, code string) (*claims, *oauth2.Token) {
+	e.t.Helper()
+	tok, err := a.cfg.Exchange(e.ctx, code, oauth2.VerifierOption(a.pkce))
 	if err != nil {
 		e.t.Fatalf("exchange: %v", err)
 	}
