@@ -37,6 +37,10 @@ type Config struct {
 	SCIMRatePerSec  float64
 	SCIMRateBurst   int
 	ShutdownTimeout time.Duration
+
+	MetricsToken      string
+	AccessLog         bool
+	TrustForwardedFor bool
 }
 
 // envName maps a flag name to its variable: "base-url" → SEATBRIDGE_BASE_URL.

@@ -170,3 +170,66 @@ func TestSecretKeyFile(t *testing.T) {
 		t.Fatal("short key accepted")
 	}
 }
+
+func TestMetricsAndAccessLog(t *testing.T) {
+	ctx := context.Background()
+	var logs bytes.Buffer
+	a, err := openApp(ctx, Config{DB: "sqlite:" + filepath.Join(t.TempDir(), "m.db"), LogLevel: "info", LogFormat: "json", AccessLog: true, MetricsToken: "m3trics"}, &cliEnv{stderr: &logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	tn, err := a.eng.CreateTenant(ctx, cliActor(), "acme", "Acme", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := a.eng.CreateToken(ctx, cliActor(), tn.ID, "scim", "okta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := routes(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/scim/v2/acme/Users?filter=userName%20eq%20%22x%22", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("X-Request-Id", "trace-123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Request-Id") != "trace-123" {
+		t.Fatalf("scim list: %d, request id %q", resp.StatusCode, resp.Header.Get("X-Request-Id"))
+	}
+	if resp, _ := http.Get(srv.URL + "/metrics"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/metrics without the token: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("GET", srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer m3trics")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	_, _ = body.ReadFrom(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`seatbridge_scim_operations_total{code="200",method="GET",resource="Users",tenant="acme"} 1`,
+		`seatbridge_http_requests_total{code="200",method="GET",route="/scim/v2/{tenant}/Users"} 1`,
+		`seatbridge_http_request_duration_seconds_bucket`,
+		`go_sql_open_connections`,
+	} {
+		if !strings.Contains(body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if !strings.Contains(logs.String(), `"request_id":"trace-123"`) || !strings.Contains(logs.String(), `"route":"/scim/v2/{tenant}/Users"`) {
+		t.Errorf("access log: %s", logs.String())
+	}
+	if strings.Contains(logs.String(), secret) || strings.Contains(logs.String(), "filter=") {
+		t.Error("access log contains the token or the query string")
+	}
+}

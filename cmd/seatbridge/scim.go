@@ -18,6 +18,7 @@ func mountSCIM(mux *http.ServeMux, a *app) error {
 		MaxBulkOperations: a.cfg.SCIMMaxBulk,
 		RateLimit:         a.cfg.SCIMRatePerSec,
 		RateBurst:         a.cfg.SCIMRateBurst,
+		TrustForwardedFor: a.cfg.TrustForwardedFor,
 	}))
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -24,6 +25,9 @@ func serveFlags(env *cliEnv, cfg *Config) (*flagBinder, error) {
 	b.integer(&cfg.SCIMMaxBulk, "scim-max-bulk", 1000, "most operations in one SCIM /Bulk request")
 	b.float(&cfg.SCIMRatePerSec, "scim-rate", 0, "requests per second allowed per SCIM token (0: unlimited)")
 	b.integer(&cfg.SCIMRateBurst, "scim-burst", 200, "burst allowed per SCIM token above the rate")
+	b.str(&cfg.MetricsToken, "metrics-token", "", "bearer token required to read /metrics (empty: open)")
+	b.boolean(&cfg.AccessLog, "access-log", true, "log one line per request")
+	b.boolean(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take client IPs from X-Forwarded-For (only behind a proxy that sets it)")
 	b.duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	return b, nil
 }
@@ -126,7 +130,13 @@ func routes(a *app) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	return mux, nil
+	met := newMetrics(a)
+	mux.Handle("GET /metrics", met.handler(a.cfg.MetricsToken))
+	log := a.log.With("component", "http")
+	if !a.cfg.AccessLog {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return observe(mux, met, log, a.cfg.TrustForwardedFor), nil
 }
 
 // mounts add the doors' routes; each door's wiring file appends to it from init.
