@@ -7,7 +7,9 @@ package secretbox
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -23,7 +25,10 @@ const version byte = 1
 var ErrOpen = errors.New("secretbox: cannot open sealed value")
 
 // Box seals and opens values with one AES-256-GCM key.
-type Box struct{ aead cipher.AEAD }
+type Box struct {
+	aead cipher.AEAD
+	key  []byte
+}
 
 // New returns a Box for a 32-byte key.
 func New(key []byte) (*Box, error) {
@@ -38,7 +43,15 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secretbox: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	return &Box{aead: aead, key: append([]byte(nil), key...)}, nil
+}
+
+// Derive returns a 32-byte key for another purpose (for example signing cookies),
+// derived from the box key with HMAC-SHA256, so one configured secret serves both.
+func (b *Box) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, b.key)
+	m.Write([]byte("seatbridge/secretbox/derive\x00" + purpose))
+	return m.Sum(nil)
 }
 
 // ParseKey decodes a key given as 64 hex digits or standard / URL base64 of 32 bytes.

@@ -53,3 +53,14 @@ func TestParseKey(t *testing.T) {
 		t.Fatal("bad key accepted")
 	}
 }
+
+func TestDerive(t *testing.T) {
+	a, _ := New(bytes.Repeat([]byte{1}, 32))
+	b, _ := New(bytes.Repeat([]byte{2}, 32))
+	if bytes.Equal(a.Derive("x"), a.Derive("y")) || bytes.Equal(a.Derive("x"), b.Derive("x")) || len(a.Derive("x")) != 32 {
+		t.Fatal("derived keys must differ by purpose and key")
+	}
+	if !bytes.Equal(a.Derive("x"), a.Derive("x")) {
+		t.Fatal("derivation must be deterministic")
+	}
+}

@@ -95,7 +95,7 @@ func (idp *SAMLIdP) Metadata() []byte {
 		kds = append(kds, crewsaml.KeyDescriptor{Use: "signing", KeyInfo: crewsaml.KeyInfo{X509Data: crewsaml.X509Data{
 			X509Certificates: []crewsaml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(c.Raw)}}}}})
 	}
-	ed := crewsaml.EntityDescriptor{EntityID: idp.EntityID, IDPSSODescriptors: []crewsaml.IDPSSODescriptor{{
+	ed := crewsaml.EntityDescriptor{EntityID: idp.EntityID, ValidUntil: time.Now().AddDate(1, 0, 0), IDPSSODescriptors: []crewsaml.IDPSSODescriptor{{
 		SSODescriptor: crewsaml.SSODescriptor{RoleDescriptor: crewsaml.RoleDescriptor{
 			ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol", KeyDescriptors: kds}},
 		SingleSignOnServices: []crewsaml.Endpoint{{Binding: crewsaml.HTTPRedirectBinding, Location: idp.SSOURL}},
