@@ -39,6 +39,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	MetricsToken      string
+	PprofAddr         string
 	AccessLog         bool
 	TrustForwardedFor bool
 }

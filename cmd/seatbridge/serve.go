@@ -28,6 +28,7 @@ func serveFlags(env *cliEnv, cfg *Config) (*flagBinder, error) {
 	b.str(&cfg.MetricsToken, "metrics-token", "", "bearer token required to read /metrics (empty: open)")
 	b.boolean(&cfg.AccessLog, "access-log", true, "log one line per request")
 	b.boolean(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take client IPs from X-Forwarded-For (only behind a proxy that sets it)")
+	b.str(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty: off)")
 	b.duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	return b, nil
 }
@@ -72,6 +73,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	a.log.Info("seatbridge listening", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL, "db", string(a.db.Dialect()))
 	printQuickStart(env, a)
 
+	if cfg.PprofAddr != "" {
+		startPprof(ctx, a, cfg.PprofAddr)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
