@@ -355,3 +355,7 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func oidcNonce(n string) oauth2.AuthCodeOption      { return oidc.Nonce(n) }
+func s256(v string) oauth2.AuthCodeOption           { return oauth2.S256ChallengeOption(v) }
+func tenantParam(slug string) oauth2.AuthCodeOption { return oauth2.SetAuthURLParam("tenant", slug) }
