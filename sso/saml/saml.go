@@ -314,7 +314,11 @@ func precheck(raw []byte) (string, error) {
 	if n != 1 {
 		return "", fmt.Errorf("response holds %d assertions, want exactly 1", n)
 	}
-	return root.SelectAttrValue("InResponseTo", ""), nil
+	irt := root.SelectAttrValue("InResponseTo", "")
+	if len(irt) > 256 {
+		return "", errors.New("InResponseTo is too long")
+	}
+	return irt, nil
 }
 
 // replayUntil is how long an assertion ID must be remembered: as long as crewjam could
