@@ -86,7 +86,7 @@ func placeholders(n int) string {
 }
 
 func (c *conn) ListGroups(ctx context.Context, tenantID string, q provisioning.GroupQuery) (*provisioning.GroupPage, error) {
-	w := &where{cols: groupColumns, any: groupAny}
+	w := &where{cols: groupColumns, any: groupAny, tenant: tenantID}
 	w.sb.WriteString("g.tenant_id = ? AND ")
 	w.args = append(w.args, tenantID)
 	if err := w.build(q.Filter, 0); err != nil {

@@ -191,7 +191,7 @@ func userFieldString(u *provisioning.User, field string) string {
 }
 
 func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.UserQuery) (*provisioning.UserPage, error) {
-	w := &where{cols: userColumns, any: userAny}
+	w := &where{cols: userColumns, any: userAny, tenant: tenantID}
 	w.sb.WriteString("u.tenant_id = ? AND ")
 	w.args = append(w.args, tenantID)
 	if err := w.build(q.Filter, 0); err != nil {

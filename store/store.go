@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -55,6 +56,11 @@ type DB struct {
 	// while WAL lets the read pool run beside them.
 	read  *sqlx.DB
 	write *sqlx.DB
+	// Prepared statements per pool: modernc's SQLite re-parses every unprepared statement
+	// (a quarter of the CPU of a SCIM create), and lib/pq spends an extra round trip on
+	// every unprepared query with arguments.
+	readStmts  *stmtCache
+	writeStmts *stmtCache
 }
 
 var _ provisioning.Store = (*DB)(nil)
@@ -94,8 +100,8 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
 	read.SetMaxOpenConns(8)
-	db := &DB{dialect: SQLite, read: read, write: write}
-	db.conn = &conn{ext: read, d: SQLite}
+	db := &DB{dialect: SQLite, read: read, write: write, readStmts: newStmtCache(read), writeStmts: newStmtCache(write)}
+	db.conn = &conn{ext: read, d: SQLite, stmts: db.readStmts}
 	// The write connection must come first: it creates the file and switches it to WAL,
 	// which a query_only connection cannot.
 	if err := write.PingContext(ctx); err != nil {
@@ -133,8 +139,9 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(rawURL), err)
 	}
-	db := &DB{dialect: Postgres, read: pool, write: pool}
-	db.conn = &conn{ext: pool, d: Postgres}
+	cache := newStmtCache(pool)
+	db := &DB{dialect: Postgres, read: pool, write: pool, readStmts: cache, writeStmts: cache}
+	db.conn = &conn{ext: pool, d: Postgres, stmts: cache}
 	return db, nil
 }
 
@@ -174,6 +181,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.readStmts.close()
+	if db.writeStmts != db.readStmts {
+		db.writeStmts.close()
+	}
 	err := db.read.Close()
 	if db.write != db.read {
 		err = errors.Join(err, db.write.Close())
@@ -202,7 +213,7 @@ func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err err
 			err = fmt.Errorf("commit: %w", mapErr(cerr))
 		}
 	}()
-	return fn(&conn{ext: tx, d: db.dialect, inTx: true})
+	return fn(&conn{ext: tx, d: db.dialect, inTx: true, tx: tx, stmts: db.writeStmts})
 }
 
 // Migrations returns the embedded migration files of a dialect, for tests that compare them.
@@ -239,9 +250,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // conn runs queries on a pool or inside a transaction; it implements provisioning.Tx.
 type conn struct {
-	ext  sqlx.ExtContext
-	d    Dialect
-	inTx bool
+	ext   sqlx.ExtContext
+	d     Dialect
+	inTx  bool
+	tx    *sqlx.Tx
+	stmts *stmtCache
 }
 
 var _ provisioning.Tx = (*conn)(nil)
@@ -253,17 +266,108 @@ func (c *conn) rebind(q string) string {
 	return q
 }
 
+// stmt returns a prepared statement for q bound to this pool or transaction, or nil when
+// q runs unprepared this time.
+func (c *conn) stmt(ctx context.Context, q string) *sqlx.Stmt {
+	if c.stmts == nil {
+		return nil
+	}
+	st := c.stmts.get(ctx, c.rebind(q), c.tx == nil)
+	if st == nil || c.tx == nil {
+		return st
+	}
+	// database/sql reuses the statement already prepared on the transaction's connection.
+	return c.tx.StmtxContext(ctx, st)
+}
+
 func (c *conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := c.stmt(ctx, q); st != nil {
+		res, err := st.ExecContext(ctx, args...)
+		return res, mapErr(err)
+	}
 	res, err := c.ext.ExecContext(ctx, c.rebind(q), args...)
 	return res, mapErr(err)
 }
 
 func (c *conn) get(ctx context.Context, dest any, q string, args ...any) error {
+	if st := c.stmt(ctx, q); st != nil {
+		return mapErr(st.GetContext(ctx, dest, args...))
+	}
 	return mapErr(sqlx.GetContext(ctx, c.ext, dest, c.rebind(q), args...))
 }
 
 func (c *conn) selectx(ctx context.Context, dest any, q string, args ...any) error {
+	if st := c.stmt(ctx, q); st != nil {
+		return mapErr(st.SelectContext(ctx, dest, args...))
+	}
 	return mapErr(sqlx.SelectContext(ctx, c.ext, dest, c.rebind(q), args...))
+}
+
+// maxCachedStatements bounds the cache: SQL text varies with filter shapes and IN-list
+// lengths, and a full cache only means later shapes run unprepared.
+const maxCachedStatements = 2000
+
+type stmtCache struct {
+	db       *sqlx.DB
+	mu       sync.Mutex
+	m        map[string]*sqlx.Stmt
+	inflight map[string]bool
+}
+
+func newStmtCache(db *sqlx.DB) *stmtCache {
+	return &stmtCache{db: db, m: make(map[string]*sqlx.Stmt), inflight: make(map[string]bool)}
+}
+
+// get returns the cached statement for q. On a miss it prepares q on the pool: right away
+// when the caller holds no connection (sync), else in the background. A transaction must
+// never wait for a second pool connection: SQLite's write pool has one, and PostgreSQL
+// transactions that all wait for a free connection would deadlock the pool.
+func (sc *stmtCache) get(ctx context.Context, q string, sync bool) *sqlx.Stmt {
+	sc.mu.Lock()
+	st, ok := sc.m[q]
+	skip := ok || sc.inflight[q] || len(sc.m)+len(sc.inflight) >= maxCachedStatements
+	if !skip && !sync {
+		sc.inflight[q] = true
+	}
+	sc.mu.Unlock()
+	if ok || skip {
+		return st
+	}
+	if !sync {
+		go func() {
+			pctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			sc.prepare(pctx, q)
+		}()
+		return nil
+	}
+	return sc.prepare(ctx, q)
+}
+
+func (sc *stmtCache) prepare(ctx context.Context, q string) *sqlx.Stmt {
+	st, err := sc.db.PreparexContext(ctx, q)
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	delete(sc.inflight, q)
+	if err != nil {
+		return nil // the unprepared path reports the error with its context
+	}
+	// Two callers may prepare the same text; the loser's statement is closed.
+	if prev, ok := sc.m[q]; ok {
+		_ = st.Close()
+		return prev
+	}
+	sc.m[q] = st
+	return st
+}
+
+func (sc *stmtCache) close() {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for q, st := range sc.m {
+		_ = st.Close()
+		delete(sc.m, q)
+	}
 }
 
 // forUpdate locks selected rows on PostgreSQL; SQLite's IMMEDIATE transaction already
