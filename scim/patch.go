@@ -161,7 +161,7 @@ func (p *userPatcher) apply(op PatchOp) error {
 		}
 		obj, ok := value.(map[string]any)
 		if !ok {
-			return badRequest(scimInvalidValue, "an %s without path needs an object value", name)
+			return badRequest(scimInvalidValue, "%s without a path needs an object value", name)
 		}
 		return p.applyObject(name, nil, obj)
 	}
@@ -797,7 +797,7 @@ func groupOp(id string, op PatchOp) ([]provisioning.GroupOp, error) {
 		}
 		obj, ok := value.(map[string]any)
 		if !ok {
-			return nil, badRequest(scimInvalidValue, "an %s without path needs an object value", name)
+			return nil, badRequest(scimInvalidValue, "%s without a path needs an object value", name)
 		}
 		var out []provisioning.GroupOp
 		for k, v := range obj {
