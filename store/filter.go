@@ -112,8 +112,8 @@ type where struct {
 	// index instead of once per row.
 	tenant string
 	sb     strings.Builder
-	args []any
-	cols map[string]column
+	args   []any
+	cols   map[string]column
 	// any translates a collection match for this resource.
 	any func(w *where, a provisioning.Any) error
 }

@@ -97,11 +97,13 @@ func (c *conn) ListGroups(ctx context.Context, tenantID string, q provisioning.G
 		return nil, err
 	}
 	out := &provisioning.GroupPage{}
-	if err := c.get(ctx, &out.Total, `SELECT COUNT(*) FROM groups g WHERE `+w.sb.String(), w.args...); err != nil {
-		return nil, fmt.Errorf("count groups: %w", err)
-	}
+	countSQL := `SELECT COUNT(*) FROM groups g WHERE ` + w.sb.String()
+	countArgs := append([]any(nil), w.args...)
 	limit := clampLimit(q.Limit)
 	if limit == 0 {
+		if err := c.get(ctx, &out.Total, countSQL, countArgs...); err != nil {
+			return nil, fmt.Errorf("count groups: %w", err)
+		}
 		return out, nil
 	}
 	if q.After != "" {
@@ -111,9 +113,11 @@ func (c *conn) ListGroups(ctx context.Context, tenantID string, q provisioning.G
 	}
 	sqlText := `SELECT ` + groupCols + ` FROM groups g WHERE ` + w.sb.String() + p.orderBy() + ` LIMIT ?`
 	args := append(w.args, limit+1)
+	offset := 0
 	if q.After == "" && q.Offset > 0 {
+		offset = q.Offset
 		sqlText += ` OFFSET ?`
-		args = append(args, q.Offset)
+		args = append(args, offset)
 	}
 	var rows []groupRow
 	if err := c.selectx(ctx, &rows, sqlText, args...); err != nil {
@@ -122,6 +126,11 @@ func (c *conn) ListGroups(ctx context.Context, tenantID string, q provisioning.G
 	more := len(rows) > limit
 	if more {
 		rows = rows[:limit]
+	}
+	if q.After == "" && !more && (len(rows) > 0 || offset == 0) {
+		out.Total = offset + len(rows)
+	} else if err := c.get(ctx, &out.Total, countSQL, countArgs...); err != nil {
+		return nil, fmt.Errorf("count groups: %w", err)
 	}
 	out.Groups = make([]provisioning.Group, len(rows))
 	ptrs := make([]*provisioning.Group, len(rows))

@@ -267,7 +267,9 @@ func (c *conn) getUserWhere(ctx context.Context, tenantID, where string, arg any
 	if err != nil {
 		return nil, err
 	}
-	if err := c.loadDetails(ctx, tenantID, []*provisioning.User{u}, true, true); err != nil {
+	// A row locked for update only needs what UpdateUser writes back: groups, roles and
+	// teams are separate relations, so the write path skips those three queries.
+	if err := c.loadDetails(ctx, tenantID, []*provisioning.User{u}, !lock, !lock); err != nil {
 		return nil, err
 	}
 	return u, nil

@@ -420,6 +420,10 @@ func testPagination(t *testing.T, eng *provisioning.Engine) {
 	if _, err := eng.ListUsers(ctx, a.ID, provisioning.UserQuery{After: "garbage!", Limit: 5}); !errors.Is(err, provisioning.ErrUnsupportedFilter) {
 		t.Fatalf("bad cursor: %v", err)
 	}
+	beyond, err := eng.ListUsers(ctx, a.ID, provisioning.UserQuery{Offset: 40, Limit: 10})
+	if err != nil || beyond.Total != 25 || len(beyond.Users) != 0 {
+		t.Fatalf("page past the end: %d users, total %d, %v", len(beyond.Users), beyond.Total, err)
+	}
 	count, err := eng.ListUsers(ctx, a.ID, provisioning.UserQuery{Limit: 0})
 	if err != nil || count.Total != 25 || len(count.Users) != 0 {
 		t.Fatalf("count only: %d users, total %d, %v", len(count.Users), count.Total, err)
