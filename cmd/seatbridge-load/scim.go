@@ -187,20 +187,22 @@ func runSCIM(ctx context.Context, args []string, out io.Writer) error {
 			id := l.userIDs[u]
 			t0 := time.Now()
 			var err error
+			var rec *recorder
 			switch r := i % 10; {
 			case r < 7 || id == "":
+				rec = lk
 				_, _, err = l.do(sctx, "GET", "/Users?filter="+url.QueryEscape(`userName eq "`+l.userName(u)+`"`), nil)
-				lk.observe(time.Since(t0), err)
 			case r < 9:
+				rec = pt
 				_, _, err = l.do(sctx, "PATCH", "/Users/"+id, patchOp("replace", "title", fmt.Sprintf("Agent %d", i)))
-				pt.observe(time.Since(t0), err)
 			default:
+				rec = de
 				_, _, err = l.do(sctx, "PATCH", "/Users/"+id, patchOp("replace", "active", false))
-				de.observe(time.Since(t0), err)
 			}
 			if sctx.Err() != nil {
 				return // the deadline cut this request short: not a server error
 			}
+			rec.observe(time.Since(t0), err)
 			mix.observe(time.Since(t0), err)
 		})
 		cancel()
