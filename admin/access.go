@@ -1,0 +1,229 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+type seatsReq struct {
+	UserIDs []string `json:"userIds"`
+	Roles   []string `json:"roles"`
+}
+
+type seatsResp struct {
+	Changed []string                `json:"changed"`
+	Seats   *provisioning.SeatUsage `json:"seats"`
+}
+
+func (a *API) seatUsage(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	u, err := a.eng.SeatUsage(r.Context(), p.Tenant.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (a *API) writeSeats(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, changed []string) {
+	u, err := a.eng.SeatUsage(r.Context(), p.Tenant.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, seatsResp{Changed: nonNil(changed), Seats: u})
+}
+
+// assignSeats gives seats to one or many users at once ("Add user(s)").
+func (a *API) assignSeats(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var in seatsReq
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	changed, err := a.eng.AssignSeats(r.Context(), p.Actor, p.Tenant.ID, in.UserIDs, in.Roles)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeSeats(w, r, p, changed)
+}
+
+func (a *API) unassignSeats(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var in struct {
+		UserIDs []string `json:"userIds"`
+	}
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	changed, err := a.eng.UnassignSeats(r.Context(), p.Actor, p.Tenant.ID, in.UserIDs)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeSeats(w, r, p, changed)
+}
+
+func (a *API) listPermissions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	writeJSON(w, http.StatusOK, map[string]any{"permissions": a.eng.Permissions()})
+}
+
+func (a *API) listRoles(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	roles, err := a.eng.ListRoles(r.Context(), p.Tenant.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"roles": nonNil(roles)})
+}
+
+type roleReq struct {
+	Name        *string                    `json:"name"`
+	Description *string                    `json:"description"`
+	Permissions *[]provisioning.Permission `json:"permissions"`
+}
+
+func (a *API) createRole(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var in roleReq
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	role, err := a.eng.CreateRole(r.Context(), p.Actor, p.Tenant.ID, provisioning.RoleInput(in))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", Prefix+"/roles/"+role.ID)
+	writeJSON(w, http.StatusCreated, role)
+}
+
+func (a *API) getRole(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	role, err := a.eng.GetRole(r.Context(), p.Tenant.ID, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, role)
+}
+
+func (a *API) updateRole(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var in roleReq
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	role, err := a.eng.UpdateRole(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), provisioning.RoleInput(in))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, role)
+}
+
+func (a *API) deleteRole(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	if err := a.eng.DeleteRole(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) listTeams(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	teams, err := a.eng.ListTeams(r.Context(), p.Tenant.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"teams": nonNil(teams)})
+}
+
+type teamReq struct {
+	Name        *string  `json:"name"`
+	Description *string  `json:"description"`
+	Members     []string `json:"members"`
+}
+
+func (a *API) createTeam(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var in teamReq
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	t, err := a.eng.CreateTeam(r.Context(), p.Actor, p.Tenant.ID, provisioning.TeamInput{Name: in.Name, Description: in.Description}, in.Members)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", Prefix+"/teams/"+t.ID)
+	writeJSON(w, http.StatusCreated, t)
+}
+
+func (a *API) getTeam(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	t, err := a.eng.GetTeam(r.Context(), p.Tenant.ID, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (a *API) updateTeam(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var in struct {
+		Name        *string `json:"name"`
+		Description *string `json:"description"`
+	}
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	t, err := a.eng.UpdateTeam(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), provisioning.TeamInput(in))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (a *API) deleteTeam(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	if err := a.eng.DeleteTeam(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) teamMembers(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	uq, err := userQuery(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page, err := a.eng.ListTeamMembers(r.Context(), p.Tenant.ID, r.PathValue("id"), uq)
+	a.writeUserPage(w, r, uq, page, err)
+}
+
+func (a *API) addTeamMembers(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var in struct {
+		UserIDs []string `json:"userIds"`
+	}
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	t, err := a.eng.AddTeamMembers(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), in.UserIDs)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (a *API) removeTeamMember(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	if err := a.eng.RemoveTeamMember(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), r.PathValue("userId")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,147 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+type policyView struct {
+	SeatLimit       int      `json:"seatLimit"`
+	SeatsUsed       int      `json:"seatsUsed"`
+	AllowedDomains  []string `json:"allowedDomains"`
+	BlockedDomains  []string `json:"blockedDomains"`
+	BlockFreeMail   bool     `json:"blockFreeMail"`
+	FreeMailDomains []string `json:"freeMailDomains"`
+	DefaultRole     string   `json:"defaultRole"`
+}
+
+func viewPolicy(t *provisioning.Tenant) policyView {
+	return policyView{SeatLimit: t.SeatLimit, SeatsUsed: t.SeatsUsed, AllowedDomains: nonNil(t.Policy.AllowedDomains),
+		BlockedDomains: nonNil(t.Policy.BlockedDomains), BlockFreeMail: t.Policy.BlockFreeMail,
+		FreeMailDomains: provisioning.FreeMailDomains(), DefaultRole: t.Policy.DefaultRole}
+}
+
+func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	t, err := a.eng.GetTenant(r.Context(), p.Tenant.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewPolicy(t))
+}
+
+func (a *API) updatePolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var in struct {
+		SeatLimit      *int      `json:"seatLimit"`
+		AllowedDomains *[]string `json:"allowedDomains"`
+		BlockedDomains *[]string `json:"blockedDomains"`
+		BlockFreeMail  *bool     `json:"blockFreeMail"`
+		DefaultRole    *string   `json:"defaultRole"`
+	}
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	t, err := a.eng.UpdatePolicy(r.Context(), p.Actor, p.Tenant.ID, provisioning.PolicyInput(in))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewPolicy(t))
+}
+
+type auditView struct {
+	provisioning.AuditEvent
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
+}
+
+func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	limit, before, err := pageParams(r, 100)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	since, err := timeParam(r, "since")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	until, err := timeParam(r, "until")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	evs, err := a.eng.ListAudit(r.Context(), p.Tenant.ID, provisioning.AuditQuery{ActorID: q.Get("actor"), Action: q.Get("action"),
+		TargetKind: q.Get("targetKind"), TargetID: q.Get("target"), Since: since, Until: until, BeforeID: before, Limit: limit})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := struct {
+		Events []auditView `json:"events"`
+		Next   string      `json:"next,omitempty"`
+	}{Events: make([]auditView, len(evs))}
+	for i, e := range evs {
+		out.Events[i] = auditView{AuditEvent: e, Before: e.Before, After: e.After}
+	}
+	if len(evs) == limit {
+		out.Next = strconv.FormatInt(evs[len(evs)-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// importCSV: POST /users/import?dryRun=true with a text/csv body. A rejected import is a
+// 422 with the per-row report; nothing is applied.
+func (a *API) importCSV(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "text/csv" && mt != "application/csv") {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the file as text/csv", "Content-Type")
+		return
+	}
+	dry := false
+	if v := r.URL.Query().Get("dryRun"); v != "" {
+		var err error
+		if dry, err = strconv.ParseBool(v); err != nil {
+			a.fail(w, r, badf("dryRun", "must be true or false"))
+			return
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, 8*a.opts.MaxBodyBytes)
+	rep, err := a.eng.ImportCSV(r.Context(), p.Actor, p.Tenant.ID, body, dry)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the file is larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes", "body")
+	case errors.Is(err, provisioning.ErrImportRejected):
+		writeJSON(w, http.StatusUnprocessableEntity, rep)
+	case err != nil:
+		a.fail(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, rep)
+	}
+}
+
+func (a *API) bulk(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var in struct {
+		Action  provisioning.BulkAction `json:"action"`
+		UserIDs []string                `json:"userIds"`
+		Roles   []string                `json:"roles"`
+		Teams   []string                `json:"teams"`
+	}
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	n, err := a.eng.Bulk(r.Context(), p.Actor, p.Tenant.ID, provisioning.BulkChange(in))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"action": in.Action, "applied": n})
+}

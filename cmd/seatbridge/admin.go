@@ -1,0 +1,16 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/seatbridge/seatbridge/admin"
+)
+
+func init() { mounts = append(mounts, mountAdmin) }
+
+// mountAdmin serves the admin JSON API under /api/v1. The store doubles as the state store
+// through which access tokens of Seatbridge's OIDC provider resolve to sessions.
+func mountAdmin(mux *http.ServeMux, a *app) error {
+	admin.New(a.eng, admin.Options{Logger: a.log.With("door", "admin"), States: a.db}).Mount(mux)
+	return nil
+}

@@ -1,0 +1,416 @@
+package provisioning
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+)
+
+// NewUser is a user an admin creates (or a CSV row).
+type NewUser struct {
+	UserName          string
+	Email             string
+	GivenName         string
+	FamilyName        string
+	DisplayName       string
+	ExternalID        string
+	PreferredLanguage string
+	BusinessUnit      string
+	WorkPhone         string
+	MobilePhone       string
+	Roles             []string
+	Teams             []string
+	Seat              bool
+}
+
+// UserEdit changes a user's profile; nil fields stay as they are.
+type UserEdit struct {
+	Email             *string
+	GivenName         *string
+	FamilyName        *string
+	DisplayName       *string
+	ExternalID        *string
+	PreferredLanguage *string
+	BusinessUnit      *string
+	WorkPhone         *string
+	MobilePhone       *string
+	// Password is refused for users whose identity provider owns the password; the admin
+	// API has no local passwords yet, so it is refused for everyone.
+	Password *string
+}
+
+// IdPManaged reports whether the user's e-mail, names and password belong to an identity
+// provider (pushed by SCIM or created by an SSO login) and are read-only to admins.
+func (u *User) IdPManaged() bool {
+	return u.ManagedByIdP || u.Source == SourceSCIM || u.Source == SourceJIT
+}
+
+// checkEmail validates an address and the tenant's domain policy.
+func checkEmail(t *Tenant, field, email string) (string, error) {
+	email = strings.TrimSpace(email)
+	if email == "" {
+		return "", Invalid(field, "is required")
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" {
+		return "", Invalid(field, "%q is not an e-mail address", email)
+	}
+	_, domain, _ := strings.Cut(email, "@")
+	if !strings.Contains(domain, ".") {
+		return "", Invalid(field, "%q is not an e-mail address", email)
+	}
+	if why := domainRefusal(t, email); why != "" {
+		return "", Invalid(field, "%s", why)
+	}
+	return email, nil
+}
+
+func setPhone(u *User, typ, number string) {
+	number = strings.TrimSpace(number)
+	kept := u.PhoneNumbers[:0:0]
+	for _, p := range u.PhoneNumbers {
+		if p.Type != typ {
+			kept = append(kept, p)
+		}
+	}
+	if number != "" {
+		kept = append(kept, MultiValue{Value: number, Type: typ})
+	}
+	u.PhoneNumbers = kept
+}
+
+// CreateAdminUser creates a user on behalf of an admin: e-mail required (it is the
+// userName unless one is given), domain policy applied, roles and teams granted, and a
+// seat taken when asked (then at least one role, the default role if none is given).
+func (e *Engine) CreateAdminUser(ctx context.Context, actor Actor, tenantID string, in NewUser) (*User, error) {
+	var out *User
+	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+		pw, err := e.power(ctx, tx, tenantID, actor)
+		if err != nil {
+			return err
+		}
+		rs, err := loadRoles(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		u, err := e.createUserTx(ctx, tx, actor, pw, rs, tenantID, in, SourceAdmin, "")
+		out = u
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.Store.GetUser(ctx, tenantID, out.ID)
+}
+
+// createUserTx creates one user; prefix qualifies field names ("rows[3].") for bulk use.
+func (e *Engine) createUserTx(ctx context.Context, tx AdminTx, actor Actor, pw power, rs roleSet, tenantID string, in NewUser, src Source, prefix string) (*User, error) {
+	t, err := tx.GetTenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	email, err := checkEmail(t, prefix+"email", in.Email)
+	if err != nil {
+		return nil, err
+	}
+	u := &User{UserName: strings.TrimSpace(in.UserName), Emails: []MultiValue{{Value: email, Type: "work", Primary: true}},
+		Name:        Name{GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName)},
+		DisplayName: strings.TrimSpace(in.DisplayName), ExternalID: strings.TrimSpace(in.ExternalID),
+		PreferredLanguage: strings.TrimSpace(in.PreferredLanguage), BusinessUnit: strings.TrimSpace(in.BusinessUnit),
+		Status: StatusActive, Source: src, Seat: in.Seat}
+	if u.UserName == "" {
+		u.UserName = email
+	}
+	if u.DisplayName == "" {
+		u.DisplayName = strings.TrimSpace(u.Name.GivenName + " " + u.Name.FamilyName)
+	}
+	setPhone(u, "work", in.WorkPhone)
+	setPhone(u, "mobile", in.MobilePhone)
+	roles, err := rs.resolve(prefix+"roles", in.Roles)
+	if err != nil {
+		return nil, err
+	}
+	if in.Seat && len(roles) == 0 {
+		def, ok := rs.byName[FoldKey(t.Policy.DefaultRole)]
+		if t.Policy.DefaultRole == "" || !ok {
+			return nil, Invalid(prefix+"roles", "a seated user needs at least one role and the organisation has no default role")
+		}
+		roles = []Role{def}
+	}
+	for _, r := range roles {
+		if err := pw.mayGrant(r); err != nil {
+			return nil, err
+		}
+	}
+	teams, err := resolveTeams(ctx, tx, tenantID, prefix+"teams", in.Teams)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	u.ID, u.TenantID, u.Version, u.CreatedAt, u.UpdatedAt = e.NewID(), tenantID, 1, now, now
+	if err := validateUser(u); err != nil {
+		if ve, ok := err.(*ValidationError); ok {
+			ve.Field = prefix + ve.Field
+		}
+		return nil, err
+	}
+	if err := tx.CreateUser(ctx, tenantID, u); err != nil {
+		if ce, ok := err.(*ConflictError); ok {
+			// Which unique index fires first differs between databases; when the userName
+			// is the e-mail both mean the same to the admin.
+			if ce.Field == "emails" || FoldKey(u.UserName) == FoldKey(email) {
+				ce.Field, ce.Value = "email", email
+			}
+			ce.Field = prefix + ce.Field
+		}
+		return nil, err
+	}
+	if len(roles) > 0 {
+		if err := tx.GrantRoles(ctx, tenantID, []string{u.ID}, roleIDs(roles)); err != nil {
+			return nil, err
+		}
+	}
+	if len(teams) > 0 {
+		if err := tx.AddTeamMembers(ctx, tenantID, teamIDs(teams), []string{u.ID}); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range roles {
+		u.Roles = append(u.Roles, r.Name)
+	}
+	for _, x := range teams {
+		u.Teams = append(u.Teams, x.Name)
+	}
+	action := "user.create"
+	if src == SourceCSV {
+		action = "user.import"
+	}
+	return u, e.audit(ctx, tx, actor, tenantID, action, "user", u.ID, nil, u)
+}
+
+// EditUser changes a user's profile. E-mail, names and password of a user managed by an
+// identity provider are read-only (a 400 naming the field); so is the external ID of a
+// user pushed by SCIM, which is the directory's key for it.
+func (e *Engine) EditUser(ctx context.Context, actor Actor, tenantID, id string, ifVersion int64, in UserEdit) (*User, error) {
+	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+		pw, err := e.power(ctx, tx, tenantID, actor)
+		if err != nil {
+			return err
+		}
+		t, err := tx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		users, err := lockAll(ctx, tx, tenantID, "id", []string{id})
+		if err != nil {
+			return err
+		}
+		if err := pw.mayManage(users[id]); err != nil {
+			return err
+		}
+		var before User
+		after, err := tx.UpdateUser(ctx, tenantID, id, func(u *User) error {
+			if ifVersion != AnyVersion && u.Version != ifVersion {
+				return ErrVersionMismatch
+			}
+			before = *u
+			idp := u.IdPManaged()
+			ro := func(field string, set bool) error {
+				if set && idp {
+					return Invalid(field, "is managed by the identity provider and cannot be changed here")
+				}
+				return nil
+			}
+			if err := ro("email", in.Email != nil); err != nil {
+				return err
+			}
+			if err := ro("givenName", in.GivenName != nil); err != nil {
+				return err
+			}
+			if err := ro("familyName", in.FamilyName != nil); err != nil {
+				return err
+			}
+			if err := ro("password", in.Password != nil); err != nil {
+				return err
+			}
+			if in.Password != nil {
+				return Invalid("password", "local passwords are not supported; users sign in through their identity provider")
+			}
+			if in.ExternalID != nil && u.Source == SourceSCIM {
+				return Invalid("externalId", "is the directory's key for this user and cannot be changed here")
+			}
+			if in.Email != nil {
+				email, err := checkEmail(t, "email", *in.Email)
+				if err != nil {
+					return err
+				}
+				if FoldKey(u.UserName) == FoldKey(u.PrimaryEmail()) {
+					u.UserName = email
+				}
+				u.Emails = []MultiValue{{Value: email, Type: "work", Primary: true}}
+			}
+			set := func(dst *string, v *string) {
+				if v != nil {
+					*dst = strings.TrimSpace(*v)
+				}
+			}
+			set(&u.Name.GivenName, in.GivenName)
+			set(&u.Name.FamilyName, in.FamilyName)
+			set(&u.DisplayName, in.DisplayName)
+			set(&u.ExternalID, in.ExternalID)
+			set(&u.PreferredLanguage, in.PreferredLanguage)
+			set(&u.BusinessUnit, in.BusinessUnit)
+			if in.WorkPhone != nil {
+				setPhone(u, "work", *in.WorkPhone)
+			}
+			if in.MobilePhone != nil {
+				setPhone(u, "mobile", *in.MobilePhone)
+			}
+			u.UpdatedAt = e.now()
+			return validateUser(u)
+		})
+		if err != nil {
+			if ce, ok := err.(*ConflictError); ok && ce.Field == "emails" {
+				ce.Field = "email"
+			}
+			return err
+		}
+		return e.audit(ctx, tx, actor, tenantID, "user.update", "user", id, &before, after)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.Store.GetUser(ctx, tenantID, id)
+}
+
+// DeactivateUser stops a user: no sign-in, sessions ended, seat freed, history kept. The
+// last Admin cannot be deactivated. Deactivating a deactivated user changes nothing.
+func (e *Engine) DeactivateUser(ctx context.Context, actor Actor, tenantID, id string) (*User, error) {
+	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+		pw, err := e.power(ctx, tx, tenantID, actor)
+		if err != nil {
+			return err
+		}
+		return e.deactivateTx(ctx, tx, actor, pw, tenantID, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.Store.GetUser(ctx, tenantID, id)
+}
+
+func (e *Engine) deactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw power, tenantID, id string) error {
+	if actor.Kind == ActorUser && actor.ID == id {
+		return &RuleError{Field: "id", Reason: "you cannot deactivate yourself"}
+	}
+	users, err := lockAll(ctx, tx, tenantID, "id", []string{id})
+	if err != nil {
+		return err
+	}
+	if users[id].Status == StatusDeactivated {
+		return nil
+	}
+	if err := pw.mayManage(users[id]); err != nil {
+		return err
+	}
+	var before User
+	after, err := tx.UpdateUser(ctx, tenantID, id, func(u *User) error {
+		before = *u
+		u.Status, u.Seat, u.UpdatedAt = StatusDeactivated, false, e.now()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tx.EndUserSessions(ctx, tenantID, id, e.now()); err != nil {
+		return err
+	}
+	// users[id] carries roles; the row UpdateUser locks does not load them.
+	if err := keepAnAdmin(ctx, tx, tenantID, holdsAdmin(users[id])); err != nil {
+		return err
+	}
+	return e.audit(ctx, tx, actor, tenantID, "user.deactivate", "user", id, &before, after)
+}
+
+// ReactivateUser lets a deactivated user sign in again. The seat is not given back: the
+// admin assigns one when a seat is free.
+func (e *Engine) ReactivateUser(ctx context.Context, actor Actor, tenantID, id string) (*User, error) {
+	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+		pw, err := e.power(ctx, tx, tenantID, actor)
+		if err != nil {
+			return err
+		}
+		return e.reactivateTx(ctx, tx, actor, pw, tenantID, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.Store.GetUser(ctx, tenantID, id)
+}
+
+func (e *Engine) reactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw power, tenantID, id string) error {
+	users, err := lockAll(ctx, tx, tenantID, "id", []string{id})
+	if err != nil {
+		return err
+	}
+	if users[id].Status != StatusDeactivated {
+		return nil
+	}
+	if err := pw.mayManage(users[id]); err != nil {
+		return err
+	}
+	var before User
+	after, err := tx.UpdateUser(ctx, tenantID, id, func(u *User) error {
+		before = *u
+		u.Status, u.UpdatedAt = StatusActive, e.now()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return e.audit(ctx, tx, actor, tenantID, "user.reactivate", "user", id, &before, after)
+}
+
+// RemoveUser deletes a user (seat freed, sessions ended, audit history kept, tombstone
+// against re-creation by SSO). The last Admin cannot be removed, nor can you remove
+// yourself.
+func (e *Engine) RemoveUser(ctx context.Context, actor Actor, tenantID, id string) error {
+	return e.inAdminTx(ctx, func(tx AdminTx) error {
+		pw, err := e.power(ctx, tx, tenantID, actor)
+		if err != nil {
+			return err
+		}
+		if actor.Kind == ActorUser && actor.ID == id {
+			return &RuleError{Field: "id", Reason: "you cannot remove yourself"}
+		}
+		if _, err := lockAll(ctx, tx, tenantID, "id", []string{id}); err != nil {
+			return err
+		}
+		u, err := tx.GetUser(ctx, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if err := pw.mayManage(u); err != nil {
+			return err
+		}
+		if err := tx.EndUserSessions(ctx, tenantID, id, e.now()); err != nil {
+			return err
+		}
+		if err := tx.DeleteUser(ctx, tenantID, id); err != nil {
+			return err
+		}
+		if err := keepAnAdmin(ctx, tx, tenantID, holdsAdmin(u)); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, actor, tenantID, "user.delete", "user", id, u, nil)
+	})
+}
+
+// UserGrants lists a user's roles and teams with the source of each.
+func (e *Engine) UserGrants(ctx context.Context, tenantID, userID string) ([]Grant, error) {
+	s, err := e.adminStore()
+	if err != nil {
+		return nil, err
+	}
+	return s.UserGrants(ctx, tenantID, []string{userID})
+}
