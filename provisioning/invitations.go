@@ -1,0 +1,747 @@
+package provisioning
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// InvitationState is the lifecycle state of an invitation. The store keeps pending,
+// accepted and revoked; expired is a pending invitation past its expiry, computed on read.
+type InvitationState string
+
+// The invitation states.
+const (
+	InvitePending  InvitationState = "pending"
+	InviteAccepted InvitationState = "accepted"
+	InviteRevoked  InvitationState = "revoked"
+	InviteExpired  InvitationState = "expired"
+)
+
+// Delivery states of an invitation's latest mail.
+const (
+	DeliveryQueued     = "queued"
+	DeliverySent       = "sent"
+	DeliveryRetrying   = "retrying"
+	DeliveryFailed     = "failed"
+	DeliverySuppressed = "suppressed"
+)
+
+// Invitation asks someone to join a tenant. The invited user exists from the start (status
+// invited, optionally seated, with the roles and teams granted); accepting activates it.
+// Only a SHA-256 of the token is kept.
+type Invitation struct {
+	ID          string          `json:"id"`
+	TenantID    string          `json:"tenantId"`
+	UserID      string          `json:"userId"`
+	Email       string          `json:"email"`
+	DisplayName string          `json:"displayName,omitempty"`
+	Roles       []string        `json:"roles"`
+	Teams       []string        `json:"teams"`
+	Seat        bool            `json:"seat"`
+	TokenHash   []byte          `json:"-"`
+	State       InvitationState `json:"state"`
+	ExpiresAt   time.Time       `json:"expiresAt"`
+	SentCount   int             `json:"sentCount"`
+	// DeliveryStatus and DeliveryError tell the admin what became of the latest mail:
+	// queued, sent, retrying, failed or suppressed, and why.
+	DeliveryStatus string     `json:"deliveryStatus,omitempty"`
+	DeliveryError  string     `json:"deliveryError,omitempty"`
+	InvitedBy      string     `json:"invitedBy,omitempty"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	UpdatedAt      time.Time  `json:"updatedAt"`
+	AcceptedAt     *time.Time `json:"acceptedAt,omitempty"`
+	RevokedAt      *time.Time `json:"revokedAt,omitempty"`
+}
+
+// StateAt is the invitation's state at now (a pending invitation past its expiry is
+// expired).
+func (i *Invitation) StateAt(now time.Time) InvitationState {
+	if i.State == InvitePending && !now.Before(i.ExpiresAt) {
+		return InviteExpired
+	}
+	return i.State
+}
+
+// InvitationQuery selects invitations of a tenant. State "" lists all; expired and
+// pending are told apart with Now.
+type InvitationQuery struct {
+	State InvitationState
+	Now   time.Time
+	Limit int
+}
+
+// LocalAccount is what password sign-in keeps beside users.password_hash.
+type LocalAccount struct {
+	TenantID string
+	UserID   string
+	// PasswordRestricted is the "Platform User - Password Restricted" role: the user may
+	// not change its own password (shared accounts, disaster-recovery logins).
+	PasswordRestricted bool
+	// MustChange forces a new password at the next sign-in (temporary passwords).
+	MustChange        bool
+	FailedCount       int
+	LockedUntil       *time.Time
+	LastFailedAt      *time.Time
+	PasswordChangedAt *time.Time
+}
+
+// AccountsReader is the read side of invitations, local accounts and mail.
+type AccountsReader interface {
+	GetInvitation(ctx context.Context, tenantID, id string) (*Invitation, error)
+	// GetInvitationByToken finds an invitation by the SHA-256 of its token, in any tenant
+	// (the token is the credential that names the tenant).
+	GetInvitationByToken(ctx context.Context, tokenHash []byte) (*Invitation, error)
+	ListInvitations(ctx context.Context, tenantID string, q InvitationQuery) ([]Invitation, error)
+	// GetLocalAccount returns ErrNotFound when the user has no local account row.
+	GetLocalAccount(ctx context.Context, tenantID, userID string) (*LocalAccount, error)
+	// GetSuppression returns ErrNotFound when the address (FoldKey) is not suppressed.
+	GetSuppression(ctx context.Context, tenantID, email string) (*Suppression, error)
+	ListSuppressions(ctx context.Context, tenantID string) ([]Suppression, error)
+	// ListMail lists a tenant's outbox messages about one object (payloads not included).
+	ListMail(ctx context.Context, tenantID, refID string) ([]OutboxMessage, error)
+}
+
+// AccountsTx is a transaction with the invitation, local account and outbox methods. The
+// store's transaction implements it.
+type AccountsTx interface {
+	SSOTx
+	AccountsReader
+	CreateInvitation(ctx context.Context, inv *Invitation) error
+	// UpdateInvitation locks the invitation, applies fn and writes it back.
+	UpdateInvitation(ctx context.Context, tenantID, id string, fn func(*Invitation) error) (*Invitation, error)
+	// DeleteInvitedUser removes a user that never accepted its invitation: like DeleteUser
+	// (seat freed, memberships gone) but without a directory tombstone, because nobody
+	// deleted it from a directory.
+	DeleteInvitedUser(ctx context.Context, tenantID, userID string) error
+	// UpdateLocalAccount locks (or creates) the user's local account row and applies fn.
+	UpdateLocalAccount(ctx context.Context, tenantID, userID string, fn func(*LocalAccount) error) (*LocalAccount, error)
+	// EnqueueMail inserts an outbox message; it is delivered after the transaction commits.
+	EnqueueMail(ctx context.Context, m *OutboxMessage) error
+	// CancelMail cancels the pending messages about refID (a resend or revoke made them
+	// stale).
+	CancelMail(ctx context.Context, tenantID, refID string) error
+	// FinishMail records the outcome of a delivery attempt of a message still claimed by
+	// worker; ErrConflict when the claim was lost (lease expired, cancelled).
+	FinishMail(ctx context.Context, m *OutboxMessage, worker string) error
+	AddSuppression(ctx context.Context, s *Suppression) error
+	// DeleteSuppression returns ErrNotFound when the address was not suppressed.
+	DeleteSuppression(ctx context.Context, tenantID, email string) error
+}
+
+// AccountsStore is a Store with the accounts read side and the outbox claim.
+type AccountsStore interface {
+	SSOStore
+	AccountsReader
+	StateStore
+	// ClaimMail leases up to limit due messages to worker until now+lease, so that every
+	// replica may run a worker: PostgreSQL skips rows other workers hold (FOR UPDATE SKIP
+	// LOCKED); SQLite's single writer serialises claims.
+	ClaimMail(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
+}
+
+// Accounts runs invitations, local password accounts and mail delivery on top of the
+// engine. Outbox payloads carry invitation links and temporary passwords: Sealer encrypts
+// them at rest.
+type Accounts struct {
+	*Engine
+	Sealer   Sealer
+	Password PasswordParams
+	Lockout  LockoutPolicy
+	Retry    RetryPolicy
+	// SessionTTL is the lifetime of a session opened by password sign-in.
+	SessionTTL time.Duration
+
+	slotsOnce sync.Once
+	hashSlots chan struct{}
+}
+
+// NewAccounts returns Accounts with the default password, lockout and retry policies.
+func NewAccounts(e *Engine, sealer Sealer) *Accounts {
+	return &Accounts{Engine: e, Sealer: sealer, Password: DefaultPasswordParams, Lockout: DefaultLockout,
+		Retry: DefaultRetry, SessionTTL: DefaultSessionTTL}
+}
+
+func (a *Accounts) store() (AccountsStore, error) {
+	s, ok := a.Store.(AccountsStore)
+	if !ok {
+		return nil, fmt.Errorf("store %T does not implement provisioning.AccountsStore", a.Store)
+	}
+	return s, nil
+}
+
+func (a *Accounts) inTx(ctx context.Context, fn func(AccountsTx) error) error {
+	return a.Store.InTx(ctx, func(tx Tx) error {
+		atx, ok := tx.(AccountsTx)
+		if !ok {
+			return fmt.Errorf("transaction %T does not implement provisioning.AccountsTx", tx)
+		}
+		return fn(atx)
+	})
+}
+
+// InvitationRequest is what an admin fills in to invite someone.
+type InvitationRequest struct {
+	Email       string   `json:"email"`
+	DisplayName string   `json:"displayName"`
+	GivenName   string   `json:"givenName,omitempty"`
+	FamilyName  string   `json:"familyName,omitempty"`
+	Roles       []string `json:"roles,omitempty"`
+	Teams       []string `json:"teams,omitempty"`
+	// Seat gives the user a seat before it accepts.
+	Seat bool `json:"seat,omitempty"`
+}
+
+// InvitationUnusableError says why a token cannot be used. Message is safe to show to the
+// person holding the link.
+type InvitationUnusableError struct {
+	State   InvitationState
+	Message string
+}
+
+func (e *InvitationUnusableError) Error() string { return "invitation " + string(e.State) }
+
+func unusable(inv *Invitation, state InvitationState) *InvitationUnusableError {
+	switch state {
+	case InviteExpired:
+		return &InvitationUnusableError{State: state, Message: fmt.Sprintf(
+			"This invitation expired on %s. Ask your administrator to send a new one.", inv.ExpiresAt.UTC().Format("2 January 2006 15:04 MST"))}
+	case InviteRevoked:
+		return &InvitationUnusableError{State: state, Message: "This invitation was withdrawn by your administrator."}
+	default:
+		return &InvitationUnusableError{State: InviteAccepted, Message: "This invitation has already been used. Sign in instead."}
+	}
+}
+
+// newInviteToken returns a 256-bit random token and its SHA-256. A fast hash suffices:
+// the secret cannot be guessed, so there is nothing to slow down.
+func newInviteToken() (string, []byte, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", nil, fmt.Errorf("invitation token: %w", err)
+	}
+	tok := base64.RawURLEncoding.EncodeToString(raw)
+	return tok, inviteTokenHash(tok), nil
+}
+
+func inviteTokenHash(tok string) []byte {
+	sum := sha256.Sum256([]byte(tok))
+	return sum[:]
+}
+
+func (a *Accounts) invitationTTL(t *Tenant) time.Duration {
+	if d := time.Duration(t.Policy.InvitationTTL); d > 0 {
+		return d
+	}
+	return DefaultInvitationTTL
+}
+
+// checkNotSuppressed refuses mail to an address an earlier delivery found dead.
+func checkNotSuppressed(ctx context.Context, r AccountsReader, tenantID, field, email string) error {
+	s, err := r.GetSuppression(ctx, tenantID, email)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return Invalid(field, "mail to %s is blocked since %s because its mail server refused it (%s); an admin must clear the address first",
+		email, s.CreatedAt.UTC().Format("2006-01-02"), s.Reason)
+}
+
+// resolveAccess turns role and team names into IDs of the tenant. No role gives the
+// tenant's default role; only an Admin may grant Admin.
+func (a *Accounts) resolveAccess(ctx context.Context, tx AccountsTx, actor Actor, t *Tenant, roles, teams []string) (roleIDs, roleNames, teamIDs, teamNames []string, err error) {
+	all, err := tx.ListRoles(ctx, t.ID)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	byName := map[string]Role{}
+	for _, r := range all {
+		byName[FoldKey(r.Name)] = r
+	}
+	if len(roles) == 0 && t.Policy.DefaultRole != "" {
+		roles = []string{t.Policy.DefaultRole}
+	}
+	seen := map[string]bool{}
+	for _, n := range roles {
+		r, ok := byName[FoldKey(n)]
+		if !ok {
+			return nil, nil, nil, nil, Invalid("roles", "no role named %q", n)
+		}
+		if seen[r.ID] {
+			continue
+		}
+		seen[r.ID] = true
+		if r.Name == RoleAdmin {
+			if err := a.mayGrantAdmin(ctx, tx, actor, t.ID); err != nil {
+				return nil, nil, nil, nil, err
+			}
+		}
+		roleIDs, roleNames = append(roleIDs, r.ID), append(roleNames, r.Name)
+	}
+	if len(teams) > 0 {
+		allTeams, err := tx.ListTeams(ctx, t.ID)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		tByName := map[string]Team{}
+		for _, x := range allTeams {
+			tByName[FoldKey(x.Name)] = x
+		}
+		for _, n := range teams {
+			x, ok := tByName[FoldKey(n)]
+			if !ok {
+				return nil, nil, nil, nil, Invalid("teams", "no team named %q", n)
+			}
+			if !seen[x.ID] {
+				seen[x.ID] = true
+				teamIDs, teamNames = append(teamIDs, x.ID), append(teamNames, x.Name)
+			}
+		}
+	}
+	return roleIDs, roleNames, teamIDs, teamNames, nil
+}
+
+// mayGrantAdmin enforces "only an Admin may grant Admin". Admin API tokens and the CLI act
+// as the tenant's administrator; a signed-in user must hold the Admin role.
+func (a *Accounts) mayGrantAdmin(ctx context.Context, tx AccountsTx, actor Actor, tenantID string) error {
+	switch actor.Kind {
+	case ActorAdminToken, ActorCLI, ActorSystem:
+		return nil
+	case ActorUser:
+		u, err := tx.GetUser(ctx, tenantID, actor.ID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err == nil {
+			for _, r := range u.Roles {
+				if r == RoleAdmin {
+					return nil
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%w: only an Admin may grant the Admin role", ErrForbidden)
+}
+
+// inviteTeamSource tags team memberships granted by an invitation (team_members.source).
+const inviteTeamSource = "invite"
+
+// CreateInvitation invites someone by e-mail: the user is created with status invited
+// (seated when asked, with its roles and teams), the invitation stores the token's hash,
+// and the invitation mail is queued in the same transaction.
+func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID string, req InvitationRequest) (*Invitation, error) {
+	email, err := NormalizeEmail("email", req.Email)
+	if err != nil {
+		return nil, err
+	}
+	tok, hash, err := newInviteToken()
+	if err != nil {
+		return nil, err
+	}
+	display := strings.TrimSpace(req.DisplayName)
+	if display == "" {
+		display = strings.TrimSpace(strings.TrimSpace(req.GivenName) + " " + strings.TrimSpace(req.FamilyName))
+	}
+	if len(display) > 256 {
+		return nil, Invalid("displayName", "is longer than 256 characters")
+	}
+	var out *Invitation
+	err = a.inTx(ctx, func(tx AccountsTx) error {
+		t, err := tx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if err := CheckEmailPolicy(t, "email", email); err != nil {
+			return err
+		}
+		if err := checkNotSuppressed(ctx, tx, tenantID, "email", email); err != nil {
+			return err
+		}
+		if found, err := tx.FindUsersByEmail(ctx, tenantID, FoldKey(email)); err != nil {
+			return err
+		} else if len(found) > 0 {
+			if found[0].Status == StatusInvited {
+				return &ConflictError{Field: "email", Value: email + " (already invited: resend the invitation instead)"}
+			}
+			return &ConflictError{Field: "email", Value: email}
+		}
+		roleIDs, roleNames, teamIDs, teamNames, err := a.resolveAccess(ctx, tx, actor, t, req.Roles, req.Teams)
+		if err != nil {
+			return err
+		}
+		now := a.now()
+		u := &User{ID: a.NewID(), TenantID: tenantID, UserName: email, DisplayName: display,
+			Name:   Name{GivenName: strings.TrimSpace(req.GivenName), FamilyName: strings.TrimSpace(req.FamilyName)},
+			Emails: []MultiValue{{Value: email, Type: "work", Primary: true}}, Status: StatusInvited, Source: SourceInvite,
+			Seat: req.Seat, Version: 1, CreatedAt: now, UpdatedAt: now}
+		if err := validateUser(u); err != nil {
+			return err
+		}
+		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
+			return err
+		}
+		if err := tx.SetUserRoles(ctx, tenantID, u.ID, roleIDs); err != nil {
+			return err
+		}
+		if len(teamIDs) > 0 {
+			if err := tx.SetSourcedTeams(ctx, tenantID, u.ID, inviteTeamSource, teamIDs); err != nil {
+				return err
+			}
+		}
+		u.Roles, u.Teams = roleNames, teamNames
+		if err := a.audit(ctx, tx, actor, tenantID, "user.create", "user", u.ID, nil, u); err != nil {
+			return err
+		}
+		inv := &Invitation{ID: a.NewID(), TenantID: tenantID, UserID: u.ID, Email: email, DisplayName: display,
+			Roles: nonNil(roleNames), Teams: nonNil(teamNames), Seat: req.Seat, TokenHash: hash, State: InvitePending,
+			ExpiresAt: now.Add(a.invitationTTL(t)), SentCount: 1, DeliveryStatus: DeliveryQueued, InvitedBy: actorLabel(actor),
+			CreatedAt: now, UpdatedAt: now}
+		if err := tx.CreateInvitation(ctx, inv); err != nil {
+			return err
+		}
+		if err := a.enqueue(ctx, tx, tenantID, MailInvitation, inv.ID, email, a.invitationMail(t, inv, tok)); err != nil {
+			return err
+		}
+		out = inv
+		return a.audit(ctx, tx, actor, tenantID, "invitation.create", "invitation", inv.ID, nil, inv)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (a *Accounts) invitationMail(t *Tenant, inv *Invitation, tok string) MailData {
+	return MailData{TenantName: t.Name, TenantSlug: t.Slug, Email: inv.Email, DisplayName: inv.DisplayName,
+		InvitedBy: inv.InvitedBy, Token: tok, ExpiresAt: inv.ExpiresAt, Roles: inv.Roles}
+}
+
+func actorLabel(a Actor) string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return a.ID
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ResendInvitation issues a new token (the old link stops working at once), restarts the
+// expiry and queues a new mail. Pending and expired invitations can be resent; accepted
+// and revoked ones cannot.
+func (a *Accounts) ResendInvitation(ctx context.Context, actor Actor, tenantID, id string) (*Invitation, error) {
+	tok, hash, err := newInviteToken()
+	if err != nil {
+		return nil, err
+	}
+	var out *Invitation
+	err = a.inTx(ctx, func(tx AccountsTx) error {
+		t, err := tx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		now := a.now()
+		var before Invitation
+		inv, err := tx.UpdateInvitation(ctx, tenantID, id, func(inv *Invitation) error {
+			before = *inv
+			if inv.State != InvitePending {
+				return Invalid("state", "a %s invitation cannot be resent", inv.State)
+			}
+			if err := checkNotSuppressed(ctx, tx, tenantID, "email", inv.Email); err != nil {
+				return err
+			}
+			inv.TokenHash, inv.ExpiresAt, inv.UpdatedAt = hash, now.Add(a.invitationTTL(t)), now
+			inv.SentCount++
+			inv.DeliveryStatus, inv.DeliveryError = DeliveryQueued, ""
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.CancelMail(ctx, tenantID, inv.ID); err != nil {
+			return err
+		}
+		if err := a.enqueue(ctx, tx, tenantID, MailInvitation, inv.ID, inv.Email, a.invitationMail(t, inv, tok)); err != nil {
+			return err
+		}
+		out = inv
+		return a.audit(ctx, tx, actor, tenantID, "invitation.resend", "invitation", id, &before, inv)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.State = out.StateAt(a.now())
+	return out, nil
+}
+
+// RevokeInvitation withdraws an invitation for good: its token stops working, queued
+// mail is cancelled and the invited user (never signed in) is removed with its seat. To
+// let the person in again, invite them from scratch.
+func (a *Accounts) RevokeInvitation(ctx context.Context, actor Actor, tenantID, id string) (*Invitation, error) {
+	var out *Invitation
+	err := a.inTx(ctx, func(tx AccountsTx) error {
+		now := a.now()
+		var before Invitation
+		inv, err := tx.UpdateInvitation(ctx, tenantID, id, func(inv *Invitation) error {
+			before = *inv
+			if inv.State != InvitePending {
+				return Invalid("state", "a %s invitation cannot be revoked", inv.State)
+			}
+			inv.State, inv.RevokedAt, inv.UpdatedAt = InviteRevoked, &now, now
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.CancelMail(ctx, tenantID, id); err != nil {
+			return err
+		}
+		u, err := tx.GetUser(ctx, tenantID, inv.UserID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return err
+		case u.Status != StatusInvited:
+			// The person already got in (SSO sign-in activates an invited user): that
+			// account is managed as a user now, not as an invitation.
+			return Invalid("state", "%s has already signed in; deactivate the user instead", inv.Email)
+		default:
+			if err := tx.EndUserSessions(ctx, tenantID, u.ID, now); err != nil {
+				return err
+			}
+			if err := tx.DeleteInvitedUser(ctx, tenantID, u.ID); err != nil {
+				return err
+			}
+			if err := a.audit(ctx, tx, actor, tenantID, "user.delete", "user", u.ID, u, nil); err != nil {
+				return err
+			}
+		}
+		out = inv
+		return a.audit(ctx, tx, actor, tenantID, "invitation.revoke", "invitation", id, &before, inv)
+	})
+	return out, err
+}
+
+// GetInvitation returns one invitation with its current state.
+func (a *Accounts) GetInvitation(ctx context.Context, tenantID, id string) (*Invitation, error) {
+	s, err := a.store()
+	if err != nil {
+		return nil, err
+	}
+	inv, err := s.GetInvitation(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	inv.State = inv.StateAt(a.now())
+	return inv, nil
+}
+
+// ListInvitations lists a tenant's invitations, newest first, optionally of one state.
+func (a *Accounts) ListInvitations(ctx context.Context, tenantID string, state InvitationState) ([]Invitation, error) {
+	switch state {
+	case "", InvitePending, InviteAccepted, InviteRevoked, InviteExpired:
+	default:
+		return nil, Invalid("state", "must be pending, accepted, revoked or expired")
+	}
+	s, err := a.store()
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
+	out, err := s.ListInvitations(ctx, tenantID, InvitationQuery{State: state, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].State = out[i].StateAt(now)
+	}
+	return out, nil
+}
+
+// AcceptMode says how an invitation is accepted.
+type AcceptMode string
+
+// The accept modes.
+const (
+	// AcceptPassword: the invitee sets a local password.
+	AcceptPassword AcceptMode = "password"
+	// AcceptSSO: the tenant has an SSO connection for the invitee's domain; accepting hands
+	// over to that sign-in, which activates the user.
+	AcceptSSO AcceptMode = "sso"
+)
+
+// InvitationView is what the invitation page shows to the holder of a token.
+type InvitationView struct {
+	Invitation   *Invitation
+	Tenant       *Tenant
+	User         *User
+	Mode         AcceptMode
+	ConnectionID string
+}
+
+// InvitationByToken resolves a token for the invitation page. Unknown tokens give
+// ErrNotFound (a resent invitation's old token is unknown); expired, revoked and used ones
+// give *InvitationUnusableError with a message for the page.
+func (a *Accounts) InvitationByToken(ctx context.Context, token string) (*InvitationView, error) {
+	if token == "" || len(token) > 128 {
+		return nil, ErrNotFound
+	}
+	s, err := a.store()
+	if err != nil {
+		return nil, err
+	}
+	inv, err := s.GetInvitationByToken(ctx, inviteTokenHash(token))
+	if err != nil {
+		return nil, err
+	}
+	if st := inv.StateAt(a.now()); st != InvitePending {
+		return nil, unusable(inv, st)
+	}
+	t, err := s.GetTenant(ctx, inv.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.GetUser(ctx, inv.TenantID, inv.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, unusable(inv, InviteRevoked)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Status != StatusInvited {
+		return nil, unusable(inv, InviteAccepted)
+	}
+	v := &InvitationView{Invitation: inv, Tenant: t, User: u, Mode: AcceptPassword}
+	conns, err := s.ListConnections(ctx, inv.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range conns {
+		if !c.Disabled && c.Serves(inv.Email) {
+			v.Mode, v.ConnectionID = AcceptSSO, c.ID
+			break
+		}
+	}
+	return v, nil
+}
+
+// AcceptRequest is what the invitee confirms on the invitation page.
+type AcceptRequest struct {
+	DisplayName string
+	GivenName   string
+	FamilyName  string
+	// Password is required in password mode, ignored in SSO mode.
+	Password  string
+	IP        string
+	UserAgent string
+}
+
+// AcceptResult is an accepted invitation.
+type AcceptResult struct {
+	Invitation *Invitation
+	User       *User
+	Tenant     *Tenant
+	Mode       AcceptMode
+	// ConnectionID is the SSO connection to sign in with (SSO mode).
+	ConnectionID string
+}
+
+// AcceptInvitation uses a token once. In password mode the user is activated with the new
+// password; in SSO mode the invitation is used up and the caller sends the browser to the
+// connection's sign-in, whose first login activates the user. Of two concurrent accepts of
+// one token exactly one succeeds; the other gets *InvitationUnusableError.
+func (a *Accounts) AcceptInvitation(ctx context.Context, token string, req AcceptRequest) (*AcceptResult, error) {
+	view, err := a.InvitationByToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	hash := inviteTokenHash(token)
+	var pwHash string
+	if view.Mode == AcceptPassword {
+		if err := CheckPasswordStrength("password", req.Password, view.Invitation.Email); err != nil {
+			return nil, err
+		}
+		// Hashing takes a tenth of a second: do it before the transaction so that the
+		// database's write lock is not held for it.
+		if pwHash, err = a.hashPassword(ctx, req.Password); err != nil {
+			return nil, err
+		}
+	}
+	res := &AcceptResult{Tenant: view.Tenant, Mode: view.Mode, ConnectionID: view.ConnectionID}
+	actor := Actor{Kind: ActorUser, ID: view.User.ID, Name: view.Invitation.Email, IP: req.IP}
+	err = a.inTx(ctx, func(tx AccountsTx) error {
+		now := a.now()
+		var before Invitation
+		inv, err := tx.UpdateInvitation(ctx, view.Invitation.TenantID, view.Invitation.ID, func(inv *Invitation) error {
+			before = *inv
+			if !hashEqual(inv.TokenHash, hash) {
+				// Resent between the page load and this request: the old token is dead.
+				return ErrNotFound
+			}
+			if st := inv.StateAt(now); st != InvitePending {
+				return unusable(inv, st)
+			}
+			inv.State, inv.AcceptedAt, inv.UpdatedAt = InviteAccepted, &now, now
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var ubefore User
+		u, err := tx.UpdateUser(ctx, inv.TenantID, inv.UserID, func(u *User) error {
+			ubefore = *u
+			if u.Status != StatusInvited {
+				return unusable(inv, InviteAccepted)
+			}
+			if d := strings.TrimSpace(req.DisplayName); d != "" && len(d) <= 256 {
+				u.DisplayName = d
+			}
+			if g := strings.TrimSpace(req.GivenName); g != "" && len(g) <= 256 {
+				u.Name.GivenName = g
+			}
+			if f := strings.TrimSpace(req.FamilyName); f != "" && len(f) <= 256 {
+				u.Name.FamilyName = f
+			}
+			if pwHash != "" {
+				u.PasswordHash, u.Status = pwHash, StatusActive
+			}
+			u.UpdatedAt = now
+			return nil
+		})
+		if errors.Is(err, ErrNotFound) {
+			return unusable(inv, InviteRevoked)
+		}
+		if err != nil {
+			return err
+		}
+		if pwHash != "" {
+			if _, err := tx.UpdateLocalAccount(ctx, inv.TenantID, u.ID, func(acc *LocalAccount) error {
+				acc.MustChange, acc.FailedCount, acc.LockedUntil, acc.PasswordChangedAt = false, 0, nil, &now
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if err := a.audit(ctx, tx, actor, inv.TenantID, "user.update", "user", u.ID, &ubefore, u); err != nil {
+			return err
+		}
+		res.Invitation, res.User = inv, u
+		return a.audit(ctx, tx, actor, inv.TenantID, "invitation.accept", "invitation", inv.ID, &before, inv)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}

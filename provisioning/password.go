@@ -1,0 +1,734 @@
+package provisioning
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// PasswordParams are the argon2id cost parameters of new hashes. Stored hashes carry their
+// own parameters, so changing these never locks anyone out.
+type PasswordParams struct {
+	Time      uint32
+	MemoryKiB uint32
+	Threads   uint8
+	// Concurrency bounds the hashes computed at once, which bounds memory
+	// (Concurrency × MemoryKiB) and keeps a burst of sign-ins from starving the server.
+	Concurrency int
+}
+
+// DefaultPasswordParams suit a 2-core server: t=2, 32 MiB, 2 lanes is about 0.1 s a hash,
+// and two hashes at once cost 64 MiB.
+var DefaultPasswordParams = PasswordParams{Time: 2, MemoryKiB: 32 * 1024, Threads: 2, Concurrency: 2}
+
+const (
+	passwordMinLen = 10
+	passwordMaxLen = 256
+	argonKeyLen    = 32
+)
+
+// LockoutPolicy slows down password guessing. After MaxFailures consecutive failures the
+// account is locked for LockFor, doubling with each further failure up to MaxLock. The
+// counters live in the database so that every replica sees them.
+type LockoutPolicy struct {
+	MaxFailures int
+	LockFor     time.Duration
+	MaxLock     time.Duration
+}
+
+// DefaultLockout locks after 5 failures for 15 minutes, at most a day.
+var DefaultLockout = LockoutPolicy{MaxFailures: 5, LockFor: 15 * time.Minute, MaxLock: 24 * time.Hour}
+
+// Refusal reasons of password sign-in.
+const (
+	RefusePasswordDisabled RefusalReason = "password_login_disabled"
+	RefuseBadCredentials   RefusalReason = "bad_credentials"
+	RefuseLockedOut        RefusalReason = "locked_out"
+	RefuseNotAccepted      RefusalReason = "invitation_not_accepted"
+)
+
+// ErrPasswordRestricted is returned when a password-restricted account tries to change
+// its own password.
+var ErrPasswordRestricted = fmt.Errorf("this account may not change its own password: %w", ErrForbidden)
+
+// PasswordChangeRequiredError is returned by a correct sign-in with a temporary password.
+// Ticket (single use, short-lived) lets CompletePasswordChange finish the sign-in.
+type PasswordChangeRequiredError struct {
+	Ticket string
+}
+
+func (e *PasswordChangeRequiredError) Error() string { return "password change required" }
+
+// StatePasswordChange is the StateStore kind of password change tickets.
+const StatePasswordChange = "password_change"
+
+const passwordChangeTTL = 10 * time.Minute
+
+// CheckPasswordStrength refuses passwords that are too short, too long or equal to the
+// e-mail address.
+func CheckPasswordStrength(field, pw, email string) error {
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case n < passwordMinLen:
+		return Invalid(field, "must be at least %d characters", passwordMinLen)
+	case len(pw) > passwordMaxLen:
+		return Invalid(field, "must be at most %d bytes", passwordMaxLen)
+	case email != "" && FoldKey(pw) == FoldKey(email):
+		return Invalid(field, "must not be your e-mail address")
+	}
+	return nil
+}
+
+// HashPassword returns an encoded argon2id hash ($argon2id$v=19$m=…,t=…,p=…$salt$key).
+func HashPassword(p PasswordParams, pw string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("password salt: %w", err)
+	}
+	key := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+// VerifyPassword reports whether pw matches an encoded hash, in constant time.
+func VerifyPassword(encoded, pw string) (bool, error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false, errors.New("password hash: not argon2id")
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false, errors.New("password hash: unsupported version")
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 || m > 1<<22 {
+		return false, errors.New("password hash: bad parameters")
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		return false, errors.New("password hash: bad salt")
+	}
+	want, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(want) == 0 {
+		return false, errors.New("password hash: bad key")
+	}
+	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+func (a *Accounts) slots() chan struct{} {
+	// Created on first use so that callers may adjust Password after NewAccounts.
+	a.slotsOnce.Do(func() {
+		n := a.Password.Concurrency
+		if n <= 0 {
+			n = 2
+		}
+		a.hashSlots = make(chan struct{}, n)
+	})
+	return a.hashSlots
+}
+
+// countFailure records a wrong password and locks the account once the policy says so.
+func (a *Accounts) countFailure(acc *LocalAccount) {
+	at := a.now()
+	acc.FailedCount++
+	acc.LastFailedAt = &at
+	if over := acc.FailedCount - a.Lockout.MaxFailures; a.Lockout.MaxFailures > 0 && over >= 0 {
+		d := a.Lockout.LockFor
+		for i := 0; i < over && d < a.Lockout.MaxLock; i++ {
+			d *= 2
+		}
+		until := at.Add(min(d, a.Lockout.MaxLock))
+		acc.LockedUntil = &until
+	}
+}
+
+func (a *Accounts) acquire(ctx context.Context) (func(), error) {
+	s := a.slots()
+	select {
+	case s <- struct{}{}:
+		return func() { <-s }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (a *Accounts) hashPassword(ctx context.Context, pw string) (string, error) {
+	release, err := a.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return HashPassword(a.Password, pw)
+}
+
+func (a *Accounts) verifyPassword(ctx context.Context, encoded, pw string) (bool, error) {
+	release, err := a.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	if encoded == "" {
+		// Unknown user or no password: spend the same time so that the answer does not
+		// tell which accounts exist.
+		_, _ = HashPassword(a.Password, pw)
+		return false, nil
+	}
+	return VerifyPassword(encoded, pw)
+}
+
+// GeneratePassword returns a random temporary password of 16 characters from an alphabet
+// without look-alikes (about 90 bits).
+func GeneratePassword() (string, error) {
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	var sb strings.Builder
+	for range 16 {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			return "", fmt.Errorf("generate password: %w", err)
+		}
+		sb.WriteByte(alphabet[n.Int64()])
+	}
+	return sb.String(), nil
+}
+
+// LocalUserRequest creates a user who signs in with a password (the "Add agent" form).
+type LocalUserRequest struct {
+	Email        string       `json:"email"`
+	DisplayName  string       `json:"displayName"`
+	GivenName    string       `json:"givenName,omitempty"`
+	FamilyName   string       `json:"familyName,omitempty"`
+	Language     string       `json:"language,omitempty"`
+	BusinessUnit string       `json:"businessUnit,omitempty"`
+	PhoneNumbers []MultiValue `json:"phoneNumbers,omitempty"`
+	Roles        []string     `json:"roles,omitempty"`
+	Teams        []string     `json:"teams,omitempty"`
+	Seat         bool         `json:"seat,omitempty"`
+	Password     string       `json:"-"`
+	ForceChange  bool         `json:"forceChange,omitempty"`
+	SendMail     bool         `json:"sendMail,omitempty"`
+	Restricted   bool         `json:"passwordRestricted,omitempty"`
+}
+
+// CreateLocalUser creates an active user with a password: the given one or a generated
+// temporary one, returned once. ForceChange makes the user choose a new one at first
+// sign-in; SendMail queues the credentials mail in the same transaction. A
+// password-restricted account cannot be forced to change (it may not change at all).
+func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID string, req LocalUserRequest) (*User, string, error) {
+	email, err := NormalizeEmail("email", req.Email)
+	if err != nil {
+		return nil, "", err
+	}
+	if req.Restricted && req.ForceChange {
+		return nil, "", Invalid("forceChange", "a password-restricted account cannot change its password, so it cannot be forced to")
+	}
+	pw := req.Password
+	if pw == "" {
+		if pw, err = GeneratePassword(); err != nil {
+			return nil, "", err
+		}
+	} else if err := CheckPasswordStrength("password", pw, email); err != nil {
+		return nil, "", err
+	}
+	hash, err := a.hashPassword(ctx, pw)
+	if err != nil {
+		return nil, "", err
+	}
+	display := strings.TrimSpace(req.DisplayName)
+	if display == "" {
+		display = strings.TrimSpace(strings.TrimSpace(req.GivenName) + " " + strings.TrimSpace(req.FamilyName))
+	}
+	var out *User
+	err = a.inTx(ctx, func(tx AccountsTx) error {
+		t, err := tx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if err := CheckEmailPolicy(t, "email", email); err != nil {
+			return err
+		}
+		if req.SendMail {
+			if err := checkNotSuppressed(ctx, tx, tenantID, "email", email); err != nil {
+				return err
+			}
+		}
+		roleIDs, roleNames, teamIDs, teamNames, err := a.resolveAccess(ctx, tx, actor, t, req.Roles, req.Teams)
+		if err != nil {
+			return err
+		}
+		now := a.now()
+		u := &User{ID: a.NewID(), TenantID: tenantID, UserName: email, DisplayName: display,
+			Name:              Name{GivenName: strings.TrimSpace(req.GivenName), FamilyName: strings.TrimSpace(req.FamilyName)},
+			PreferredLanguage: strings.TrimSpace(req.Language), BusinessUnit: strings.TrimSpace(req.BusinessUnit),
+			Emails: []MultiValue{{Value: email, Type: "work", Primary: true}}, PhoneNumbers: req.PhoneNumbers,
+			Status: StatusActive, Source: SourceAdmin, Seat: req.Seat, PasswordHash: hash, Version: 1, CreatedAt: now, UpdatedAt: now}
+		if err := validateUser(u); err != nil {
+			return err
+		}
+		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
+			return err
+		}
+		if err := tx.SetUserRoles(ctx, tenantID, u.ID, roleIDs); err != nil {
+			return err
+		}
+		if len(teamIDs) > 0 {
+			if err := tx.SetSourcedTeams(ctx, tenantID, u.ID, inviteTeamSource, teamIDs); err != nil {
+				return err
+			}
+		}
+		u.Roles, u.Teams = roleNames, teamNames
+		acc, err := tx.UpdateLocalAccount(ctx, tenantID, u.ID, func(acc *LocalAccount) error {
+			acc.MustChange, acc.PasswordRestricted, acc.PasswordChangedAt = req.ForceChange, req.Restricted, &now
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := a.audit(ctx, tx, actor, tenantID, "user.create", "user", u.ID, nil, struct {
+			*User
+			Account *LocalAccount `json:"account"`
+		}{u, acc}); err != nil {
+			return err
+		}
+		if req.SendMail {
+			data := MailData{TenantName: t.Name, TenantSlug: t.Slug, Email: email, DisplayName: display, InvitedBy: actorLabel(actor),
+				Password: pw, MustChange: req.ForceChange, Roles: roleNames}
+			if err := a.enqueue(ctx, tx, tenantID, MailCredentials, u.ID, email, data); err != nil {
+				return err
+			}
+		}
+		out = u
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, pw, nil
+}
+
+// ResetPasswordRequest is an admin's password reset.
+type ResetPasswordRequest struct {
+	// Password empty generates a temporary one.
+	Password    string `json:"-"`
+	ForceChange bool   `json:"forceChange,omitempty"`
+	SendMail    bool   `json:"sendMail,omitempty"`
+}
+
+// ResetPassword sets a user's password on an admin's behalf (also for password-restricted
+// accounts: the admin manages their shared password), clears any lockout and returns the
+// password once.
+func (a *Accounts) ResetPassword(ctx context.Context, actor Actor, tenantID, userID string, req ResetPasswordRequest) (string, error) {
+	pw := req.Password
+	var err error
+	if pw == "" {
+		if pw, err = GeneratePassword(); err != nil {
+			return "", err
+		}
+	} else if err := CheckPasswordStrength("password", pw, ""); err != nil {
+		return "", err
+	}
+	hash, err := a.hashPassword(ctx, pw)
+	if err != nil {
+		return "", err
+	}
+	err = a.inTx(ctx, func(tx AccountsTx) error {
+		now := a.now()
+		t, err := tx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		u, err := tx.UpdateUser(ctx, tenantID, userID, func(u *User) error {
+			if u.ManagedByIdP {
+				return Invalid("password", "is managed by the identity provider")
+			}
+			u.PasswordHash, u.UpdatedAt = hash, now
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		acc, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
+			if acc.PasswordRestricted && req.ForceChange {
+				return Invalid("forceChange", "a password-restricted account cannot change its password, so it cannot be forced to")
+			}
+			acc.MustChange, acc.FailedCount, acc.LockedUntil, acc.PasswordChangedAt = req.ForceChange, 0, nil, &now
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.EndUserSessions(ctx, tenantID, userID, now); err != nil {
+			return err
+		}
+		if req.SendMail {
+			if err := checkNotSuppressed(ctx, tx, tenantID, "email", u.PrimaryEmail()); err != nil {
+				return err
+			}
+			data := MailData{TenantName: t.Name, TenantSlug: t.Slug, Email: u.PrimaryEmail(), DisplayName: u.DisplayName,
+				InvitedBy: actorLabel(actor), Password: pw, MustChange: req.ForceChange}
+			if err := a.enqueue(ctx, tx, tenantID, MailCredentials, u.ID, u.PrimaryEmail(), data); err != nil {
+				return err
+			}
+		}
+		return a.audit(ctx, tx, actor, tenantID, "user.password.reset", "user", userID, nil, acc)
+	})
+	if err != nil {
+		return "", err
+	}
+	return pw, nil
+}
+
+// SetPasswordRestricted grants or removes the password-restricted platform role.
+func (a *Accounts) SetPasswordRestricted(ctx context.Context, actor Actor, tenantID, userID string, restricted bool) error {
+	return a.inTx(ctx, func(tx AccountsTx) error {
+		if _, err := tx.GetUser(ctx, tenantID, userID); err != nil {
+			return err
+		}
+		var before LocalAccount
+		acc, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
+			before = *acc
+			acc.PasswordRestricted = restricted
+			if restricted {
+				acc.MustChange = false
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return a.audit(ctx, tx, actor, tenantID, "user.password.restrict", "user", userID, &before, acc)
+	})
+}
+
+// UnlockAccount clears a lockout.
+func (a *Accounts) UnlockAccount(ctx context.Context, actor Actor, tenantID, userID string) error {
+	return a.inTx(ctx, func(tx AccountsTx) error {
+		acc, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
+			acc.FailedCount, acc.LockedUntil = 0, nil
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return a.audit(ctx, tx, actor, tenantID, "user.unlock", "user", userID, nil, acc)
+	})
+}
+
+// PasswordLoginRequest is one password sign-in attempt.
+type PasswordLoginRequest struct {
+	TenantID  string
+	Email     string
+	Password  string
+	IP        string
+	UserAgent string
+}
+
+// PasswordLogin signs a user in with a password and opens the same kind of session as an
+// SSO login (so the platform gets its OIDC login the same way). Every attempt writes a
+// login event. Refusals are *LoginRefusedError (bad credentials never say whether the
+// account exists); a correct temporary password gives *PasswordChangeRequiredError.
+func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) (*LoginResult, error) {
+	s, err := a.store()
+	if err != nil {
+		return nil, err
+	}
+	ev := &LoginEvent{TenantID: req.TenantID, Method: "password", Subject: truncateReason(req.Email), IP: req.IP, UserAgent: req.UserAgent}
+	refuseWith := func(u *User, r *LoginRefusedError, fn func(tx AccountsTx) error) (*LoginResult, error) {
+		ev.Result, ev.Reason, ev.At = "refused", string(r.Reason), a.now()
+		if u != nil {
+			ev.UserID = u.ID
+		}
+		err := a.inTx(ctx, func(tx AccountsTx) error {
+			if fn != nil {
+				if err := fn(tx); err != nil {
+					return err
+				}
+			}
+			return tx.AppendLogin(ctx, ev)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return nil, r
+	}
+	badCreds := refuse(RefuseBadCredentials, "The e-mail address or password is wrong.")
+
+	t, err := s.GetTenant(ctx, req.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if !t.Policy.AllowPasswordLogin {
+		return refuseWith(nil, refuse(RefusePasswordDisabled, "%s signs in with single sign-on only.", t.Name), nil)
+	}
+	u, err := s.GetUserByUserName(ctx, t.ID, strings.TrimSpace(req.Email))
+	if errors.Is(err, ErrNotFound) {
+		_, _ = a.verifyPassword(ctx, "", req.Password)
+		return refuseWith(nil, badCreds, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	acc, err := s.GetLocalAccount(ctx, t.ID, u.ID)
+	if errors.Is(err, ErrNotFound) {
+		acc, err = &LocalAccount{TenantID: t.ID, UserID: u.ID}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
+	if acc.LockedUntil != nil && now.Before(*acc.LockedUntil) {
+		// No hash is computed for a locked account: guessing costs the attacker nothing
+		// but costs us nothing either.
+		wait := acc.LockedUntil.Sub(now).Round(time.Minute)
+		return refuseWith(u, refuse(RefuseLockedOut, "Too many failed attempts. Try again in %s or ask your administrator to unlock your account.",
+			max(wait, time.Minute)), nil)
+	}
+	ok, err := a.verifyPassword(ctx, u.PasswordHash, req.Password)
+	if err != nil {
+		a.Log.ErrorContext(ctx, "stored password hash unusable", "tenant", t.ID, "user", u.ID, "err", err)
+		ok = false
+	}
+	if !ok {
+		return refuseWith(u, badCreds, func(tx AccountsTx) error {
+			_, err := tx.UpdateLocalAccount(ctx, t.ID, u.ID, func(acc *LocalAccount) error {
+				a.countFailure(acc)
+				return nil
+			})
+			return err
+		})
+	}
+	switch {
+	case u.Status == StatusDeactivated:
+		return refuseWith(u, refuse(RefuseDeactivated, "Your account is deactivated. Ask your administrator to reactivate it."), nil)
+	case u.Status == StatusInvited:
+		return refuseWith(u, refuse(RefuseNotAccepted, "Accept your invitation first: use the link in the invitation e-mail."), nil)
+	case !u.Seat:
+		return refuseWith(u, refuse(RefuseNoSeat, "Your account has no seat in %s yet. Ask your administrator to assign one.", t.Name), nil)
+	}
+	if acc.MustChange && !acc.PasswordRestricted {
+		ticket, err := randomSecret()
+		if err != nil {
+			return nil, err
+		}
+		data, _ := json.Marshal(map[string]string{"userId": u.ID})
+		if err := s.PutState(ctx, &AuthState{Kind: StatePasswordChange, Key: secretKey(ticket), TenantID: t.ID, Data: data,
+			CreatedAt: now, ExpiresAt: now.Add(passwordChangeTTL)}); err != nil {
+			return nil, err
+		}
+		ev.Result, ev.Reason, ev.UserID, ev.At = "challenge", "password_change_required", u.ID, now
+		if err := a.inTx(ctx, func(tx AccountsTx) error {
+			if _, err := tx.UpdateLocalAccount(ctx, t.ID, u.ID, func(acc *LocalAccount) error {
+				acc.FailedCount, acc.LockedUntil = 0, nil
+				return nil
+			}); err != nil {
+				return err
+			}
+			return tx.AppendLogin(ctx, ev)
+		}); err != nil {
+			return nil, err
+		}
+		return nil, &PasswordChangeRequiredError{Ticket: ticket}
+	}
+	return a.openPasswordSession(ctx, t, u.ID, ev, nil)
+}
+
+// openPasswordSession resets the failure counter, opens a session and records the login,
+// optionally after change (which runs first in the same transaction).
+func (a *Accounts) openPasswordSession(ctx context.Context, t *Tenant, userID string, ev *LoginEvent, change func(tx AccountsTx) error) (*LoginResult, error) {
+	var res *LoginResult
+	err := a.inTx(ctx, func(tx AccountsTx) error {
+		now := a.now()
+		if change != nil {
+			if err := change(tx); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.UpdateLocalAccount(ctx, t.ID, userID, func(acc *LocalAccount) error {
+			acc.FailedCount, acc.LockedUntil = 0, nil
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.TouchLastLogin(ctx, t.ID, userID, now); err != nil {
+			return err
+		}
+		u, err := tx.GetUser(ctx, t.ID, userID)
+		if err != nil {
+			return err
+		}
+		ttl := a.SessionTTL
+		if ttl <= 0 {
+			ttl = DefaultSessionTTL
+		}
+		secret, sess, err := a.newSession(u, &Connection{}, LoginRequest{Method: "pwd", SessionTTL: ttl}, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		u.LastLoginAt = &now
+		ev.UserID, ev.Result, ev.Reason, ev.At = u.ID, "success", "", now
+		if err := tx.AppendLogin(ctx, ev); err != nil {
+			return err
+		}
+		res = &LoginResult{User: u, Session: sess, SessionSecret: secret}
+		return nil
+	})
+	return res, err
+}
+
+// CompletePasswordChange finishes a sign-in that needed a new password: the ticket is
+// used up, the new password replaces the temporary one and a session opens.
+func (a *Accounts) CompletePasswordChange(ctx context.Context, tenantID, ticket, newPassword, ip, userAgent string) (*LoginResult, error) {
+	s, err := a.store()
+	if err != nil {
+		return nil, err
+	}
+	if ticket == "" || len(ticket) > 128 {
+		return nil, ErrSessionEnded
+	}
+	now := a.now()
+	st, err := s.GetState(ctx, StatePasswordChange, secretKey(ticket), now)
+	if errors.Is(err, ErrNotFound) || (err == nil && st.TenantID != tenantID) {
+		return nil, ErrSessionEnded
+	}
+	if err != nil {
+		return nil, err
+	}
+	var data struct {
+		UserID string `json:"userId"`
+	}
+	if err := json.Unmarshal(st.Data, &data); err != nil {
+		return nil, fmt.Errorf("password change ticket: %w", err)
+	}
+	u, err := s.GetUser(ctx, tenantID, data.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckPasswordStrength("password", newPassword, u.PrimaryEmail()); err != nil {
+		return nil, err
+	}
+	if same, _ := a.verifyPassword(ctx, u.PasswordHash, newPassword); same {
+		return nil, Invalid("password", "must differ from the temporary password")
+	}
+	hash, err := a.hashPassword(ctx, newPassword)
+	if err != nil {
+		return nil, err
+	}
+	// Taken only now, so that a refused new password leaves the ticket usable.
+	if _, err := s.TakeState(ctx, StatePasswordChange, secretKey(ticket), now); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrSessionEnded
+		}
+		return nil, err
+	}
+	t, err := s.GetTenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	ev := &LoginEvent{TenantID: tenantID, Method: "password", Subject: u.UserName, IP: ip, UserAgent: userAgent}
+	actor := Actor{Kind: ActorUser, ID: u.ID, Name: u.UserName, IP: ip}
+	return a.openPasswordSession(ctx, t, u.ID, ev, func(tx AccountsTx) error {
+		return a.setOwnPassword(ctx, tx, actor, tenantID, u.ID, hash, true)
+	})
+}
+
+// setOwnPassword stores a password the user chose. Restricted accounts may not; forced
+// is the change a temporary password demands, which must still be pending.
+func (a *Accounts) setOwnPassword(ctx context.Context, tx AccountsTx, actor Actor, tenantID, userID, hash string, forced bool) error {
+	now := a.now()
+	if _, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
+		if acc.PasswordRestricted {
+			return ErrPasswordRestricted
+		}
+		if forced && !acc.MustChange {
+			return ErrSessionEnded
+		}
+		acc.MustChange, acc.PasswordChangedAt = false, &now
+		return nil
+	}); err != nil {
+		return err
+	}
+	if _, err := tx.UpdateUser(ctx, tenantID, userID, func(u *User) error {
+		u.PasswordHash, u.UpdatedAt = hash, now
+		return nil
+	}); err != nil {
+		return err
+	}
+	return a.audit(ctx, tx, actor, tenantID, "user.password.change", "user", userID, nil, nil)
+}
+
+// ChangeOwnPassword lets a signed-in user replace its password after proving the current
+// one (a wrong one counts towards the lockout). Password-restricted accounts get
+// ErrPasswordRestricted.
+func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, current, newPassword, ip string) error {
+	s, err := a.store()
+	if err != nil {
+		return err
+	}
+	u, err := s.GetUser(ctx, tenantID, userID)
+	if err != nil {
+		return err
+	}
+	acc, err := s.GetLocalAccount(ctx, tenantID, userID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if acc != nil && acc.PasswordRestricted {
+		return ErrPasswordRestricted
+	}
+	if acc != nil && acc.LockedUntil != nil && a.now().Before(*acc.LockedUntil) {
+		return refuse(RefuseLockedOut, "Too many failed attempts. Try again later.")
+	}
+	if err := CheckPasswordStrength("password", newPassword, u.PrimaryEmail()); err != nil {
+		return err
+	}
+	ok, err := a.verifyPassword(ctx, u.PasswordHash, current)
+	if err != nil || !ok {
+		if err := a.inTx(ctx, func(tx AccountsTx) error {
+			_, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
+				a.countFailure(acc)
+				return nil
+			})
+			return err
+		}); err != nil {
+			return err
+		}
+		return Invalid("currentPassword", "is wrong")
+	}
+	hash, err := a.hashPassword(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	actor := Actor{Kind: ActorUser, ID: userID, Name: u.UserName, IP: ip}
+	return a.inTx(ctx, func(tx AccountsTx) error {
+		return a.setOwnPassword(ctx, tx, actor, tenantID, userID, hash, false)
+	})
+}
+
+func randomSecret() (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("random secret: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+func secretKey(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:])
+}
