@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"context"
 	"io/fs"
 	"testing"
+
+	"github.com/seatbridge/seatbridge/provisioning"
 
 	"github.com/seatbridge/seatbridge/store"
 	"github.com/seatbridge/seatbridge/store/storetest"
@@ -39,4 +42,32 @@ func TestMigrationsMatch(t *testing.T) {
 			t.Fatalf("migration %d: sqlite %s, postgres %s", i, names[store.SQLite][i], names[store.Postgres][i])
 		}
 	}
+}
+
+func TestSeedUsers(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		eng := provisioning.NewEngine(db, nil)
+		tn, err := eng.CreateTenant(ctx, provisioning.Actor{Kind: provisioning.ActorCLI}, "bench", "Bench", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SeedUsers(ctx, tn.ID, "s", 1234); err != nil {
+			t.Fatal(err)
+		}
+		u, err := db.GetUserByUserName(ctx, tn.ID, "S-1234@EXAMPLE.COM")
+		if err != nil || len(u.Emails) != 1 || u.Emails[0].Value != "s-1234@example.com" || u.Seat {
+			t.Fatalf("seeded user: %+v, %v", u, err)
+		}
+		p, err := db.ListUsers(ctx, tn.ID, provisioning.UserQuery{})
+		if err != nil || p.Total != 1234 {
+			t.Fatalf("seeded %d users, %v", p.Total, err)
+		}
+		// Seeded users behave like any other: the seat count is untouched and e-mail filters find them.
+		byMail, err := db.ListUsers(ctx, tn.ID, provisioning.UserQuery{Limit: 5, Filter: provisioning.Any{Collection: "emails",
+			Where: provisioning.Compare{Field: "value", Op: provisioning.OpEq, Value: "s-7@example.com"}}})
+		if err != nil || byMail.Total != 1 {
+			t.Fatalf("e-mail filter on seeded users: %+v, %v", byMail, err)
+		}
+	})
 }

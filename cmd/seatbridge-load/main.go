@@ -5,6 +5,7 @@
 //
 //	seatbridge-load scim --url http://127.0.0.1:8080/scim/v2/acme --token sbt_… \
 //	    --users 10000 --groups 100 --concurrency 8 --steady 20s
+//	seatbridge seed --tenant acme --users 1000000 && seatbridge-load lookup --url … --n 1000000
 package main
 
 import (
@@ -29,14 +30,16 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(os.Args) < 2 || (os.Args[1] != "scim" && os.Args[1] != "saml") {
-		fmt.Fprintln(os.Stderr, "usage: seatbridge-load scim|saml [flags]   (seatbridge-load scim -h for flags)")
+	if len(os.Args) < 2 || (os.Args[1] != "scim" && os.Args[1] != "saml" && os.Args[1] != "lookup") {
+		fmt.Fprintln(os.Stderr, "usage: seatbridge-load scim|lookup|saml [flags]   (seatbridge-load scim -h for flags)")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "scim":
 		err = runSCIM(ctx, os.Args[2:], os.Stdout)
+	case "lookup":
+		err = runLookup(ctx, os.Args[2:], os.Stdout)
 	case "saml":
 		err = runSAML(ctx, os.Args[2:], os.Stdout)
 	}
