@@ -179,4 +179,3 @@ func (c *conn) DeleteSuppression(ctx context.Context, tenantID, email string) er
 	}
 	return nil
 }
-

@@ -1,0 +1,149 @@
+package invite_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seatbridge/seatbridge/internal/secretbox"
+	"github.com/seatbridge/seatbridge/invite"
+	"github.com/seatbridge/seatbridge/provisioning"
+	"github.com/seatbridge/seatbridge/store"
+	"github.com/seatbridge/seatbridge/store/storetest"
+)
+
+var admin = provisioning.Actor{Kind: provisioning.ActorAdminToken, ID: "tok"}
+
+func TestPages(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		eng := provisioning.NewEngine(db, log)
+		now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+		eng.Now = func() time.Time { return now }
+		box, _ := secretbox.New(bytes.Repeat([]byte{1}, 32))
+		acc := provisioning.NewAccounts(eng, box)
+		acc.Password = provisioning.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}
+		tn, _ := eng.CreateTenant(ctx, admin, "acme", "Acme Inc", 5)
+		if _, err := eng.UpdateTenant(ctx, admin, tn.ID, func(t *provisioning.Tenant) error { t.Policy.AllowPasswordLogin = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		(&invite.Handler{Accounts: acc, Log: log}).Mount(mux)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		get := func(path string) (int, string) {
+			resp, err := client.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		post := func(path string, form url.Values) *http.Response {
+			resp, err := client.PostForm(srv.URL+path, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}
+		token := func(invID string) string {
+			ms, err := acc.ClaimMail(ctx, "t", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ms {
+				_ = acc.MailSent(ctx, m, "t")
+				if m.RefID == invID {
+					return m.Data.Token
+				}
+			}
+			t.Fatal("no mail")
+			return ""
+		}
+
+		inv, err := acc.CreateInvitation(ctx, admin, tn.ID, provisioning.InvitationRequest{Email: "new@example.com", DisplayName: "New Person", Seat: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := token(inv.ID)
+		if code, body := get("/invite/" + tok); code != 200 || !strings.Contains(body, "new@example.com") || !strings.Contains(body, "Acme Inc") {
+			t.Fatalf("invite page %d:\n%s", code, body)
+		}
+		if code, _ := get("/invite/not-a-token"); code != 404 {
+			t.Fatalf("unknown token: %d", code)
+		}
+		resp := post("/invite/"+tok, url.Values{"password": {"a long password"}, "password2": {"another one!!"}})
+		if resp.StatusCode != 400 {
+			t.Fatalf("mismatch: %d", resp.StatusCode)
+		}
+		resp = post("/invite/"+tok, url.Values{"password": {"a long password"}, "password2": {"a long password"}, "display_name": {"Newt"}})
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login/acme?") {
+			t.Fatalf("accept: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if code, body := get("/invite/" + tok); code != http.StatusGone || !strings.Contains(body, "already been used") {
+			t.Fatalf("used token page %d:\n%s", code, body)
+		}
+
+		// Revoked and expired links get clear pages.
+		inv2, _ := acc.CreateInvitation(ctx, admin, tn.ID, provisioning.InvitationRequest{Email: "rev@example.com"})
+		tok2 := token(inv2.ID)
+		_, _ = acc.RevokeInvitation(ctx, admin, tn.ID, inv2.ID)
+		if code, body := get("/invite/" + tok2); code != http.StatusGone || !strings.Contains(body, "withdrawn") {
+			t.Fatalf("revoked page %d:\n%s", code, body)
+		}
+		inv3, _ := acc.CreateInvitation(ctx, admin, tn.ID, provisioning.InvitationRequest{Email: "old@example.com"})
+		tok3 := token(inv3.ID)
+		now = now.Add(8 * 24 * time.Hour)
+		if code, body := get("/invite/" + tok3); code != http.StatusGone || !strings.Contains(body, "expired") {
+			t.Fatalf("expired page %d:\n%s", code, body)
+		}
+
+		// Password sign-in, then a forced change.
+		if code, _ := get("/login/acme"); code != 200 {
+			t.Fatalf("login page %d", code)
+		}
+		resp = post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"wrong password"}})
+		if resp.StatusCode != 401 {
+			t.Fatalf("wrong password: %d", resp.StatusCode)
+		}
+		resp = post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}, "return_to": {"/app"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/app" || !strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
+			t.Fatalf("login: %d %v", resp.StatusCode, resp.Header)
+		}
+		if resp := post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}, "return_to": {"https://evil.test/"}}); resp.StatusCode != 400 {
+			t.Fatalf("open redirect: %d", resp.StatusCode)
+		}
+		_, temp, err := acc.CreateLocalUser(ctx, admin, tn.ID, provisioning.LocalUserRequest{Email: "temp@example.com", Seat: true, ForceChange: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp = post("/login/acme", url.Values{"email": {"temp@example.com"}, "password": {temp}})
+		b, _ := io.ReadAll(resp.Body)
+		m := regexp.MustCompile(`name="ticket" value="([^"]+)"`).FindSubmatch(b)
+		if resp.StatusCode != 200 || m == nil {
+			t.Fatalf("forced change page %d:\n%s", resp.StatusCode, b)
+		}
+		resp = post("/login/acme/change", url.Values{"ticket": {string(m[1])}, "password": {"my new password"}, "password2": {"my new password"}})
+		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
+			t.Fatalf("change: %d", resp.StatusCode)
+		}
+		// A cross-site POST is refused.
+		req, _ := http.NewRequest("POST", srv.URL+"/login/acme", strings.NewReader("email=x&password=y"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-site post: %v %v", resp, err)
+		}
+	})
+}
