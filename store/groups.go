@@ -97,41 +97,12 @@ func (c *conn) ListGroups(ctx context.Context, tenantID string, q provisioning.G
 		return nil, err
 	}
 	out := &provisioning.GroupPage{}
-	countSQL := `SELECT COUNT(*) FROM groups g WHERE ` + w.sb.String()
-	countArgs := append([]any(nil), w.args...)
-	limit := clampLimit(q.Limit)
-	if limit == 0 {
-		if err := c.get(ctx, &out.Total, countSQL, countArgs...); err != nil {
-			return nil, fmt.Errorf("count groups: %w", err)
-		}
-		return out, nil
+	rows, total, more, err := selectPage[groupRow](ctx, c, w, p, pageReq{from: "groups g", cols: groupCols, what: "groups",
+		limit: q.Limit, offset: q.Offset, after: q.After})
+	if err != nil {
+		return nil, err
 	}
-	if q.After != "" {
-		if err := p.keyset(w, q.After); err != nil {
-			return nil, err
-		}
-	}
-	sqlText := `SELECT ` + groupCols + ` FROM groups g WHERE ` + w.sb.String() + p.orderBy() + ` LIMIT ?`
-	args := append(w.args, limit+1)
-	offset := 0
-	if q.After == "" && q.Offset > 0 {
-		offset = q.Offset
-		sqlText += ` OFFSET ?`
-		args = append(args, offset)
-	}
-	var rows []groupRow
-	if err := c.selectx(ctx, &rows, sqlText, args...); err != nil {
-		return nil, fmt.Errorf("list groups: %w", err)
-	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	if q.After == "" && !more && (len(rows) > 0 || offset == 0) {
-		out.Total = offset + len(rows)
-	} else if err := c.get(ctx, &out.Total, countSQL, countArgs...); err != nil {
-		return nil, fmt.Errorf("count groups: %w", err)
-	}
+	out.Total = total
 	out.Groups = make([]provisioning.Group, len(rows))
 	ptrs := make([]*provisioning.Group, len(rows))
 	for i := range rows {

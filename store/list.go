@@ -190,6 +190,57 @@ func userFieldString(u *provisioning.User, field string) string {
 	return ""
 }
 
+// pageReq is what selectPage needs besides the WHERE clause.
+type pageReq struct {
+	from, cols, what string
+	limit, offset    int
+	after            string
+}
+
+// selectPage runs one page of a list query (offset or keyset) and works out the total: a
+// page that is not full ends the result and tells the total without a COUNT, so the
+// common "userName eq" lookup costs one query fewer. Limit 0 only counts.
+func selectPage[R any](ctx context.Context, c *conn, w *where, p page, r pageReq) (rows []R, total int, more bool, err error) {
+	countSQL := `SELECT COUNT(*) FROM ` + r.from + ` WHERE ` + w.sb.String()
+	countArgs := append([]any(nil), w.args...)
+	count := func() (int, error) {
+		var n int
+		if err := c.get(ctx, &n, countSQL, countArgs...); err != nil {
+			return 0, fmt.Errorf("count %s: %w", r.what, err)
+		}
+		return n, nil
+	}
+	limit := clampLimit(r.limit)
+	if limit == 0 {
+		total, err = count()
+		return nil, total, false, err
+	}
+	if r.after != "" {
+		if err := p.keyset(w, r.after); err != nil {
+			return nil, 0, false, err
+		}
+	}
+	sqlText := `SELECT ` + r.cols + ` FROM ` + r.from + ` WHERE ` + w.sb.String() + p.orderBy() + ` LIMIT ?`
+	args := append(w.args, limit+1)
+	offset := 0
+	if r.after == "" && r.offset > 0 {
+		offset = r.offset
+		sqlText += ` OFFSET ?`
+		args = append(args, offset)
+	}
+	if err := c.selectx(ctx, &rows, sqlText, args...); err != nil {
+		return nil, 0, false, fmt.Errorf("list %s: %w", r.what, err)
+	}
+	if more = len(rows) > limit; more {
+		rows = rows[:limit]
+	}
+	if r.after == "" && !more && (len(rows) > 0 || offset == 0) {
+		return rows, offset + len(rows), more, nil
+	}
+	total, err = count()
+	return rows, total, more, err
+}
+
 func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.UserQuery) (*provisioning.UserPage, error) {
 	w := &where{cols: userColumns, any: userAny, tenant: tenantID}
 	w.sb.WriteString("u.tenant_id = ? AND ")
@@ -208,43 +259,12 @@ func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.Us
 		return nil, err
 	}
 	out := &provisioning.UserPage{}
-	countSQL := `SELECT COUNT(*) FROM users u WHERE ` + w.sb.String()
-	countArgs := append([]any(nil), w.args...)
-	limit := clampLimit(q.Limit)
-	if limit == 0 {
-		if err := c.get(ctx, &out.Total, countSQL, countArgs...); err != nil {
-			return nil, fmt.Errorf("count users: %w", err)
-		}
-		return out, nil
+	rows, total, more, err := selectPage[userRow](ctx, c, w, p, pageReq{from: "users u", cols: userCols, what: "users",
+		limit: q.Limit, offset: q.Offset, after: q.After})
+	if err != nil {
+		return nil, err
 	}
-	if q.After != "" {
-		if err := p.keyset(w, q.After); err != nil {
-			return nil, err
-		}
-	}
-	sqlText := `SELECT ` + userCols + ` FROM users u WHERE ` + w.sb.String() + p.orderBy() + ` LIMIT ?`
-	args := append(w.args, limit+1)
-	offset := 0
-	if q.After == "" && q.Offset > 0 {
-		offset = q.Offset
-		sqlText += ` OFFSET ?`
-		args = append(args, offset)
-	}
-	var rows []userRow
-	if err := c.selectx(ctx, &rows, sqlText, args...); err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	// A page that is not full ends the result, so it tells the total without a COUNT: the
-	// common "userName eq" lookup then costs one query fewer.
-	if q.After == "" && !more && (len(rows) > 0 || offset == 0) {
-		out.Total = offset + len(rows)
-	} else if err := c.get(ctx, &out.Total, countSQL, countArgs...); err != nil {
-		return nil, fmt.Errorf("count users: %w", err)
-	}
+	out.Total = total
 	ptrs := make([]*provisioning.User, len(rows))
 	for i := range rows {
 		u, err := rows[i].user()
