@@ -364,13 +364,7 @@ func runClientCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-uri", "post-logout redirect URI (repeatable)")
 	fs.BoolVar(&public, "public", false, "public client (no secret; PKCE required)")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, env)
+	a, err := openCommand(ctx, env, fs, b, &cfg, args)
 	if err != nil {
 		return err
 	}
@@ -399,13 +393,7 @@ func runClientCreate(ctx context.Context, env *cliEnv, args []string) error {
 func runClientList(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
 	fs, b := newFlags("client list", env, &cfg)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, env)
+	a, err := openCommand(ctx, env, fs, b, &cfg, args)
 	if err != nil {
 		return err
 	}
@@ -439,13 +427,7 @@ func runClientList(ctx context.Context, env *cliEnv, args []string) error {
 func runKeyRotate(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
 	fs, b := newFlags("signing-key rotate", env, &cfg)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, env)
+	a, err := openCommand(ctx, env, fs, b, &cfg, args)
 	if err != nil {
 		return err
 	}

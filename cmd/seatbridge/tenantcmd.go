@@ -22,13 +22,7 @@ func init() {
 func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
 	fs, b := newFlags("migrate", env, &cfg)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, env)
+	a, err := openCommand(ctx, env, fs, b, &cfg, args)
 	if err != nil {
 		return err
 	}
@@ -81,13 +75,7 @@ func runTenantCreate(ctx context.Context, env *cliEnv, args []string) error {
 func runTenantList(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
 	fs, b := newFlags("tenant list", env, &cfg)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, env)
+	a, err := openCommand(ctx, env, fs, b, &cfg, args)
 	if err != nil {
 		return err
 	}
@@ -173,13 +161,7 @@ func runTokenList(ctx context.Context, env *cliEnv, args []string) error {
 	var tenant string
 	fs, b := newFlags("token list", env, &cfg)
 	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, env)
+	a, err := openCommand(ctx, env, fs, b, &cfg, args)
 	if err != nil {
 		return err
 	}
