@@ -170,7 +170,7 @@ func (e *Engine) AuthenticateToken(ctx context.Context, presented string, kind T
 	if !ok || id == "" || secret == "" || len(id) > 64 {
 		return nil, nil, ErrBadToken
 	}
-	t, err := e.Store.GetToken(ctx, id)
+	t, tenant, err := e.Store.GetTokenTenant(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, ErrBadToken
 	}
@@ -180,10 +180,6 @@ func (e *Engine) AuthenticateToken(ctx context.Context, presented string, kind T
 	sum := sha256.Sum256([]byte(secret))
 	if subtle.ConstantTimeCompare(sum[:], t.SecretHash) != 1 || t.RevokedAt != nil || t.Kind != kind {
 		return nil, nil, ErrBadToken
-	}
-	tenant, err := e.Store.GetTenant(ctx, t.TenantID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load token tenant: %w", err)
 	}
 	return t, tenant, nil
 }

@@ -24,6 +24,9 @@ type Reader interface {
 	ListTenants(ctx context.Context) ([]Tenant, error)
 
 	GetToken(ctx context.Context, id string) (*APIToken, error)
+	// GetTokenTenant returns a token with its tenant in one round trip (every API request
+	// authenticates).
+	GetTokenTenant(ctx context.Context, id string) (*APIToken, *Tenant, error)
 	ListTokens(ctx context.Context, tenantID string) ([]APIToken, error)
 
 	GetUser(ctx context.Context, tenantID, id string) (*User, error)

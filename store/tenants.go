@@ -190,6 +190,25 @@ func (c *conn) GetToken(ctx context.Context, id string) (*provisioning.APIToken,
 	return &t, nil
 }
 
+func (c *conn) GetTokenTenant(ctx context.Context, id string) (*provisioning.APIToken, *provisioning.Tenant, error) {
+	var r struct {
+		tokenRow
+		T tenantRow `db:"t"`
+	}
+	if err := c.get(ctx, &r, `SELECT k.id, k.tenant_id, k.kind, k.name, k.secret_hash, k.created_at, k.last_used_at, k.revoked_at,
+		t.id AS "t.id", t.slug AS "t.slug", t.name AS "t.name", t.seat_limit AS "t.seat_limit", t.seats_used AS "t.seats_used",
+		t.policy AS "t.policy", t.created_at AS "t.created_at", t.updated_at AS "t.updated_at"
+		FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = ?`, id); err != nil {
+		return nil, nil, fmt.Errorf("token: %w", err)
+	}
+	tok := r.token()
+	tn, err := r.T.tenant()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &tok, tn, nil
+}
+
 func (c *conn) ListTokens(ctx context.Context, tenantID string) ([]provisioning.APIToken, error) {
 	var rows []tokenRow
 	if err := c.selectx(ctx, &rows, `SELECT `+tokenCols+` FROM api_tokens WHERE tenant_id = ? ORDER BY created_at, id`, tenantID); err != nil {
