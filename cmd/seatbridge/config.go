@@ -38,8 +38,10 @@ type Config struct {
 	SCIMRateBurst   int
 	ShutdownTimeout time.Duration
 
-	MetricsToken      string
-	PprofAddr         string
+	MetricsToken string
+	PprofAddr    string
+
+	Mail              MailConfig
 	AccessLog         bool
 	TrustForwardedFor bool
 }

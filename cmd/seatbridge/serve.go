@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -30,6 +31,7 @@ func serveFlags(env *cliEnv, cfg *Config) (*flagBinder, error) {
 	b.boolean(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take client IPs from X-Forwarded-For (only behind a proxy that sets it)")
 	b.str(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty: off)")
 	b.duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
+	bindMailFlags(b, &cfg.Mail)
 	return b, nil
 }
 
@@ -76,6 +78,8 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if cfg.PprofAddr != "" {
 		startPprof(ctx, a, cfg.PprofAddr)
 	}
+	stopWorkers := startWorkers(ctx, a)
+	defer stopWorkers()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -145,3 +149,23 @@ func routes(a *app) (http.Handler, error) {
 
 // mounts add the doors' routes; each door's wiring file appends to it from init.
 var mounts []func(mux *http.ServeMux, a *app) error
+
+// workers are background loops of the server (mail delivery, purges). Each runs until its
+// context ends; all of them are safe to run on every replica at once.
+var workers []func(ctx context.Context, a *app) error
+
+// startWorkers starts every worker and returns a function that stops them and waits.
+func startWorkers(ctx context.Context, a *app) (stop func()) {
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w(wctx, a); err != nil {
+				a.log.Error("background worker stopped", "err", err)
+			}
+		}()
+	}
+	return func() { cancel(); wg.Wait() }
+}

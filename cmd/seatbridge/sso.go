@@ -22,6 +22,7 @@ import (
 
 func init() {
 	mounts = append(mounts, mountSSO)
+	workers = append(workers, purgeLoop)
 	register(&command{name: "connection create", summary: "add an SSO connection: connection create --tenant SLUG --type saml|oidc --domains D --mode jit|pre_provisioned|directory", run: runConnectionCreate})
 	register(&command{name: "connection list", summary: "list a tenant's SSO connections: connection list --tenant SLUG", run: runConnectionList})
 	register(&command{name: "connection delete", summary: "remove an SSO connection: connection delete ID --tenant SLUG", run: runConnectionDelete})
@@ -67,17 +68,22 @@ func mountSSO(mux *http.ServeMux, a *app) error {
 	svc.Register(provisioning.ConnOIDC, ssooidc.New(svc))
 	svc.Mount(mux)
 	provider.New(svc).Mount(mux)
-	go purgeLoop(a)
 	return nil
 }
 
-// purgeLoop removes expired SSO state every ten minutes (any replica may do it).
-func purgeLoop(a *app) {
+// purgeLoop removes expired SSO state every ten minutes until ctx ends (any replica may
+// do it: the deletes are idempotent).
+func purgeLoop(ctx context.Context, a *app) error {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
-	for range t.C {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := a.db.PurgeExpired(ctx, time.Now().UTC()); err != nil {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, time.Minute)
+		if err := a.db.PurgeExpired(pctx, time.Now().UTC()); err != nil {
 			a.log.Warn("purge expired SSO state", "err", err)
 		}
 		cancel()
