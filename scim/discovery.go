@@ -21,14 +21,13 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 	}
 	rc := rcOf(r)
 	h.write(w, http.StatusOK, map[string]any{
-		"schemas":          []string{URNServiceProvider},
-		"documentationUri": "https://github.com/seatbridge/seatbridge/blob/main/docs/scim.md",
-		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": true, "maxOperations": h.opts.MaxBulkOperations, "maxPayloadSize": h.opts.MaxBulkBytes},
-		"filter":           map[string]any{"supported": true, "maxResults": h.opts.MaxPageSize},
-		"changePassword":   map[string]any{"supported": false},
-		"sort":             map[string]any{"supported": true},
-		"etag":             map[string]any{"supported": true},
+		"schemas":        []string{URNServiceProvider},
+		"patch":          map[string]any{"supported": true},
+		"bulk":           map[string]any{"supported": true, "maxOperations": h.opts.MaxBulkOperations, "maxPayloadSize": h.opts.MaxBulkBytes},
+		"filter":         map[string]any{"supported": true, "maxResults": h.opts.MaxPageSize},
+		"changePassword": map[string]any{"supported": false},
+		"sort":           map[string]any{"supported": true},
+		"etag":           map[string]any{"supported": true},
 		"pagination": map[string]any{"cursor": true, "index": true, "defaultPaginationMethod": "index",
 			"defaultPageSize": h.opts.DefaultPageSize, "maxPageSize": h.opts.MaxPageSize},
 		"authenticationSchemes": []any{map[string]any{

@@ -3,7 +3,10 @@ package scim
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
+
+	scimfilter "github.com/scim2/filter-parser/v2"
 )
 
 // FuzzFilter feeds arbitrary filter text to the translation: it must never panic, and
@@ -19,7 +22,18 @@ func FuzzFilter(f *testing.F) {
 	f.Add(`emails[type eq "work"].value eq "x" and emails[type eq "home"].display pr`)
 	f.Add(`not(not(not(userName eq "a")))`)
 	f.Add(`userName eq "\u00e9\ud83d\ude00"`)
+	f.Add(`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value EQ "a\"b\\c\/"`)
+	f.Add(`$ref eq ""`)
 	f.Fuzz(func(t *testing.T, text string) {
+		if fast, ok := fastParse(text); ok && len(text) <= maxFilterLen {
+			slow, err := scimfilter.ParseFilter([]byte(text))
+			if err != nil {
+				t.Fatalf("%q: fast path accepts what the parser rejects: %v", text, err)
+			}
+			if fmt.Sprint(fast) != fmt.Sprint(slow) {
+				t.Fatalf("%q: fast path %v, parser %v", text, fast, slow)
+			}
+		}
 		for _, rt := range []*resourceType{userType, groupType} {
 			got, err := translateFilter(rt, text)
 			if err != nil {
