@@ -135,4 +135,3 @@ func p99(lat []time.Duration) float64 {
 	slices.Sort(s)
 	return float64(s[min(len(s)-1, len(s)*99/100)]) / float64(time.Millisecond)
 }
-
