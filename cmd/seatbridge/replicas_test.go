@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,8 +25,10 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/emersion/go-smtp"
 	"golang.org/x/oauth2"
 
+	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/sso/ssotest"
 	"github.com/seatbridge/seatbridge/store/storetest"
 )
@@ -123,6 +127,8 @@ type cluster struct {
 	a, b   *replica
 	target atomic.Pointer[replica]
 	logs   *syncBuffer
+	// configure adjusts a replica's configuration before it opens.
+	configure func(name string, cfg *Config)
 }
 
 type syncBuffer struct {
@@ -142,9 +148,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t *testing.T, configure func(name string, cfg *Config)) *cluster {
 	t.Helper()
-	c := &cluster{t: t, ctx: context.Background(), dsn: freshPostgresDSN(t), logs: &syncBuffer{}}
+	c := &cluster{t: t, ctx: context.Background(), dsn: freshPostgresDSN(t), logs: &syncBuffer{}, configure: configure}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server logs:\n%s", c.logs.String())
@@ -174,6 +180,9 @@ func newCluster(t *testing.T) *cluster {
 func (c *cluster) replica(name string) *replica {
 	c.t.Helper()
 	cfg := Config{DB: c.dsn, BaseURL: c.base, SecretKey: replicaSecretKey, LogLevel: "warn", LogFormat: "text"}
+	if c.configure != nil {
+		c.configure(name, &cfg)
+	}
 	a, err := openApp(c.ctx, cfg, &cliEnv{stdout: io.Discard, stderr: c.logs, getenv: func(string) string { return "" }})
 	if err != nil {
 		c.t.Fatalf("replica %s: %v", name, err)
@@ -333,7 +342,7 @@ func writeFile(t *testing.T, name string, data []byte) string {
 // the authorization code and the signing keys all have to live in the shared database (or
 // in cookies sealed with the shared key) for this to work.
 func TestReplicasSSO(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	c.cli("tenant", "create", "acme", "--name", "Acme Corp", "--seats", "10")
 	var client struct {
 		ClientID     string `json:"clientId"`
@@ -486,4 +495,145 @@ func TestReplicasSSO(t *testing.T) {
 			t.Fatalf("claims %+v", cl)
 		}
 	})
+}
+
+// mailSink is an in-process SMTP server that records every message and takes a while to
+// accept each one, so that both replicas' workers are busy at the same time.
+type mailSink struct {
+	mu    sync.Mutex
+	got   []sunkMail
+	delay time.Duration
+	addr  string
+}
+
+type sunkMail struct{ from, to string }
+
+type sinkSession struct {
+	s        *mailSink
+	from, to string
+}
+
+func (s *sinkSession) Reset()        {}
+func (s *sinkSession) Logout() error { return nil }
+func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
+func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = to
+	return nil
+}
+func (s *sinkSession) Data(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	time.Sleep(s.s.delay)
+	s.s.mu.Lock()
+	s.s.got = append(s.s.got, sunkMail{from: s.from, to: s.to})
+	s.s.mu.Unlock()
+	return nil
+}
+
+func startMailSink(t *testing.T, delay time.Duration) *mailSink {
+	t.Helper()
+	sink := &mailSink{delay: delay}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: sink}, nil }))
+	srv.Domain = "mx.replicas.test"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.addr = ln.Addr().String()
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return sink
+}
+
+func (m *mailSink) mails() []sunkMail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]sunkMail(nil), m.got...)
+}
+
+// TestReplicasOutbox enqueues invitation mail through both replicas, then runs both
+// replicas' background workers (the ones serve starts) at once against one SMTP server:
+// every mail arrives exactly once, and both replicas took part.
+func TestReplicasOutbox(t *testing.T) {
+	sink := startMailSink(t, 25*time.Millisecond)
+	host, portStr, _ := net.SplitHostPort(sink.addr)
+	port, _ := strconv.Atoi(portStr)
+	c := newCluster(t, func(name string, cfg *Config) {
+		// The sender address tells which replica delivered a message.
+		cfg.Mail = MailConfig{SMTPHost: host, SMTPPort: port, SMTPTLS: "none", From: "replica-" + name + "@seatbridge.test",
+			PollInterval: 20 * time.Millisecond}
+	})
+	c.cli("tenant", "create", "acme", "--name", "Acme Corp", "--seats", "0")
+	tn, err := tenantBySlug(c.ctx, c.a.app, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	want := map[string]bool{}
+	for i := range n {
+		r := []*replica{c.a, c.b}[i%2]
+		acc, err := r.app.accounts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		email := "invitee-" + strconv.Itoa(i) + "@example.com"
+		if _, err := acc.CreateInvitation(c.ctx, cliActor(), tn.ID, provisioning.InvitationRequest{Email: email}); err != nil {
+			t.Fatalf("invite %s on %s: %v", email, r.name, err)
+		}
+		want[email] = true
+	}
+
+	ctx, cancel := context.WithCancel(c.ctx)
+	stopA := startWorkers(ctx, c.a.app)
+	stopB := startWorkers(ctx, c.b.app)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(sink.mails()) < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Give a duplicate, if there were one, time to arrive: several more polls of both workers.
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	stopA()
+	stopB()
+
+	seen := map[string]int{}
+	by := map[string]int{}
+	for _, m := range sink.mails() {
+		seen[m.to]++
+		by[m.from]++
+	}
+	for to := range want {
+		if seen[to] != 1 {
+			t.Errorf("%s received %d mails, want 1", to, seen[to])
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d recipients, want %d: %v", len(seen), n, seen)
+	}
+	t.Logf("delivered by replica: %v", by)
+	if by["replica-A@seatbridge.test"] == 0 || by["replica-B@seatbridge.test"] == 0 {
+		t.Errorf("both replicas should have delivered mail: %v", by)
+	}
+	// The outbox agrees: every message sent, on its first attempt, no claim left behind.
+	var rows []struct {
+		Status   string `db:"status"`
+		Attempts int    `db:"attempts"`
+		Claimed  string `db:"claimed_by"`
+	}
+	if err := c.a.app.db.SQL().SelectContext(c.ctx, &rows, "SELECT status, attempts, claimed_by FROM mail_outbox"); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != n {
+		t.Fatalf("%d outbox rows, want %d", len(rows), n)
+	}
+	for _, r := range rows {
+		if r.Status != provisioning.OutboxSent || r.Attempts != 1 || r.Claimed != "" {
+			t.Errorf("outbox row %+v", r)
+		}
+	}
 }
