@@ -26,6 +26,10 @@ func parseSCIMFilter(text string) (expr scimfilter.Expression, err error) {
 	if len(text) > maxFilterLen {
 		return nil, badRequest(scimInvalidFilter, "the filter is longer than %d bytes", maxFilterLen)
 	}
+	if !storableText(text) {
+		// PostgreSQL refuses NUL and invalid UTF-8 with an error that would become a 500.
+		return nil, badRequest(scimInvalidFilter, "the filter is not valid UTF-8 text")
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			expr, err = nil, badRequest(scimInvalidFilter, "the filter cannot be parsed")
@@ -239,13 +243,18 @@ func scanValue(s string) string {
 	return s[:end]
 }
 
+// storableText reports whether s can be stored in and compared by both databases.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 // unescape decodes the JSON escapes the filter-parser leaves in string values.
 func unescape(s string) (string, error) {
 	if !strings.ContainsRune(s, '\\') {
 		return s, nil
 	}
 	var out string
-	if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err != nil {
+	if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err != nil || !storableText(out) {
 		return "", badRequest(scimInvalidFilter, "invalid escape in a filter string")
 	}
 	return out, nil

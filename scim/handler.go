@@ -343,9 +343,17 @@ func (h *handler) users(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// validID screens ids from the URL: one that no server could have issued is a 404 here
+// rather than a database error.
+func validID(id string) bool { return id != "" && len(id) <= 128 && storableText(id) }
+
 func (h *handler) user(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var err error
+	if !validID(id) {
+		h.writeError(w, r, errf(http.StatusNotFound, "", "resource not found"))
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
 		err = h.getUser(w, r, id)
@@ -536,6 +544,10 @@ func (h *handler) groups(w http.ResponseWriter, r *http.Request) {
 func (h *handler) group(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var err error
+	if !validID(id) {
+		h.writeError(w, r, errf(http.StatusNotFound, "", "resource not found"))
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
 		err = h.getGroup(w, r, id)

@@ -119,6 +119,9 @@ func TestErrors(t *testing.T) {
 			wantError(t, e.do("GET", "/Widgets", nil), 404, "")
 			wantError(t, e.do("GET", "/Schemas/urn:nope", nil), 404, "")
 			wantError(t, e.doToken(e.token, "GET", e.srv.URL+"/scim/v2/", nil), 404, "")
+			wantError(t, e.do("GET", "/Users/a%00b", nil), 404, "")
+			wantError(t, e.do("PATCH", "/Groups/%FF%FE", patchBody(map[string]any{"op": "remove", "path": "members"})), 404, "")
+			wantError(t, e.do("GET", "/Users/"+strings.Repeat("x", 300), nil), 404, "")
 		})
 		t.Run("405 and 501", func(t *testing.T) {
 			wantError(t, e.do("DELETE", "/Users", nil), 405, "")
@@ -150,6 +153,8 @@ func TestErrors(t *testing.T) {
 			wantError(t, e.do("PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "path": "manager", "value": id})), 400, scimInvalidValue)
 			wantError(t, e.do("PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "path": "title", "value": "True"}, map[string]any{"op": "replace", "path": "nickName", "value": false})), 400, scimInvalidValue)
 			wantError(t, e.do("GET", "/Users?count=ten", nil), 400, scimInvalidValue)
+			wantError(t, e.do("POST", "/Users", `{"userName":"nul\u0000@example.com"}`), 400, scimInvalidValue)
+			wantError(t, e.do("PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": "a\x00"}}})), 400, scimInvalidValue)
 			wantError(t, e.do("GET", "/Users?sortBy=emails", nil), 400, scimInvalidValue)
 			wantError(t, e.do("GET", "/Users?sortOrder=sideways", nil), 400, scimInvalidValue)
 			wantError(t, e.do("POST", "/Groups", map[string]any{"displayName": "x", "members": []any{map[string]any{"value": "no-such-user"}}}), 400, scimInvalidValue)
@@ -182,6 +187,9 @@ func TestErrors(t *testing.T) {
 				wantError(t, e.do("GET", "/Users?filter="+urlq(f), nil), 400, scimInvalidFilter)
 			}
 			wantError(t, e.do("POST", "/Users/.search", map[string]any{"filter": `userName eq 12`}), 400, scimInvalidFilter)
+			wantError(t, e.do("GET", "/Users?filter=userName%20eq%20%22%FF%22", nil), 400, scimInvalidFilter)
+			wantError(t, e.do("GET", "/Users?filter=userName%20eq%20%22a%00%22", nil), 400, scimInvalidFilter)
+			wantError(t, e.do("POST", "/Users/.search", map[string]any{"filter": `userName eq "a\u0000"`}), 400, scimInvalidFilter)
 		})
 		t.Run("412 and 304", func(t *testing.T) {
 			r := e.do("GET", "/Users/"+id, nil)
@@ -424,4 +432,37 @@ func TestDiscovery(t *testing.T) {
 		}
 		checkGolden(t, "discovery"+strings.ReplaceAll(p, "/", "_")+".json", out.String())
 	}
+}
+
+// TestWritesNameTheToken checks what the engine records for SCIM writes: the source, the
+// IdP flag, and an audit event naming the token, the client IP and the request ID.
+func TestWritesNameTheToken(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, Options{}, "audited")
+		r := e.do("POST", "/Users", map[string]any{"userName": "audit@example.com"}, "X-Request-Id", "req-42")
+		id := r.str("id")
+		if r.header.Get("X-Request-Id") != "req-42" {
+			t.Errorf("request id not echoed: %q", r.header.Get("X-Request-Id"))
+		}
+		u, err := e.eng.GetUser(context.Background(), e.tenant.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Source != provisioning.SourceSCIM || !u.ManagedByIdP {
+			t.Fatalf("source %q managedByIdP %v", u.Source, u.ManagedByIdP)
+		}
+		evs, err := db.ListAudit(context.Background(), e.tenant.ID, provisioning.AuditQuery{TargetID: id})
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("audit: %v %v", evs, err)
+		}
+		ev := evs[0]
+		if ev.ActorKind != provisioning.ActorSCIMToken || ev.ActorName != "okta" || ev.ActorID == "" || ev.RequestID != "req-42" || ev.IP != "127.0.0.1" || ev.Action != "user.create" {
+			t.Fatalf("audit event: %+v", ev)
+		}
+		e.do("PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "path": "active", "value": false}))
+		evs, _ = db.ListAudit(context.Background(), e.tenant.ID, provisioning.AuditQuery{TargetID: id, Action: "user.deactivate"})
+		if len(evs) != 1 || evs[0].ActorKind != provisioning.ActorSCIMToken {
+			t.Fatalf("deactivation audit: %+v", evs)
+		}
+	})
 }

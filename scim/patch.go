@@ -931,6 +931,9 @@ func memberIDs(v any) ([]string, error) {
 			return nil, badRequest(scimInvalidValue, "a member must be an object with a value")
 		}
 		id = strings.TrimSpace(id)
+		if !storableText(id) || len(id) > 128 {
+			return nil, badRequest(scimInvalidValue, "a member value is not a user id")
+		}
 		if id == "" || seen[id] {
 			continue
 		}

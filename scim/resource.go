@@ -416,6 +416,9 @@ func normalizeSingle(a *Attribute, v any) (any, error) {
 		if len(s) > 4096 {
 			return nil, badRequest(scimInvalidValue, "%s is longer than 4096 characters", a.Name)
 		}
+		if !storableText(s) {
+			return nil, badRequest(scimInvalidValue, "%s contains a NUL character", a.Name)
+		}
 		return s, nil
 	}
 }
