@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -75,15 +74,6 @@ func renderErr(err error) string {
 		return fmt.Sprintf("ERROR %d %s: %s", se.Status, se.SCIMType, se.Detail)
 	}
 	return "ERROR " + err.Error()
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func indent(s string) string {

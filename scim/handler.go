@@ -783,8 +783,95 @@ func (h *handler) search(rt *resourceType) http.HandlerFunc {
 	}
 }
 
+// rootSearch serves POST /.search across Users and Groups (RFC 7644 §3.4.3): users come
+// first, then groups, each in id order. A filter naming an attribute one resource type
+// lacks matches nothing of that type, as an unassigned attribute would.
 func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
-	h.writeError(w, r, errf(http.StatusNotImplemented, "", "search across resource types is not supported; POST to /Users/.search or /Groups/.search"))
+	if r.Method != http.MethodPost {
+		h.writeError(w, r, methodNotAllowed(w, "POST"))
+		return
+	}
+	if err := h.searchAll(w, r); err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+func (h *handler) searchAll(w http.ResponseWriter, r *http.Request) error {
+	rc := rcOf(r)
+	var p listParams
+	if err := decodeJSON(r, &p); err != nil {
+		return err
+	}
+	if p.Cursor != nil || p.SortBy != "" {
+		return badRequest(scimInvalidValue, "a search across resource types supports neither cursor nor sortBy")
+	}
+	filters := map[*resourceType]provisioning.Filter{}
+	skip := map[*resourceType]bool{}
+	if strings.TrimSpace(p.Filter) != "" {
+		var firstErr error
+		for _, rt := range []*resourceType{userType, groupType} {
+			f, err := translateFilter(rt, p.Filter)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				skip[rt] = true
+				continue
+			}
+			filters[rt] = f
+		}
+		if len(skip) == 2 {
+			return firstErr
+		}
+	}
+	start := 1
+	if p.StartIndex != nil && *p.StartIndex > 1 {
+		start = *p.StartIndex
+	}
+	count := h.opts.DefaultPageSize
+	if p.Count != nil {
+		count = max(0, min(*p.Count, h.opts.MaxPageSize))
+	}
+	attrs, excl := strings.Join(p.Attributes, ","), strings.Join(p.ExcludedAttributes, ",")
+	resp := listResponse{Schemas: []string{URNListResponse}, StartIndex: start, Resources: []any{}}
+	offset := start - 1
+	users := 0
+	if !skip[userType] {
+		proj := newProjection(userType, attrs, excl)
+		page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: filters[userType], Offset: offset, Limit: count, WithGroups: proj.wants("groups")})
+		if err != nil {
+			return err
+		}
+		users = page.Total
+		for i := range page.Users {
+			resp.Resources = append(resp.Resources, proj.apply(userResource(&page.Users[i], rc.loc)))
+		}
+	}
+	resp.TotalResults = users
+	if !skip[groupType] {
+		proj := newProjection(groupType, attrs, excl)
+		withMembers := proj.wants("members")
+		limit := count - len(resp.Resources)
+		page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: filters[groupType], Offset: max(0, offset-users), Limit: limit, WithMembers: withMembers})
+		if err != nil {
+			return err
+		}
+		resp.TotalResults += page.Total
+		for i := range page.Groups {
+			resp.Resources = append(resp.Resources, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
+		}
+	}
+	resp.ItemsPerPage = len(resp.Resources)
+	if count == 0 {
+		resp.Resources = nil
+		h.write(w, http.StatusOK, resp)
+		return nil
+	}
+	if len(resp.Resources) == 0 {
+		return h.writeEmptyList(w, resp)
+	}
+	h.write(w, http.StatusOK, resp)
+	return nil
 }
 
 // listResponse is the ListResponse message (RFC 7644 §3.4.2; nextCursor RFC 9865).

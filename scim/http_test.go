@@ -364,6 +364,41 @@ func TestListingAndProjection(t *testing.T) {
 	})
 }
 
+func TestRootSearch(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, Options{}, "root")
+		for _, n := range []string{"sales-ann", "sales-bob", "ops-cy"} {
+			e.createUser(n+"@example.com", map[string]any{"displayName": n})
+		}
+		for _, n := range []string{"sales", "ops"} {
+			e.do("POST", "/Groups", map[string]any{"displayName": n})
+		}
+		search := func(body map[string]any) resp {
+			body["schemas"] = []string{URNSearchRequest}
+			return e.do("POST", "/.search", body)
+		}
+		r := search(map[string]any{"filter": `displayName sw "sales"`})
+		if r.body["totalResults"] != 3.0 || len(r.body["Resources"].([]any)) != 3 {
+			t.Fatalf("across types: %s", r.raw)
+		}
+		r = search(map[string]any{"filter": `displayName sw "sales"`, "startIndex": 3, "count": 1})
+		if res := r.body["Resources"].([]any); len(res) != 1 || res[0].(map[string]any)["displayName"] != "sales" {
+			t.Fatalf("page into the groups: %s", r.raw)
+		}
+		r = search(map[string]any{"filter": `userName sw "ops"`})
+		if r.body["totalResults"] != 1.0 {
+			t.Fatalf("user-only attribute: %s", r.raw)
+		}
+		r = search(map[string]any{"count": 0})
+		if r.body["totalResults"] != 5.0 {
+			t.Fatalf("everything: %s", r.raw)
+		}
+		wantError(t, search(map[string]any{"filter": `nope eq "x"`}), 400, scimInvalidFilter)
+		wantError(t, search(map[string]any{"filter": `displayName eq`}), 400, scimInvalidFilter)
+		wantError(t, e.do("GET", "/.search", nil), 405, "")
+	})
+}
+
 func TestBulk(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, Options{}, "bulk")
