@@ -17,6 +17,8 @@ var (
 	ErrForbidden       = errors.New("forbidden")
 	// ErrUnsupportedFilter is returned for a filter the store cannot translate to SQL.
 	ErrUnsupportedFilter = errors.New("unsupported filter")
+	// ErrBadCursor is returned for a pagination cursor the store did not issue.
+	ErrBadCursor = errors.New("invalid cursor")
 )
 
 // ValidationError says which field of the input is wrong and why.

@@ -56,7 +56,8 @@ type Compare struct {
 
 // Any is true when at least one element of a multi-valued attribute matches Where.
 // Collection is "emails", "phoneNumbers", "ims", "photos", "entitlements", "roles",
-// "x509Certificates" or "addresses" for users and "members" for groups. A nil Where with
+// "x509Certificates" or "groups" for users and "members" for groups (addresses are kept
+// as one document per user and are not filterable). A nil Where with
 // Any means the collection is not empty (the SCIM "pr" on a multi-valued attribute).
 type Any struct {
 	Collection string

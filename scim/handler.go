@@ -958,10 +958,9 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType,
 	return nil
 }
 
-// listError tells a cursor the store did not issue from a filter it cannot run: the store
-// reports both as ErrUnsupportedFilter.
+// listError turns a cursor the store did not issue into invalidCursor.
 func listError(err error, after string) error {
-	if after != "" && errors.Is(err, provisioning.ErrUnsupportedFilter) && strings.Contains(err.Error(), "cursor") {
+	if after != "" && errors.Is(err, provisioning.ErrBadCursor) {
 		return badRequest(scimInvalidCursor, "the cursor is not valid (RFC 9865)")
 	}
 	return err

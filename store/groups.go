@@ -70,7 +70,7 @@ func (c *conn) loadMembers(ctx context.Context, tenantID string, groups []*provi
 		UserID  string `db:"user_id"`
 		Display string `db:"display_name"`
 	}
-	if err := c.selectx(ctx, &rows, `SELECT m.group_id, m.user_id, u.display_name FROM group_members m JOIN users u ON u.id = m.user_id
+	if err := c.selectx(ctx, &rows, `SELECT m.group_id, m.user_id, CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.user_name END AS display_name FROM group_members m JOIN users u ON u.id = m.user_id
 		WHERE m.tenant_id = ? AND m.group_id IN (`+placeholders(len(groups))+`) ORDER BY m.group_id, m.user_id`, args...); err != nil {
 		return fmt.Errorf("load group members: %w", err)
 	}

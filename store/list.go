@@ -26,20 +26,21 @@ func encodeCursor(c cursor) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// ErrBadCursor is wrapped by list calls given a cursor they did not issue.
-var ErrBadCursor = fmt.Errorf("%w: invalid cursor", provisioning.ErrUnsupportedFilter)
+// errBadCursor is returned by list calls given a cursor they did not issue.
+var errBadCursor = fmt.Errorf("list: %w", provisioning.ErrBadCursor)
 
 func decodeCursor(s string) (cursor, error) {
 	var c cursor
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
-		return c, ErrBadCursor
+		return c, errBadCursor
 	}
 	return c, nil
 }
 
 // page builds ORDER BY, keyset and LIMIT parts shared by users and groups.
 type page struct {
+	none     bool // the result has at most one row: no ORDER BY
 	sortExpr string
 	sortKind colKind
 	desc     bool
@@ -62,7 +63,25 @@ func newPage(cols map[string]column, key provisioning.SortKey, idExpr string) (p
 	return p, nil
 }
 
+// uniqueUserName reports whether f is a case-insensitive "userName eq" (unique per tenant).
+func uniqueUserName(f provisioning.Filter) bool {
+	var c provisioning.Compare
+	switch x := f.(type) {
+	case provisioning.Compare:
+		c = x
+	case *provisioning.Compare:
+		c = *x
+	default:
+		return false
+	}
+	_, isString := c.Value.(string)
+	return strings.EqualFold(c.Field, "userName") && c.Op == provisioning.OpEq && !c.CaseExact && isString
+}
+
 func (p page) orderBy() string {
+	if p.none {
+		return ""
+	}
 	dir := " ASC"
 	if p.desc {
 		dir = " DESC"
@@ -90,7 +109,7 @@ func (p page) keyset(w *where, after string) error {
 	var v any = c.Sort
 	if p.sortKind == kTime || p.sortKind == kInt {
 		if c.Num == nil {
-			return ErrBadCursor
+			return errBadCursor
 		}
 		v = *c.Num
 	}
@@ -257,6 +276,12 @@ func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.Us
 	p, err := newPage(userColumns, q.Sort, "u.id")
 	if err != nil {
 		return nil, err
+	}
+	if uniqueUserName(q.Filter) && q.After == "" {
+		// At most one row: an ORDER BY would only tempt PostgreSQL, on stale statistics
+		// after a bulk import, into walking the (tenant_id, id) index instead of the
+		// unique one.
+		p.none = true
 	}
 	out := &provisioning.UserPage{}
 	rows, total, more, err := selectPage[userRow](ctx, c, w, p, pageReq{from: "users u", cols: userCols, what: "users",

@@ -417,7 +417,7 @@ func testPagination(t *testing.T, eng *provisioning.Engine) {
 	if len(names) != 25 || !sort.SliceIsSorted(names, func(i, j int) bool { return names[i] > names[j] }) {
 		t.Fatalf("cursor pages: %v", names)
 	}
-	if _, err := eng.ListUsers(ctx, a.ID, provisioning.UserQuery{After: "garbage!", Limit: 5}); !errors.Is(err, provisioning.ErrUnsupportedFilter) {
+	if _, err := eng.ListUsers(ctx, a.ID, provisioning.UserQuery{After: "garbage!", Limit: 5}); !errors.Is(err, provisioning.ErrBadCursor) {
 		t.Fatalf("bad cursor: %v", err)
 	}
 	beyond, err := eng.ListUsers(ctx, a.ID, provisioning.UserQuery{Offset: 40, Limit: 10})
