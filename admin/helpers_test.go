@@ -23,7 +23,7 @@ var ctx = context.Background()
 
 // env is one tenant with an admin token behind a real HTTP server on a real store.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	db     *store.DB
 	eng    *provisioning.Engine
 	srv    *httptest.Server
@@ -31,7 +31,7 @@ type env struct {
 	token  string
 }
 
-func newEnv(t *testing.T, db *store.DB, slug string, seats int) *env {
+func newEnv(t testing.TB, db *store.DB, slug string, seats int) *env {
 	t.Helper()
 	eng := provisioning.NewEngine(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	api := admin.New(eng, admin.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), States: db})
@@ -41,7 +41,7 @@ func newEnv(t *testing.T, db *store.DB, slug string, seats int) *env {
 }
 
 // newTenant adds another tenant served by the same server.
-func newTenant(t *testing.T, db *store.DB, eng *provisioning.Engine, srv *httptest.Server, slug string, seats int) *env {
+func newTenant(t testing.TB, db *store.DB, eng *provisioning.Engine, srv *httptest.Server, slug string, seats int) *env {
 	t.Helper()
 	cli := provisioning.Actor{Kind: provisioning.ActorCLI, Name: "test"}
 	tn, err := eng.CreateTenant(ctx, cli, slug, slug, seats)

@@ -1,0 +1,74 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seatbridge/seatbridge/admin"
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+// The OpenAPI document lists exactly the routes the mux serves, each with its error
+// responses described.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+		Servers []struct {
+			URL string `json:"url"`
+		} `json:"servers"`
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+			Security  *[]any                     `json:"security"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(admin.OpenAPI(), &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || len(doc.Servers) != 1 || doc.Servers[0].URL != admin.Prefix {
+		t.Fatalf("openapi %q servers %v", doc.OpenAPI, doc.Servers)
+	}
+	var documented []string
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			documented = append(documented, strings.ToUpper(method)+" "+admin.Prefix+path)
+			if len(op.Responses) == 0 {
+				t.Errorf("%s %s: no responses", method, path)
+			}
+			if op.Security == nil {
+				if _, ok := op.Responses["401"]; !ok {
+					t.Errorf("%s %s: authenticated but no 401 documented", method, path)
+				}
+				if _, ok := op.Responses["403"]; !ok {
+					t.Errorf("%s %s: no 403 documented", method, path)
+				}
+			}
+		}
+	}
+	api := admin.New(&provisioning.Engine{}, admin.Options{})
+	served := api.Routes()
+	slices.Sort(documented)
+	slices.Sort(served)
+	for _, r := range served {
+		if !slices.Contains(documented, r) {
+			t.Errorf("served but not documented: %s", r)
+		}
+	}
+	for _, r := range documented {
+		if !slices.Contains(served, r) {
+			t.Errorf("documented but not served: %s", r)
+		}
+	}
+	// The table is what the mux serves: every route resolves to a registered pattern.
+	mux := http.NewServeMux()
+	api.Mount(mux)
+	for _, r := range served {
+		method, path, _ := strings.Cut(r, " ")
+		req, _ := http.NewRequest(method, strings.NewReplacer("{id}", "x", "{userId}", "y").Replace(path), nil)
+		if _, pattern := mux.Handler(req); pattern != r {
+			t.Errorf("%s resolves to %q", r, pattern)
+		}
+	}
+}
