@@ -100,6 +100,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
 	read.SetMaxOpenConns(8)
+	// database/sql keeps only two idle connections by default: the other six would be
+	// closed and reopened (file open, pragmas, WAL set-up) on every burst of reads.
+	read.SetMaxIdleConns(8)
+	read.SetConnMaxIdleTime(0)
 	db := &DB{dialect: SQLite, read: read, write: write, readStmts: newStmtCache(read), writeStmts: newStmtCache(write)}
 	db.conn = &conn{ext: read, d: SQLite, stmts: db.readStmts}
 	// The write connection must come first: it creates the file and switches it to WAL,
