@@ -61,6 +61,8 @@ type DB struct {
 	// every unprepared query with arguments.
 	readStmts  *stmtCache
 	writeStmts *stmtCache
+	// batcher groups concurrent SQLite transactions into one commit (nil on PostgreSQL).
+	batcher *groupCommitter
 }
 
 var _ provisioning.Store = (*DB)(nil)
@@ -116,6 +118,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	db.batcher = startGroupCommitter(db)
 	return db, nil
 }
 
@@ -185,6 +188,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.batcher != nil {
+		db.batcher.close()
+	}
 	db.readStmts.close()
 	if db.writeStmts != db.readStmts {
 		db.writeStmts.close()
@@ -200,6 +206,9 @@ func (db *DB) Close() error {
 // PostgreSQL is not retried here: the engine's statements are written so that row locks,
 // not retries, order concurrent writers.
 func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err error) {
+	if db.batcher != nil {
+		return db.batcher.run(ctx, fn)
+	}
 	tx, err := db.write.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", mapErr(err))
