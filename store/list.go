@@ -298,7 +298,7 @@ func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.Us
 		}
 		ptrs[i] = u
 	}
-	if err := c.loadDetails(ctx, tenantID, ptrs, q.WithGroups, q.WithAccess); err != nil {
+	if err := c.loadDetails(ctx, ptrs, q.WithGroups, q.WithAccess); err != nil {
 		return nil, err
 	}
 	out.Users = make([]provisioning.User, len(ptrs))

@@ -194,13 +194,16 @@ type valueRow struct {
 
 // loadDetails fills multi-valued attributes and, when asked, groups, roles and teams of a
 // page of users with one query each.
-func (c *conn) loadDetails(ctx context.Context, tenantID string, users []*provisioning.User, groups, access bool) error {
+func (c *conn) loadDetails(ctx context.Context, users []*provisioning.User, groups, access bool) error {
 	if len(users) == 0 {
 		return nil
 	}
 	byID := make(map[string]*provisioning.User, len(users))
-	ids := make([]any, 0, len(users)+1)
-	ids = append(ids, tenantID)
+	// The users were read under the tenant's filter and ids are globally unique, so the
+	// detail queries go by user id alone: a tenant_id condition here tempted PostgreSQL, on
+	// statistics not yet analysed after an import, into scanning the tenant's whole
+	// (tenant_id, …) index instead of the user-id keys.
+	ids := make([]any, 0, len(users))
 	for _, u := range users {
 		byID[u.ID] = u
 		ids = append(ids, u.ID)
@@ -208,7 +211,7 @@ func (c *conn) loadDetails(ctx context.Context, tenantID string, users []*provis
 	in := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(users)), ", ") + ")"
 	var vals []valueRow
 	if err := c.selectx(ctx, &vals, `SELECT user_id, attr, value, display, type, is_primary FROM user_values
-		WHERE tenant_id = ? AND user_id IN `+in+` ORDER BY user_id, attr, idx`, ids...); err != nil {
+		WHERE user_id IN `+in+` ORDER BY user_id, attr, idx`, ids...); err != nil {
 		return fmt.Errorf("load user values: %w", err)
 	}
 	for _, v := range vals {
@@ -225,7 +228,7 @@ func (c *conn) loadDetails(ctx context.Context, tenantID string, users []*provis
 	if groups {
 		var refs []refRow
 		if err := c.selectx(ctx, &refs, `SELECT gm.user_id, g.id, g.display_name AS name FROM group_members gm
-			JOIN groups g ON g.id = gm.group_id WHERE gm.tenant_id = ? AND gm.user_id IN `+in+` ORDER BY g.display_name_key, g.id`, ids...); err != nil {
+			JOIN groups g ON g.id = gm.group_id WHERE gm.user_id IN `+in+` ORDER BY g.display_name_key, g.id`, ids...); err != nil {
 			return fmt.Errorf("load user groups: %w", err)
 		}
 		for _, r := range refs {
@@ -236,7 +239,7 @@ func (c *conn) loadDetails(ctx context.Context, tenantID string, users []*provis
 	if access {
 		var refs []refRow
 		if err := c.selectx(ctx, &refs, `SELECT ur.user_id, r.id, r.name FROM user_roles ur
-			JOIN roles r ON r.id = ur.role_id WHERE ur.tenant_id = ? AND ur.user_id IN `+in+` ORDER BY r.name_key`, ids...); err != nil {
+			JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN `+in+` ORDER BY r.name_key`, ids...); err != nil {
 			return fmt.Errorf("load user roles: %w", err)
 		}
 		for _, r := range refs {
@@ -244,7 +247,7 @@ func (c *conn) loadDetails(ctx context.Context, tenantID string, users []*provis
 		}
 		refs = refs[:0]
 		if err := c.selectx(ctx, &refs, `SELECT tm.user_id, t.id, t.name FROM team_members tm
-			JOIN teams t ON t.id = tm.team_id WHERE tm.tenant_id = ? AND tm.user_id IN `+in+` ORDER BY t.name_key`, ids...); err != nil {
+			JOIN teams t ON t.id = tm.team_id WHERE tm.user_id IN `+in+` ORDER BY t.name_key`, ids...); err != nil {
 			return fmt.Errorf("load user teams: %w", err)
 		}
 		for _, r := range refs {
@@ -269,7 +272,7 @@ func (c *conn) getUserWhere(ctx context.Context, tenantID, where string, arg any
 	}
 	// A row locked for update only needs what UpdateUser writes back: groups, roles and
 	// teams are separate relations, so the write path skips those three queries.
-	if err := c.loadDetails(ctx, tenantID, []*provisioning.User{u}, !lock, !lock); err != nil {
+	if err := c.loadDetails(ctx, []*provisioning.User{u}, !lock, !lock); err != nil {
 		return nil, err
 	}
 	return u, nil
