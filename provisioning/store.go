@@ -60,7 +60,9 @@ type Tx interface {
 	// *SeatLimitError.
 	CreateUser(ctx context.Context, tenantID string, u *User) error
 	// UpdateUser loads the user, applies fn and writes it back with version+1. When the seat
-	// flag changes the tenant's seat count follows atomically (never above the limit).
+	// flag changes the tenant's seat count follows atomically (never above the limit). The
+	// user given to fn carries its multi-valued attributes but not Groups, Roles or Teams:
+	// those are separate relations that UpdateUser does not write.
 	UpdateUser(ctx context.Context, tenantID, id string, fn func(*User) error) (*User, error)
 	// DeleteUser removes the user, its memberships and frees its seat.
 	DeleteUser(ctx context.Context, tenantID, id string) error
