@@ -15,9 +15,11 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
@@ -27,6 +29,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -42,6 +45,32 @@ import (
 // SP implements sso.Protocol for SAML connections.
 type SP struct {
 	S *sso.Service
+	// parsed caches each connection's opened key, certificate and IdP metadata: opening
+	// the sealed key, RSA precomputation and metadata parsing cost more than the rest of a
+	// login page. Entries are checked against a fingerprint of the stored connection, so an
+	// edited or re-created connection is parsed afresh; the cache holds nothing that is
+	// not also in the database.
+	parsed sync.Map // connection id → *spParts
+}
+
+type spParts struct {
+	fingerprint [32]byte
+	signer      crypto.Signer
+	cert        *x509.Certificate
+	idp         *crewsaml.EntityDescriptor
+}
+
+func connFingerprint(c *provisioning.Connection) [32]byte {
+	h := sha256.New()
+	for _, part := range [][]byte{c.SAML.SPKeySealed, []byte(c.SAML.SPCertPEM), []byte(c.SAML.IdPMetadataXML)} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
 }
 
 // New returns the SAML protocol of s. clockSkew, when positive, sets crewjam/saml's
@@ -73,6 +102,34 @@ func (p *SP) ServiceProvider(t *provisioning.Tenant, c *provisioning.Connection)
 	if c.SAML == nil {
 		return nil, errors.New("connection has no SAML settings")
 	}
+	parts, err := p.parts(c)
+	if err != nil {
+		return nil, err
+	}
+	meta, _ := url.Parse(p.S.URL(metadataPath(t, c)))
+	acs, _ := url.Parse(p.S.URL(acsPath(t, c)))
+	sp := &crewsaml.ServiceProvider{
+		EntityID:          meta.String(),
+		Key:               parts.signer,
+		Certificate:       parts.cert,
+		MetadataURL:       *meta,
+		AcsURL:            *acs,
+		IDPMetadata:       parts.idp,
+		AuthnNameIDFormat: crewsaml.UnspecifiedNameIDFormat,
+		AllowIDPInitiated: false,
+	}
+	if c.SAML.SignRequests {
+		sp.SignatureMethod = dsig.RSASHA256SignatureMethod
+	}
+	return sp, nil
+}
+
+// parts returns the opened key, certificate and IdP metadata of a connection.
+func (p *SP) parts(c *provisioning.Connection) (*spParts, error) {
+	fp := connFingerprint(c)
+	if v, ok := p.parsed.Load(c.ID); ok && v.(*spParts).fingerprint == fp {
+		return v.(*spParts), nil
+	}
 	keyDER, err := p.S.Box.Open(c.SAML.SPKeySealed, SPKeyContext(c.ID))
 	if err != nil {
 		return nil, fmt.Errorf("open SP key: %w", err)
@@ -97,22 +154,9 @@ func (p *SP) ServiceProvider(t *provisioning.Tenant, c *provisioning.Connection)
 	if err != nil {
 		return nil, err
 	}
-	meta, _ := url.Parse(p.S.URL(metadataPath(t, c)))
-	acs, _ := url.Parse(p.S.URL(acsPath(t, c)))
-	sp := &crewsaml.ServiceProvider{
-		EntityID:          meta.String(),
-		Key:               signer,
-		Certificate:       cert,
-		MetadataURL:       *meta,
-		AcsURL:            *acs,
-		IDPMetadata:       idp,
-		AuthnNameIDFormat: crewsaml.UnspecifiedNameIDFormat,
-		AllowIDPInitiated: false,
-	}
-	if c.SAML.SignRequests {
-		sp.SignatureMethod = dsig.RSASHA256SignatureMethod
-	}
-	return sp, nil
+	parts := &spParts{fingerprint: fp, signer: signer, cert: cert, idp: idp}
+	p.parsed.Store(c.ID, parts)
+	return parts, nil
 }
 
 // SPKeyContext is the secretbox context of a connection's SP key.
