@@ -54,6 +54,11 @@ type Options struct {
 	// RateLimit is requests per second per token (0: unlimited) with bursts of RateBurst.
 	RateLimit float64
 	RateBurst int
+	// TenantRateLimit caps all tokens of one tenant together (0: unlimited), with bursts
+	// of TenantRateBurst. Both limits are token buckets of this process: with N replicas
+	// behind a balancer, configure 1/N of the wanted total.
+	TenantRateLimit float64
+	TenantRateBurst int
 	// TrustForwardedFor takes the client IP from X-Forwarded-For (behind a proxy only).
 	TrustForwardedFor bool
 	// Now is the clock for rate limiting (default time.Now).
@@ -90,11 +95,12 @@ func (o *Options) defaults() {
 
 // handler serves /scim/v2/{tenant}/….
 type handler struct {
-	p       Provisioner
-	opts    Options
-	log     *slog.Logger
-	limiter *httpx.RateLimiter
-	mux     *http.ServeMux
+	p             Provisioner
+	opts          Options
+	log           *slog.Logger
+	limiter       *httpx.RateLimiter
+	tenantLimiter *httpx.RateLimiter
+	mux           *http.ServeMux
 }
 
 // NewHandler returns the SCIM 2.0 service for every path under /scim/v2/{tenant}/. Each
@@ -102,7 +108,8 @@ type handler struct {
 // so that tenants cannot learn about each other.
 func NewHandler(p Provisioner, opts Options) http.Handler {
 	opts.defaults()
-	h := &handler{p: p, opts: opts, log: opts.Logger, limiter: httpx.NewRateLimiter(opts.RateLimit, opts.RateBurst, opts.Now), mux: http.NewServeMux()}
+	h := &handler{p: p, opts: opts, log: opts.Logger, limiter: httpx.NewRateLimiter(opts.RateLimit, opts.RateBurst, opts.Now),
+		tenantLimiter: httpx.NewRateLimiter(opts.TenantRateLimit, opts.TenantRateBurst, opts.Now), mux: http.NewServeMux()}
 	const base = "/scim/v2/{tenant}"
 	h.mux.HandleFunc(base+"/Users", h.users)
 	h.mux.HandleFunc(base+"/Users/.search", h.search(userType))
@@ -209,7 +216,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenantID = tenant.ID
-	if ok, wait := h.limiter.Allow(tok.ID); !ok {
+	ok, wait := h.limiter.Allow(tok.ID)
+	if ok {
+		ok, wait = h.tenantLimiter.Allow(tenant.ID)
+	}
+	if !ok {
 		sw.Header().Set("Retry-After", httpx.RetryAfterSeconds(wait))
 		h.writeError(sw, r, errf(http.StatusTooManyRequests, "", "too many requests; retry later"))
 		return

@@ -250,6 +250,28 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// The tenant limit holds across all of a tenant's tokens, and leaves other tenants alone.
+func TestTenantRateLimit(t *testing.T) {
+	db := storetest.OpenSQLite(t)
+	now := time.Unix(1000, 0)
+	e := newEnv(t, db, Options{TenantRateLimit: 1, TenantRateBurst: 2, Now: func() time.Time { return now }}, "limited")
+	second, _, err := e.eng.CreateToken(context.Background(), testActor, e.tenant.ID, provisioning.TokenSCIM, "entra")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("GET", "/Users", nil); r.status != 200 {
+		t.Fatalf("first token within burst: %d", r.status)
+	}
+	first := e.token
+	e.token = second
+	if r := e.do("GET", "/Users", nil); r.status != 200 {
+		t.Fatalf("second token within burst: %d", r.status)
+	}
+	wantError(t, e.do("GET", "/Users", nil), 429, "")
+	e.token = first
+	wantError(t, e.do("GET", "/Users", nil), 429, "")
+}
+
 // failing is a Provisioner whose every call fails with an internal error.
 type failing struct{ Provisioner }
 

@@ -36,6 +36,8 @@ type Config struct {
 	SCIMMaxBulk     int
 	SCIMRatePerSec  float64
 	SCIMRateBurst   int
+	SCIMTenantRate  float64
+	SCIMTenantBurst int
 	ShutdownTimeout time.Duration
 
 	MetricsToken string

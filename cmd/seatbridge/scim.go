@@ -18,6 +18,8 @@ func mountSCIM(mux *http.ServeMux, a *app) error {
 		MaxBulkOperations: a.cfg.SCIMMaxBulk,
 		RateLimit:         a.cfg.SCIMRatePerSec,
 		RateBurst:         a.cfg.SCIMRateBurst,
+		TenantRateLimit:   a.cfg.SCIMTenantRate,
+		TenantRateBurst:   a.cfg.SCIMTenantBurst,
 		TrustForwardedFor: a.cfg.TrustForwardedFor,
 	}))
 	return nil
