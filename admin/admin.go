@@ -43,6 +43,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Now is the clock for access token expiry (default time.Now).
 	Now func() time.Time
+	// Accounts serves invitations, local passwords and mail suppressions; without it
+	// those endpoints answer 501.
+	Accounts *provisioning.Accounts
 }
 
 // API is the admin API handler.

@@ -28,6 +28,18 @@ func (a *API) table() []route {
 		{method: "GET", path: "/users/{id}/logins", perm: users, h: a.userLogins},
 		{method: "POST", path: "/users/import", perm: users, h: a.importCSV},
 		{method: "POST", path: "/users/bulk", perm: users, h: a.bulk},
+		{method: "POST", path: "/users/local", perm: users, h: a.createLocalUser},
+		{method: "POST", path: "/users/{id}/password/reset", perm: users, h: a.resetPassword},
+		{method: "POST", path: "/users/{id}/unlock", perm: users, h: a.unlockAccount},
+		{method: "PUT", path: "/users/{id}/password-restricted", perm: users, h: a.setPasswordRestricted},
+
+		{method: "GET", path: "/invitations", perm: users, h: a.listInvitations},
+		{method: "POST", path: "/invitations", perm: users, h: a.createInvitation},
+		{method: "GET", path: "/invitations/{id}", perm: users, h: a.getInvitation},
+		{method: "POST", path: "/invitations/{id}/resend", perm: users, h: a.resendInvitation},
+		{method: "POST", path: "/invitations/{id}/revoke", perm: users, h: a.revokeInvitation},
+		{method: "GET", path: "/mail/suppressions", perm: users, h: a.listSuppressions},
+		{method: "DELETE", path: "/mail/suppressions/{email}", perm: users, h: a.clearSuppression},
 
 		{method: "GET", path: "/seats", perm: users, h: a.seatUsage},
 		{method: "POST", path: "/seats/assign", perm: users, h: a.assignSeats},

@@ -37,3 +37,16 @@ func CheckEmailPolicy(t *Tenant, field, email string) error {
 	}
 	return nil
 }
+
+// CheckEmail is NormalizeEmail followed by CheckEmailPolicy: the one check of an address
+// an admin or an invitation gives for a user of the tenant.
+func CheckEmail(t *Tenant, field, raw string) (string, error) {
+	email, err := NormalizeEmail(field, raw)
+	if err != nil {
+		return "", err
+	}
+	if err := CheckEmailPolicy(t, field, email); err != nil {
+		return "", err
+	}
+	return email, nil
+}

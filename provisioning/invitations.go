@@ -256,7 +256,7 @@ func checkNotSuppressed(ctx context.Context, r AccountsReader, tenantID, field, 
 }
 
 // resolveAccess turns role and team names into IDs of the tenant. No role gives the
-// tenant's default role; only an Admin may grant Admin.
+// tenant's default role; every role must pass the admin engine's grant rule.
 func (a *Accounts) resolveAccess(ctx context.Context, tx AccountsTx, actor Actor, t *Tenant, roles, teams []string) (roleIDs, roleNames, teamIDs, teamNames []string, err error) {
 	all, err := tx.ListRoles(ctx, t.ID)
 	if err != nil {
@@ -270,6 +270,7 @@ func (a *Accounts) resolveAccess(ctx context.Context, tx AccountsTx, actor Actor
 		roles = []string{t.Policy.DefaultRole}
 	}
 	seen := map[string]bool{}
+	var pw *power
 	for _, n := range roles {
 		r, ok := byName[FoldKey(n)]
 		if !ok {
@@ -279,10 +280,15 @@ func (a *Accounts) resolveAccess(ctx context.Context, tx AccountsTx, actor Actor
 			continue
 		}
 		seen[r.ID] = true
-		if r.Name == RoleAdmin {
-			if err := a.mayGrantAdmin(ctx, tx, actor, t.ID); err != nil {
+		if pw == nil {
+			p, err := a.grantPower(ctx, tx, actor, t.ID)
+			if err != nil {
 				return nil, nil, nil, nil, err
 			}
+			pw = &p
+		}
+		if err := pw.mayGrant(r); err != nil {
+			return nil, nil, nil, nil, err
 		}
 		roleIDs, roleNames = append(roleIDs, r.ID), append(roleNames, r.Name)
 	}
@@ -309,26 +315,15 @@ func (a *Accounts) resolveAccess(ctx context.Context, tx AccountsTx, actor Actor
 	return roleIDs, roleNames, teamIDs, teamNames, nil
 }
 
-// mayGrantAdmin enforces "only an Admin may grant Admin". Admin API tokens and the CLI act
-// as the tenant's administrator; a signed-in user must hold the Admin role.
-func (a *Accounts) mayGrantAdmin(ctx context.Context, tx AccountsTx, actor Actor, tenantID string) error {
-	switch actor.Kind {
-	case ActorAdminToken, ActorCLI, ActorSystem:
-		return nil
-	case ActorUser:
-		u, err := tx.GetUser(ctx, tenantID, actor.ID)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if err == nil {
-			for _, r := range u.Roles {
-				if r == RoleAdmin {
-					return nil
-				}
-			}
-		}
+// grantPower is what actor may grant, by the admin engine's rule (power.mayGrant): only an
+// Admin grants Admin, and no one grants a permission they lack. Admin API tokens and the
+// CLI act as the tenant's administrator.
+func (a *Accounts) grantPower(ctx context.Context, tx AccountsTx, actor Actor, tenantID string) (power, error) {
+	atx, ok := tx.(AdminTx)
+	if !ok {
+		return power{}, fmt.Errorf("transaction %T does not implement provisioning.AdminTx", tx)
 	}
-	return fmt.Errorf("%w: only an Admin may grant the Admin role", ErrForbidden)
+	return a.power(ctx, atx, tenantID, actor)
 }
 
 // inviteTeamSource tags team memberships granted by an invitation (team_members.source).

@@ -2,7 +2,6 @@ package provisioning
 
 import (
 	"context"
-	"net/mail"
 	"strings"
 )
 
@@ -34,8 +33,9 @@ type UserEdit struct {
 	BusinessUnit      *string
 	WorkPhone         *string
 	MobilePhone       *string
-	// Password is refused for users whose identity provider owns the password; the admin
-	// API has no local passwords yet, so it is refused for everyone.
+	// Password is always refused: an identity provider's password is read-only, and a
+	// local password is set by Accounts.ResetPassword (or CreateLocalUser), which clears
+	// lockouts, ends sessions and can force a change: never by editing the profile.
 	Password *string
 }
 
@@ -43,26 +43,6 @@ type UserEdit struct {
 // provider (pushed by SCIM or created by an SSO login) and are read-only to admins.
 func (u *User) IdPManaged() bool {
 	return u.ManagedByIdP || u.Source == SourceSCIM || u.Source == SourceJIT
-}
-
-// checkEmail validates an address and the tenant's domain policy.
-func checkEmail(t *Tenant, field, email string) (string, error) {
-	email = strings.TrimSpace(email)
-	if email == "" {
-		return "", Invalid(field, "is required")
-	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || a.Name != "" {
-		return "", Invalid(field, "%q is not an e-mail address", email)
-	}
-	_, domain, _ := strings.Cut(email, "@")
-	if !strings.Contains(domain, ".") {
-		return "", Invalid(field, "%q is not an e-mail address", email)
-	}
-	if why := domainRefusal(t, email); why != "" {
-		return "", Invalid(field, "%s", why)
-	}
-	return email, nil
 }
 
 func setPhone(u *User, typ, number string) {
@@ -109,7 +89,7 @@ func (e *Engine) createUserTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	if err != nil {
 		return nil, err
 	}
-	email, err := checkEmail(t, prefix+"email", in.Email)
+	email, err := CheckEmail(t, prefix+"email", in.Email)
 	if err != nil {
 		return nil, err
 	}
@@ -234,13 +214,13 @@ func (e *Engine) EditUser(ctx context.Context, actor Actor, tenantID, id string,
 				return err
 			}
 			if in.Password != nil {
-				return Invalid("password", "local passwords are not supported; users sign in through their identity provider")
+				return Invalid("password", "is not edited with the profile: reset the password instead")
 			}
 			if in.ExternalID != nil && u.Source == SourceSCIM {
 				return Invalid("externalId", "is the directory's key for this user and cannot be changed here")
 			}
 			if in.Email != nil {
-				email, err := checkEmail(t, "email", *in.Email)
+				email, err := CheckEmail(t, "email", *in.Email)
 				if err != nil {
 					return err
 				}
@@ -413,4 +393,22 @@ func (e *Engine) UserGrants(ctx context.Context, tenantID, userID string) ([]Gra
 		return nil, err
 	}
 	return s.UserGrants(ctx, tenantID, []string{userID})
+}
+
+// MayManageUser refuses when actor may not change the user's credentials or lifecycle by
+// the admin engine's rule (power.mayManage: only an Admin changes another Admin), and
+// gives ErrNotFound when the tenant has no such user. Password resets, unlocks and the
+// password-restricted flag run it first: a reset is a way into the account.
+func (e *Engine) MayManageUser(ctx context.Context, actor Actor, tenantID, userID string) error {
+	return e.inAdminTx(ctx, func(tx AdminTx) error {
+		pw, err := e.power(ctx, tx, tenantID, actor)
+		if err != nil {
+			return err
+		}
+		users, err := lockAll(ctx, tx, tenantID, "id", []string{userID})
+		if err != nil {
+			return err
+		}
+		return pw.mayManage(users[userID])
+	})
 }

@@ -1,0 +1,344 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+// This file is the admin API of invitations, local password accounts and the mail
+// suppression list. Every rule lives in provisioning.Accounts; handlers decode, call and
+// encode.
+
+// accounts returns the Accounts service, or answers 501 when the server runs without one.
+func (a *API) accounts(w http.ResponseWriter) *provisioning.Accounts {
+	if a.opts.Accounts == nil {
+		writeError(w, http.StatusNotImplemented, "not_configured", "invitations and local accounts are not configured on this server", "")
+	}
+	return a.opts.Accounts
+}
+
+// failAccounts maps the errors only invitations and passwords produce, then the shared
+// vocabulary through fail.
+func (a *API) failAccounts(w http.ResponseWriter, r *http.Request, err error) {
+	var ue *provisioning.InvitationUnusableError
+	switch {
+	case errors.As(err, &ue):
+		status := http.StatusGone
+		if ue.State == provisioning.InviteAccepted {
+			status = http.StatusConflict
+		}
+		writeError(w, status, "invitation_"+string(ue.State), ue.Message, "")
+	case errors.Is(err, provisioning.ErrPasswordRestricted):
+		writeError(w, http.StatusForbidden, "forbidden", "this account may not change its own password", "")
+	default:
+		a.fail(w, r, err)
+	}
+}
+
+// failInvitationState answers a resend or revoke the invitation's state refuses: 410 when
+// the invitation was revoked (that is final), 409 otherwise (accepted, or the person has
+// already signed in). The engine reports these as a validation error of field "state".
+func (a *API) failInvitationState(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts, id string, err error) {
+	var ve *provisioning.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "state" {
+		a.failAccounts(w, r, err)
+		return
+	}
+	status, code := http.StatusConflict, "conflict"
+	if inv, gerr := acc.GetInvitation(r.Context(), p.Tenant.ID, id); gerr == nil && inv.State == provisioning.InviteRevoked {
+		status, code = http.StatusGone, "invitation_revoked"
+	}
+	writeError(w, status, code, ve.Reason, "state")
+}
+
+// invitationView is an invitation on the wire (lists never null).
+func invitationView(inv *provisioning.Invitation) *provisioning.Invitation {
+	inv.Roles, inv.Teams = nonNil(inv.Roles), nonNil(inv.Teams)
+	return inv
+}
+
+type invitationReq struct {
+	Email       string   `json:"email"`
+	DisplayName string   `json:"displayName"`
+	GivenName   string   `json:"givenName"`
+	FamilyName  string   `json:"familyName"`
+	Roles       []string `json:"roles"`
+	Teams       []string `json:"teams"`
+	Seat        bool     `json:"seat"`
+}
+
+// createInvitation invites someone by e-mail; the mail is queued in the same transaction.
+func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	var in invitationReq
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	inv, err := acc.CreateInvitation(r.Context(), p.Actor, p.Tenant.ID, provisioning.InvitationRequest(in))
+	if err != nil {
+		a.failAccounts(w, r, err)
+		return
+	}
+	w.Header().Set("Location", Prefix+"/invitations/"+inv.ID)
+	writeJSON(w, http.StatusCreated, invitationView(inv))
+}
+
+// listInvitations: GET /invitations?state=pending|accepted|revoked|expired, newest first.
+func (a *API) listInvitations(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	list, err := acc.ListInvitations(r.Context(), p.Tenant.ID, provisioning.InvitationState(r.URL.Query().Get("state")))
+	if err != nil {
+		a.failAccounts(w, r, err)
+		return
+	}
+	out := make([]*provisioning.Invitation, len(list))
+	for i := range list {
+		out[i] = invitationView(&list[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"invitations": out})
+}
+
+func (a *API) getInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	inv, err := acc.GetInvitation(r.Context(), p.Tenant.ID, r.PathValue("id"))
+	if err != nil {
+		a.failAccounts(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, invitationView(inv))
+}
+
+// resendInvitation issues a new token (the old link dies) and queues a new mail.
+func (a *API) resendInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	id := r.PathValue("id")
+	inv, err := acc.ResendInvitation(r.Context(), p.Actor, p.Tenant.ID, id)
+	if err != nil {
+		a.failInvitationState(w, r, p, acc, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, invitationView(inv))
+}
+
+// revokeInvitation withdraws an invitation for good and removes the invited user.
+func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	id := r.PathValue("id")
+	inv, err := acc.RevokeInvitation(r.Context(), p.Actor, p.Tenant.ID, id)
+	if err != nil {
+		a.failInvitationState(w, r, p, acc, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, invitationView(inv))
+}
+
+func (a *API) listSuppressions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	list, err := acc.ListSuppressions(r.Context(), p.Tenant.ID)
+	if err != nil {
+		a.failAccounts(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []provisioning.Suppression{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"suppressions": list})
+}
+
+// clearSuppression lets mail go to the address again.
+func (a *API) clearSuppression(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	email := strings.TrimSpace(r.PathValue("email"))
+	if email == "" || len(email) > 254 {
+		a.fail(w, r, badf("email", "must be an e-mail address"))
+		return
+	}
+	if err := acc.ClearSuppression(r.Context(), p.Actor, p.Tenant.ID, email); err != nil {
+		a.failAccounts(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// localUserReq is the "Add agent" form: the profile fields of POST /users plus the
+// password options. Without a password a temporary one is generated.
+type localUserReq struct {
+	Email              string   `json:"email"`
+	DisplayName        string   `json:"displayName"`
+	GivenName          string   `json:"givenName"`
+	FamilyName         string   `json:"familyName"`
+	PreferredLanguage  string   `json:"preferredLanguage"`
+	BusinessUnit       string   `json:"businessUnit"`
+	WorkPhone          string   `json:"workPhone"`
+	MobilePhone        string   `json:"mobilePhone"`
+	Roles              []string `json:"roles"`
+	Teams              []string `json:"teams"`
+	Seat               bool     `json:"seat"`
+	Password           string   `json:"password"`
+	SendMail           bool     `json:"sendMail"`
+	ForceChange        bool     `json:"forceChange"`
+	PasswordRestricted bool     `json:"passwordRestricted"`
+}
+
+// localUserResp is the created user and, when Seatbridge generated it, the temporary
+// password: shown this once and never stored in clear.
+type localUserResp struct {
+	userView
+	TemporaryPassword string `json:"temporaryPassword,omitempty"`
+}
+
+// createLocalUser creates a user who signs in with a password ("Add agent").
+func (a *API) createLocalUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	var in localUserReq
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var phones []provisioning.MultiValue
+	if v := strings.TrimSpace(in.WorkPhone); v != "" {
+		phones = append(phones, provisioning.MultiValue{Value: v, Type: "work"})
+	}
+	if v := strings.TrimSpace(in.MobilePhone); v != "" {
+		phones = append(phones, provisioning.MultiValue{Value: v, Type: "mobile"})
+	}
+	u, pw, err := acc.CreateLocalUser(r.Context(), p.Actor, p.Tenant.ID, provisioning.LocalUserRequest{
+		Email: in.Email, DisplayName: in.DisplayName, GivenName: in.GivenName, FamilyName: in.FamilyName,
+		Language: in.PreferredLanguage, BusinessUnit: in.BusinessUnit, PhoneNumbers: phones, Roles: in.Roles, Teams: in.Teams,
+		Seat: in.Seat, Password: in.Password, ForceChange: in.ForceChange, SendMail: in.SendMail, Restricted: in.PasswordRestricted})
+	if err != nil {
+		a.failAccounts(w, r, err)
+		return
+	}
+	out := localUserResp{userView: viewUser(u)}
+	if in.Password == "" {
+		out.TemporaryPassword = pw
+	}
+	grants, err := a.eng.UserGrants(r.Context(), p.Tenant.ID, u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out.Access = nonNil(grants)
+	w.Header().Set("Location", Prefix+"/users/"+u.ID)
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// mayManage runs the engine's "only an Admin changes another Admin" before a credential
+// change; it answers and returns false when refused (404 for no such user).
+func (a *API) mayManage(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, userID string) bool {
+	if err := a.eng.MayManageUser(r.Context(), p.Actor, p.Tenant.ID, userID); err != nil {
+		a.failAccounts(w, r, err)
+		return false
+	}
+	return true
+}
+
+type resetPasswordReq struct {
+	Password    string `json:"password"`
+	ForceChange bool   `json:"forceChange"`
+	SendMail    bool   `json:"sendMail"`
+}
+
+// resetPassword sets a new password (given or generated), clears any lockout and ends the
+// user's sessions. The body is optional: without one a temporary password is generated.
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	var in resetPasswordReq
+	if r.ContentLength != 0 {
+		if err := a.decode(w, r, &in); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	id := r.PathValue("id")
+	if !a.mayManage(w, r, p, id) {
+		return
+	}
+	pw, err := acc.ResetPassword(r.Context(), p.Actor, p.Tenant.ID, id, provisioning.ResetPasswordRequest(in))
+	if err != nil {
+		a.failAccounts(w, r, err)
+		return
+	}
+	out := map[string]any{"id": id, "forceChange": in.ForceChange, "mailQueued": in.SendMail}
+	if in.Password == "" {
+		out["temporaryPassword"] = pw
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// unlockAccount clears a password lockout.
+func (a *API) unlockAccount(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	id := r.PathValue("id")
+	if !a.mayManage(w, r, p, id) {
+		return
+	}
+	if err := acc.UnlockAccount(r.Context(), p.Actor, p.Tenant.ID, id); err != nil {
+		a.failAccounts(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// setPasswordRestricted: PUT {"passwordRestricted": true|false}.
+func (a *API) setPasswordRestricted(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	var in struct {
+		PasswordRestricted *bool `json:"passwordRestricted"`
+	}
+	if err := a.decode(w, r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if in.PasswordRestricted == nil {
+		a.fail(w, r, badf("passwordRestricted", "is required (true or false)"))
+		return
+	}
+	id := r.PathValue("id")
+	if !a.mayManage(w, r, p, id) {
+		return
+	}
+	if err := acc.SetPasswordRestricted(r.Context(), p.Actor, p.Tenant.ID, id, *in.PasswordRestricted); err != nil {
+		a.failAccounts(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "passwordRestricted": *in.PasswordRestricted})
+}
