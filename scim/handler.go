@@ -113,10 +113,10 @@ func NewHandler(p Provisioner, opts Options) http.Handler {
 	const base = "/scim/v2/{tenant}"
 	h.mux.HandleFunc(base+"/Users", h.users)
 	h.mux.HandleFunc(base+"/Users/.search", h.search(userType))
-	h.mux.HandleFunc(base+"/Users/{id}", h.user)
+	h.mux.HandleFunc(base+"/Users/{id}", h.item(itemMethods{h.getUser, h.putUser, h.patchUser, h.deleteUser}))
 	h.mux.HandleFunc(base+"/Groups", h.groups)
 	h.mux.HandleFunc(base+"/Groups/.search", h.search(groupType))
-	h.mux.HandleFunc(base+"/Groups/{id}", h.group)
+	h.mux.HandleFunc(base+"/Groups/{id}", h.item(itemMethods{h.getGroup, h.putGroup, h.patchGroup, h.deleteGroup}))
 	h.mux.HandleFunc(base+"/.search", h.rootSearch)
 	h.mux.HandleFunc(base+"/Me", h.me)
 	h.mux.HandleFunc(base+"/ServiceProviderConfig", h.serviceProviderConfig)
@@ -358,27 +358,35 @@ func (h *handler) users(w http.ResponseWriter, r *http.Request) {
 // rather than a database error.
 func validID(id string) bool { return id != "" && len(id) <= 128 && storableText(id) }
 
-func (h *handler) user(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	var err error
-	if !validID(id) {
-		h.writeError(w, r, errf(http.StatusNotFound, "", "resource not found"))
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-		err = h.getUser(w, r, id)
-	case http.MethodPut:
-		err = h.putUser(w, r, id)
-	case http.MethodPatch:
-		err = h.patchUser(w, r, id)
-	case http.MethodDelete:
-		err = h.deleteUser(w, r, id)
-	default:
-		err = methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
-	}
-	if err != nil {
-		h.writeError(w, r, err)
+// itemMethods are the handlers of one resource type's /{id} endpoint.
+type itemMethods struct {
+	get, put, patch, del func(http.ResponseWriter, *http.Request, string) error
+}
+
+// item dispatches /Users/{id} and /Groups/{id} by method.
+func (h *handler) item(m itemMethods) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if !validID(id) {
+			h.writeError(w, r, errf(http.StatusNotFound, "", "resource not found"))
+			return
+		}
+		var err error
+		switch r.Method {
+		case http.MethodGet:
+			err = m.get(w, r, id)
+		case http.MethodPut:
+			err = m.put(w, r, id)
+		case http.MethodPatch:
+			err = m.patch(w, r, id)
+		case http.MethodDelete:
+			err = m.del(w, r, id)
+		default:
+			err = methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+		}
 	}
 }
 
@@ -546,30 +554,6 @@ func (h *handler) groups(w http.ResponseWriter, r *http.Request) {
 		err = h.createGroup(w, r)
 	default:
 		err = methodNotAllowed(w, "GET, POST")
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-	}
-}
-
-func (h *handler) group(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	var err error
-	if !validID(id) {
-		h.writeError(w, r, errf(http.StatusNotFound, "", "resource not found"))
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-		err = h.getGroup(w, r, id)
-	case http.MethodPut:
-		err = h.putGroup(w, r, id)
-	case http.MethodPatch:
-		err = h.patchGroup(w, r, id)
-	case http.MethodDelete:
-		err = h.deleteGroup(w, r, id)
-	default:
-		err = methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
 	}
 	if err != nil {
 		h.writeError(w, r, err)
