@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -44,6 +45,11 @@ type Provider struct {
 	AccessTokenTTL time.Duration
 	// KeyRetireAfter is how long a rotated-out key stays in the JWKS (default 24 h).
 	KeyRetireAfter time.Duration
+	// signers caches the opened signing keys by key ID: opening the sealed key and parsing
+	// an RSA key with its precomputation cost more than signing a token. Which key is
+	// current is still read from the database on every signature, so a rotation on any
+	// replica takes effect everywhere at once.
+	signers sync.Map // kid → jose.Signer
 }
 
 // New returns a provider with default lifetimes.
@@ -150,6 +156,9 @@ func (p *Provider) signer(ctx context.Context) (jose.Signer, error) {
 			return nil, err
 		}
 	}
+	if cached, ok := p.signers.Load(k.ID); ok {
+		return cached.(jose.Signer), nil
+	}
 	der, err := p.S.Box.Open(k.PrivateSealed, SigningKeyContext(k.ID))
 	if err != nil {
 		return nil, fmt.Errorf("open signing key %s: %w", k.ID, err)
@@ -158,8 +167,13 @@ func (p *Provider) signer(ctx context.Context) (jose.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse signing key %s: %w", k.ID, err)
 	}
-	return jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}},
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}},
 		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, err
+	}
+	p.signers.Store(k.ID, signer)
+	return signer, nil
 }
 
 func (p *Provider) publicKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
