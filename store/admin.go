@@ -195,7 +195,7 @@ func (c *conn) LockUsers(ctx context.Context, tenantID string, ids []string) ([]
 	for start := 0; start < len(ids); start += memberChunk {
 		chunk := ids[start:min(start+memberChunk, len(ids))]
 		var rows []userRow
-		if err := c.selectx(ctx, &rows, `SELECT `+userCols+` FROM users u WHERE u.tenant_id = ? AND u.id IN (`+
+		if err := c.selectx(ctx, &rows, `SELECT `+c.userCols()+` FROM users u WHERE u.tenant_id = ? AND u.id IN (`+
 			placeholders(len(chunk))+`) ORDER BY u.id`+c.forUpdate(), idArgs([]any{tenantID}, chunk)...); err != nil {
 			return nil, fmt.Errorf("lock users: %w", err)
 		}

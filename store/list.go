@@ -284,7 +284,7 @@ func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.Us
 		p.none = true
 	}
 	out := &provisioning.UserPage{}
-	rows, total, more, err := selectPage[userRow](ctx, c, w, p, pageReq{from: "users u", cols: userCols, what: "users",
+	rows, total, more, err := selectPage[userRow](ctx, c, w, p, pageReq{from: "users u", cols: c.userCols(), what: "users",
 		limit: q.Limit, offset: q.Offset, after: q.After})
 	if err != nil {
 		return nil, err

@@ -49,17 +49,64 @@ type userRow struct {
 	CreatedAt         int64          `db:"created_at"`
 	UpdatedAt         int64          `db:"updated_at"`
 	LastLoginAt       sql.NullInt64  `db:"last_login_at"`
+	// Vals is the user's multi-valued attributes as a JSON array of
+	// [attr, value, display, type, primary] rows, read in the same statement.
+	Vals sql.NullString `db:"vals"`
 }
 
-// userCols lists the columns of users read through alias u; the manager's display name comes
-// from a correlated sub-query so that one statement reads a whole page.
-const userCols = `u.id, u.tenant_id, u.user_name, u.external_id, u.name_formatted, u.family_name, u.given_name,
+// userBaseCols lists the columns of users read through alias u; the manager's display name
+// comes from a correlated sub-query so that one statement reads a whole page.
+const userBaseCols = `u.id, u.tenant_id, u.user_name, u.external_id, u.name_formatted, u.family_name, u.given_name,
  u.middle_name, u.honorific_prefix, u.honorific_suffix, u.display_name, u.nick_name, u.profile_url, u.title,
  u.user_type, u.preferred_language, u.locale, u.timezone, u.business_unit, u.employee_number, u.cost_center,
  u.organization, u.division, u.department, u.manager_id,
  (SELECT m.display_name FROM users m WHERE m.id = u.manager_id AND m.tenant_id = u.tenant_id) AS manager_name,
  u.addresses, u.status, u.source, u.managed_by_idp, u.seat, u.password_hash, u.version, u.created_at, u.updated_at,
  u.last_login_at`
+
+// userCols adds the multi-valued attributes, aggregated to JSON per user in the same
+// statement: a lookup or a page costs one query instead of two.
+func (c *conn) userCols() string {
+	if c.d == Postgres {
+		return userBaseCols + `,
+ (SELECT json_agg(json_build_array(v.attr, v.value, v.display, v.type, v.is_primary) ORDER BY v.attr, v.idx)
+  FROM user_values v WHERE v.user_id = u.id) AS vals`
+	}
+	return userBaseCols + `,
+ (SELECT json_group_array(json_array(v.attr, v.value, v.display, v.type, v.is_primary) ORDER BY v.attr, v.idx)
+  FROM user_values v WHERE v.user_id = u.id) AS vals`
+}
+
+// decodeValues fills the multi-valued attributes from the vals column.
+func decodeValues(u *provisioning.User, vals string) error {
+	if vals == "" || vals == "[]" {
+		return nil
+	}
+	var rows [][5]any
+	if err := json.Unmarshal([]byte(vals), &rows); err != nil {
+		return fmt.Errorf("user %s values: %w", u.ID, err)
+	}
+	fields := multiValued(u)
+	for _, r := range rows {
+		attr, _ := r[0].(string)
+		dst := fields[attr]
+		if dst == nil {
+			continue
+		}
+		mv := provisioning.MultiValue{}
+		mv.Value, _ = r[1].(string)
+		mv.Display, _ = r[2].(string)
+		mv.Type, _ = r[3].(string)
+		switch p := r[4].(type) { // boolean on PostgreSQL, 0/1 on SQLite
+		case bool:
+			mv.Primary = p
+		case float64:
+			mv.Primary = p != 0
+		}
+		*dst = append(*dst, mv)
+	}
+	return nil
+}
 
 func (r *userRow) user() (*provisioning.User, error) {
 	u := &provisioning.User{
@@ -78,6 +125,9 @@ func (r *userRow) user() (*provisioning.User, error) {
 		if err := json.Unmarshal([]byte(r.Addresses), &u.Addresses); err != nil {
 			return nil, fmt.Errorf("user %s addresses: %w", r.ID, err)
 		}
+	}
+	if err := decodeValues(u, r.Vals.String); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -183,19 +233,10 @@ func (c *conn) writeValues(ctx context.Context, tenantID string, u *provisioning
 	return nil
 }
 
-type valueRow struct {
-	UserID  string `db:"user_id"`
-	Attr    string `db:"attr"`
-	Value   string `db:"value"`
-	Display string `db:"display"`
-	Type    string `db:"type"`
-	Primary bool   `db:"is_primary"`
-}
-
-// loadDetails fills multi-valued attributes and, when asked, groups, roles and teams of a
-// page of users with one query each.
+// loadDetails fills, when asked, the groups and the roles and teams of a page of users with
+// one query each (multi-valued attributes come with the user rows).
 func (c *conn) loadDetails(ctx context.Context, users []*provisioning.User, groups, access bool) error {
-	if len(users) == 0 {
+	if len(users) == 0 || (!groups && !access) {
 		return nil
 	}
 	byID := make(map[string]*provisioning.User, len(users))
@@ -209,17 +250,6 @@ func (c *conn) loadDetails(ctx context.Context, users []*provisioning.User, grou
 		ids = append(ids, u.ID)
 	}
 	in := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(users)), ", ") + ")"
-	var vals []valueRow
-	if err := c.selectx(ctx, &vals, `SELECT user_id, attr, value, display, type, is_primary FROM user_values
-		WHERE user_id IN `+in+` ORDER BY user_id, attr, idx`, ids...); err != nil {
-		return fmt.Errorf("load user values: %w", err)
-	}
-	for _, v := range vals {
-		u := byID[v.UserID]
-		if dst := multiValued(u)[v.Attr]; dst != nil {
-			*dst = append(*dst, provisioning.MultiValue{Value: v.Value, Display: v.Display, Type: v.Type, Primary: v.Primary})
-		}
-	}
 	type refRow struct {
 		UserID string `db:"user_id"`
 		ID     string `db:"id"`
@@ -259,7 +289,7 @@ func (c *conn) loadDetails(ctx context.Context, users []*provisioning.User, grou
 
 func (c *conn) getUserWhere(ctx context.Context, tenantID, where string, arg any, lock bool) (*provisioning.User, error) {
 	var r userRow
-	q := `SELECT ` + userCols + ` FROM users u WHERE u.tenant_id = ? AND ` + where
+	q := `SELECT ` + c.userCols() + ` FROM users u WHERE u.tenant_id = ? AND ` + where
 	if lock {
 		q += c.forUpdate()
 	}
