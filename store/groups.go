@@ -97,7 +97,7 @@ func (c *conn) ListGroups(ctx context.Context, tenantID string, q provisioning.G
 		return nil, err
 	}
 	out := &provisioning.GroupPage{}
-	rows, total, more, err := selectPage[groupRow](ctx, c, w, p, pageReq{from: "groups g", cols: groupCols, what: "groups",
+	rows, total, more, err := selectPage[groupRow](ctx, c, w, p, pageReq{from: "groups g", alias: "g", cols: groupCols, what: "groups",
 		limit: q.Limit, offset: q.Offset, after: q.After})
 	if err != nil {
 		return nil, err

@@ -211,9 +211,10 @@ func userFieldString(u *provisioning.User, field string) string {
 
 // pageReq is what selectPage needs besides the WHERE clause.
 type pageReq struct {
-	from, cols, what string
-	limit, offset    int
-	after            string
+	// from is "table alias"; cols may refer to alias only.
+	from, alias, cols, what string
+	limit, offset           int
+	after                   string
 }
 
 // selectPage runs one page of a list query (offset or keyset) and works out the total: a
@@ -239,14 +240,18 @@ func selectPage[R any](ctx context.Context, c *conn, w *where, p page, r pageReq
 			return nil, 0, false, err
 		}
 	}
-	sqlText := `SELECT ` + r.cols + ` FROM ` + r.from + ` WHERE ` + w.sb.String() + p.orderBy() + ` LIMIT ?`
+	// The page is cut in an inner query and the per-row sub-queries of r.cols (manager name,
+	// multi-valued attributes) run in the outer one: PostgreSQL would otherwise evaluate them
+	// for every row an OFFSET skips.
+	inner := `SELECT ` + r.alias + `.* FROM ` + r.from + ` WHERE ` + w.sb.String() + p.orderBy() + ` LIMIT ?`
 	args := append(w.args, limit+1)
 	offset := 0
 	if r.after == "" && r.offset > 0 {
 		offset = r.offset
-		sqlText += ` OFFSET ?`
+		inner += ` OFFSET ?`
 		args = append(args, offset)
 	}
+	sqlText := `SELECT ` + r.cols + ` FROM (` + inner + `) ` + r.alias + p.orderBy()
 	if err := c.selectx(ctx, &rows, sqlText, args...); err != nil {
 		return nil, 0, false, fmt.Errorf("list %s: %w", r.what, err)
 	}
@@ -284,7 +289,7 @@ func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.Us
 		p.none = true
 	}
 	out := &provisioning.UserPage{}
-	rows, total, more, err := selectPage[userRow](ctx, c, w, p, pageReq{from: "users u", cols: c.userCols(), what: "users",
+	rows, total, more, err := selectPage[userRow](ctx, c, w, p, pageReq{from: "users u", alias: "u", cols: c.userCols(), what: "users",
 		limit: q.Limit, offset: q.Offset, after: q.After})
 	if err != nil {
 		return nil, err
