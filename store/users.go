@@ -256,6 +256,9 @@ func (c *conn) loadDetails(ctx context.Context, users []*provisioning.User, grou
 		Name   string `db:"name"`
 	}
 	if groups {
+		for _, u := range users {
+			u.Groups = []provisioning.GroupRef{} // loaded, possibly empty: not nil
+		}
 		var refs []refRow
 		if err := c.selectx(ctx, &refs, `SELECT gm.user_id, g.id, g.display_name AS name FROM group_members gm
 			JOIN groups g ON g.id = gm.group_id WHERE gm.user_id IN `+in+` ORDER BY g.display_name_key, g.id`, ids...); err != nil {
@@ -300,9 +303,9 @@ func (c *conn) getUserWhere(ctx context.Context, tenantID, where string, arg any
 	if err != nil {
 		return nil, err
 	}
-	// A row locked for update only needs what UpdateUser writes back: groups, roles and
-	// teams are separate relations, so the write path skips those three queries.
-	if err := c.loadDetails(ctx, []*provisioning.User{u}, !lock, !lock); err != nil {
+	// A row locked for update skips roles and teams (separate relations UpdateUser does not
+	// write) but keeps groups, which SCIM returns after every PUT and PATCH.
+	if err := c.loadDetails(ctx, []*provisioning.User{u}, true, !lock); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -329,7 +332,7 @@ func (c *conn) UpdateUser(ctx context.Context, tenantID, id string, fn func(*pro
 	if err != nil {
 		return nil, fmt.Errorf("user %s: %w", id, err)
 	}
-	hadSeat := u.Seat
+	hadSeat, oldManager := u.Seat, u.Enterprise.ManagerID
 	oldValues := fmt.Sprint(u.Emails, u.PhoneNumbers, u.IMs, u.Photos, u.Entitlements, u.SCIMRoles, u.X509Certificates)
 	if err := fn(u); err != nil {
 		return nil, err
@@ -364,9 +367,17 @@ func (c *conn) UpdateUser(ctx context.Context, tenantID, id string, fn func(*pro
 			return nil, err
 		}
 	}
-	// The manager's display name may have changed with manager_id.
-	if u.Enterprise.ManagerID == "" {
+	// The manager's display name follows manager_id.
+	if u.Enterprise.ManagerID != oldManager {
 		u.Enterprise.ManagerDisplayName = ""
+		if u.Enterprise.ManagerID != "" {
+			var name string
+			err := c.get(ctx, &name, `SELECT display_name FROM users WHERE tenant_id = ? AND id = ?`, tenantID, u.Enterprise.ManagerID)
+			if err != nil && !errors.Is(err, provisioning.ErrNotFound) {
+				return nil, fmt.Errorf("manager name: %w", err)
+			}
+			u.Enterprise.ManagerDisplayName = name
+		}
 	}
 	return u, nil
 }
