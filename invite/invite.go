@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/seatbridge/seatbridge/internal/httpx"
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -33,8 +34,16 @@ type Handler struct {
 	TrustForwarded bool
 	// DefaultReturnTo is where a sign-in without return_to ends (default "/").
 	DefaultReturnTo string
+	// AttemptsPerSecond and AttemptsBurst throttle password and invitation POSTs per client
+	// IP (0: no throttle). Account lockout stops guessing one account; this stops one
+	// client from locking out many. The buckets are per replica.
+	AttemptsPerSecond float64
+	AttemptsBurst     int
+	// Now is the throttle's clock (default time.Now).
+	Now func() time.Time
 
-	csrf *http.CrossOriginProtection
+	csrf     *http.CrossOriginProtection
+	attempts *httpx.RateLimiter
 }
 
 // Mount registers the routes. POSTs are refused when the browser says they come from
@@ -44,11 +53,25 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	if h.Log == nil {
 		h.Log = slog.Default()
 	}
+	h.attempts = httpx.NewRateLimiter(h.AttemptsPerSecond, h.AttemptsBurst, h.Now)
 	mux.HandleFunc("GET /invite/{token}", h.showInvite)
-	mux.Handle("POST /invite/{token}", h.csrf.Handler(http.HandlerFunc(h.acceptInvite)))
+	mux.Handle("POST /invite/{token}", h.csrf.Handler(h.throttle(h.acceptInvite)))
 	mux.HandleFunc("GET /login/{tenant}", h.showLogin)
-	mux.Handle("POST /login/{tenant}", h.csrf.Handler(http.HandlerFunc(h.login)))
-	mux.Handle("POST /login/{tenant}/change", h.csrf.Handler(http.HandlerFunc(h.change)))
+	mux.Handle("POST /login/{tenant}", h.csrf.Handler(h.throttle(h.login)))
+	mux.Handle("POST /login/{tenant}/change", h.csrf.Handler(h.throttle(h.change)))
+}
+
+// throttle refuses a client IP that posts faster than the configured rate.
+func (h *Handler) throttle(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, wait := h.attempts.Allow(h.ip(r)); !ok {
+			w.Header().Set("Retry-After", httpx.RetryAfterSeconds(wait))
+			h.render(w, http.StatusTooManyRequests, pageData{Title: "Too many attempts",
+				Error: "Too many attempts from your network. Wait a moment and try again."})
+			return
+		}
+		next(w, r)
+	})
 }
 
 var page = template.Must(template.New("page").Parse(`<!doctype html>

@@ -147,3 +147,50 @@ func TestPages(t *testing.T) {
 		}
 	})
 }
+
+// One client posting passwords faster than allowed is throttled before any password is
+// checked; another client is not affected.
+func TestAttemptThrottle(t *testing.T) {
+	db := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng := provisioning.NewEngine(db, log)
+	box, _ := secretbox.New(bytes.Repeat([]byte{1}, 32))
+	acc := provisioning.NewAccounts(eng, box)
+	acc.Password = provisioning.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}
+	if _, err := eng.CreateTenant(ctx, admin, "acme", "Acme Inc", 5); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	mux := http.NewServeMux()
+	(&invite.Handler{Accounts: acc, Log: log, TrustForwarded: true, AttemptsPerSecond: 1, AttemptsBurst: 3,
+		Now: func() time.Time { return now }}).Mount(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	post := func(ip string) int {
+		req, _ := http.NewRequest("POST", srv.URL+"/login/acme", strings.NewReader(url.Values{"email": {"x@example.com"}, "password": {"nope"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", ip)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 3 {
+		if code := post("203.0.113.7"); code == http.StatusTooManyRequests {
+			t.Fatalf("attempt %d throttled within the burst", i+1)
+		}
+	}
+	if code := post("203.0.113.7"); code != http.StatusTooManyRequests {
+		t.Fatalf("fourth attempt: %d, want 429", code)
+	}
+	if code := post("198.51.100.9"); code == http.StatusTooManyRequests {
+		t.Fatal("another client was throttled")
+	}
+	now = now.Add(2 * time.Second)
+	if code := post("203.0.113.7"); code == http.StatusTooManyRequests {
+		t.Fatal("still throttled after the bucket refilled")
+	}
+}

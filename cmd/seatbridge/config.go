@@ -42,6 +42,8 @@ type Config struct {
 
 	MetricsToken string
 	PprofAddr    string
+	LoginRate    float64
+	LoginBurst   int
 
 	Mail              MailConfig
 	AccessLog         bool

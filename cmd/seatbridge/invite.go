@@ -56,6 +56,7 @@ func mountInvite(mux *http.ServeMux, a *app) error {
 		return err
 	}
 	(&invite.Handler{Accounts: acc, Log: a.log.With("door", "invite"),
+		AttemptsPerSecond: a.cfg.LoginRate, AttemptsBurst: a.cfg.LoginBurst, TrustForwarded: a.cfg.TrustForwardedFor,
 		SecureCookies: strings.HasPrefix(a.cfg.BaseURL, "https://")}).Mount(mux)
 	return nil
 }
