@@ -40,10 +40,11 @@ type Config struct {
 	SCIMTenantBurst int
 	ShutdownTimeout time.Duration
 
-	MetricsToken string
-	PprofAddr    string
-	LoginRate    float64
-	LoginBurst   int
+	MetricsToken  string
+	PprofAddr     string
+	SAMLClockSkew time.Duration
+	LoginRate     float64
+	LoginBurst    int
 
 	Mail              MailConfig
 	AccessLog         bool

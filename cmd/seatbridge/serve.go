@@ -28,6 +28,7 @@ func serveFlags(env *cliEnv, cfg *Config) (*flagBinder, error) {
 	b.integer(&cfg.SCIMRateBurst, "scim-burst", 200, "burst allowed per SCIM token above the rate")
 	b.float(&cfg.SCIMTenantRate, "scim-tenant-rate", 0, "requests per second allowed per tenant, all its SCIM tokens together, per replica (0: unlimited)")
 	b.integer(&cfg.SCIMTenantBurst, "scim-tenant-burst", 400, "burst allowed per tenant above the tenant rate")
+	b.duration(&cfg.SAMLClockSkew, "saml-clock-skew", defaultSAMLClockSkew, "clock difference allowed between an IdP and Seatbridge on SAML assertion times")
 	b.float(&cfg.LoginRate, "login-rate", 1, "password and invitation form posts per second per client IP, per replica (0: unlimited)")
 	b.integer(&cfg.LoginBurst, "login-burst", 10, "burst of form posts per client IP above the login rate")
 	b.str(&cfg.MetricsToken, "metrics-token", "", "bearer token required to read /metrics (empty: open)")

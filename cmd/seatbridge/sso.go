@@ -31,9 +31,9 @@ func init() {
 	register(&command{name: "signing-key rotate", summary: "start signing ID tokens with a new key (old keys stay published for a day)", run: runKeyRotate})
 }
 
-// samlClockSkew is the clock skew allowed on SAML assertions (crewjam/saml keeps it in a
-// package variable). TODO(lead): make it a Config field / serve flag.
-const samlClockSkew = 60 * time.Second
+// defaultSAMLClockSkew is the clock skew allowed on SAML assertions unless
+// --saml-clock-skew says otherwise (crewjam/saml keeps it in a package variable).
+const defaultSAMLClockSkew = 60 * time.Second
 
 // ssoService builds the shared SSO flow of an opened app.
 func ssoService(a *app) (*sso.Service, error) {
@@ -64,7 +64,7 @@ func mountSSO(mux *http.ServeMux, a *app) error {
 	if err != nil {
 		return err
 	}
-	svc.Register(provisioning.ConnSAML, ssaml.New(svc, samlClockSkew))
+	svc.Register(provisioning.ConnSAML, ssaml.New(svc, samlSkew(a.cfg)))
 	svc.Register(provisioning.ConnOIDC, ssooidc.New(svc))
 	svc.Mount(mux)
 	provider.New(svc).Mount(mux)
@@ -448,4 +448,11 @@ func runKeyRotate(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "ID tokens are now signed with key %s; older keys stay in the JWKS for 24h\n", kid)
 	return nil
+}
+
+func samlSkew(cfg Config) time.Duration {
+	if cfg.SAMLClockSkew > 0 {
+		return cfg.SAMLClockSkew
+	}
+	return defaultSAMLClockSkew
 }
