@@ -654,13 +654,19 @@ type AcceptResult struct {
 }
 
 // AcceptInvitation uses a token once. In password mode the user is activated with the new
-// password; in SSO mode the invitation is used up and the caller sends the browser to the
-// connection's sign-in, whose first login activates the user. Of two concurrent accepts of
-// one token exactly one succeeds; the other gets *InvitationUnusableError.
+// password. In SSO mode nothing is used up here: the caller sends the browser to the
+// connection's sign-in, and the first successful login activates the user and marks the
+// invitation accepted (AcceptUserInvitations), so a refused or abandoned sign-in leaves the
+// invitation usable and resendable. Of two concurrent password accepts of one token exactly
+// one succeeds; the other gets *InvitationUnusableError.
 func (a *Accounts) AcceptInvitation(ctx context.Context, token string, req AcceptRequest) (*AcceptResult, error) {
 	view, err := a.InvitationByToken(ctx, token)
 	if err != nil {
 		return nil, err
+	}
+	if view.Mode == AcceptSSO {
+		inv, u := view.Invitation, view.User
+		return &AcceptResult{Tenant: view.Tenant, Mode: view.Mode, ConnectionID: view.ConnectionID, Invitation: inv, User: u}, nil
 	}
 	hash := inviteTokenHash(token)
 	var pwHash string

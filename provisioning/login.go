@@ -104,6 +104,12 @@ const DefaultSessionTTL = 8 * time.Hour
 // every login: roles and teams granted by this connection follow the groups sent now.
 // Every attempt writes a login event. A refusal is a *LoginRefusedError; changes made
 // before it (a JIT user created without a seat) are kept.
+// invitationAcceptor is implemented by stores that keep invitations.
+type invitationAcceptor interface {
+	// AcceptUserInvitations marks the user's pending invitations accepted.
+	AcceptUserInvitations(ctx context.Context, tenantID, userID string, at time.Time) error
+}
+
 func (e *Engine) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	if req.SessionTTL <= 0 {
 		req.SessionTTL = DefaultSessionTTL
@@ -297,6 +303,15 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 			}
 			if err := e.audit(ctx, tx, actor, req.TenantID, "user.update", "user", u.ID, &before, nu); err != nil {
 				return err
+			}
+			if before.Status == StatusInvited {
+				// The invitation is accepted by this first sign-in, not by the click on
+				// its link (see Accounts.AcceptInvitation).
+				if ia, ok := tx.(invitationAcceptor); ok {
+					if err := ia.AcceptUserInvitations(ctx, req.TenantID, u.ID, now); err != nil {
+						return err
+					}
+				}
 			}
 			u = nu
 		}

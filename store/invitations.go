@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
 )
@@ -255,4 +256,14 @@ func (c *conn) UpdateLocalAccount(ctx context.Context, tenantID, userID string, 
 		return nil, fmt.Errorf("write local account: %w", err)
 	}
 	return acc, nil
+}
+
+// AcceptUserInvitations marks a user's pending invitations accepted (their first SSO
+// sign-in); their queued mail is no longer needed.
+func (c *conn) AcceptUserInvitations(ctx context.Context, tenantID, userID string, at time.Time) error {
+	if _, err := c.exec(ctx, `UPDATE invitations SET state = 'accepted', accepted_at = ?, updated_at = ?
+		WHERE tenant_id = ? AND user_id = ? AND state = 'pending'`, micros(at), micros(at), tenantID, userID); err != nil {
+		return fmt.Errorf("accept invitations: %w", err)
+	}
+	return nil
 }
