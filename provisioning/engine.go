@@ -26,6 +26,19 @@ type Engine struct {
 	// Now and NewID are injected so tests control time and identifiers.
 	Now   func() time.Time
 	NewID func() string
+	// LoginObserver, when set, hears of every login event recorded (for metrics).
+	LoginObserver func(method, result string)
+}
+
+// appendLogin records a login event in tx and tells the observer.
+func (e *Engine) appendLogin(ctx context.Context, tx Tx, ev *LoginEvent) error {
+	if err := tx.AppendLogin(ctx, ev); err != nil {
+		return err
+	}
+	if e.LoginObserver != nil {
+		e.LoginObserver(ev.Method, ev.Result)
+	}
+	return nil
 }
 
 // NewEngine returns an engine over s with the real clock and UUIDv7 identifiers.

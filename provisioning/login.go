@@ -124,7 +124,7 @@ func (e *Engine) Login(ctx context.Context, req LoginRequest) (*LoginResult, err
 	if err != nil {
 		ev := &LoginEvent{TenantID: req.TenantID, ConnectionID: req.ConnectionID, Method: req.Method, Result: "error",
 			Reason: "internal", Subject: req.Claims.Subject, IP: req.IP, UserAgent: req.UserAgent, At: e.now()}
-		if lerr := e.Store.InTx(ctx, func(tx Tx) error { return tx.AppendLogin(ctx, ev) }); lerr != nil {
+		if lerr := e.Store.InTx(ctx, func(tx Tx) error { return e.appendLogin(ctx, tx, ev) }); lerr != nil {
 			e.Log.ErrorContext(ctx, "append login event", "err", lerr)
 		}
 		return nil, err
@@ -159,7 +159,7 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 			} else {
 				ev.Result = "success"
 			}
-			return tx.AppendLogin(ctx, ev)
+			return e.appendLogin(ctx, tx, ev)
 		}
 
 		tenant, err := tx.GetTenant(ctx, req.TenantID)

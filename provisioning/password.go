@@ -457,7 +457,7 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 					return err
 				}
 			}
-			return tx.AppendLogin(ctx, ev)
+			return a.appendLogin(ctx, tx, ev)
 		})
 		if err != nil {
 			return nil, err
@@ -536,7 +536,7 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 			}); err != nil {
 				return err
 			}
-			return tx.AppendLogin(ctx, ev)
+			return a.appendLogin(ctx, tx, ev)
 		}); err != nil {
 			return nil, err
 		}
@@ -582,7 +582,7 @@ func (a *Accounts) openPasswordSession(ctx context.Context, t *Tenant, userID st
 		}
 		u.LastLoginAt = &now
 		ev.UserID, ev.Result, ev.Reason, ev.At = u.ID, "success", "", now
-		if err := tx.AppendLogin(ctx, ev); err != nil {
+		if err := a.appendLogin(ctx, tx, ev); err != nil {
 			return err
 		}
 		res = &LoginResult{User: u, Session: sess, SessionSecret: secret}

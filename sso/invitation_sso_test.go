@@ -38,7 +38,12 @@ func TestInvitationAcceptedByFirstSSOLogin(t *testing.T) {
 		if got, _ := acc.GetInvitation(e.ctx, e.tenant.ID, inv.ID); got.State != provisioning.InvitePending {
 			t.Fatalf("invitation used up before the sign-in: %s", got.State)
 		}
+		var observed []string
+		e.engine.LoginObserver = func(method, result string) { observed = append(observed, method+"/"+result) }
 		cl := e.samlLogin(c, "ivy@acme.com")
+		if len(observed) != 1 || observed[0] != "saml/success" {
+			t.Fatalf("login observer heard %v", observed)
+		}
 		if cl.Sub != inv.UserID || !cl.Seat {
 			t.Fatalf("first sign-in: %s", mustJSON(cl))
 		}

@@ -179,3 +179,12 @@ func (c *conn) DeleteSuppression(ctx context.Context, tenantID, email string) er
 	}
 	return nil
 }
+
+// OutboxPending counts the messages waiting for delivery, across tenants (metrics).
+func (db *DB) OutboxPending(ctx context.Context) (int, error) {
+	var n int
+	if err := db.conn.get(ctx, &n, `SELECT COUNT(*) FROM mail_outbox WHERE status = 'pending'`); err != nil {
+		return 0, fmt.Errorf("outbox depth: %w", err)
+	}
+	return n, nil
+}

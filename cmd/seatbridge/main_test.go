@@ -207,6 +207,7 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	if resp, _ := http.Get(srv.URL + "/metrics"); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/metrics without the token: %d", resp.StatusCode)
 	}
+	a.eng.LoginObserver("saml", "refused") // the engine calls this for every login event it records
 	req, _ = http.NewRequest("GET", srv.URL+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer m3trics")
 	resp, err = http.DefaultClient.Do(req)
@@ -221,6 +222,8 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		`seatbridge_http_requests_total{code="200",method="GET",route="/scim/v2/{tenant}/Users"} 1`,
 		`seatbridge_http_request_duration_seconds_bucket`,
 		`go_sql_open_connections`,
+		`seatbridge_mail_outbox_pending 0`,
+		`seatbridge_logins_total{method="saml",result="refused"} 1`,
 	} {
 		if !strings.Contains(body.String(), want) {
 			t.Errorf("/metrics lacks %s", want)

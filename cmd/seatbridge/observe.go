@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/subtle"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	scimOps  *prometheus.CounterVec
+	logins   *prometheus.CounterVec
 	inFlight prometheus.Gauge
 }
 
@@ -40,7 +43,22 @@ func newMetrics(a *app) *metrics {
 	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "seatbridge_http_in_flight_requests", Help: "Requests being served.",
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.scimOps, m.inFlight,
+	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seatbridge_logins_total", Help: "Sign-in attempts recorded by this replica, by method (saml, oidc, pwd) and result.",
+	}, []string{"method", "result"})
+	a.eng.LoginObserver = func(method, result string) { m.logins.WithLabelValues(method, result).Inc() }
+	outbox := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "seatbridge_mail_outbox_pending", Help: "Mail messages waiting for delivery (all replicas: read from the database).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := a.db.OutboxPending(ctx)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.scimOps, m.logins, m.inFlight, outbox,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(a.db.SQL().DB, string(a.db.Dialect())))
 	return m
