@@ -141,17 +141,31 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 // openCommand parses the flags of a command that takes no positional arguments and opens
 // the app; the caller closes it.
 func openCommand(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string) (*app, error) {
+	_, a, err := openCommandArgs(ctx, env, fs, b, cfg, args, func(pos []string) error {
+		if len(pos) > 0 {
+			return usagef("unexpected argument %q", pos[0])
+		}
+		return nil
+	})
+	return a, err
+}
+
+// openCommandArgs parses flags and positional arguments, lets check refuse them before
+// anything touches the database, and opens the app; the caller closes it.
+func openCommandArgs(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string,
+	check func(pos []string) error) ([]string, *app, error) {
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := b.err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if len(pos) > 0 {
-		return nil, usagef("unexpected argument %q", pos[0])
+	if err := check(pos); err != nil {
+		return nil, nil, err
 	}
-	return openApp(ctx, *cfg, env)
+	a, err := openApp(ctx, *cfg, env)
+	return pos, a, err
 }
 
 // printJSON writes v as indented JSON.

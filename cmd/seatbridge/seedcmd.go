@@ -18,16 +18,12 @@ func runSeed(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&tenant, "tenant", "", "tenant slug")
 	fs.IntVar(&users, "users", 100000, "number of users to insert")
 	fs.StringVar(&prefix, "prefix", "seed", "userName prefix: PREFIX-<i>@example.com")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	if users < 1 || users > 50_000_000 {
-		return usagef("--users must be between 1 and 50000000")
-	}
-	a, err := openApp(ctx, cfg, env)
+	_, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func([]string) error {
+		if users < 1 || users > 50_000_000 {
+			return usagef("--users must be between 1 and 50000000")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}

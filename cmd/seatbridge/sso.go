@@ -269,16 +269,12 @@ func runConnectionList(ctx context.Context, env *cliEnv, args []string) error {
 	var tenant string
 	fs, b := newFlags("connection list", env, &cfg)
 	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	if tenant == "" {
-		return usagef("--tenant is required")
-	}
-	a, err := openApp(ctx, cfg, env)
+	_, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func([]string) error {
+		if tenant == "" {
+			return usagef("--tenant is required")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -330,17 +326,12 @@ func runConnectionDelete(ctx context.Context, env *cliEnv, args []string) error 
 	var tenant string
 	fs, b := newFlags("connection delete", env, &cfg)
 	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	if tenant == "" || len(pos) != 1 {
-		return usagef("want 'connection delete ID --tenant SLUG'")
-	}
-	a, err := openApp(ctx, cfg, env)
+	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
+		if tenant == "" || len(pos) != 1 {
+			return usagef("want 'connection delete ID --tenant SLUG'")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}

@@ -41,17 +41,12 @@ func runTenantCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs, b := newFlags("tenant create", env, &cfg)
 	fs.StringVar(&name, "name", "", "display name of the tenant")
 	fs.IntVar(&seats, "seats", 10, "number of seats (licences)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want exactly one SLUG, e.g. 'tenant create acme --name \"Acme Inc\" --seats 25'")
-	}
-	a, err := openApp(ctx, cfg, env)
+	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
+		if len(pos) != 1 {
+			return usagef("want exactly one SLUG, e.g. 'tenant create acme --name \"Acme Inc\" --seats 25'")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -117,20 +112,15 @@ func runTokenCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&tenant, "tenant", "", "tenant slug")
 	fs.StringVar(&kind, "kind", "scim", "token kind: scim (for Okta / Entra ID provisioning) or admin (admin API)")
 	fs.StringVar(&name, "name", "", "a name to recognise the token by, e.g. okta")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	if kind != string(provisioning.TokenSCIM) && kind != string(provisioning.TokenAdmin) {
-		return usagef("--kind %q: want scim or admin", kind)
-	}
-	a, err := openApp(ctx, cfg, env)
+	_, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
+		if len(pos) > 0 {
+			return usagef("unexpected argument %q", pos[0])
+		}
+		if kind != string(provisioning.TokenSCIM) && kind != string(provisioning.TokenAdmin) {
+			return usagef("--kind %q: want scim or admin", kind)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -200,17 +190,12 @@ func runTokenRevoke(ctx context.Context, env *cliEnv, args []string) error {
 	var tenant string
 	fs, b := newFlags("token revoke", env, &cfg)
 	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := b.err(); err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want exactly one token ID")
-	}
-	a, err := openApp(ctx, cfg, env)
+	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
+		if len(pos) != 1 {
+			return usagef("want exactly one token ID")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
