@@ -111,10 +111,10 @@ func NewHandler(p Provisioner, opts Options) http.Handler {
 	h := &handler{p: p, opts: opts, log: opts.Logger, limiter: httpx.NewRateLimiter(opts.RateLimit, opts.RateBurst, opts.Now),
 		tenantLimiter: httpx.NewRateLimiter(opts.TenantRateLimit, opts.TenantRateBurst, opts.Now), mux: http.NewServeMux()}
 	const base = "/scim/v2/{tenant}"
-	h.mux.HandleFunc(base+"/Users", h.users)
+	h.mux.HandleFunc(base+"/Users", h.collection(userType, h.createUser))
 	h.mux.HandleFunc(base+"/Users/.search", h.search(userType))
 	h.mux.HandleFunc(base+"/Users/{id}", h.item(itemMethods{h.getUser, h.putUser, h.patchUser, h.deleteUser}))
-	h.mux.HandleFunc(base+"/Groups", h.groups)
+	h.mux.HandleFunc(base+"/Groups", h.collection(groupType, h.createGroup))
 	h.mux.HandleFunc(base+"/Groups/.search", h.search(groupType))
 	h.mux.HandleFunc(base+"/Groups/{id}", h.item(itemMethods{h.getGroup, h.putGroup, h.patchGroup, h.deleteGroup}))
 	h.mux.HandleFunc(base+"/.search", h.rootSearch)
@@ -339,24 +339,27 @@ func notModified(r *http.Request, version int64) bool {
 
 // --- Users ---
 
-func (h *handler) users(w http.ResponseWriter, r *http.Request) {
-	var err error
-	switch r.Method {
-	case http.MethodGet:
-		err = h.list(w, r, userType, queryParams(r))
-	case http.MethodPost:
-		err = h.createUser(w, r)
-	default:
-		err = methodNotAllowed(w, "GET, POST")
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-	}
-}
-
 // validID screens ids from the URL: one that no server could have issued is a 404 here
 // rather than a database error.
 func validID(id string) bool { return id != "" && len(id) <= 128 && storableText(id) }
+
+// collection dispatches /Users and /Groups: GET lists, POST creates.
+func (h *handler) collection(rt *resourceType, create func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		switch r.Method {
+		case http.MethodGet:
+			err = h.list(w, r, rt, queryParams(r))
+		case http.MethodPost:
+			err = create(w, r)
+		default:
+			err = methodNotAllowed(w, "GET, POST")
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+		}
+	}
+}
 
 // itemMethods are the handlers of one resource type's /{id} endpoint.
 type itemMethods struct {
@@ -544,21 +547,6 @@ func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request, id string) 
 }
 
 // --- Groups ---
-
-func (h *handler) groups(w http.ResponseWriter, r *http.Request) {
-	var err error
-	switch r.Method {
-	case http.MethodGet:
-		err = h.list(w, r, groupType, queryParams(r))
-	case http.MethodPost:
-		err = h.createGroup(w, r)
-	default:
-		err = methodNotAllowed(w, "GET, POST")
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-	}
-}
 
 func (h *handler) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *provisioning.Group, withMembers bool) {
 	rc := rcOf(r)
