@@ -27,9 +27,8 @@ import (
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1"
 
-// SessionCookie is the Seatbridge session cookie set by the SSO door ("<id>.<secret>").
-// It is repeated here because admin must not import sso.
-const SessionCookie = "sb_session"
+// SessionCookie is the Seatbridge session cookie (httpx.SessionCookie).
+const SessionCookie = httpx.SessionCookie
 
 // Options configures the API.
 type Options struct {

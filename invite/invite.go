@@ -21,8 +21,8 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-// SessionCookie is the Seatbridge session cookie ("<id>.<secret>") the SSO door also sets.
-const SessionCookie = "sb_session"
+// SessionCookie is the Seatbridge session cookie (httpx.SessionCookie).
+const SessionCookie = httpx.SessionCookie
 
 // Handler serves the pages.
 type Handler struct {

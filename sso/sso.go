@@ -239,8 +239,8 @@ func (s *Service) Complete(w http.ResponseWriter, r *http.Request, t *provisioni
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
 }
 
-// SessionCookie is the name of the Seatbridge session cookie: "<session id>.<secret>".
-const SessionCookie = "sb_session"
+// SessionCookie is the Seatbridge session cookie (httpx.SessionCookie).
+const SessionCookie = httpx.SessionCookie
 
 // CurrentAccess returns the access of the request's session, or ErrSessionEnded.
 func (s *Service) CurrentAccess(r *http.Request) (*provisioning.Access, error) {
