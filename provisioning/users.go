@@ -39,7 +39,7 @@ func validateUser(u *User) error {
 	default:
 		return Invalid("status", "unknown status %q", u.Status)
 	}
-	return nil
+	return checkUserText(u)
 }
 
 // CreateUser creates a user. A user created with Seat true takes a seat or fails with a
@@ -170,6 +170,9 @@ func (e *Engine) CreateGroup(ctx context.Context, actor Actor, tenantID string, 
 	if g.DisplayName == "" {
 		return nil, Invalid("displayName", "is required")
 	}
+	if err := checkGroupText(g.DisplayName, g.ExternalID); err != nil {
+		return nil, err
+	}
 	var out *Group
 	err := e.Store.InTx(ctx, func(tx Tx) error {
 		if err := tx.CreateGroup(ctx, tenantID, g); err != nil {
@@ -201,6 +204,9 @@ func (e *Engine) PatchGroup(ctx context.Context, actor Actor, tenantID, id strin
 	for _, op := range ops {
 		if op.Kind == GroupSetDisplayName && strings.TrimSpace(op.Value) == "" {
 			return nil, Invalid("displayName", "is required")
+		}
+		if err := checkGroupOpText(op); err != nil {
+			return nil, err
 		}
 	}
 	var out *Group

@@ -59,6 +59,11 @@ type Options struct {
 	// behind a balancer, configure 1/N of the wanted total.
 	TenantRateLimit float64
 	TenantRateBurst int
+	// AuthFailureRate is failed authentications (missing or invalid tokens) per second per
+	// client IP (default 5; negative: unlimited) with bursts of AuthFailureBurst (default
+	// 50). A client past it gets 429 before its token is looked up.
+	AuthFailureRate  float64
+	AuthFailureBurst int
 	// TrustForwardedFor takes the client IP from X-Forwarded-For (behind a proxy only).
 	TrustForwardedFor bool
 	// Now is the clock for rate limiting (default time.Now).
@@ -90,6 +95,12 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.AuthFailureRate == 0 {
+		o.AuthFailureRate = 5
+	}
+	if o.AuthFailureBurst <= 0 {
+		o.AuthFailureBurst = 50
+	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 }
 
@@ -100,6 +111,7 @@ type handler struct {
 	log           *slog.Logger
 	limiter       *httpx.RateLimiter
 	tenantLimiter *httpx.RateLimiter
+	authFailures  *httpx.RateLimiter // per client IP
 	mux           *http.ServeMux
 }
 
@@ -109,7 +121,8 @@ type handler struct {
 func NewHandler(p Provisioner, opts Options) http.Handler {
 	opts.defaults()
 	h := &handler{p: p, opts: opts, log: opts.Logger, limiter: httpx.NewRateLimiter(opts.RateLimit, opts.RateBurst, opts.Now),
-		tenantLimiter: httpx.NewRateLimiter(opts.TenantRateLimit, opts.TenantRateBurst, opts.Now), mux: http.NewServeMux()}
+		tenantLimiter: httpx.NewRateLimiter(opts.TenantRateLimit, opts.TenantRateBurst, opts.Now),
+		authFailures:  httpx.NewRateLimiter(opts.AuthFailureRate, opts.AuthFailureBurst, opts.Now), mux: http.NewServeMux()}
 	const base = "/scim/v2/{tenant}"
 	h.mux.HandleFunc(base+"/Users", h.collection(userType, h.createUser))
 	h.mux.HandleFunc(base+"/Users/.search", h.search(userType))
@@ -195,14 +208,24 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(sw, r, errf(http.StatusNotFound, "", "no such endpoint"))
 		return
 	}
+	// A client whose failed authentications used up its budget is refused before its
+	// token costs a database lookup: floods of invalid tokens are throttled too.
+	ip := httpx.ClientIP(r, h.opts.TrustForwardedFor)
+	if wait := h.authFailures.Wait(ip); wait > 0 {
+		sw.Header().Set("Retry-After", httpx.RetryAfterSeconds(wait))
+		h.writeError(sw, r, errf(http.StatusTooManyRequests, "", "too many failed authentications; retry later"))
+		return
+	}
 	bearer, ok := bearerToken(r)
 	if !ok {
+		h.authFailures.Allow(ip)
 		sw.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 		h.writeError(sw, r, errf(http.StatusUnauthorized, "", "a bearer token is required"))
 		return
 	}
 	tok, tenant, err := h.p.AuthenticateToken(r.Context(), bearer, provisioning.TokenSCIM)
 	if errors.Is(err, provisioning.ErrBadToken) {
+		h.authFailures.Allow(ip)
 		sw.Header().Set("WWW-Authenticate", `Bearer realm="scim", error="invalid_token"`)
 		h.writeError(sw, r, errf(http.StatusUnauthorized, "", "the bearer token is not valid"))
 		return
@@ -235,7 +258,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(sw, r.Body, limit)
 	rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
-		Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: httpx.ClientIP(r, h.opts.TrustForwardedFor), RequestID: reqID}}
+		Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: ip, RequestID: reqID}}
 	h.mux.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
 }
 
@@ -267,8 +290,18 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		h.log.ErrorContext(r.Context(), "scim: internal error", "err", err, "request_id", w.Header().Get(httpx.RequestIDHeader),
 			"method", r.Method, "path", r.URL.Path)
 	}
+	if se.Status == http.StatusServiceUnavailable {
+		h.log.WarnContext(r.Context(), "scim: database unavailable", "err", err, "request_id", w.Header().Get(httpx.RequestIDHeader))
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", retryAfterUnavailable)
+		}
+	}
 	httpx.WriteJSON(w, se.Status, contentTypeSCIM, se.body())
 }
+
+// retryAfterUnavailable is the Retry-After of a 503 for an unavailable database, in
+// seconds: a PostgreSQL restart or fail-over takes a few.
+const retryAfterUnavailable = "5"
 
 func (h *handler) write(w http.ResponseWriter, status int, v any) {
 	httpx.WriteJSON(w, status, contentTypeSCIM, v)

@@ -210,9 +210,23 @@ func (c *conn) writeValues(ctx context.Context, tenantID string, u *provisioning
 			return fmt.Errorf("replace user values: %w", err)
 		}
 	}
+	// Rows go in chunks: one statement may bind at most 32,766 variables on SQLite and
+	// 65,535 on PostgreSQL, and a user may carry thousands of values.
 	var sb strings.Builder
 	var args []any
 	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		_, err := c.exec(ctx, `INSERT INTO user_values (tenant_id, user_id, attr, idx, value, value_key, display, type, is_primary) VALUES `+sb.String(), args...)
+		if err != nil {
+			return fmt.Errorf("write user values: %w", err)
+		}
+		sb.Reset()
+		args, n = args[:0], 0
+		return nil
+	}
 	for attr, vals := range multiValued(u) {
 		for i, v := range *vals {
 			if n > 0 {
@@ -221,17 +235,18 @@ func (c *conn) writeValues(ctx context.Context, tenantID string, u *provisioning
 			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, tenantID, u.ID, attr, i, v.Value, provisioning.FoldKey(v.Value), v.Display, v.Type, v.Primary)
 			n++
+			if n == valuesPerInsert {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	if n == 0 {
-		return nil
-	}
-	_, err := c.exec(ctx, `INSERT INTO user_values (tenant_id, user_id, attr, idx, value, value_key, display, type, is_primary) VALUES `+sb.String(), args...)
-	if err != nil {
-		return fmt.Errorf("write user values: %w", err)
-	}
-	return nil
+	return flush()
 }
+
+// valuesPerInsert is the most user_values rows one INSERT writes (9 variables each).
+const valuesPerInsert = 500
 
 // loadDetails fills, when asked, the groups and the roles and teams of a page of users with
 // one query each (multi-valued attributes come with the user rows).
