@@ -147,3 +147,38 @@ func checkGroupOpText(op GroupOp) error {
 	}
 	return nil
 }
+
+// checkFilterText applies the text rule to the strings a filter compares: text no stored
+// value can hold is the client's error (400) on both databases alike, where case folding
+// on one of them would silently turn invalid UTF-8 into U+FFFD and match nothing.
+func checkFilterText(f Filter) error {
+	switch x := f.(type) {
+	case And:
+		if err := checkFilterText(x.Left); err != nil {
+			return err
+		}
+		return checkFilterText(x.Right)
+	case Or:
+		if err := checkFilterText(x.Left); err != nil {
+			return err
+		}
+		return checkFilterText(x.Right)
+	case Not:
+		return checkFilterText(x.Inner)
+	case Any:
+		return checkFilterText(x.Where)
+	case Compare:
+		if s, ok := x.Value.(string); ok {
+			return CheckText("filter", s, MaxText)
+		}
+	}
+	return nil
+}
+
+// checkUserQuery applies the text rule to a user query's search text and filter.
+func checkUserQuery(q UserQuery) error {
+	if err := CheckText("q", q.Search, MaxText); err != nil {
+		return err
+	}
+	return checkFilterText(q.Filter)
+}

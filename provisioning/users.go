@@ -85,6 +85,9 @@ func (e *Engine) GetUser(ctx context.Context, tenantID, id string) (*User, error
 
 // ListUsers returns a page of the tenant's users.
 func (e *Engine) ListUsers(ctx context.Context, tenantID string, q UserQuery) (*UserPage, error) {
+	if err := checkUserQuery(q); err != nil {
+		return nil, err
+	}
 	return e.Store.ListUsers(ctx, tenantID, q)
 }
 
@@ -195,6 +198,9 @@ func (e *Engine) GetGroup(ctx context.Context, tenantID, id string, withMembers 
 
 // ListGroups returns a page of the tenant's groups.
 func (e *Engine) ListGroups(ctx context.Context, tenantID string, q GroupQuery) (*GroupPage, error) {
+	if err := checkFilterText(q.Filter); err != nil {
+		return nil, err
+	}
 	return e.Store.ListGroups(ctx, tenantID, q)
 }
 

@@ -98,7 +98,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	base := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+	// A URI filename ends at '#' and '?' and decodes %XX: escape those so that any path
+	// names the file it says.
+	uriPath := strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(path)
+	base := "file:" + uriPath + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=case_sensitive_like(1)&_time_format=sqlite"
 	read, err := sqlx.Open("sqlite", base+"&_pragma=query_only(1)")
 	if err != nil {
