@@ -235,3 +235,74 @@ func TestInvalidTokenFloodIsThrottled(t *testing.T) {
 		t.Fatal("429 without Retry-After")
 	}
 }
+
+// A page of large users ends early once it holds MaxListBytes of JSON, whatever count
+// asks for; following startIndex + itemsPerPage, or nextCursor, still visits every user
+// exactly once.
+func TestListPagesAreBoundedByBytes(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		const budget = 64 << 10
+		e := newEnv(t, db, Options{MaxListBytes: budget}, "acme")
+		big := strings.Repeat("z", 4000)
+		const n = 40
+		for i := range n {
+			e.createUser(fmt.Sprintf("big%02d@acme.test", i), map[string]any{"title": big, "nickName": big, "displayName": big[:2000],
+				"name": map[string]any{"formatted": big, "givenName": big}})
+		}
+		seen := map[string]int{}
+		pages := 0
+		for start := 1; start <= n; pages++ {
+			r := e.do("GET", fmt.Sprintf("/Users?count=%d&startIndex=%d", n, start), nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("page at %d: %d %s", start, r.status, r.raw)
+			}
+			items := int(r.body["itemsPerPage"].(float64))
+			res, _ := r.body["Resources"].([]any)
+			if items != len(res) || items == 0 || r.body["totalResults"] != float64(n) {
+				t.Fatalf("page at %d: itemsPerPage %d, %d resources, total %v", start, items, len(res), r.body["totalResults"])
+			}
+			// One chunk past the budget at most: the first chunk is 25 users of ~22 KB.
+			if len(r.raw) > budget+firstListChunk*24<<10 {
+				t.Fatalf("page at %d is %d bytes", start, len(r.raw))
+			}
+			for _, x := range res {
+				seen[x.(map[string]any)["userName"].(string)]++
+			}
+			start += items
+		}
+		if pages < 2 || len(seen) != n {
+			t.Fatalf("%d pages, %d distinct users", pages, len(seen))
+		}
+		for u, c := range seen {
+			if c != 1 {
+				t.Fatalf("%s seen %d times", u, c)
+			}
+		}
+
+		// Cursor pagination (RFC 9865) ends pages at a chunk and goes on from there.
+		clear(seen)
+		cursor := ""
+		for pages = 0; pages < 2*n; pages++ {
+			r := e.do("GET", "/Users?count=40&cursor="+url.QueryEscape(cursor), nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("cursor page: %d %s", r.status, r.raw)
+			}
+			res, _ := r.body["Resources"].([]any)
+			for _, x := range res {
+				seen[x.(map[string]any)["userName"].(string)]++
+			}
+			cursor = r.str("nextCursor")
+			if cursor == "" {
+				break
+			}
+		}
+		if pages < 1 || len(seen) != n {
+			t.Fatalf("cursor: %d pages, %d distinct users", pages+1, len(seen))
+		}
+		for u, c := range seen {
+			if c != 1 {
+				t.Fatalf("cursor: %s seen %d times", u, c)
+			}
+		}
+	})
+}

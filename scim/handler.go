@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,6 +49,9 @@ type Options struct {
 	// (default 100).
 	MaxPageSize     int
 	DefaultPageSize int
+	// MaxListBytes ends a list page early (itemsPerPage below count) once its resources
+	// take this many bytes of JSON (default 8 MiB).
+	MaxListBytes int
 	// MaxBulkOperations (default 100) and MaxBulkBytes (default 4 MiB) limit /Bulk.
 	MaxBulkOperations int
 	MaxBulkBytes      int64
@@ -85,6 +89,9 @@ func (o *Options) defaults() {
 	}
 	if o.DefaultPageSize > o.MaxPageSize {
 		o.DefaultPageSize = o.MaxPageSize
+	}
+	if o.MaxListBytes <= 0 {
+		o.MaxListBytes = 8 << 20
 	}
 	if o.MaxBulkOperations <= 0 {
 		o.MaxBulkOperations = 100
@@ -936,28 +943,35 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType,
 	if p.Cursor == nil {
 		resp.StartIndex = start
 	}
-	switch rt {
-	case userType:
-		page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: f, Sort: sort, Offset: start - 1,
-			Limit: count, After: after, WithGroups: proj.wants("groups")})
-		if err != nil {
-			return listError(err, after)
+	// The page is read in chunks and encoded as it comes, and ends early (at a chunk's
+	// end, where the store has a cursor) once it holds MaxListBytes: a page of large users
+	// must not take memory in proportion to count times their size. itemsPerPage tells the
+	// client where the next page starts (RFC 7644 §3.4.2.4 lets a provider return fewer).
+	fetch := func(offset, limit int, after string, noTotal bool) (items []any, total int, next string, err error) {
+		if rt == userType {
+			page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: f, Sort: sort, Offset: offset,
+				Limit: limit, After: after, WithGroups: proj.wants("groups"), NoTotal: noTotal})
+			if err != nil {
+				return nil, 0, "", err
+			}
+			for i := range page.Users {
+				items = append(items, proj.apply(userResource(&page.Users[i], rc.loc)))
+			}
+			return items, page.Total, page.Next, nil
 		}
-		resp.TotalResults, resp.NextCursor = page.Total, page.Next
-		for i := range page.Users {
-			resp.Resources = append(resp.Resources, proj.apply(userResource(&page.Users[i], rc.loc)))
-		}
-	default:
 		withMembers := proj.wants("members")
-		page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: f, Sort: sort, Offset: start - 1,
-			Limit: count, After: after, WithMembers: withMembers})
+		page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: f, Sort: sort, Offset: offset,
+			Limit: limit, After: after, WithMembers: withMembers, NoTotal: noTotal})
 		if err != nil {
-			return listError(err, after)
+			return nil, 0, "", err
 		}
-		resp.TotalResults, resp.NextCursor = page.Total, page.Next
 		for i := range page.Groups {
-			resp.Resources = append(resp.Resources, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
+			items = append(items, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
 		}
+		return items, page.Total, page.Next, nil
+	}
+	if err := h.readPage(&resp, fetch, start-1, count, after); err != nil {
+		return listError(err, after)
 	}
 	if count == 0 || p.Cursor == nil {
 		resp.NextCursor = ""
@@ -972,6 +986,51 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType,
 	}
 	h.write(w, http.StatusOK, resp)
 	return nil
+}
+
+// firstListChunk is how many resources the first chunk of a list page reads; later chunks
+// are sized from the bytes the first took, so pages of small resources take two queries.
+const firstListChunk = 25
+
+// readPage fills resp with up to count resources from offset (or after the cursor),
+// chunk by chunk, each resource encoded as it arrives, until count or MaxListBytes is
+// reached. Only the first chunk counts the total.
+func (h *handler) readPage(resp *listResponse, fetch func(offset, limit int, after string, noTotal bool) ([]any, int, string, error),
+	offset, count int, after string) error {
+	if count == 0 {
+		_, total, _, err := fetch(offset, 0, after, false)
+		resp.TotalResults = total
+		return err
+	}
+	size, chunk := 0, min(count, firstListChunk)
+	for got := 0; ; {
+		items, total, next, err := fetch(offset+got, chunk, after, got > 0)
+		if err != nil {
+			return err
+		}
+		if got == 0 {
+			resp.TotalResults = total
+		}
+		for _, it := range items {
+			b, err := json.Marshal(it)
+			if err != nil {
+				return fmt.Errorf("encode resource: %w", err)
+			}
+			size += len(b)
+			resp.Resources = append(resp.Resources, json.RawMessage(b))
+		}
+		got += len(items)
+		resp.NextCursor = next
+		if len(items) < chunk || got >= count || size >= h.opts.MaxListBytes || (after != "" && next == "") {
+			return nil
+		}
+		if after != "" {
+			after = next
+		}
+		// Size the next chunk to fill the byte budget at the average resource size so far.
+		avg := max(1, size/got)
+		chunk = max(1, min(count-got, (h.opts.MaxListBytes-size)/avg+1))
+	}
 }
 
 // listError turns a cursor the store did not issue into invalidCursor.
