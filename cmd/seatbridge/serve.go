@@ -96,7 +96,12 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+		// The grace period is over: cut the remaining requests and still exit 0. The stop
+		// was asked for and happened; a non-zero status would make an orchestrator report
+		// a crash. Nothing is lost: each cut request's change is one transaction, rolled
+		// back unless it committed, and its client sees a broken connection and retries.
+		a.log.Warn("shutdown timeout expired: closing the remaining connections", "timeout", cfg.ShutdownTimeout.String(), "err", err)
+		_ = srv.Close()
 	}
 	return nil
 }
