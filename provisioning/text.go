@@ -51,7 +51,9 @@ func CheckIndexed(field, s string) error {
 	if err := CheckText(field, s, MaxIndexedText); err != nil {
 		return err
 	}
-	if len(FoldKey(s)) > MaxIndexedText {
+	// Folding lengthens a string by at most half (e.g. 'Ⱥ', 2 bytes, folds to 3): only
+	// strings that could then pass the cap are folded to check.
+	if len(s) > MaxIndexedText*2/3 && len(FoldKey(s)) > MaxIndexedText {
 		return &ValidationError{Field: field, Reason: fmt.Sprintf("is longer than %d bytes", MaxIndexedText)}
 	}
 	return nil
@@ -99,14 +101,16 @@ func checkUserText(u *User) error {
 			return Invalid(m.attr, "has %d values; at most %d are allowed", len(m.vals), MaxValuesPerAttribute)
 		}
 		for i, v := range m.vals {
-			if err := CheckIndexed(fmt.Sprintf("%s[%d].value", m.attr, i), v.Value); err != nil {
-				return err
+			// Field names are built only for an error: this runs for every value of every
+			// write.
+			if CheckIndexed("", v.Value) != nil {
+				return CheckIndexed(fmt.Sprintf("%s[%d].value", m.attr, i), v.Value)
 			}
-			if err := CheckText(fmt.Sprintf("%s[%d].display", m.attr, i), v.Display, MaxText); err != nil {
-				return err
+			if TextProblem(v.Display, MaxText) != "" {
+				return CheckText(fmt.Sprintf("%s[%d].display", m.attr, i), v.Display, MaxText)
 			}
-			if err := CheckText(fmt.Sprintf("%s[%d].type", m.attr, i), v.Type, MaxText); err != nil {
-				return err
+			if TextProblem(v.Type, MaxText) != "" {
+				return CheckText(fmt.Sprintf("%s[%d].type", m.attr, i), v.Type, MaxText)
 			}
 		}
 	}
@@ -116,8 +120,8 @@ func checkUserText(u *User) error {
 	for i, a := range u.Addresses {
 		for _, f := range []struct{ name, s string }{{"formatted", a.Formatted}, {"streetAddress", a.StreetAddress},
 			{"locality", a.Locality}, {"region", a.Region}, {"postalCode", a.PostalCode}, {"country", a.Country}, {"type", a.Type}} {
-			if err := CheckText(fmt.Sprintf("addresses[%d].%s", i, f.name), f.s, MaxText); err != nil {
-				return err
+			if TextProblem(f.s, MaxText) != "" {
+				return CheckText(fmt.Sprintf("addresses[%d].%s", i, f.name), f.s, MaxText)
 			}
 		}
 	}

@@ -905,6 +905,29 @@ type listResponse struct {
 	StartIndex   int      `json:"startIndex,omitempty"`
 	NextCursor   string   `json:"nextCursor,omitempty"`
 	Resources    []any    `json:"Resources,omitempty"`
+	// encoded holds n resources already encoded, comma-separated, for writeList: each is
+	// encoded once, as it is read.
+	encoded []byte
+	n       int
+}
+
+// writeList writes a list response whose resources readPage encoded.
+func (h *handler) writeList(w http.ResponseWriter, resp listResponse) {
+	resp.Resources = nil
+	head, err := json.Marshal(resp)
+	if err != nil || resp.n == 0 {
+		h.write(w, http.StatusOK, resp)
+		return
+	}
+	body := make([]byte, 0, len(head)+len(resp.encoded)+20)
+	body = append(body, head[:len(head)-1]...) // without the closing brace
+	body = append(body, `,"Resources":[`...)
+	body = append(body, resp.encoded...)
+	body = append(body, "]}\n"...)
+	w.Header().Set("Content-Type", contentTypeSCIM+"; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType, p listParams) error {
@@ -976,15 +999,12 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType,
 	if count == 0 || p.Cursor == nil {
 		resp.NextCursor = ""
 	}
-	if count == 0 {
-		resp.Resources = nil
-	}
-	resp.ItemsPerPage = len(resp.Resources)
-	if count > 0 && len(resp.Resources) == 0 {
+	resp.ItemsPerPage = resp.n
+	if count > 0 && resp.n == 0 {
 		// "Resources": [] rather than an absent member: clients index into it.
 		return h.writeEmptyList(w, resp)
 	}
-	h.write(w, http.StatusOK, resp)
+	h.writeList(w, resp)
 	return nil
 }
 
@@ -1016,8 +1036,12 @@ func (h *handler) readPage(resp *listResponse, fetch func(offset, limit int, aft
 			if err != nil {
 				return fmt.Errorf("encode resource: %w", err)
 			}
+			if resp.n > 0 {
+				resp.encoded = append(resp.encoded, ',')
+			}
+			resp.encoded = append(resp.encoded, b...)
+			resp.n++
 			size += len(b)
-			resp.Resources = append(resp.Resources, json.RawMessage(b))
 		}
 		got += len(items)
 		resp.NextCursor = next
