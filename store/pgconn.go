@@ -21,8 +21,8 @@ import (
 //   - every read and write on the socket must make progress within statement_timeout
 //     plus readSlack, else the connection fails with a timeout error (ErrUnavailable).
 //
-// Migrations run on their own pool without the statement and socket bounds: building an
-// index on a large table may rightly take longer.
+// Migrations and bulk loads (seed) run on their own pool without the statement and socket
+// bounds: building an index or loading 50,000 rows may rightly take longer.
 const (
 	defaultConnectTimeout   = 5 * time.Second
 	defaultStatementTimeout = 10 * time.Second
@@ -65,8 +65,9 @@ func pgConnector(dsn string) (*pq.Connector, error) {
 	return c, nil
 }
 
-// migrationPool opens a pool without statement or socket bounds for migrations.
-func migrationPool(dsn string) (*sql.DB, error) {
+// unboundedPool opens a pool without statement or socket bounds, for migrations and bulk
+// loads.
+func unboundedPool(dsn string) (*sql.DB, error) {
 	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
 		return nil, err

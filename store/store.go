@@ -316,7 +316,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	pool := db.write.DB
 	if db.dialect == Postgres {
-		if pool, err = migrationPool(db.dsn); err != nil {
+		if pool, err = unboundedPool(db.dsn); err != nil {
 			return fmt.Errorf("migrations: %w", err)
 		}
 		defer pool.Close()
