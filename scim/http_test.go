@@ -329,7 +329,7 @@ func TestListingAndProjection(t *testing.T) {
 			t.Fatalf("desc capped: %s", r.raw)
 		}
 		r = e.do("GET", "/Users?count=0", nil)
-		if r.body["totalResults"] != 5.0 || r.body["Resources"] != nil || r.body["itemsPerPage"] != 0.0 {
+		if list, ok := r.body["Resources"].([]any); r.body["totalResults"] != 5.0 || !ok || len(list) != 0 || r.body["itemsPerPage"] != 0.0 {
 			t.Fatalf("count=0: %s", r.raw)
 		}
 		r = e.do("GET", "/Users?startIndex=9", nil)
