@@ -392,7 +392,10 @@ func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) error {
 	if err := c.get(ctx, &row, `SELECT seat, user_name_key FROM users WHERE tenant_id = ? AND id = ?`+c.forUpdate(), tenantID, id); err != nil {
 		return fmt.Errorf("user %s: %w", id, err)
 	}
-	if _, err := c.exec(ctx, `UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ?`, tenantID, id); err != nil {
+	// "manager_id <> ''" lets the partial index users_tenant_manager serve the statement
+	// (the planner cannot know that the bound id is not empty); without it every delete
+	// scanned the tenant's users.
+	if _, err := c.exec(ctx, `UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ? AND manager_id <> ''`, tenantID, id); err != nil {
 		return fmt.Errorf("clear manager references: %w", err)
 	}
 	if _, err := c.exec(ctx, `DELETE FROM users WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
