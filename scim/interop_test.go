@@ -53,6 +53,15 @@ func TestEmailsAreNotUnique(t *testing.T) {
 		}
 		// userName stays unique.
 		wantError(t, e.do("POST", "/Users", map[string]any{"userName": "ANN@acme.example"}), http.StatusConflict, scimUniqueness)
+		// /Schemas says so.
+		uniq := map[string]string{}
+		for _, a := range e.do("GET", "/Schemas/"+URNUser, nil).body["attributes"].([]any) {
+			m := a.(map[string]any)
+			uniq[m["name"].(string)] = m["uniqueness"].(string)
+		}
+		if uniq["emails"] != "none" || uniq["userName"] != "server" || uniq["externalId"] != "none" {
+			t.Errorf("/Schemas uniqueness: %v", uniq)
+		}
 	})
 }
 
