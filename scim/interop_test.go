@@ -262,3 +262,48 @@ func TestSortMissingValuesAndCountZero(t *testing.T) {
 		}
 	})
 }
+
+// Microsoft's reference collection sends comparison values without quotes and value
+// filters inside attributes=; both are read as meant, and a filter the repair cannot save
+// stays invalidFilter.
+func TestBareFilterValuesAndFilteredAttributes(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, Options{}, "acme")
+		e.createUser("OMalley", map[string]any{"name": map[string]any{"familyName": "OMalley"},
+			"emails": []any{map[string]any{"value": "o@example.com", "type": "work", "primary": true}, map[string]any{"value": "o@home.example.org", "type": "home"}}})
+		e.createUser("emp1", map[string]any{"name": map[string]any{"familyName": "Employee"}, "title": `a\b`,
+			"emails": []any{map[string]any{"value": "emp1@example.com", "type": "work"}}})
+		e.createUser("emp2", map[string]any{"name": map[string]any{"familyName": "Employee"},
+			"emails": []any{map[string]any{"value": "emp2@example.net", "type": "work"}}})
+		for _, tc := range []struct {
+			filter string
+			want   float64
+		}{
+			{`userName sw O`, 1},
+			{`name.FamilyName eq Employee and (emails.Value co example.com or emails.Value co example.org)`, 1},
+			{`meta.Created gt 2015-10-10T14:38:21.8617979-07:00`, 3},
+			{`emails[type eq work].value ew example.net`, 1},
+			{`title eq a\b`, 1},
+			{`userName eq "emp1" or userName eq emp2`, 2},
+			{`userName pr and userName ne OMalley`, 2},
+		} {
+			r := e.do("GET", "/Users?filter="+url.QueryEscape(tc.filter), nil)
+			if r.status != http.StatusOK || r.body["totalResults"] != tc.want {
+				t.Errorf("%s: %d %v, want %v", tc.filter, r.status, r.body["totalResults"], tc.want)
+			}
+		}
+		for _, bad := range []string{`userName eq`, `userName zz O`, `userName eq O O`, `(userName eq O`} {
+			wantError(t, e.do("GET", "/Users?filter="+url.QueryEscape(bad), nil), http.StatusBadRequest, scimInvalidFilter)
+		}
+		// attributes=emails[type eq "work"]: only the matching elements.
+		r := e.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "OMalley"`)+"&attributes="+url.QueryEscape(`emails[type eq "work"]`), nil)
+		got := resources(t, r)
+		if len(got) != 1 || fmt.Sprint(got[0]["emails"]) != "[map[primary:true type:work value:o@example.com]]" || got[0]["userName"] != nil {
+			t.Errorf("attributes with a value filter: %s", r.raw)
+		}
+		r = e.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "OMalley"`)+"&excludedAttributes="+url.QueryEscape(`emails[type eq "work"]`), nil)
+		if got := resources(t, r); len(got) != 1 || fmt.Sprint(got[0]["emails"]) != "[map[type:home value:o@home.example.org]]" || got[0]["userName"] != "OMalley" {
+			t.Errorf("excludedAttributes with a value filter: %s", r.raw)
+		}
+	})
+}
