@@ -46,11 +46,11 @@ func parseSCIMFilter(text string) (expr scimfilter.Expression, err error) {
 		// Microsoft's clients also send comparison values without quotes (userName sw O).
 		// Either repair is tried only on a filter the grammar refused, so a valid filter
 		// never changes meaning.
-		quoted, bare := quoteBareValues(text)
-		for _, t := range []string{text, quoted} {
-			if t == quoted && !bare {
-				continue
-			}
+		tries := []string{text}
+		if quoted, bare := quoteBareValues(text); bare {
+			tries = append(tries, quoted)
+		}
+		for _, t := range tries {
 			if t != text {
 				if e2, err2 := scimfilter.ParseFilter([]byte(t)); err2 == nil {
 					return e2, nil
