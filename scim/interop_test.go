@@ -301,6 +301,11 @@ func TestBareFilterValuesAndFilteredAttributes(t *testing.T) {
 		if len(got) != 1 || fmt.Sprint(got[0]["emails"]) != "[map[primary:true type:work value:o@example.com]]" || got[0]["userName"] != nil {
 			t.Errorf("attributes with a value filter: %s", r.raw)
 		}
+		// No matching element: no attribute, not an empty or null one.
+		r = e.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "emp2"`)+"&attributes="+url.QueryEscape(`emails[type eq "home"]`), nil)
+		if got := resources(t, r); len(got) != 1 || got[0]["emails"] != nil || strings.Contains(string(r.raw), `"emails"`) {
+			t.Errorf("attributes with a value filter matching nothing: %s", r.raw)
+		}
 		r = e.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "OMalley"`)+"&excludedAttributes="+url.QueryEscape(`emails[type eq "work"]`), nil)
 		if got := resources(t, r); len(got) != 1 || fmt.Sprint(got[0]["emails"]) != "[map[type:home value:o@home.example.org]]" || got[0]["userName"] != "OMalley" {
 			t.Errorf("excludedAttributes with a value filter: %s", r.raw)

@@ -117,9 +117,11 @@ func (p projection) apply(res map[string]any) map[string]any {
 				continue
 			}
 			if s.filter != nil {
-				if v = selectElems(s, v, true); v == nil {
+				sel := selectElems(s, v, true)
+				if sel == nil {
 					continue
 				}
+				v = sel
 			}
 			dst := container(out, p.rt, s.schema, true)
 			if s.sub == nil {
