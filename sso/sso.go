@@ -393,8 +393,12 @@ func (s *Service) render(w http.ResponseWriter, status int, title, msg, reason s
 	s.renderPage(w, status, page{Title: title, Message: msg, Reason: reason})
 }
 
+// PageCSP is the Content-Security-Policy of the sign-in pages: nothing but the page itself
+// (no script, no style, no framing), forms posting only to Seatbridge.
+const PageCSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 func (s *Service) renderPage(w http.ResponseWriter, status int, p page) {
-	httpx.HTMLHeaders(w, "")
+	httpx.HTMLHeaders(w, PageCSP)
 	w.WriteHeader(status)
 	if err := pageTmpl.Execute(w, p); err != nil {
 		s.Log.Error("sso: render page", "err", err)

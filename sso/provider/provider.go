@@ -384,7 +384,7 @@ func (p *Provider) askTenant(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	q.Del("tenant")
 	q.Del("login_hint")
-	httpx.HTMLHeaders(w, "")
+	httpx.HTMLHeaders(w, sso.PageCSP)
 	if err := tenantForm.Execute(w, q); err != nil {
 		p.S.Log.ErrorContext(r.Context(), "authorize: render tenant form", "err", err)
 	}
@@ -676,7 +676,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 	p.S.ClearSession(w)
 	target := q.Get("post_logout_redirect_uri")
 	if target == "" {
-		httpx.HTMLHeaders(w, "")
+		httpx.HTMLHeaders(w, sso.PageCSP)
 		_, _ = w.Write([]byte("<!doctype html><title>Signed out</title><p>You are signed out.</p>\n"))
 		return
 	}
