@@ -116,9 +116,7 @@ type pageData struct {
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	httpx.HTMLHeaders(w, "")
 	w.WriteHeader(status)
 	if err := page.Execute(w, d); err != nil {
 		h.Log.Error("render page", "err", err)
