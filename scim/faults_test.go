@@ -279,6 +279,35 @@ func TestListPagesAreBoundedByBytes(t *testing.T) {
 			}
 		}
 
+		// The search across resource types is bounded the same way, users before groups.
+		r := e.do("POST", "/Groups", map[string]any{"schemas": []string{URNGroup}, "displayName": "after the users"})
+		if r.status != http.StatusCreated {
+			t.Fatalf("group: %d %s", r.status, r.raw)
+		}
+		clear(seen)
+		groups := 0
+		for start := 1; start <= n+1; {
+			r := e.do("POST", "/.search", map[string]any{"schemas": []string{URNSearchRequest}, "startIndex": start, "count": n + 1})
+			items, _ := r.body["itemsPerPage"].(float64)
+			if r.status != http.StatusOK || items == 0 || items > n || r.body["totalResults"] != float64(n+1) {
+				t.Fatalf("/.search at %d: %d itemsPerPage %v totalResults %v", start, r.status, r.body["itemsPerPage"], r.body["totalResults"])
+			}
+			for _, x := range r.body["Resources"].([]any) {
+				if un, ok := x.(map[string]any)["userName"].(string); ok {
+					if groups > 0 {
+						t.Fatal("/.search: a user after a group")
+					}
+					seen[un]++
+				} else {
+					groups++
+				}
+			}
+			start += int(items)
+		}
+		if len(seen) != n || groups != 1 {
+			t.Fatalf("/.search: %d distinct users, %d groups", len(seen), groups)
+		}
+
 		// Cursor pagination (RFC 9865) ends pages at a chunk and goes on from there.
 		clear(seen)
 		cursor := ""

@@ -926,36 +926,62 @@ func (h *handler) searchAll(w http.ResponseWriter, r *http.Request) error {
 	resp := listResponse{Schemas: []string{URNListResponse}, StartIndex: start, Resources: []any{}}
 	offset := start - 1
 	users := 0
+	// Users come first, then groups, each read in chunks and bounded by MaxListBytes as
+	// in list; a page cut short by the byte bound among the users holds no groups.
 	if !skip[userType] {
 		proj := newProjection(userType, attrs, excl)
-		page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: filters[userType], Offset: offset, Limit: count, WithGroups: proj.wants("groups")})
-		if err != nil {
+		fetch := func(off, limit int, _ string, noTotal bool) (items []any, total int, next string, err error) {
+			page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: filters[userType], Offset: off, Limit: limit,
+				WithGroups: proj.wants("groups"), NoTotal: noTotal})
+			if err != nil {
+				return nil, 0, "", err
+			}
+			for i := range page.Users {
+				items = append(items, proj.apply(userResource(&page.Users[i], rc.loc)))
+			}
+			return items, page.Total, "", nil
+		}
+		if err := h.readPage(&resp, fetch, offset, count, ""); err != nil {
 			return err
 		}
-		users = page.Total
-		for i := range page.Users {
-			resp.Resources = append(resp.Resources, proj.apply(userResource(&page.Users[i], rc.loc)))
-		}
+		users = resp.TotalResults
 	}
-	resp.TotalResults = users
 	if !skip[groupType] {
 		proj := newProjection(groupType, attrs, excl)
 		withMembers := proj.wants("members")
-		limit := count - len(resp.Resources)
-		page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: filters[groupType], Offset: max(0, offset-users), Limit: limit, WithMembers: withMembers})
-		if err != nil {
+		fetch := func(off, limit int, _ string, noTotal bool) (items []any, total int, next string, err error) {
+			page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: filters[groupType], Offset: off, Limit: limit,
+				WithMembers: withMembers, NoTotal: noTotal})
+			if err != nil {
+				return nil, 0, "", err
+			}
+			for i := range page.Groups {
+				items = append(items, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
+			}
+			return items, page.Total, "", nil
+		}
+		limit := count - resp.n
+		if offset+resp.n < users || resp.size >= h.opts.MaxListBytes {
+			limit = 0 // the page ends among the users: only count the groups
+		}
+		groups := listResponse{}
+		if err := h.readPage(&groups, fetch, max(0, offset-users), limit, ""); err != nil {
 			return err
 		}
-		resp.TotalResults += page.Total
-		for i := range page.Groups {
-			resp.Resources = append(resp.Resources, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
+		if groups.n > 0 {
+			if resp.n > 0 {
+				resp.encoded = append(resp.encoded, ',')
+			}
+			resp.encoded = append(resp.encoded, groups.encoded...)
+			resp.n += groups.n
 		}
+		resp.TotalResults = users + groups.TotalResults
 	}
-	resp.ItemsPerPage = len(resp.Resources)
-	if count == 0 || len(resp.Resources) == 0 {
+	resp.ItemsPerPage = resp.n
+	if count == 0 || resp.n == 0 {
 		return h.writeEmptyList(w, resp)
 	}
-	h.write(w, http.StatusOK, resp)
+	h.writeList(w, resp)
 	return nil
 }
 
@@ -971,6 +997,7 @@ type listResponse struct {
 	// encoded once, as it is read.
 	encoded []byte
 	n       int
+	size    int // bytes of the encoded resources
 }
 
 // writeList writes a list response whose resources readPage encoded.
@@ -1086,7 +1113,7 @@ func (h *handler) readPage(resp *listResponse, fetch func(offset, limit int, aft
 		resp.TotalResults = total
 		return err
 	}
-	size, chunk := 0, min(count, firstListChunk)
+	chunk := min(count, firstListChunk)
 	for got := 0; ; {
 		items, total, next, err := fetch(offset+got, chunk, after, got > 0)
 		if err != nil {
@@ -1105,19 +1132,19 @@ func (h *handler) readPage(resp *listResponse, fetch func(offset, limit int, aft
 			}
 			resp.encoded = append(resp.encoded, b...)
 			resp.n++
-			size += len(b)
+			resp.size += len(b)
 		}
 		got += len(items)
 		resp.NextCursor = next
-		if len(items) < chunk || got >= count || size >= h.opts.MaxListBytes || (after != "" && next == "") {
+		if len(items) < chunk || got >= count || resp.size >= h.opts.MaxListBytes || (after != "" && next == "") {
 			return nil
 		}
 		if after != "" {
 			after = next
 		}
 		// Size the next chunk to fill the byte budget at the average resource size so far.
-		avg := max(1, size/got)
-		chunk = max(1, min(count-got, (h.opts.MaxListBytes-size)/avg+1))
+		avg := max(1, resp.size/got)
+		chunk = max(1, min(count-got, (h.opts.MaxListBytes-resp.size)/avg+1))
 	}
 }
 
