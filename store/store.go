@@ -68,7 +68,7 @@ type DB struct {
 	writeStmts *stmtCache
 	// batcher groups concurrent SQLite transactions into one commit (nil on PostgreSQL).
 	batcher *groupCommitter
-	// dsn opens PostgreSQL's migration pool, which has no statement timeout.
+	// dsn opens PostgreSQL's pool without timeouts, for migrations and seed.
 	dsn string
 	// writeFailedAt is when a write last failed for want of the database (unix ns), zero
 	// once one commits again.
