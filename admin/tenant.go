@@ -10,20 +10,45 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
+// policyView is every tenant setting. passwordLoginEffective says whether passwords sign
+// in right now: allowPasswordLogin, or no enabled SSO connection.
 type policyView struct {
-	SeatLimit       int      `json:"seatLimit"`
-	SeatsUsed       int      `json:"seatsUsed"`
-	AllowedDomains  []string `json:"allowedDomains"`
-	BlockedDomains  []string `json:"blockedDomains"`
-	BlockFreeMail   bool     `json:"blockFreeMail"`
-	FreeMailDomains []string `json:"freeMailDomains"`
-	DefaultRole     string   `json:"defaultRole"`
+	Slug                   string   `json:"slug"`
+	Name                   string   `json:"name"`
+	SeatLimit              int      `json:"seatLimit"`
+	SeatsUsed              int      `json:"seatsUsed"`
+	AllowedDomains         []string `json:"allowedDomains"`
+	BlockedDomains         []string `json:"blockedDomains"`
+	BlockFreeMail          bool     `json:"blockFreeMail"`
+	FreeMailDomains        []string `json:"freeMailDomains"`
+	DefaultRole            string   `json:"defaultRole"`
+	AllowPasswordLogin     bool     `json:"allowPasswordLogin"`
+	PasswordLoginEffective bool     `json:"passwordLoginEffective"`
+	InvitationTTL          string   `json:"invitationTTL"`
+	RequireTwoFactor       bool     `json:"requireTwoFactor"`
+	AppURL                 string   `json:"appUrl"`
 }
 
-func viewPolicy(t *provisioning.Tenant) policyView {
-	return policyView{SeatLimit: t.SeatLimit, SeatsUsed: t.SeatsUsed, AllowedDomains: nonNil(t.Policy.AllowedDomains),
+func (a *API) viewPolicy(r *http.Request, t *provisioning.Tenant) (policyView, error) {
+	conns, err := a.eng.ListConnections(r.Context(), t.ID)
+	if err != nil {
+		return policyView{}, err
+	}
+	return policyView{Slug: t.Slug, Name: t.Name, SeatLimit: t.SeatLimit, SeatsUsed: t.SeatsUsed, AllowedDomains: nonNil(t.Policy.AllowedDomains),
 		BlockedDomains: nonNil(t.Policy.BlockedDomains), BlockFreeMail: t.Policy.BlockFreeMail,
-		FreeMailDomains: provisioning.FreeMailDomains(), DefaultRole: t.Policy.DefaultRole}
+		FreeMailDomains: provisioning.FreeMailDomains(), DefaultRole: t.Policy.DefaultRole,
+		AllowPasswordLogin: t.Policy.AllowPasswordLogin, PasswordLoginEffective: t.PasswordLoginAllowed(conns),
+		InvitationTTL: provisioning.FormatTTL(provisioning.InvitationTTLOf(t)), RequireTwoFactor: t.Policy.RequireTwoFactor,
+		AppURL: t.Policy.AppURL}, nil
+}
+
+func (a *API) writePolicy(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant) {
+	v, err := a.viewPolicy(r, t)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
@@ -32,17 +57,25 @@ func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, p *provisioning.
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewPolicy(t))
+	a.writePolicy(w, r, t)
+}
+
+// policyReq is a PATCH of the settings: absent fields stay as they are.
+type policyReq struct {
+	Name               *string   `json:"name"`
+	SeatLimit          *int      `json:"seatLimit"`
+	AllowedDomains     *[]string `json:"allowedDomains"`
+	BlockedDomains     *[]string `json:"blockedDomains"`
+	BlockFreeMail      *bool     `json:"blockFreeMail"`
+	DefaultRole        *string   `json:"defaultRole"`
+	AllowPasswordLogin *bool     `json:"allowPasswordLogin"`
+	InvitationTTL      *string   `json:"invitationTTL"`
+	RequireTwoFactor   *bool     `json:"requireTwoFactor"`
+	AppURL             *string   `json:"appUrl"`
 }
 
 func (a *API) updatePolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	var in struct {
-		SeatLimit      *int      `json:"seatLimit"`
-		AllowedDomains *[]string `json:"allowedDomains"`
-		BlockedDomains *[]string `json:"blockedDomains"`
-		BlockFreeMail  *bool     `json:"blockFreeMail"`
-		DefaultRole    *string   `json:"defaultRole"`
-	}
+	var in policyReq
 	if err := a.decode(w, r, &in); err != nil {
 		a.fail(w, r, err)
 		return
@@ -52,7 +85,7 @@ func (a *API) updatePolicy(w http.ResponseWriter, r *http.Request, p *provisioni
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewPolicy(t))
+	a.writePolicy(w, r, t)
 }
 
 type auditView struct {

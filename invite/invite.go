@@ -235,7 +235,10 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusBadRequest, pageData{Title: "Sign-in not possible", Message: "The return address of this sign-in is not allowed."})
 		return
 	}
-	if !t.Policy.AllowPasswordLogin {
+	if ok, err := h.Accounts.PasswordLoginAllowed(r.Context(), t); err != nil {
+		h.fail(w, r, err)
+		return
+	} else if !ok {
 		h.render(w, http.StatusForbidden, pageData{Title: "Sign in to " + t.Name, Message: t.Name + " signs in with single sign-on only."})
 		return
 	}

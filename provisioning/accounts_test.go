@@ -451,6 +451,14 @@ func TestPasswords(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
+			// Without an SSO connection passwords are the only way in: still allowed.
+			if _, err := login("target@example.com", "the real password"); err != nil {
+				t.Fatalf("no SSO connection, allowPasswordLogin false: %v", err)
+			}
+			if _, err := f.acc.CreateConnection(ctx, admin, f.tenant.ID, &provisioning.Connection{Type: provisioning.ConnOIDC,
+				Mode: provisioning.ModeJIT, OIDC: &provisioning.OIDCSettings{Issuer: "https://idp.example.com", ClientID: "c"}}); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := login("target@example.com", "the real password"); reason(err) != provisioning.RefusePasswordDisabled {
 				t.Fatalf("password login disabled: %v", err)
 			}

@@ -235,12 +235,7 @@ func inviteTokenHash(tok string) []byte {
 	return sum[:]
 }
 
-func (a *Accounts) invitationTTL(t *Tenant) time.Duration {
-	if d := time.Duration(t.Policy.InvitationTTL); d > 0 {
-		return d
-	}
-	return DefaultInvitationTTL
-}
+func (a *Accounts) invitationTTL(t *Tenant) time.Duration { return InvitationTTLOf(t) }
 
 // checkNotSuppressed refuses mail to an address an earlier delivery found dead.
 func checkNotSuppressed(ctx context.Context, r AccountsReader, tenantID, field, email string) error {

@@ -427,6 +427,20 @@ func (a *Accounts) UnlockAccount(ctx context.Context, actor Actor, tenantID, use
 	})
 }
 
+// PasswordLoginAllowed reports whether the tenant's users sign in with passwords now
+// (Tenant.PasswordLoginAllowed over its connections).
+func (a *Accounts) PasswordLoginAllowed(ctx context.Context, t *Tenant) (bool, error) {
+	s, err := a.store()
+	if err != nil {
+		return false, err
+	}
+	conns, err := s.ListConnections(ctx, t.ID)
+	if err != nil {
+		return false, err
+	}
+	return t.PasswordLoginAllowed(conns), nil
+}
+
 // PasswordLoginRequest is one password sign-in attempt.
 type PasswordLoginRequest struct {
 	TenantID  string
@@ -470,7 +484,9 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 	if err != nil {
 		return nil, err
 	}
-	if !t.Policy.AllowPasswordLogin {
+	if ok, err := a.PasswordLoginAllowed(ctx, t); err != nil {
+		return nil, err
+	} else if !ok {
 		return refuseWith(nil, refuse(RefusePasswordDisabled, "%s signs in with single sign-on only.", t.Name), nil)
 	}
 	u, err := s.GetUserByUserName(ctx, t.ID, strings.TrimSpace(req.Email))
