@@ -1,7 +1,9 @@
 // Package invite owns the browser pages of invitations and local passwords:
 // GET/POST /invite/{token} (confirm details, set a password or continue with SSO; clear
 // pages for expired, revoked and used links) and GET/POST /login/{tenant} (password
-// sign-in for tenants that allow it, with the forced change of a temporary password).
+// sign-in for tenants that allow it, with the forced change of a temporary password), and
+// where a sign-in lands: GET / (the tenant's platform app, else GET /account, the user's
+// own page).
 //
 // Handlers decode, call provisioning.Accounts and render: no SQL and no policy here. It
 // imports provisioning and internal/httpx only; it must not import store, scim, sso or
@@ -59,6 +61,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/{tenant}", h.showLogin)
 	mux.Handle("POST /login/{tenant}", h.csrf.Handler(h.throttle(h.login)))
 	mux.Handle("POST /login/{tenant}/change", h.csrf.Handler(h.throttle(h.change)))
+	mux.HandleFunc("GET /{$}", h.home)
+	mux.HandleFunc("GET /account", h.account)
 }
 
 // throttle refuses a client IP that posts faster than the configured rate.
@@ -106,6 +110,11 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 <label>Repeat new password <input type="password" name="password2" autocomplete="new-password" required></label><br>
 <button>Change password and sign in</button>
 </form>
+{{else if eq .Form "account"}}
+<dl><dt>Name</dt><dd>{{.DisplayName}}</dd><dt>E-mail</dt><dd>{{.Email}}</dd>
+<dt>Organisation</dt><dd>{{.Tenant}}</dd><dt>Roles</dt><dd>{{.Roles}}</dd>
+{{with .Language}}<dt>Language</dt><dd>{{.}}</dd>{{end}}</dl>
+<p>Change your profile, password, second factor and sessions through <code>/api/v1/me</code>.</p>
 {{end}}
 </body></html>`))
 
@@ -113,6 +122,7 @@ type pageData struct {
 	Title, Message, Error, Form          string
 	Tenant, Email, DisplayName, ReturnTo string
 	Ticket, Action                       string
+	Roles, Language                      string
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {

@@ -121,6 +121,41 @@ func TestPages(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/app" || !strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
 			t.Fatalf("login: %d %v", resp.StatusCode, resp.Header)
 		}
+		// Without return_to the sign-in lands on "/", which sends the browser to the user's
+		// own page, or to the tenant's platform app once it set one; never a bare 404.
+		resp = post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+			t.Fatalf("login without return_to: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		withCookie := func(path string) *http.Response {
+			req, _ := http.NewRequest("GET", srv.URL+path, nil)
+			for _, c := range resp.Cookies() {
+				req.AddCookie(c)
+			}
+			r, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		if r := withCookie("/"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/account" {
+			t.Fatalf("landing: %d %s", r.StatusCode, r.Header.Get("Location"))
+		}
+		if r := withCookie("/account"); r.StatusCode != 200 {
+			t.Fatalf("account page: %d", r.StatusCode)
+		} else if b, _ := io.ReadAll(r.Body); !strings.Contains(string(b), "new@example.com") || !strings.Contains(string(b), "Newt") {
+			t.Fatalf("account page:\n%s", b)
+		}
+		app := "https://app.example.com/inbox"
+		if _, err := eng.UpdatePolicy(ctx, admin, tn.ID, provisioning.PolicyInput{AppURL: &app}); err != nil {
+			t.Fatal(err)
+		}
+		if r := withCookie("/"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != app {
+			t.Fatalf("landing with app URL: %d %s", r.StatusCode, r.Header.Get("Location"))
+		}
+		if code, body := get("/"); code != 200 || !strings.Contains(body, "not signed in") {
+			t.Fatalf("landing without session: %d\n%s", code, body)
+		}
 		if resp := post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}, "return_to": {"https://evil.test/"}}); resp.StatusCode != 400 {
 			t.Fatalf("open redirect: %d", resp.StatusCode)
 		}
