@@ -262,7 +262,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &re):
 		writeError(w, http.StatusConflict, "conflict", re.Reason, re.Field)
 	case errors.As(err, &ce):
-		writeError(w, http.StatusConflict, "conflict", fmt.Sprintf("%s %q is already taken", ce.Field, ce.Value), ce.Field)
+		writeError(w, http.StatusConflict, "conflict", ce.Error(), ce.Field)
 	case errors.As(err, &fe):
 		writeError(w, http.StatusForbidden, "forbidden", fe.Reason, "")
 	case errors.Is(err, provisioning.ErrForbidden):

@@ -130,8 +130,9 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p *provisioning.
 	writeJSON(w, http.StatusOK, out)
 }
 
-// importCSV: POST /users/import?dryRun=true with a text/csv body. A rejected import is a
-// 422 with the per-row report; nothing is applied.
+// importCSV: POST /users/import?dryRun=true&invite=true with a text/csv body. A rejected
+// import is a 422 with the per-row report; nothing is applied. invite sends every imported
+// user an invitation in the same transaction.
 func (a *API) importCSV(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "text/csv" && mt != "application/csv") {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the file as text/csv", "Content-Type")
@@ -145,8 +146,26 @@ func (a *API) importCSV(w http.ResponseWriter, r *http.Request, p *provisioning.
 			return
 		}
 	}
+	invite := false
+	if v := r.URL.Query().Get("invite"); v != "" {
+		var err error
+		if invite, err = strconv.ParseBool(v); err != nil {
+			a.fail(w, r, badf("invite", "must be true or false"))
+			return
+		}
+	}
 	body := http.MaxBytesReader(w, r.Body, 8*a.opts.MaxBodyBytes)
-	rep, err := a.eng.ImportCSV(r.Context(), p.Actor, p.Tenant.ID, body, dry)
+	var rep *provisioning.ImportReport
+	var err error
+	if invite {
+		acc := a.accounts(w)
+		if acc == nil {
+			return
+		}
+		rep, err = acc.ImportCSV(r.Context(), p.Actor, p.Tenant.ID, body, dry, true)
+	} else {
+		rep, err = a.eng.ImportCSV(r.Context(), p.Actor, p.Tenant.ID, body, dry)
+	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):

@@ -23,6 +23,7 @@ func (a *API) table() []route {
 		{method: "DELETE", path: "/users/{id}", perm: users, h: a.removeUser},
 		{method: "POST", path: "/users/{id}/deactivate", perm: users, h: a.deactivate},
 		{method: "POST", path: "/users/{id}/reactivate", perm: users, h: a.reactivate},
+		{method: "POST", path: "/users/{id}/invite", perm: users, h: a.inviteUser},
 		{method: "PUT", path: "/users/{id}/roles", perm: users, h: a.setUserRoles},
 		{method: "PUT", path: "/users/{id}/teams", perm: users, h: a.setUserTeams},
 		{method: "GET", path: "/users/{id}/logins", perm: users, h: a.userLogins},

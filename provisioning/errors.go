@@ -57,9 +57,14 @@ func (e *SeatLimitError) Is(target error) bool { return target == ErrSeatLimit }
 type ConflictError struct {
 	Field string
 	Value string
+	// Hint, when set, tells what to do instead (outside the quoted value).
+	Hint string
 }
 
 func (e *ConflictError) Error() string {
+	if e.Hint != "" {
+		return fmt.Sprintf("%s %q is already taken (%s)", e.Field, e.Value, e.Hint)
+	}
 	return fmt.Sprintf("%s %q is already taken", e.Field, e.Value)
 }
 
