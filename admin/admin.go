@@ -256,7 +256,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &ve):
 		writeError(w, http.StatusBadRequest, "invalid", ve.Reason, ve.Field)
 	case errors.As(err, &se):
-		httpx.WriteJSON(w, http.StatusConflict, "", errorBody{Error: errorDetail{Code: "seat_limit", Field: "userIds",
+		field := se.Field
+		if field == "" {
+			field = "userIds"
+		}
+		httpx.WriteJSON(w, http.StatusConflict, "", errorBody{Error: errorDetail{Code: "seat_limit", Field: field,
 			Message: fmt.Sprintf("not enough seats: %d requested, %d of %d free", se.Requested, se.Free, se.Limit),
 			Details: map[string]any{"requested": se.Requested, "free": se.Free, "limit": se.Limit}}})
 	case errors.As(err, &re):

@@ -185,6 +185,7 @@ func (a *API) bulk(w http.ResponseWriter, r *http.Request, p *provisioning.Princ
 		UserIDs []string                `json:"userIds"`
 		Roles   []string                `json:"roles"`
 		Teams   []string                `json:"teams"`
+		Seat    *bool                   `json:"seat"`
 	}
 	if err := a.decode(w, r, &in); err != nil {
 		a.fail(w, r, err)

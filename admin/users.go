@@ -366,8 +366,20 @@ func (a *API) deactivate(w http.ResponseWriter, r *http.Request, p *provisioning
 	a.writeUser(w, r, p, http.StatusOK, u)
 }
 
+// reactivate: POST /users/{id}/reactivate with an optional {"seat": false} (no seat) or
+// {"seat": true}; without it the seat held at deactivation is given back, or 409
+// seat_limit when none is free.
 func (a *API) reactivate(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	u, err := a.eng.ReactivateUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"))
+	var in struct {
+		Seat *bool `json:"seat"`
+	}
+	if r.ContentLength != 0 {
+		if err := a.decode(w, r, &in); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	u, err := a.eng.ReactivateUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), provisioning.ReactivateOptions{Seat: in.Seat})
 	if err != nil {
 		a.fail(w, r, err)
 		return

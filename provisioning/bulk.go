@@ -299,6 +299,8 @@ type BulkChange struct {
 	UserIDs []string
 	Roles   []string
 	Teams   []string
+	// Seat is the seat choice of a reactivation (ReactivateOptions.Seat).
+	Seat *bool
 }
 
 // Bulk applies one change to many users in one transaction: all of them or, on the first
@@ -343,7 +345,7 @@ func (e *Engine) Bulk(ctx context.Context, actor Actor, tenantID string, ch Bulk
 			case BulkDeactivate:
 				err = e.deactivateTx(ctx, tx, actor, pw, tenantID, id)
 			case BulkReactivate:
-				err = e.reactivateTx(ctx, tx, actor, pw, tenantID, id)
+				err = e.reactivateTx(ctx, tx, actor, pw, tenantID, id, ReactivateOptions{Seat: ch.Seat})
 			case BulkSetRoles:
 				err = e.changeRolesTx(ctx, tx, actor, pw, rs, tenantID, id, "roles", RoleChange{Set: append([]string{}, ch.Roles...)})
 			case BulkAddRoles:

@@ -44,6 +44,17 @@ type SeatLimitError struct {
 	Requested int
 	Free      int
 	Limit     int
+	// Field is the request field that asked for the seats ("userIds" when empty).
+	Field string
+}
+
+// seatField names the request field of a seat shortage in err, if there is one.
+func seatField(err error, field string) error {
+	var se *SeatLimitError
+	if errors.As(err, &se) && se.Field == "" {
+		se.Field = field
+	}
+	return err
 }
 
 func (e *SeatLimitError) Error() string {

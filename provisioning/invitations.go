@@ -383,7 +383,7 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 			return err
 		}
 		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
-			return err
+			return seatField(err, "seat")
 		}
 		if err := tx.SetUserRoles(ctx, tenantID, u.ID, roleIDs); err != nil {
 			return err
@@ -464,7 +464,7 @@ func (a *Accounts) inviteExistingTx(ctx context.Context, tx AccountsTx, actor Ac
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, seatField(err, "seat")
 	}
 	if len(roles) > 0 {
 		if err := tx.SetUserRoles(ctx, t.ID, u.ID, roleIDs); err != nil {

@@ -2,6 +2,8 @@ package provisioning
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -75,7 +77,7 @@ func (e *Engine) CreateAdminUser(ctx context.Context, actor Actor, tenantID stri
 		}
 		u, err := e.createUserTx(ctx, tx, actor, pw, rs, tenantID, in, SourceAdmin, "")
 		out = u
-		return err
+		return seatField(err, "seat")
 	})
 	if err != nil {
 		return nil, err
@@ -312,15 +314,24 @@ func (e *Engine) deactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	return e.audit(ctx, tx, actor, tenantID, "user.deactivate", "user", id, &before, after)
 }
 
-// ReactivateUser lets a deactivated user sign in again. The seat is not given back: the
-// admin assigns one when a seat is free.
-func (e *Engine) ReactivateUser(ctx context.Context, actor Actor, tenantID, id string) (*User, error) {
+// ReactivateOptions says what a reactivation does with the seat.
+type ReactivateOptions struct {
+	// Seat nil gives the seat back when the user held one when it was deactivated; true
+	// asks for a seat in any case; false reactivates without one. A seat asked for (or
+	// given back) and not free fails with *SeatLimitError: never a silent reactivation
+	// without the seat.
+	Seat *bool
+}
+
+// ReactivateUser lets a deactivated user sign in again, with its seat back (see
+// ReactivateOptions).
+func (e *Engine) ReactivateUser(ctx context.Context, actor Actor, tenantID, id string, opt ReactivateOptions) (*User, error) {
 	err := e.inAdminTx(ctx, func(tx AdminTx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
 		}
-		return e.reactivateTx(ctx, tx, actor, pw, tenantID, id)
+		return seatField(e.reactivateTx(ctx, tx, actor, pw, tenantID, id, opt), "seat")
 	})
 	if err != nil {
 		return nil, err
@@ -328,7 +339,23 @@ func (e *Engine) ReactivateUser(ctx context.Context, actor Actor, tenantID, id s
 	return e.Store.GetUser(ctx, tenantID, id)
 }
 
-func (e *Engine) reactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw power, tenantID, id string) error {
+// hadSeat reports whether the user held a seat when it was last deactivated, from that
+// change's audit event (deactivation frees the seat; the event keeps the state before).
+func hadSeat(ctx context.Context, tx AdminTx, tenantID, id string) (bool, error) {
+	evs, err := tx.ListAudit(ctx, tenantID, AuditQuery{Action: "user.deactivate", TargetKind: "user", TargetID: id, Limit: 1})
+	if err != nil || len(evs) == 0 {
+		return false, err
+	}
+	var before struct {
+		Seat bool `json:"seat"`
+	}
+	if err := json.Unmarshal(evs[0].Before, &before); err != nil {
+		return false, fmt.Errorf("deactivation audit event %d: %w", evs[0].ID, err)
+	}
+	return before.Seat, nil
+}
+
+func (e *Engine) reactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw power, tenantID, id string, opt ReactivateOptions) error {
 	users, err := lockAll(ctx, tx, tenantID, "id", []string{id})
 	if err != nil {
 		return err
@@ -339,10 +366,19 @@ func (e *Engine) reactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	if err := pw.mayManage(users[id]); err != nil {
 		return err
 	}
+	seat := false
+	if opt.Seat != nil {
+		seat = *opt.Seat
+	} else if seat, err = hadSeat(ctx, tx, tenantID, id); err != nil {
+		return err
+	}
 	var before User
 	after, err := tx.UpdateUser(ctx, tenantID, id, func(u *User) error {
 		before = *u
 		u.Status, u.UpdatedAt = StatusActive, e.now()
+		if seat {
+			u.Seat = true
+		}
 		return nil
 	})
 	if err != nil {

@@ -279,7 +279,7 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 			return err
 		}
 		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
-			return err
+			return seatField(err, "seat")
 		}
 		if err := tx.SetUserRoles(ctx, tenantID, u.ID, roleIDs); err != nil {
 			return err
