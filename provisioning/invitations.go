@@ -830,7 +830,8 @@ func (a *Accounts) AcceptInvitation(ctx context.Context, token string, req Accep
 	hash := inviteTokenHash(token)
 	var pwHash string
 	if view.Mode == AcceptPassword {
-		if err := CheckPasswordStrength("password", req.Password, view.Invitation.Email); err != nil {
+		if err := CheckPasswordStrength("password", req.Password, view.Invitation.Email,
+			append(userWords(view.User), req.DisplayName, req.GivenName, req.FamilyName)...); err != nil {
 			return nil, err
 		}
 		// Hashing takes a tenth of a second: do it before the transaction so that the

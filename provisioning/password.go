@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/trustelem/zxcvbn"
+	"github.com/trustelem/zxcvbn/match"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -76,9 +78,15 @@ const StatePasswordChange = "password_change"
 
 const passwordChangeTTL = 10 * time.Minute
 
-// CheckPasswordStrength refuses passwords that are too short, too long or equal to the
-// e-mail address.
-func CheckPasswordStrength(field, pw, email string) error {
+// PasswordMinScore is the zxcvbn score (0-4) a chosen password needs: 3 means about 10^8
+// or more guesses, "safely unguessable" for an online attack with lockout.
+const PasswordMinScore = 3
+
+// CheckPasswordStrength refuses passwords that are too short, too long, equal to the
+// e-mail address, or easy to guess by zxcvbn's estimate (common words and passwords,
+// names, dates, keyboard patterns, repeats, the user's own address or names given in
+// inputs). The message says what made it weak.
+func CheckPasswordStrength(field, pw, email string, inputs ...string) error {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case n < passwordMinLen:
@@ -88,7 +96,53 @@ func CheckPasswordStrength(field, pw, email string) error {
 	case email != "" && FoldKey(pw) == FoldKey(email):
 		return Invalid(field, "must not be your e-mail address")
 	}
-	return nil
+	var user []string
+	for _, in := range inputs {
+		user = append(user, in)
+		user = append(user, strings.Fields(in)...)
+	}
+	if local, domain, ok := strings.Cut(email, "@"); ok {
+		user = append(user, email, local, domain)
+		user = append(user, strings.FieldsFunc(local, func(r rune) bool { return r == '.' || r == '_' || r == '-' || r == '+' })...)
+		if host, _, ok := strings.Cut(domain, "."); ok {
+			user = append(user, host)
+		}
+	}
+	res := zxcvbn.PasswordStrength(pw, user)
+	if res.Score >= PasswordMinScore {
+		return nil
+	}
+	return Invalid(field, "is too easy to guess%s; use a longer passphrase of several unrelated words, or add uncommon words and symbols", weakness(res.Sequence))
+}
+
+// weakness names the first guessable pattern zxcvbn found, for the refusal message.
+func weakness(seq []*match.Match) string {
+	for _, m := range seq {
+		switch m.Pattern {
+		case "dictionary":
+			if m.DictionaryName == "user_inputs" {
+				return fmt.Sprintf(" (%q is part of your e-mail address or name)", m.Token)
+			}
+			if m.Reversed {
+				return fmt.Sprintf(" (%q is a common word reversed)", m.Token)
+			}
+			if m.L33t {
+				return fmt.Sprintf(" (%q is a common word with predictable substitutions)", m.Token)
+			}
+			return fmt.Sprintf(" (%q is a common word or password)", m.Token)
+		case "spatial":
+			return fmt.Sprintf(" (%q is a keyboard pattern)", m.Token)
+		case "repeat":
+			return fmt.Sprintf(" (%q repeats characters)", m.Token)
+		case "sequence":
+			return fmt.Sprintf(" (%q is a sequence such as abc or 123)", m.Token)
+		case "date":
+			return fmt.Sprintf(" (%q is a date)", m.Token)
+		case "regex":
+			return fmt.Sprintf(" (%q is a recent year)", m.Token)
+		}
+	}
+	return ""
 }
 
 // HashPassword returns an encoded argon2id hash ($argon2id$v=19$m=…,t=…,p=…$salt$key).
@@ -240,7 +294,7 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 		if pw, err = GeneratePassword(); err != nil {
 			return nil, "", err
 		}
-	} else if err := CheckPasswordStrength("password", pw, email); err != nil {
+	} else if err := CheckPasswordStrength("password", pw, email, req.DisplayName, req.GivenName, req.FamilyName); err != nil {
 		return nil, "", err
 	}
 	hash, err := a.hashPassword(ctx, pw)
@@ -635,7 +689,7 @@ func (a *Accounts) CompletePasswordChange(ctx context.Context, tenantID, ticket,
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckPasswordStrength("password", newPassword, u.PrimaryEmail()); err != nil {
+	if err := CheckPasswordStrength("password", newPassword, u.PrimaryEmail(), userWords(u)...); err != nil {
 		return nil, err
 	}
 	if same, _ := a.verifyPassword(ctx, u.PasswordHash, newPassword); same {
@@ -710,7 +764,7 @@ func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, curr
 	if acc != nil && acc.LockedUntil != nil && a.now().Before(*acc.LockedUntil) {
 		return refuse(RefuseLockedOut, "Too many failed attempts. Try again later.")
 	}
-	if err := CheckPasswordStrength("password", newPassword, u.PrimaryEmail()); err != nil {
+	if err := CheckPasswordStrength("password", newPassword, u.PrimaryEmail(), userWords(u)...); err != nil {
 		return err
 	}
 	ok, err := a.verifyPassword(ctx, u.PasswordHash, current)
@@ -734,6 +788,11 @@ func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, curr
 	return a.inTx(ctx, func(tx AccountsTx) error {
 		return a.setOwnPassword(ctx, tx, actor, tenantID, userID, hash, false)
 	})
+}
+
+// userWords are the user's own names, which a password must not lean on.
+func userWords(u *User) []string {
+	return []string{u.DisplayName, u.Name.GivenName, u.Name.FamilyName, u.UserName}
 }
 
 func randomSecret() (string, error) {
