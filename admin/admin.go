@@ -82,6 +82,9 @@ type route struct {
 	perm   provisioning.Permission
 	h      handlerFunc
 	public bool // served without authentication (the OpenAPI document)
+	// self routes serve any signed-in user their own account (perm is not checked);
+	// every other route needs manage_users of a session on top of perm.
+	self bool
 }
 
 // Routes lists the endpoints as "METHOD /api/v1/path" patterns.
@@ -133,7 +136,11 @@ func (a *API) wrap(rt route) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "a valid admin token or session is required", "")
 			return
 		}
-		if !p.Can(rt.perm) {
+		if !rt.self && p.Actor.Kind == provisioning.ActorUser && !p.Can(provisioning.PermManageUsers) {
+			writeError(w, http.StatusForbidden, "forbidden", "your roles do not grant manage_users; your own account is under "+Prefix+"/me", "")
+			return
+		}
+		if !rt.self && !p.Can(rt.perm) {
 			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this requires the %s permission", rt.perm), "")
 			return
 		}
@@ -146,8 +153,8 @@ func (a *API) wrap(rt route) http.Handler {
 var errUnauthenticated = errors.New("unauthenticated")
 
 // authenticate resolves the caller: an admin token, a Seatbridge access token, or the
-// session cookie (then cross-origin unsafe requests are refused). A session must grant
-// manage_users to use the API at all. It fails closed.
+// session cookie (then cross-origin unsafe requests are refused). Outside the self-service
+// routes a session must grant manage_users (checked by wrap). It fails closed.
 func (a *API) authenticate(r *http.Request) (*provisioning.Principal, error) {
 	ctx := r.Context()
 	if h := r.Header.Get("Authorization"); h != "" {
@@ -216,11 +223,7 @@ func sessionErr(err error) error {
 }
 
 func sessionPrincipal(acc *provisioning.Access) (*provisioning.Principal, error) {
-	p := provisioning.SessionPrincipal(acc)
-	if !p.Can(provisioning.PermManageUsers) {
-		return nil, &provisioning.ForbiddenError{Reason: "your roles do not grant manage_users"}
-	}
-	return p, nil
+	return provisioning.SessionPrincipal(acc), nil
 }
 
 // errorBody is the wire form of every error.

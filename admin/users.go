@@ -14,7 +14,15 @@ func (a *API) table() []route {
 	const users, settings = provisioning.PermManageUsers, provisioning.PermManageSettings
 	return []route{
 		{method: "GET", path: "/openapi.json", h: a.openAPI, public: true},
-		{method: "GET", path: "/me", perm: users, h: a.me},
+		{method: "GET", path: "/me", self: true, h: a.me},
+		{method: "PATCH", path: "/me", self: true, h: a.editMe},
+		{method: "POST", path: "/me/password", self: true, h: a.changeMyPassword},
+		{method: "GET", path: "/me/sessions", self: true, h: a.mySessions},
+		{method: "DELETE", path: "/me/sessions/{id}", self: true, h: a.endMySession},
+		{method: "GET", path: "/me/2fa", self: true, h: a.myTwoFactor},
+		{method: "POST", path: "/me/2fa/totp", self: true, h: a.beginTOTP},
+		{method: "POST", path: "/me/2fa/totp/confirm", self: true, h: a.confirmTOTP},
+		{method: "DELETE", path: "/me/2fa/totp", self: true, h: a.removeTOTP},
 
 		{method: "GET", path: "/users", perm: users, h: a.listUsers},
 		{method: "POST", path: "/users", perm: users, h: a.createUser},
@@ -33,6 +41,7 @@ func (a *API) table() []route {
 		{method: "POST", path: "/users/{id}/password/reset", perm: users, h: a.resetPassword},
 		{method: "POST", path: "/users/{id}/unlock", perm: users, h: a.unlockAccount},
 		{method: "PUT", path: "/users/{id}/password-restricted", perm: users, h: a.setPasswordRestricted},
+		{method: "DELETE", path: "/users/{id}/2fa", perm: users, h: a.resetTwoFactor},
 
 		{method: "GET", path: "/invitations", perm: users, h: a.listInvitations},
 		{method: "POST", path: "/invitations", perm: users, h: a.createInvitation},
@@ -240,15 +249,6 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *provisioning.
 	}
 	page, err := a.eng.ListUsers(r.Context(), p.Tenant.ID, uq)
 	a.writeUserPage(w, r, uq, page, err)
-}
-
-func (a *API) me(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"actor":       map[string]string{"kind": string(p.Actor.Kind), "id": p.Actor.ID, "name": p.Actor.Name},
-		"tenant":      map[string]string{"id": p.Tenant.ID, "slug": p.Tenant.Slug, "name": p.Tenant.Name},
-		"admin":       p.Admin,
-		"permissions": nonNil(p.Permissions),
-	})
 }
 
 type createUserReq struct {

@@ -1,8 +1,11 @@
 package invite
 
 import (
+	"encoding/base64"
 	"errors"
+	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -68,4 +71,61 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, http.StatusOK, pageData{Title: "Your account at " + acc.Tenant.Name, Form: "account",
 		DisplayName: name, Email: u.PrimaryEmail(), Tenant: acc.Tenant.Name, Roles: roles, Language: u.PreferredLanguage})
+}
+
+// renderSecondFactor asks for the code of the authenticator; with enrol it first sets one
+// up (QR code and key), as a tenant that requires a second factor demands.
+func (h *Handler) renderSecondFactor(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, ticket string, enrol bool, rt, msg string, status int) {
+	d := pageData{Title: "Second factor", Form: "2fa", Tenant: t.Name, Ticket: ticket, ReturnTo: rt, Error: msg,
+		Action: "/login/" + url.PathEscape(t.Slug) + "/2fa"}
+	if enrol {
+		en, err := h.Accounts.EnrolForTicket(r.Context(), t.ID, ticket)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		d.Title = "Set up your second factor"
+		// The PNG is generated here from the secret: a data: URL is safe to embed.
+		d.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.QRPNG))
+		d.Secret = en.Secret
+	}
+	h.render(w, status, d)
+}
+
+// secondFactor: POST /login/{tenant}/2fa checks the code of a sign-in waiting for it.
+func (h *Handler) secondFactor(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	t, err := h.tenant(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		h.render(w, http.StatusBadRequest, pageData{Title: "Check your input", Message: "The form could not be read."})
+		return
+	}
+	rt, ok := h.safeReturnTo(r.PostFormValue("return_to"))
+	if !ok {
+		h.render(w, http.StatusBadRequest, pageData{Title: "Sign-in not possible", Message: "The return address of this sign-in is not allowed."})
+		return
+	}
+	ticket := r.PostFormValue("ticket")
+	res, err := h.Accounts.CompleteSecondFactor(r.Context(), t.ID, ticket, r.PostFormValue("code"), h.ip(r), trunc(r.UserAgent(), 512))
+	var refused *provisioning.LoginRefusedError
+	switch {
+	case errors.As(err, &refused) && refused.Reason == provisioning.RefuseBadSecondFactor:
+		// The enrolment's secret stays as it is: the QR code shown before still holds.
+		h.render(w, http.StatusUnauthorized, pageData{Title: "Second factor", Form: "2fa", Tenant: t.Name, Ticket: ticket, ReturnTo: rt,
+			Error: refused.Message, Action: "/login/" + url.PathEscape(t.Slug) + "/2fa"})
+	case errors.Is(err, provisioning.ErrSessionEnded):
+		h.render(w, http.StatusGone, pageData{Title: "Sign in again", Message: "This sign-in took too long or was already finished. Sign in again.",
+			Form: "login", ReturnTo: rt})
+	case err != nil:
+		h.finishLogin(w, r, t, nil, err, rt, "")
+	case len(res.RecoveryCodes) > 0:
+		h.setSession(w, res.LoginResult)
+		h.render(w, http.StatusOK, pageData{Title: "Your recovery codes", Form: "recovery", Codes: res.RecoveryCodes, ReturnTo: rt})
+	default:
+		h.finishLogin(w, r, t, res.LoginResult, nil, rt, "")
+	}
 }

@@ -61,6 +61,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/{tenant}", h.showLogin)
 	mux.Handle("POST /login/{tenant}", h.csrf.Handler(h.throttle(h.login)))
 	mux.Handle("POST /login/{tenant}/change", h.csrf.Handler(h.throttle(h.change)))
+	mux.Handle("POST /login/{tenant}/2fa", h.csrf.Handler(h.throttle(h.secondFactor)))
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("GET /account", h.account)
 }
@@ -110,6 +111,20 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 <label>Repeat new password <input type="password" name="password2" autocomplete="new-password" required></label><br>
 <button>Change password and sign in</button>
 </form>
+{{else if eq .Form "2fa"}}
+{{if .QR}}<p>{{.Tenant}} requires a second factor. Scan this code with an authenticator app (or type the key), then enter the 6-digit code it shows.</p>
+<p><img alt="QR code of your authenticator key" width="256" height="256" src="{{.QR}}"></p>
+<p>Key: <code>{{.Secret}}</code></p>{{end}}
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="ticket" value="{{.Ticket}}"><input type="hidden" name="return_to" value="{{.ReturnTo}}">
+<label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="16" autofocus></label><br>
+{{if not .QR}}<p>Lost your device? Enter one of your recovery codes instead.</p>{{end}}
+<button>Verify and sign in</button>
+</form>
+{{else if eq .Form "recovery"}}
+<p>Keep these recovery codes somewhere safe. Each signs you in once if you lose your device; they are not shown again.</p>
+<ul>{{range .Codes}}<li><code>{{.}}</code></li>{{end}}</ul>
+<p><a href="{{.ReturnTo}}">Continue</a></p>
 {{else if eq .Form "account"}}
 <dl><dt>Name</dt><dd>{{.DisplayName}}</dd><dt>E-mail</dt><dd>{{.Email}}</dd>
 <dt>Organisation</dt><dd>{{.Tenant}}</dd><dt>Roles</dt><dd>{{.Roles}}</dd>
@@ -123,12 +138,16 @@ type pageData struct {
 	Tenant, Email, DisplayName, ReturnTo string
 	Ticket, Action                       string
 	Roles, Language                      string
+	// QR (a data: URL of a PNG) and Secret enrol an authenticator; Codes are recovery codes.
+	QR     template.URL
+	Secret string
+	Codes  []string
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.WriteHeader(status)
 	if err := page.Execute(w, d); err != nil {
 		h.Log.Error("render page", "err", err)
@@ -280,7 +299,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, res *provisioning.LoginResult, err error, rt, email string) {
 	var refused *provisioning.LoginRefusedError
 	var change *provisioning.PasswordChangeRequiredError
+	var second *provisioning.SecondFactorRequiredError
 	switch {
+	case errors.As(err, &second):
+		h.renderSecondFactor(w, r, t, second.Ticket, second.Enrol, rt, "", http.StatusOK)
 	case errors.As(err, &change):
 		h.render(w, http.StatusOK, pageData{Title: "Choose a new password", Message: "Your password was temporary: choose your own to continue.",
 			Form: "change", Ticket: change.Ticket, ReturnTo: rt, Action: "/login/" + url.PathEscape(t.Slug) + "/change"})
@@ -289,10 +311,14 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request, t *provisi
 	case err != nil:
 		h.fail(w, r, err)
 	default:
-		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: res.Session.ID + "." + res.SessionSecret, Path: "/",
-			HttpOnly: true, Secure: h.SecureCookies, SameSite: http.SameSiteLaxMode, Expires: res.Session.ExpiresAt})
+		h.setSession(w, res)
 		http.Redirect(w, r, rt, http.StatusSeeOther)
 	}
+}
+
+func (h *Handler) setSession(w http.ResponseWriter, res *provisioning.LoginResult) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: res.Session.ID + "." + res.SessionSecret, Path: "/",
+		HttpOnly: true, Secure: h.SecureCookies, SameSite: http.SameSiteLaxMode, Expires: res.Session.ExpiresAt})
 }
 
 func (h *Handler) change(w http.ResponseWriter, r *http.Request) {

@@ -139,6 +139,8 @@ type Principal struct {
 	Permissions []Permission
 	// Admin is true for admin tokens and users holding the built-in Admin role.
 	Admin bool
+	// SessionID is the session a signed-in user authenticated with ("" for tokens).
+	SessionID string
 }
 
 // Can reports whether the principal holds the permission.
@@ -154,6 +156,9 @@ func TokenPrincipal(tok *APIToken, t *Tenant) *Principal {
 // SessionPrincipal is the principal of a signed-in user's session.
 func SessionPrincipal(a *Access) *Principal {
 	p := &Principal{Actor: Actor{Kind: ActorUser, ID: a.User.ID, Name: a.User.UserName}, Tenant: a.Tenant}
+	if a.Session != nil {
+		p.SessionID = a.Session.ID
+	}
 	for _, perm := range a.Permissions {
 		p.Permissions = append(p.Permissions, Permission(perm))
 	}

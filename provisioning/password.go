@@ -588,6 +588,35 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 	case !u.Seat:
 		return refuseWith(u, refuse(RefuseNoSeat, "Your account has no seat in %s yet. Ask your administrator to assign one.", t.Name), nil)
 	}
+	tf, err := a.getTwoFactor(ctx, t.ID, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if tf.Enabled() || t.Policy.RequireTwoFactor {
+		// The failure counter is not reset here: a password alone must not buy fresh
+		// guesses at the second factor.
+		ticket, err := randomSecret()
+		if err != nil {
+			return nil, err
+		}
+		data, _ := json.Marshal(map[string]string{"userId": u.ID})
+		if err := s.PutState(ctx, &AuthState{Kind: StateSecondFactor, Key: secretKey(ticket), TenantID: t.ID, Data: data,
+			CreatedAt: now, ExpiresAt: now.Add(secondFactorTTL)}); err != nil {
+			return nil, err
+		}
+		ev.Result, ev.Reason, ev.UserID, ev.At = "challenge", "second_factor_required", u.ID, now
+		if err := a.inTx(ctx, func(tx AccountsTx) error { return a.appendLogin(ctx, tx, ev) }); err != nil {
+			return nil, err
+		}
+		return nil, &SecondFactorRequiredError{Ticket: ticket, Enrol: !tf.Enabled()}
+	}
+	return a.afterFirstFactor(ctx, s, t, u, acc, ev)
+}
+
+// afterFirstFactor finishes a sign-in whose factors are proven: a temporary password
+// asks for a new one first, otherwise the session opens.
+func (a *Accounts) afterFirstFactor(ctx context.Context, s AccountsStore, t *Tenant, u *User, acc *LocalAccount, ev *LoginEvent) (*LoginResult, error) {
+	now := a.now()
 	if acc.MustChange && !acc.PasswordRestricted {
 		ticket, err := randomSecret()
 		if err != nil {
@@ -754,6 +783,9 @@ func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, curr
 	if err != nil {
 		return err
 	}
+	if u.IdPManaged() {
+		return &ForbiddenError{Reason: "your password is managed by your identity provider; change it there"}
+	}
 	acc, err := s.GetLocalAccount(ctx, tenantID, userID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
@@ -806,4 +838,20 @@ func randomSecret() (string, error) {
 func secretKey(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return hex.EncodeToString(sum[:])
+}
+
+// PasswordRestricted reports whether the user may not change its own password.
+func (a *Accounts) PasswordRestricted(ctx context.Context, tenantID, userID string) (bool, error) {
+	s, err := a.store()
+	if err != nil {
+		return false, err
+	}
+	acc, err := s.GetLocalAccount(ctx, tenantID, userID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return acc.PasswordRestricted, nil
 }
