@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
 	"github.com/seatbridge/seatbridge/internal/secretbox"
 	"github.com/seatbridge/seatbridge/invite"
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -173,6 +174,42 @@ func TestPages(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
 			t.Fatalf("change: %d", resp.StatusCode)
 		}
+		// A tenant that requires a second factor: the sign-in sets up an authenticator
+		// (QR code and key), shows the recovery codes once, and asks for a code next time.
+		req2fa := true
+		if _, err := eng.UpdatePolicy(ctx, admin, tn.ID, provisioning.PolicyInput{RequireTwoFactor: &req2fa}); err != nil {
+			t.Fatal(err)
+		}
+		resp = post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}})
+		b, _ = io.ReadAll(resp.Body)
+		ticket := regexp.MustCompile(`name="ticket" value="([^"]+)"`).FindSubmatch(b)
+		key := regexp.MustCompile(`Key: <code>([A-Z2-7]+)</code>`).FindSubmatch(b)
+		if resp.StatusCode != 200 || ticket == nil || key == nil || !strings.Contains(string(b), `src="data:image/png;base64,`) ||
+			strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
+			t.Fatalf("enrolment page %d:\n%s", resp.StatusCode, b)
+		}
+		code, _ := totp.GenerateCode(string(key[1]), now)
+		resp = post("/login/acme/2fa", url.Values{"ticket": {string(ticket[1])}, "code": {code}})
+		b, _ = io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "recovery codes") || !strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
+			t.Fatalf("enrolled: %d\n%s", resp.StatusCode, b)
+		}
+		resp = post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}})
+		b, _ = io.ReadAll(resp.Body)
+		ticket = regexp.MustCompile(`name="ticket" value="([^"]+)"`).FindSubmatch(b)
+		if resp.StatusCode != 200 || ticket == nil || strings.Contains(string(b), "data:image/png") {
+			t.Fatalf("code page %d:\n%s", resp.StatusCode, b)
+		}
+		if resp = post("/login/acme/2fa", url.Values{"ticket": {string(ticket[1])}, "code": {code}}); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("replayed code: %d", resp.StatusCode)
+		}
+		now = now.Add(30 * time.Second)
+		code, _ = totp.GenerateCode(string(key[1]), now)
+		resp = post("/login/acme/2fa", url.Values{"ticket": {string(ticket[1])}, "code": {code}, "return_to": {"/app"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/app" || !strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
+			t.Fatalf("second factor: %d %v", resp.StatusCode, resp.Header)
+		}
+
 		// A cross-site POST is refused.
 		req, _ := http.NewRequest("POST", srv.URL+"/login/acme", strings.NewReader("email=x&password=y"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
