@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,7 +102,31 @@ func (a *API) Mount(mux *http.ServeMux) {
 	for _, rt := range a.routes {
 		mux.Handle(rt.method+" "+Prefix+rt.path, a.wrap(rt))
 	}
+	// The catch-all answers what the mux cannot: a known path with another method is a
+	// 405 with Allow (the catch-all pattern would otherwise make it a 404).
+	own := http.NewServeMux()
+	for _, rt := range a.routes {
+		own.Handle(rt.method+" "+Prefix+rt.path, http.NotFoundHandler())
+	}
+	methods := []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := own.Handler(probe); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			if slices.Contains(allow, "GET") {
+				allow = append(allow, "HEAD")
+			}
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s is not allowed here; use %s", r.Method, strings.Join(allow, ", ")), "")
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint", "")
 	})
 }
@@ -251,6 +276,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		re  *provisioning.RuleError
 		se  *provisioning.SeatLimitError
 		fe  *provisioning.ForbiddenError
+		nfe *provisioning.NotFoundError
 		bre *badRequest
 	)
 	switch {
@@ -274,6 +300,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusForbidden, "forbidden", fe.Reason, "")
 	case errors.Is(err, provisioning.ErrForbidden):
 		writeError(w, http.StatusForbidden, "forbidden", "not allowed", "")
+	case errors.As(err, &nfe):
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no %s with id %q in this organisation", nfe.Kind, nfe.ID), nfe.Field)
 	case errors.Is(err, provisioning.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "not found", "")
 	case errors.Is(err, provisioning.ErrVersionMismatch):

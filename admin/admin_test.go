@@ -276,9 +276,13 @@ func TestSeats(t *testing.T) {
 		}
 		wantError(t, e.do(e.as(), "POST", "/seats/assign", map[string]any{"userIds": []string{}}), 400, "userIds")
 		wantError(t, e.do(e.as(), "POST", "/seats/assign", map[string]any{"userIds": []string{"missing"}}), 404, "")
-		// Without roles and without a default role, a seat cannot be given.
+		// Without roles and without a default role, the seat comes with no access
+		// ("all access settings disabled by default", seed 000).
 		e.must(e.do(e.as(), "PATCH", "/policy", map[string]any{"defaultRole": ""}), 200)
-		wantError(t, e.do(e.as(), "POST", "/seats/assign", map[string]any{"userIds": ids[4:5]}), 400, "roles")
+		e.must(e.do(e.as(), "POST", "/seats/assign", map[string]any{"userIds": ids[4:5]}), 200)
+		if u := e.must(e.do(e.as(), "GET", "/users/"+ids[4], nil), 200); u.str("seat") != "true" || len(u.list("roles")) != 0 {
+			t.Fatalf("seated without default role: %s", u.raw)
+		}
 		// A deactivated user gets no seat.
 		e.must(e.do(e.as(), "POST", "/users/"+ids[3]+"/deactivate", nil), 200)
 		wantError(t, e.do(e.as(), "POST", "/seats/assign", map[string]any{"userIds": ids[3:4], "roles": []string{"Agent"}}), 400, "userIds[0]")

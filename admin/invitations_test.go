@@ -281,7 +281,7 @@ func TestLocalAccountsAPI(t *testing.T) {
 			t.Fatalf("first sign-in with the temporary password: %v", err)
 		}
 		// An admin-chosen password is not echoed, and no mail is queued unless asked.
-		r = a.must(a.do(a.as(), "POST", "/users/local", map[string]any{"email": "desk@acme.example", "password": "shared desk password",
+		r = a.must(a.do(a.as(), "POST", "/users/local", map[string]any{"email": "desk@acme.example", "displayName": "Front desk", "password": "shared desk password",
 			"roles": []string{"Agent"}, "seat": true}), http.StatusCreated)
 		deskID := r.str("id")
 		if r.str("temporaryPassword") != "" || strings.Contains(string(r.raw), "shared desk password") {
@@ -302,12 +302,15 @@ func TestLocalAccountsAPI(t *testing.T) {
 			{map[string]any{"email": "nope"}, "email"},
 			{map[string]any{"email": "x@acme.example", "password": "short"}, "password"},
 			{map[string]any{"email": "x@acme.example", "passwordRestricted": true, "forceChange": true}, "forceChange"},
-			{map[string]any{"email": "x@acme.example", "roles": []string{"Nope"}}, "roles"},
+			{map[string]any{"email": "x@acme.example"}, "displayName"},
+			{map[string]any{"email": "x@acme.example", "displayName": "X", "password": "password123"}, "password"},
+			{map[string]any{"email": "x@acme.example", "displayName": "X", "language": "not a tag"}, "language"},
+			{map[string]any{"email": "x@acme.example", "displayName": "X", "roles": []string{"Nope"}}, "roles"},
 			{map[string]any{"email": "x@acme.example", "phoneNumbers": []string{"1"}}, "phoneNumbers"},
 		} {
 			wantError(t, a.do(a.as(), "POST", "/users/local", tc.body), http.StatusBadRequest, tc.field)
 		}
-		wantError(t, a.do(a.as(), "POST", "/users/local", map[string]any{"email": "AGENT@acme.example"}), http.StatusConflict, "")
+		wantError(t, a.do(a.as(), "POST", "/users/local", map[string]any{"email": "AGENT@acme.example", "displayName": "A"}), http.StatusConflict, "")
 		// PATCH never sets a password.
 		wantError(t, a.do(a.as(), "PATCH", "/users/"+deskID, map[string]any{"password": "another long one"}), http.StatusBadRequest, "password")
 
@@ -317,7 +320,7 @@ func TestLocalAccountsAPI(t *testing.T) {
 		wantError(t, a.do(agent, "POST", "/users/local", map[string]any{"email": "y@acme.example"}), http.StatusForbidden, "")
 		wantError(t, a.do(agent, "POST", "/users/"+deskID+"/password/reset", nil), http.StatusForbidden, "")
 		lead, _ := helpdeskLead(a, "lead@acme.example")
-		wantError(t, a.do(lead, "POST", "/users/local", map[string]any{"email": "y@acme.example", "roles": []string{"Admin"}}), http.StatusForbidden, "")
+		wantError(t, a.do(lead, "POST", "/users/local", map[string]any{"email": "y@acme.example", "displayName": "Y", "roles": []string{"Admin"}}), http.StatusForbidden, "")
 		_, bossID := a.session("boss@acme.example", "Admin")
 		wantError(t, a.do(lead, "POST", "/users/"+bossID+"/password/reset", nil), http.StatusForbidden, "")
 		wantError(t, a.do(lead, "POST", "/users/"+bossID+"/unlock", nil), http.StatusForbidden, "")

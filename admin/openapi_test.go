@@ -3,6 +3,7 @@ package admin_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -69,6 +70,28 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		req, _ := http.NewRequest(method, strings.NewReplacer("{id}", "x", "{userId}", "y").Replace(path), nil)
 		if _, pattern := mux.Handler(req); pattern != r {
 			t.Errorf("%s resolves to %q", r, pattern)
+		}
+	}
+}
+
+// A known path with the wrong method is a 405 naming the allowed methods; an unknown path
+// is a 404.
+func TestMethodNotAllowed(t *testing.T) {
+	api := admin.New(&provisioning.Engine{}, admin.Options{})
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"PUT", "/api/v1/users", http.StatusMethodNotAllowed, "GET, POST, HEAD"},
+		{"DELETE", "/api/v1/policy", http.StatusMethodNotAllowed, "GET, PATCH, HEAD"},
+		{"GET", "/api/v1/users/x/deactivate", http.StatusMethodNotAllowed, "POST"},
+		{"GET", "/api/v1/nothing", http.StatusNotFound, ""},
+	} {
+		rec := httptest.NewRecorder()
+		api.Handler().ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		if rec.Code != tc.status || rec.Header().Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d Allow %q, want %d %q: %s", tc.method, tc.path, rec.Code, rec.Header().Get("Allow"), tc.status, tc.allow, rec.Body)
 		}
 	}
 }

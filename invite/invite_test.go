@@ -160,7 +160,7 @@ func TestPages(t *testing.T) {
 		if resp := post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}, "return_to": {"https://evil.test/"}}); resp.StatusCode != 400 {
 			t.Fatalf("open redirect: %d", resp.StatusCode)
 		}
-		_, temp, err := acc.CreateLocalUser(ctx, admin, tn.ID, provisioning.LocalUserRequest{Email: "temp@example.com", Seat: true, ForceChange: true})
+		_, temp, err := acc.CreateLocalUser(ctx, admin, tn.ID, provisioning.LocalUserRequest{Email: "temp@example.com", DisplayName: "Tim Temp", Seat: true, ForceChange: true})
 		if err != nil {
 			t.Fatal(err)
 		}

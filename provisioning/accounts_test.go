@@ -381,7 +381,7 @@ func TestPasswords(t *testing.T) {
 				t.Fatalf("restricted + force change: %v", err)
 			}
 			u, _, err := f.acc.CreateLocalUser(ctx, admin, f.tenant.ID, provisioning.LocalUserRequest{
-				Email: "dr@example.com", Restricted: true, Seat: true, Password: "shared dr password"})
+				Email: "dr@example.com", DisplayName: "DR desk", Restricted: true, Seat: true, Password: "shared dr password"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -403,7 +403,7 @@ func TestPasswords(t *testing.T) {
 
 		t.Run("lockout", func(t *testing.T) {
 			u, _, err := f.acc.CreateLocalUser(ctx, admin, f.tenant.ID, provisioning.LocalUserRequest{
-				Email: "target@example.com", Seat: true, Password: "the real password"})
+				Email: "target@example.com", DisplayName: "Tara Target", Seat: true, Password: "the real password"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -439,7 +439,7 @@ func TestPasswords(t *testing.T) {
 
 		t.Run("refusals", func(t *testing.T) {
 			if _, _, err := f.acc.CreateLocalUser(ctx, admin, f.tenant.ID, provisioning.LocalUserRequest{
-				Email: "noseat@example.com", Password: "a fine password"}); err != nil {
+				Email: "noseat@example.com", DisplayName: "No Seat", Password: "a fine password"}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := login("noseat@example.com", "a fine password"); reason(err) != provisioning.RefuseNoSeat {

@@ -384,9 +384,13 @@ func lockAll(ctx context.Context, tx AdminTx, tenantID, field string, ids []stri
 	for i := range users {
 		byID[users[i].ID] = &users[i]
 	}
-	for _, id := range ids {
+	for i, id := range ids {
 		if byID[id] == nil {
-			return nil, fmt.Errorf("%s: user %s: %w", field, id, ErrNotFound)
+			if field == "id" {
+				return nil, fmt.Errorf("%s: user %s: %w", field, id, ErrNotFound)
+			}
+			// A list names the unknown entry, so that a bulk call can be fixed.
+			return nil, &NotFoundError{Field: fmt.Sprintf("%s[%d]", field, i), Kind: "user", ID: id}
 		}
 	}
 	grants, err := tx.UserGrants(ctx, tenantID, ids)

@@ -64,6 +64,20 @@ func (e *SeatLimitError) Error() string {
 // Is makes errors.Is(err, ErrSeatLimit) true.
 func (e *SeatLimitError) Is(target error) bool { return target == ErrSeatLimit }
 
+// NotFoundError is ErrNotFound that names which entry of a request was not found.
+type NotFoundError struct {
+	Field string
+	Kind  string
+	ID    string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s: no %s with id %q", e.Field, e.Kind, e.ID)
+}
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // ConflictError names the attribute whose uniqueness was violated.
 type ConflictError struct {
 	Field string

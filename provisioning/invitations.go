@@ -557,7 +557,13 @@ func (a *Accounts) invitationMail(t *Tenant, inv *Invitation, tok string) MailDa
 		InvitedBy: inv.InvitedBy, Token: tok, ExpiresAt: inv.ExpiresAt, Roles: inv.Roles}
 }
 
+// actorLabel names who sends a mail: a signed-in admin by name; tokens, the CLI and the
+// system by nobody, so that the mail names the organisation ("You have been invited to
+// join Acme") and never a token's name or id. The audit log keeps the real actor.
 func actorLabel(a Actor) string {
+	if a.Kind != ActorUser {
+		return ""
+	}
 	if a.Name != "" {
 		return a.Name
 	}

@@ -95,10 +95,14 @@ func (e *Engine) createUserTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	if err != nil {
 		return nil, err
 	}
+	lang, err := CheckLanguage(prefix+"preferredLanguage", in.PreferredLanguage)
+	if err != nil {
+		return nil, err
+	}
 	u := &User{UserName: strings.TrimSpace(in.UserName), Emails: []MultiValue{{Value: email, Type: "work", Primary: true}},
 		Name:        Name{GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName)},
 		DisplayName: strings.TrimSpace(in.DisplayName), ExternalID: strings.TrimSpace(in.ExternalID),
-		PreferredLanguage: strings.TrimSpace(in.PreferredLanguage), BusinessUnit: strings.TrimSpace(in.BusinessUnit),
+		PreferredLanguage: lang, BusinessUnit: strings.TrimSpace(in.BusinessUnit),
 		Status: StatusActive, Source: src, Seat: in.Seat}
 	if u.UserName == "" {
 		u.UserName = email
@@ -112,10 +116,12 @@ func (e *Engine) createUserTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	if err != nil {
 		return nil, err
 	}
-	if in.Seat && len(roles) == 0 {
+	// Without roles a seated user gets the default role; a tenant without one seats users
+	// with no access ("all access settings disabled by default", seed 000).
+	if in.Seat && len(roles) == 0 && t.Policy.DefaultRole != "" {
 		def, ok := rs.byName[FoldKey(t.Policy.DefaultRole)]
-		if t.Policy.DefaultRole == "" || !ok {
-			return nil, Invalid(prefix+"roles", "a seated user needs at least one role and the organisation has no default role")
+		if !ok {
+			return nil, Invalid(prefix+"roles", "the organisation's default role %q no longer exists; give roles or fix the default role", t.Policy.DefaultRole)
 		}
 		roles = []Role{def}
 	}
@@ -240,7 +246,13 @@ func (e *Engine) EditUser(ctx context.Context, actor Actor, tenantID, id string,
 			set(&u.Name.FamilyName, in.FamilyName)
 			set(&u.DisplayName, in.DisplayName)
 			set(&u.ExternalID, in.ExternalID)
-			set(&u.PreferredLanguage, in.PreferredLanguage)
+			if in.PreferredLanguage != nil {
+				lang, err := CheckLanguage("preferredLanguage", *in.PreferredLanguage)
+				if err != nil {
+					return err
+				}
+				u.PreferredLanguage = lang
+			}
 			set(&u.BusinessUnit, in.BusinessUnit)
 			if in.WorkPhone != nil {
 				setPhone(u, "work", *in.WorkPhone)

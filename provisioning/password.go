@@ -305,6 +305,17 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 	if display == "" {
 		display = strings.TrimSpace(strings.TrimSpace(req.GivenName) + " " + strings.TrimSpace(req.FamilyName))
 	}
+	// Seed 004: the agent's name is required; it is shown in chats and throughout the system.
+	if display == "" {
+		return nil, "", Invalid("displayName", "is required: the agent's name shown in chats and throughout the system")
+	}
+	if len(display) > 256 {
+		return nil, "", Invalid("displayName", "is longer than 256 characters")
+	}
+	lang, err := CheckLanguage("language", req.Language)
+	if err != nil {
+		return nil, "", err
+	}
 	var out *User
 	err = a.inTx(ctx, func(tx AccountsTx) error {
 		t, err := tx.GetTenant(ctx, tenantID)
@@ -326,7 +337,7 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 		now := a.now()
 		u := &User{ID: a.NewID(), TenantID: tenantID, UserName: email, DisplayName: display,
 			Name:              Name{GivenName: strings.TrimSpace(req.GivenName), FamilyName: strings.TrimSpace(req.FamilyName)},
-			PreferredLanguage: strings.TrimSpace(req.Language), BusinessUnit: strings.TrimSpace(req.BusinessUnit),
+			PreferredLanguage: lang, BusinessUnit: strings.TrimSpace(req.BusinessUnit),
 			Emails: []MultiValue{{Value: email, Type: "work", Primary: true}}, PhoneNumbers: req.PhoneNumbers,
 			Status: StatusActive, Source: SourceAdmin, Seat: req.Seat, PasswordHash: hash, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if err := validateUser(u); err != nil {
