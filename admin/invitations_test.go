@@ -304,7 +304,7 @@ func TestLocalAccountsAPI(t *testing.T) {
 			{map[string]any{"email": "x@acme.example", "passwordRestricted": true, "forceChange": true}, "forceChange"},
 			{map[string]any{"email": "x@acme.example"}, "displayName"},
 			{map[string]any{"email": "x@acme.example", "displayName": "X", "password": "password123"}, "password"},
-			{map[string]any{"email": "x@acme.example", "displayName": "X", "language": "not a tag"}, "language"},
+			{map[string]any{"email": "x@acme.example", "displayName": "X", "preferredLanguage": "not a tag"}, "preferredLanguage"},
 			{map[string]any{"email": "x@acme.example", "displayName": "X", "roles": []string{"Nope"}}, "roles"},
 			{map[string]any{"email": "x@acme.example", "phoneNumbers": []string{"1"}}, "phoneNumbers"},
 		} {

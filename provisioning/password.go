@@ -312,7 +312,7 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 	if len(display) > 256 {
 		return nil, "", Invalid("displayName", "is longer than 256 characters")
 	}
-	lang, err := CheckLanguage("language", req.Language)
+	lang, err := CheckLanguage("preferredLanguage", req.Language)
 	if err != nil {
 		return nil, "", err
 	}
