@@ -92,21 +92,31 @@ func (h *Handler) renderSecondFactor(w http.ResponseWriter, r *http.Request, t *
 	h.render(w, status, d)
 }
 
-// secondFactor: POST /login/{tenant}/2fa checks the code of a sign-in waiting for it.
-func (h *Handler) secondFactor(w http.ResponseWriter, r *http.Request) {
+// signInPost reads a sign-in form POST: the tenant, the form (size-capped) and its
+// return address. It answers the request itself and reports false when one of them is bad.
+func (h *Handler) signInPost(w http.ResponseWriter, r *http.Request) (*provisioning.Tenant, string, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	t, err := h.tenant(r)
 	if err != nil {
 		h.fail(w, r, err)
-		return
+		return nil, "", false
 	}
 	if err := r.ParseForm(); err != nil {
 		h.render(w, http.StatusBadRequest, pageData{Title: "Check your input", Message: "The form could not be read."})
-		return
+		return nil, "", false
 	}
 	rt, ok := h.safeReturnTo(r.PostFormValue("return_to"))
 	if !ok {
 		h.render(w, http.StatusBadRequest, pageData{Title: "Sign-in not possible", Message: "The return address of this sign-in is not allowed."})
+		return nil, "", false
+	}
+	return t, rt, true
+}
+
+// secondFactor: POST /login/{tenant}/2fa checks the code of a sign-in waiting for it.
+func (h *Handler) secondFactor(w http.ResponseWriter, r *http.Request) {
+	t, rt, ok := h.signInPost(w, r)
+	if !ok {
 		return
 	}
 	ticket := r.PostFormValue("ticket")

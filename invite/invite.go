@@ -275,19 +275,8 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	t, err := h.tenant(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		h.render(w, http.StatusBadRequest, pageData{Title: "Check your input", Message: "The form could not be read."})
-		return
-	}
-	rt, ok := h.safeReturnTo(r.PostFormValue("return_to"))
+	t, rt, ok := h.signInPost(w, r)
 	if !ok {
-		h.render(w, http.StatusBadRequest, pageData{Title: "Sign-in not possible", Message: "The return address of this sign-in is not allowed."})
 		return
 	}
 	email := r.PostFormValue("email")
@@ -322,19 +311,8 @@ func (h *Handler) setSession(w http.ResponseWriter, res *provisioning.LoginResul
 }
 
 func (h *Handler) change(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	t, err := h.tenant(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		h.render(w, http.StatusBadRequest, pageData{Title: "Check your input", Message: "The form could not be read."})
-		return
-	}
-	rt, ok := h.safeReturnTo(r.PostFormValue("return_to"))
+	t, rt, ok := h.signInPost(w, r)
 	if !ok {
-		h.render(w, http.StatusBadRequest, pageData{Title: "Sign-in not possible", Message: "The return address of this sign-in is not allowed."})
 		return
 	}
 	ticket := r.PostFormValue("ticket")

@@ -397,18 +397,9 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 		if err := a.audit(ctx, tx, actor, tenantID, "user.create", "user", u.ID, nil, u); err != nil {
 			return err
 		}
-		inv := &Invitation{ID: a.NewID(), TenantID: tenantID, UserID: u.ID, Email: email, DisplayName: display,
-			Roles: nonNil(roleNames), Teams: nonNil(teamNames), Seat: req.Seat, TokenHash: hash, State: InvitePending,
-			ExpiresAt: now.Add(a.invitationTTL(t)), SentCount: 1, DeliveryStatus: DeliveryQueued, InvitedBy: actorLabel(actor),
-			CreatedAt: now, UpdatedAt: now}
-		if err := tx.CreateInvitation(ctx, inv); err != nil {
-			return err
-		}
-		if err := a.enqueue(ctx, tx, tenantID, MailInvitation, inv.ID, email, a.invitationMail(t, inv, tok)); err != nil {
-			return err
-		}
-		out = inv
-		return a.audit(ctx, tx, actor, tenantID, "invitation.create", "invitation", inv.ID, nil, inv)
+		out, err = a.issueInvitationTx(ctx, tx, actor, t, &Invitation{UserID: u.ID, Email: email, DisplayName: display,
+			Roles: roleNames, Teams: teamNames, Seat: req.Seat, TokenHash: hash}, tok)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -492,14 +483,21 @@ func (a *Accounts) inviteExistingTx(ctx context.Context, tx AccountsTx, actor Ac
 	if err := checkNotSuppressed(ctx, tx, t.ID, "email", email); err != nil {
 		return nil, err
 	}
-	inv := &Invitation{ID: a.NewID(), TenantID: t.ID, UserID: u.ID, Email: email, DisplayName: u.DisplayName,
-		Roles: nonNil(u.Roles), Teams: nonNil(teamNames), Seat: u.Seat, TokenHash: hash, State: InvitePending,
-		ExpiresAt: now.Add(a.invitationTTL(t)), SentCount: 1, DeliveryStatus: DeliveryQueued, InvitedBy: actorLabel(actor),
-		CreatedAt: now, UpdatedAt: now}
+	return a.issueInvitationTx(ctx, tx, actor, t, &Invitation{UserID: u.ID, Email: email, DisplayName: u.DisplayName,
+		Roles: u.Roles, Teams: teamNames, Seat: u.Seat, TokenHash: hash}, tok)
+}
+
+// issueInvitationTx completes inv (user, address, access and token hash set by the
+// caller), stores it, queues its mail and audits it, in tx.
+func (a *Accounts) issueInvitationTx(ctx context.Context, tx AccountsTx, actor Actor, t *Tenant, inv *Invitation, tok string) (*Invitation, error) {
+	now := a.now()
+	inv.ID, inv.TenantID, inv.State, inv.SentCount, inv.DeliveryStatus = a.NewID(), t.ID, InvitePending, 1, DeliveryQueued
+	inv.Roles, inv.Teams, inv.InvitedBy = nonNil(inv.Roles), nonNil(inv.Teams), actorLabel(actor)
+	inv.ExpiresAt, inv.CreatedAt, inv.UpdatedAt = now.Add(a.invitationTTL(t)), now, now
 	if err := tx.CreateInvitation(ctx, inv); err != nil {
 		return nil, err
 	}
-	if err := a.enqueue(ctx, tx, t.ID, MailInvitation, inv.ID, email, a.invitationMail(t, inv, tok)); err != nil {
+	if err := a.enqueue(ctx, tx, t.ID, MailInvitation, inv.ID, inv.Email, a.invitationMail(t, inv, tok)); err != nil {
 		return nil, err
 	}
 	return inv, a.audit(ctx, tx, actor, t.ID, "invitation.create", "invitation", inv.ID, nil, inv)

@@ -708,24 +708,8 @@ func (a *Accounts) CompletePasswordChange(ctx context.Context, tenantID, ticket,
 	if err != nil {
 		return nil, err
 	}
-	if ticket == "" || len(ticket) > 128 {
-		return nil, ErrSessionEnded
-	}
 	now := a.now()
-	st, err := s.GetState(ctx, StatePasswordChange, secretKey(ticket), now)
-	if errors.Is(err, ErrNotFound) || (err == nil && st.TenantID != tenantID) {
-		return nil, ErrSessionEnded
-	}
-	if err != nil {
-		return nil, err
-	}
-	var data struct {
-		UserID string `json:"userId"`
-	}
-	if err := json.Unmarshal(st.Data, &data); err != nil {
-		return nil, fmt.Errorf("password change ticket: %w", err)
-	}
-	u, err := s.GetUser(ctx, tenantID, data.UserID)
+	u, err := a.ticketUser(ctx, s, StatePasswordChange, tenantID, ticket)
 	if err != nil {
 		return nil, err
 	}
@@ -836,6 +820,33 @@ func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, curr
 // userWords are the user's own names, which a password must not lean on.
 func userWords(u *User) []string {
 	return []string{u.DisplayName, u.Name.GivenName, u.Name.FamilyName, u.UserName}
+}
+
+// ticketUser resolves a sign-in ticket of kind (password change, second factor) to its
+// user without using it up; an unknown, expired or other tenant's ticket, or a user gone
+// since, is ErrSessionEnded.
+func (a *Accounts) ticketUser(ctx context.Context, s AccountsStore, kind, tenantID, ticket string) (*User, error) {
+	if ticket == "" || len(ticket) > 128 {
+		return nil, ErrSessionEnded
+	}
+	st, err := s.GetState(ctx, kind, secretKey(ticket), a.now())
+	if errors.Is(err, ErrNotFound) || (err == nil && st.TenantID != tenantID) {
+		return nil, ErrSessionEnded
+	}
+	if err != nil {
+		return nil, err
+	}
+	var data struct {
+		UserID string `json:"userId"`
+	}
+	if err := json.Unmarshal(st.Data, &data); err != nil {
+		return nil, fmt.Errorf("%s ticket: %w", kind, err)
+	}
+	u, err := s.GetUser(ctx, tenantID, data.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrSessionEnded
+	}
+	return u, err
 }
 
 func randomSecret() (string, error) {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -437,27 +436,7 @@ func (a *Accounts) ResetTwoFactor(ctx context.Context, actor Actor, tenantID, us
 // secondFactorTicket resolves a sign-in ticket waiting for a second factor, without
 // using it up.
 func (a *Accounts) secondFactorTicket(ctx context.Context, s AccountsStore, tenantID, ticket string) (*User, error) {
-	if ticket == "" || len(ticket) > 128 {
-		return nil, ErrSessionEnded
-	}
-	st, err := s.GetState(ctx, StateSecondFactor, secretKey(ticket), a.now())
-	if errors.Is(err, ErrNotFound) || (err == nil && st.TenantID != tenantID) {
-		return nil, ErrSessionEnded
-	}
-	if err != nil {
-		return nil, err
-	}
-	var data struct {
-		UserID string `json:"userId"`
-	}
-	if err := json.Unmarshal(st.Data, &data); err != nil {
-		return nil, fmt.Errorf("second factor ticket: %w", err)
-	}
-	u, err := s.GetUser(ctx, tenantID, data.UserID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrSessionEnded
-	}
-	return u, err
+	return a.ticketUser(ctx, s, StateSecondFactor, tenantID, ticket)
 }
 
 // EnrolForTicket starts the authenticator set-up of a user whose tenant requires a
