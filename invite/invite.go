@@ -144,10 +144,16 @@ type pageData struct {
 	Codes  []string
 }
 
+// qrPageCSP is the page policy plus data: images, for the QR code of an authenticator.
+var qrPageCSP = strings.Replace(httpx.PageCSP, "default-src 'none';", "default-src 'none'; img-src data:;", 1)
+
 func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	csp := ""
+	if d.QR != "" {
+		// The authenticator set-up shows its QR code as a data: image, and nothing else.
+		csp = qrPageCSP
+	}
+	httpx.HTMLHeaders(w, csp)
 	w.WriteHeader(status)
 	if err := page.Execute(w, d); err != nil {
 		h.Log.Error("render page", "err", err)

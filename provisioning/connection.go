@@ -64,6 +64,10 @@ type SAMLSettings struct {
 	SignRequests bool `json:"signRequests,omitempty"`
 	// AllowIdPInitiated accepts unsolicited responses (no InResponseTo).
 	AllowIdPInitiated bool `json:"allowIdpInitiated,omitempty"`
+	// SubjectHint sends the e-mail the user typed as the AuthnRequest's Subject/NameID, a
+	// login hint for IdPs that read it (Keycloak, Shibboleth, ADFS). Off by default:
+	// Entra ID refuses AuthnRequests that carry a Subject.
+	SubjectHint bool `json:"subjectHint,omitempty"`
 }
 
 // OIDCSettings configure an OIDC connection (Seatbridge is the relying party).

@@ -68,6 +68,11 @@ const (
 	RefuseDeleted        RefusalReason = "deleted_by_directory"
 	RefuseDomain         RefusalReason = "domain_not_allowed"
 	RefuseAmbiguous      RefusalReason = "ambiguous_email"
+	// RefuseDomainNotServed: a jit connection was asked to create an account for an
+	// address outside its own domains. Creating it would let that IdP pre-register an
+	// account that the connection really serving the domain later links to by e-mail
+	// (account pre-hijack), so it is refused whatever the tenant's policy allows.
+	RefuseDomainNotServed RefusalReason = "domain_not_served"
 )
 
 // LoginRefusedError says why a verified identity may not sign in. Message is safe to show
@@ -92,7 +97,8 @@ const DefaultSessionTTL = 8 * time.Hour
 // Login decides whether a verified upstream identity may sign in, following the
 // connection's mode:
 //
-//   - jit: an unknown identity creates the user (source jit, managed by the IdP); a seat is
+//   - jit: an unknown identity with an e-mail in one of the connection's domains creates
+//     the user (source jit, managed by the IdP; any other address is refused); a seat is
 //     assigned when the mapping says so and seats are left, otherwise the user exists
 //     without a seat and the login is refused with the reason.
 //   - pre_provisioned: the user must exist; the first login links the identity to it by a
@@ -226,12 +232,20 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 					if emailKey == "" {
 						return finish(nil, refuse(RefuseBadClaims, "Your identity provider did not send an e-mail address."))
 					}
+					// A connection creates accounts only for the domains it serves: an IdP
+					// may assert any address, and an account it created for another
+					// domain would be linked by e-mail to the real owner's later sign-in
+					// through the right connection, leaving this IdP a way in.
+					if !conn.Serves(c.Email) {
+						return finish(nil, refuse(RefuseDomainNotServed,
+							"This sign-in connection does not serve the address %s, so it cannot create an account for it. Sign in through your own organisation's identity provider.", c.Email))
+					}
 					if msg := domainRefusal(tenant, c.Email); msg != "" {
 						return finish(nil, refuse(RefuseDomain, "%s", msg))
 					}
-					// The JIT user is created with the verified e-mail as userName. An
-					// unverified one (outside the connection's domains) is never used to
-					// match an existing account: a clash is a conflict, not a link.
+					// The JIT user is created with the e-mail as userName. One the IdP
+					// did not verify is never used to match an existing account: a clash
+					// is a conflict, not a link.
 					if !verified {
 						if _, err := tx.GetUserByUserName(ctx, req.TenantID, c.Email); err == nil {
 							return finish(nil, refuse(RefuseUnknownUser, "An account for %s exists but this connection may not sign it in.", c.Email))

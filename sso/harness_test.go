@@ -35,7 +35,7 @@ var admin = provisioning.Actor{Kind: provisioning.ActorCLI, ID: "test"}
 // env is Seatbridge on a real store behind a real HTTP server, with a SAML IdP and a
 // registered platform app.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	db     *store.DB
 	engine *provisioning.Engine
@@ -50,7 +50,7 @@ type env struct {
 	secret string
 }
 
-func newEnv(t *testing.T, db *store.DB, seats int) *env {
+func newEnv(t testing.TB, db *store.DB, seats int) *env {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -142,7 +142,7 @@ func (e *env) browser() *browser {
 	return b
 }
 
-func (b *browser) get(t *testing.T, u string) *http.Response {
+func (b *browser) get(t testing.TB, u string) *http.Response {
 	t.Helper()
 	resp, err := b.c.Get(u)
 	if err != nil {
@@ -152,7 +152,7 @@ func (b *browser) get(t *testing.T, u string) *http.Response {
 	return resp
 }
 
-func (b *browser) post(t *testing.T, u string, form url.Values) *http.Response {
+func (b *browser) post(t testing.TB, u string, form url.Values) *http.Response {
 	t.Helper()
 	resp, err := b.c.PostForm(u, form)
 	if err != nil {

@@ -180,16 +180,24 @@ func TestProviderSessionsCodesAndLogout(t *testing.T) {
 		if _, err := wrongSecret.Exchange(e.ctx, code, oauth2.VerifierOption(a.pkce)); err == nil || !strings.Contains(err.Error(), "invalid_client") {
 			t.Fatalf("wrong secret: %v", err)
 		}
-		cl, tok := e.exchange(a, code)
-		if _, err := a.cfg.Exchange(e.ctx, code, oauth2.VerifierOption(a.pkce)); err == nil {
-			t.Fatal("code redeemed twice")
-		}
-
-		// userinfo answers with the same claims.
 		p, err := oidc.NewProvider(e.ctx, e.base)
 		if err != nil {
 			t.Fatal(err)
 		}
+		_, stolen := e.exchange(a, code)
+		if _, err := p.UserInfo(e.ctx, oauth2.StaticTokenSource(stolen)); err != nil {
+			t.Fatalf("userinfo before reuse: %v", err)
+		}
+		if _, err := a.cfg.Exchange(e.ctx, code, oauth2.VerifierOption(a.pkce)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("code redeemed twice: %v", err)
+		}
+		// RFC 6749 §4.1.2: the second redemption revokes what the first one issued.
+		if _, err := p.UserInfo(e.ctx, oauth2.StaticTokenSource(stolen)); err == nil {
+			t.Fatal("the access token of a reused code still works")
+		}
+		cl, tok := e.exchange(a, e.codeFrom(b.get(t, a.authURL("")).Header.Get("Location")))
+
+		// userinfo answers with the same claims.
 		ui, err := p.UserInfo(e.ctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
 			t.Fatal(err)

@@ -50,8 +50,10 @@ type Config struct {
 
 // Protocol is one upstream protocol (SAML, OIDC).
 type Protocol interface {
-	// Begin sends the browser to the IdP of conn. returnTo is already validated.
-	Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, conn *provisioning.Connection, returnTo string) error
+	// Begin sends the browser to the IdP of conn. returnTo is already validated; loginHint
+	// is the e-mail the user typed (may be empty), passed on so that they do not type it
+	// again at the IdP.
+	Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, conn *provisioning.Connection, returnTo, loginHint string) error
 	// Mount registers the protocol's own routes (metadata, ACS, callback) on mux.
 	Mount(mux *http.ServeMux)
 }
@@ -194,9 +196,19 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Fail(w, r, http.StatusNotImplemented, "This sign-in connection type is not available.", nil)
 		return
 	}
-	if err := p.Begin(w, r, t, pick, returnTo); err != nil {
+	if err := p.Begin(w, r, t, pick, returnTo, hintOf(email)); err != nil {
 		s.Fail(w, r, http.StatusBadGateway, "The identity provider could not be reached.", err)
 	}
+}
+
+// hintOf is the login hint sent upstream: the typed e-mail when it looks like one (a
+// bounded, printable address), else nothing.
+func hintOf(email string) string {
+	if len(email) > 254 || strings.Count(email, "@") != 1 || strings.HasPrefix(email, "@") || strings.HasSuffix(email, "@") ||
+		strings.ContainsFunc(email, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		return ""
+	}
+	return email
 }
 
 // SafeReturnTo accepts only a path on this server (no scheme, no host, no "//" or "\"
@@ -284,7 +296,51 @@ func (s *Service) BindCookie(w http.ResponseWriter, name, path, value string) {
 
 // CheckBinding reports whether the request carries the signed cookie with that value.
 func (s *Service) CheckBinding(r *http.Request, name, value string) bool {
-	c, err := r.Cookie(name)
+	return s.checkCookie(r, name, name, value)
+}
+
+// BindCrossSite is BindCookie for a login whose answer comes back as a cross-site POST
+// (the IdP's auto-submitted form to the SAML ACS). A SameSite=Lax cookie is not sent on
+// such a POST, so over https the cookie is SameSite=None; Secure, with the __Host- prefix
+// so that a sibling subdomain cannot plant one (cookie tossing would defeat the binding).
+// Browsers drop SameSite=None cookies that are not Secure, so over plain http (local
+// development) it stays Lax: the ACS then answers the cross-site POST with a page that
+// re-posts the same form from Seatbridge's own origin (RenderRepost), and that same-site
+// POST carries the cookie. The cookie is bound to the value by an HMAC under CookieKey,
+// which every replica shares.
+func (s *Service) BindCrossSite(w http.ResponseWriter, name, value string) {
+	c := &http.Cookie{Name: s.crossSiteName(name), Value: value + "." + s.mac(name, value), Path: "/",
+		MaxAge: int(s.Config.StateTTL.Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if s.Secure() {
+		c.Secure, c.SameSite = true, http.SameSiteNoneMode
+	}
+	http.SetCookie(w, c)
+}
+
+// CheckCrossSite reports whether the request carries the BindCrossSite cookie with that
+// value.
+func (s *Service) CheckCrossSite(r *http.Request, name, value string) bool {
+	return s.checkCookie(r, s.crossSiteName(name), name, value)
+}
+
+// ClearCrossSite expires a BindCrossSite cookie (its login is answered).
+func (s *Service) ClearCrossSite(w http.ResponseWriter, name string) {
+	c := &http.Cookie{Name: s.crossSiteName(name), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if s.Secure() {
+		c.Secure, c.SameSite = true, http.SameSiteNoneMode
+	}
+	http.SetCookie(w, c)
+}
+
+func (s *Service) crossSiteName(name string) string {
+	if s.Secure() {
+		return "__Host-" + name
+	}
+	return name
+}
+
+func (s *Service) checkCookie(r *http.Request, cookieName, macName, value string) bool {
+	c, err := r.Cookie(cookieName)
 	if err != nil {
 		return false
 	}
@@ -292,7 +348,7 @@ func (s *Service) CheckBinding(r *http.Request, name, value string) bool {
 	if !ok {
 		return false
 	}
-	want := s.mac(name, v)
+	want := s.mac(macName, v)
 	return hmac.Equal([]byte(mac), []byte(want)) && hmac.Equal([]byte(v), []byte(value))
 }
 
@@ -337,12 +393,54 @@ func (s *Service) render(w http.ResponseWriter, status int, title, msg, reason s
 	s.renderPage(w, status, page{Title: title, Message: msg, Reason: reason})
 }
 
+// PageCSP is the Content-Security-Policy of the sign-in pages: nothing but the page itself
+// (no script, no style, no framing), forms posting only to Seatbridge.
+const PageCSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 func (s *Service) renderPage(w http.ResponseWriter, status int, p page) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'")
+	httpx.HTMLHeaders(w, PageCSP)
 	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, p)
+	if err := pageTmpl.Execute(w, p); err != nil {
+		s.Log.Error("sso: render page", "err", err)
+	}
+}
+
+// RepostField is the form field that marks a form re-posted by RenderRepost, so that a
+// re-posted form is never re-posted again.
+const RepostField = "sb_repost"
+
+var repostTmpl = template.Must(template.New("repost").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Signing in</title></head>
+<body><main><form id="repost" method="post" action="{{.Action}}">{{range $k, $vs := .Fields}}{{range $vs}}<input type="hidden" name="{{$k}}" value="{{.}}">{{end}}{{end}}
+<noscript><p>Continue to finish signing in.</p><button type="submit">Continue</button></noscript></form>
+<script nonce="{{.Nonce}}">document.getElementById("repost").submit()</script></main></body></html>`))
+
+// RenderRepost answers a cross-site form POST with a page that posts the same fields to
+// action again, this time from Seatbridge's own origin, so that the browser sends the
+// SameSite=Lax binding cookie it withheld from the cross-site POST (see BindCrossSite).
+// The fields are escaped by html/template; the only script is the auto-submit, allowed
+// by a per-response CSP nonce.
+func (s *Service) RenderRepost(w http.ResponseWriter, action string, fields url.Values) {
+	nonce, err := RandomToken(18)
+	if err != nil {
+		http.Error(w, "Sign-in is unavailable right now.", http.StatusInternalServerError)
+		return
+	}
+	f := url.Values{}
+	for k, vs := range fields {
+		if k != RepostField {
+			f[k] = vs
+		}
+	}
+	f.Set(RepostField, "1")
+	httpx.HTMLHeaders(w, "default-src 'none'; script-src 'nonce-"+nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(http.StatusOK)
+	if err := repostTmpl.Execute(w, struct {
+		Action, Nonce string
+		Fields        url.Values
+	}{action, nonce, f}); err != nil {
+		s.Log.Error("sso: render repost", "err", err)
+	}
 }
 
 func (s *Service) askEmail(w http.ResponseWriter, t *provisioning.Tenant, returnTo string) {

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/seatbridge/seatbridge/provisioning"
+	"github.com/seatbridge/seatbridge/sso"
 	"github.com/seatbridge/seatbridge/sso/ssotest"
 	"github.com/seatbridge/seatbridge/store/storetest"
 )
@@ -403,6 +404,18 @@ func TestReplicasSSO(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Another browser (no binding cookie from A) posting it, even as a re-post, is
+		// refused on B without consuming the request.
+		other, err := c.browser().PostForm(conn.URLs["acs"], url.Values{"SAMLResponse": {sr}, "RelayState": {relay}, sso.RepostField: {"1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.Body.Close()
+		if other.StatusCode != http.StatusForbidden {
+			t.Fatalf("unbound post on B: %d %q", other.StatusCode, other.Header.Get("Location"))
+		}
+		// The browser that started it on A completes it on B: the binding is a signed
+		// cookie under a key both replicas derive from the shared secret.
 		resp, err = br.PostForm(conn.URLs["acs"], url.Values{"SAMLResponse": {sr}, "RelayState": {relay}})
 		if err != nil {
 			t.Fatal(err)

@@ -138,7 +138,7 @@ func runConnectionCreate(ctx context.Context, env *cliEnv, args []string) error 
 	var cfg Config
 	var tenant, typ, mode, name, metaFile, metaURL, spKey, spCert, issuer, clientID, secretFile, mappingFile string
 	var domains, scopes stringList
-	var idpInitiated, signRequests, seat, userinfo, disabled bool
+	var idpInitiated, signRequests, subjectHint, seat, userinfo, disabled bool
 	fs, b := newFlags("connection create", env, &cfg)
 	b.str(&cfg.BaseURL, "base-url", "", "public URL of the server (to print the URLs to give the IdP)")
 	fs.StringVar(&tenant, "tenant", "", "tenant slug")
@@ -150,8 +150,9 @@ func runConnectionCreate(ctx context.Context, env *cliEnv, args []string) error 
 	fs.StringVar(&metaURL, "metadata-url", "", "SAML: IdP metadata URL")
 	fs.StringVar(&spKey, "sp-key", "", "SAML: SP private key (PKCS#8 PEM); default: generated")
 	fs.StringVar(&spCert, "sp-cert", "", "SAML: SP certificate PEM (with --sp-key)")
-	fs.BoolVar(&idpInitiated, "allow-idp-initiated", false, "SAML: accept IdP-initiated logins")
+	fs.BoolVar(&idpInitiated, "allow-idp-initiated", false, "SAML: accept IdP-initiated logins (unbound to the browser: see README, Security)")
 	fs.BoolVar(&signRequests, "sign-requests", false, "SAML: sign AuthnRequests")
+	fs.BoolVar(&subjectHint, "subject-hint", false, "SAML: send the typed e-mail as the AuthnRequest's Subject/NameID (Keycloak, Shibboleth, ADFS; not Entra ID)")
 	fs.StringVar(&issuer, "issuer", "", "OIDC: issuer URL")
 	fs.StringVar(&clientID, "client-id", "", "OIDC: client ID at the IdP")
 	b.str(&secretFile, "client-secret-file", "", "OIDC: file holding the client secret (or env SEATBRIDGE_CLIENT_SECRET)")
@@ -213,7 +214,8 @@ func runConnectionCreate(ctx context.Context, env *cliEnv, args []string) error 
 				return err
 			}
 		}
-		c.SAML = &provisioning.SAMLSettings{IdPMetadataURL: metaURL, AllowIdPInitiated: idpInitiated, SignRequests: signRequests}
+		c.SAML = &provisioning.SAMLSettings{IdPMetadataURL: metaURL, AllowIdPInitiated: idpInitiated, SignRequests: signRequests,
+			SubjectHint: subjectHint}
 		c.ID = a.eng.NewID()
 		if err := ssaml.Prepare(box, c, md, keyPEM, certPEM); err != nil {
 			return err

@@ -83,8 +83,10 @@ type loginState struct {
 
 func bindName(stateKey string) string { return "sb_oidc_" + stateKey[:16] }
 
-// Begin redirects to the IdP's authorization endpoint.
-func (p *RP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, returnTo string) error {
+// Begin redirects to the IdP's authorization endpoint, with the e-mail the user typed as
+// login_hint (OpenID Connect Core §3.1.2.1). The state is bound to this browser by a
+// signed SameSite=Lax cookie, which the callback (a top-level GET) carries.
+func (p *RP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, returnTo, loginHint string) error {
 	_, cfg, err := p.config(r.Context(), t, c)
 	if err != nil {
 		return err
@@ -109,7 +111,11 @@ func (p *RP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenan
 		return err
 	}
 	p.S.BindCookie(w, bindName(key), callbackPath(t, c), key)
-	http.Redirect(w, r, cfg.AuthCodeURL(state, gooidc.Nonce(nonce), oauth2.S256ChallengeOption(ls.Verifier)), http.StatusFound)
+	opts := []oauth2.AuthCodeOption{gooidc.Nonce(nonce), oauth2.S256ChallengeOption(ls.Verifier)}
+	if loginHint != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", loginHint))
+	}
+	http.Redirect(w, r, cfg.AuthCodeURL(state, opts...), http.StatusFound)
 	return nil
 }
 

@@ -384,9 +384,10 @@ func (p *Provider) askTenant(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	q.Del("tenant")
 	q.Del("login_hint")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = tenantForm.Execute(w, q)
+	httpx.HTMLHeaders(w, sso.PageCSP)
+	if err := tenantForm.Execute(w, q); err != nil {
+		p.S.Log.ErrorContext(r.Context(), "authorize: render tenant form", "err", err)
+	}
 }
 
 // ---- token ----
@@ -451,8 +452,14 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.S.Now()
-	st, err := p.S.States.TakeState(ctx, provisioning.StateAuthCode, sso.HashKey(r.PostForm.Get("code")), now)
+	codeKey := sso.HashKey(r.PostForm.Get("code"))
+	st, err := p.S.States.TakeState(ctx, provisioning.StateAuthCode, codeKey, now)
 	if err != nil {
+		if errors.Is(err, provisioning.ErrNotFound) {
+			p.revokeReusedCode(ctx, codeKey, now)
+		} else {
+			p.S.Log.ErrorContext(ctx, "token: take code", "err", err)
+		}
 		p.tokenFail(w, http.StatusBadRequest, "invalid_grant", "unknown, used or expired code")
 		return
 	}
@@ -511,17 +518,78 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		p.tokenFail(w, http.StatusInternalServerError, "server_error", "")
 		return
 	}
+	atKey := sso.HashKey(at)
+	// Record what this redemption issues before issuing it, so that a second redemption
+	// of the code can revoke it (revokeReusedCode).
+	usedData, _ := json.Marshal(redeemedCode{AccessTokenKey: atKey})
+	if err := p.S.States.PutState(ctx, &provisioning.AuthState{Kind: stateCodeRedeemed, Key: codeKey, TenantID: access.Tenant.ID,
+		SessionID: access.Session.ID, Data: usedData, CreatedAt: now, ExpiresAt: now.Add(p.AccessTokenTTL)}); err != nil {
+		p.S.Log.ErrorContext(ctx, "token: record redemption", "err", err)
+		p.tokenFail(w, http.StatusInternalServerError, "server_error", "")
+		return
+	}
 	atData, _ := json.Marshal(map[string]string{"clientId": client.ID, "scope": cd.Scope})
-	if err := p.S.States.PutState(ctx, &provisioning.AuthState{Kind: provisioning.StateAccessToken, Key: sso.HashKey(at),
+	if err := p.S.States.PutState(ctx, &provisioning.AuthState{Kind: provisioning.StateAccessToken, Key: atKey,
 		TenantID: access.Tenant.ID, SessionID: access.Session.ID, Data: atData, CreatedAt: now, ExpiresAt: now.Add(p.AccessTokenTTL)}); err != nil {
 		p.S.Log.ErrorContext(ctx, "token: store access token", "err", err)
 		p.tokenFail(w, http.StatusInternalServerError, "server_error", "")
+		return
+	}
+	// A second redemption racing this one may have looked for the record above before it
+	// was written; it leaves a mark, and this redemption then revokes its own token.
+	if _, err := p.S.States.GetState(ctx, stateCodeReused, codeKey, now); err == nil || !errors.Is(err, provisioning.ErrNotFound) {
+		p.revokeAccessToken(ctx, atKey)
+		p.tokenFail(w, http.StatusBadRequest, "invalid_grant", "code was used twice")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	httpx.WriteJSON(w, http.StatusOK, "", map[string]any{"access_token": at, "token_type": "Bearer",
 		"expires_in": int(p.AccessTokenTTL.Seconds()), "id_token": idToken, "scope": cd.Scope})
+}
+
+// State kinds of code redemption: what a redeemed code issued, and the mark a second
+// redemption leaves.
+const (
+	stateCodeRedeemed = "auth_code_redeemed"
+	stateCodeReused   = "auth_code_reused"
+)
+
+type redeemedCode struct {
+	AccessTokenKey string `json:"accessTokenKey"`
+}
+
+// revokeReusedCode handles a code presented again after it was redeemed: RFC 6749 §4.1.2
+// (and the OAuth 2.0 Security BCP) says the tokens issued on its first redemption should
+// be revoked, since one of the two presenters stole it. The access token is deleted (the
+// ID token is a signed statement that cannot be recalled; it expires on its own). Both
+// sides of a race leave a record before looking for the other's, so one of them revokes.
+func (p *Provider) revokeReusedCode(ctx context.Context, codeKey string, now time.Time) {
+	if err := p.S.States.PutState(ctx, &provisioning.AuthState{Kind: stateCodeReused, Key: codeKey, CreatedAt: now,
+		ExpiresAt: now.Add(p.AccessTokenTTL)}); err != nil && !errors.Is(err, provisioning.ErrConflict) {
+		p.S.Log.ErrorContext(ctx, "token: mark reused code", "err", err)
+	}
+	st, err := p.S.States.GetState(ctx, stateCodeRedeemed, codeKey, now)
+	if errors.Is(err, provisioning.ErrNotFound) {
+		return // an unknown or expired code, or a redemption that issued nothing
+	}
+	if err != nil {
+		p.S.Log.ErrorContext(ctx, "token: look up redeemed code", "err", err)
+		return
+	}
+	var rc redeemedCode
+	if err := json.Unmarshal(st.Data, &rc); err != nil || rc.AccessTokenKey == "" {
+		p.S.Log.ErrorContext(ctx, "token: redeemed code record", "err", err)
+		return
+	}
+	p.S.Log.WarnContext(ctx, "authorization code redeemed twice: revoking its access token", "tenant", st.TenantID, "session", st.SessionID)
+	p.revokeAccessToken(ctx, rc.AccessTokenKey)
+}
+
+func (p *Provider) revokeAccessToken(ctx context.Context, key string) {
+	if _, err := p.S.States.TakeState(ctx, provisioning.StateAccessToken, key, p.S.Now()); err != nil && !errors.Is(err, provisioning.ErrNotFound) {
+		p.S.Log.ErrorContext(ctx, "token: revoke access token", "err", err)
+	}
 }
 
 // Claims are the user claims of ID tokens and userinfo.
@@ -608,7 +676,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 	p.S.ClearSession(w)
 	target := q.Get("post_logout_redirect_uri")
 	if target == "" {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		httpx.HTMLHeaders(w, sso.PageCSP)
 		_, _ = w.Write([]byte("<!doctype html><title>Signed out</title><p>You are signed out.</p>\n"))
 		return
 	}

@@ -42,6 +42,9 @@ import (
 	"github.com/seatbridge/seatbridge/sso"
 )
 
+// defaultIssueDelay is crewjam/saml's default MaxIssueDelay.
+const defaultIssueDelay = 90 * time.Second
+
 // SP implements sso.Protocol for SAML connections.
 type SP struct {
 	S *sso.Service
@@ -75,9 +78,14 @@ func connFingerprint(c *provisioning.Connection) [32]byte {
 
 // New returns the SAML protocol of s. clockSkew, when positive, sets crewjam/saml's
 // package-wide allowed clock skew (it is a global in that library).
+//
+// The skew bounds IssueInstant in both directions: a message issued more than the skew in
+// the future is refused here (notFuture), and crewjam's MaxIssueDelay (how old an
+// IssueInstant may be) becomes its 90 s default plus the skew.
 func New(s *sso.Service, clockSkew time.Duration) *SP {
 	if clockSkew > 0 {
 		crewsaml.MaxClockSkew = clockSkew
+		crewsaml.MaxIssueDelay = defaultIssueDelay + clockSkew
 	}
 	return &SP{S: s}
 }
@@ -216,8 +224,16 @@ type requestState struct {
 	ReturnTo string `json:"returnTo"`
 }
 
-// Begin sends an AuthnRequest over HTTP-Redirect and stores its ID server-side.
-func (p *SP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, returnTo string) error {
+// bindName is the name of the cookie binding an AuthnRequest to the browser that
+// started it.
+func bindName(requestID string) string { return "sb_saml_" + sso.HashKey(requestID)[:16] }
+
+// Begin sends an AuthnRequest over HTTP-Redirect, stores its ID server-side and binds it
+// to this browser with a signed cookie that the ACS requires (login CSRF: without it, a
+// response to a request the attacker started, for the attacker's own identity, could be
+// posted from the victim's browser and sign the victim in as the attacker). With the
+// connection's SubjectHint, loginHint goes to the IdP as the request's Subject/NameID.
+func (p *SP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, returnTo, loginHint string) error {
 	sp, err := p.ServiceProvider(t, c)
 	if err != nil {
 		return err
@@ -229,6 +245,12 @@ func (p *SP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenan
 	req, err := sp.MakeAuthenticationRequest(loc, crewsaml.HTTPRedirectBinding, crewsaml.HTTPPostBinding)
 	if err != nil {
 		return fmt.Errorf("authn request: %w", err)
+	}
+	if loginHint != "" && c.SAML.SubjectHint {
+		// SAML core §3.4.1: a Subject in an AuthnRequest names the principal the
+		// requester wants authenticated (Keycloak, Shibboleth and ADFS use it as a
+		// login hint; Entra ID refuses requests that carry one, hence the opt-in).
+		req.Subject = &crewsaml.Subject{NameID: &crewsaml.NameID{Format: string(crewsaml.EmailAddressNameIDFormat), Value: loginHint}}
 	}
 	data, err := json.Marshal(requestState{ReturnTo: returnTo})
 	if err != nil {
@@ -243,6 +265,7 @@ func (p *SP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenan
 	if err != nil {
 		return fmt.Errorf("authn request redirect: %w", err)
 	}
+	p.S.BindCrossSite(w, bindName(req.ID), sso.HashKey(req.ID))
 	http.Redirect(w, r, u.String(), http.StatusFound)
 	return nil
 }
@@ -262,43 +285,66 @@ func (p *SP) handleACS(w http.ResponseWriter, r *http.Request) {
 		p.S.Fail(w, r, http.StatusNotFound, "Unknown SAML connection.", err)
 		return
 	}
-	claims, returnTo, err := p.verify(ctx, r, t, c, sp)
+	claims, returnTo, inResponseTo, err := p.verify(ctx, r, t, c, sp)
+	if errors.Is(err, errUnbound) && r.PostForm.Get(sso.RepostField) == "" {
+		// The binding cookie did not come with the IdP's cross-site POST (SameSite=Lax
+		// over plain http, or a browser that withholds it): post the same form again
+		// from this origin; a second miss is refused.
+		p.S.RenderRepost(w, p.S.URL(acsPath(t, c)), r.PostForm)
+		return
+	}
 	if err != nil {
 		p.S.Fail(w, r, http.StatusForbidden, "The sign-in response from your identity provider was not accepted.", err)
 		return
 	}
+	if inResponseTo != "" {
+		p.S.ClearCrossSite(w, bindName(inResponseTo))
+	}
 	p.S.Complete(w, r, t, c, claims, returnTo)
 }
 
+// errUnbound: an SP-initiated response arrived without the cookie binding its request to
+// this browser.
+var errUnbound = errors.New("the SAML request is not bound to this browser")
+
 // verify runs every check on a posted response and returns the identity it asserts.
-func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, sp *crewsaml.ServiceProvider) (provisioning.Claims, string, error) {
+func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, sp *crewsaml.ServiceProvider) (claims provisioning.Claims, returnTo, inResponseTo string, err error) {
 	var none provisioning.Claims
 	if r.Form.Get("SAMLart") != "" {
-		return none, "", errors.New("artifact binding is not supported")
+		return none, "", "", errors.New("artifact binding is not supported")
 	}
 	raw, err := base64.StdEncoding.DecodeString(r.PostForm.Get("SAMLResponse"))
 	if err != nil || len(raw) == 0 {
-		return none, "", errors.New("SAMLResponse is not base64")
+		return none, "", "", errors.New("SAMLResponse is not base64")
 	}
-	inResponseTo, err := precheck(raw)
+	issued, inResponseTo, err := precheck(raw)
 	if err != nil {
-		return none, "", err
+		return none, "", "", err
 	}
 	now := p.S.Now()
-	returnTo := p.S.Config.DefaultReturnTo
+	if err := notFuture("response", issued, now); err != nil {
+		return none, "", "", err
+	}
+	returnTo = p.S.Config.DefaultReturnTo
 	var possible []string
 	if inResponseTo == "" {
 		if !c.SAML.AllowIdPInitiated {
-			return none, "", errors.New("IdP-initiated login is disabled on this connection")
+			return none, "", "", errors.New("IdP-initiated login is disabled on this connection")
 		}
 		sp.AllowIDPInitiated = true
 	} else {
 		st, err := p.S.States.GetState(ctx, provisioning.StateSAMLRequest, inResponseTo, now)
 		if err != nil {
-			return none, "", fmt.Errorf("InResponseTo %q: %w", inResponseTo, err)
+			return none, "", "", fmt.Errorf("InResponseTo %q: %w", inResponseTo, err)
 		}
 		if st.TenantID != t.ID || st.ConnectionID != c.ID {
-			return none, "", errors.New("InResponseTo belongs to another connection")
+			return none, "", "", errors.New("InResponseTo belongs to another connection")
+		}
+		// The request must have been started by this browser. IdP-initiated responses
+		// (above) have no request to bind to: that is why they are a per-connection
+		// opt-in.
+		if !p.S.CheckCrossSite(r, bindName(inResponseTo), sso.HashKey(inResponseTo)) {
+			return none, "", "", errUnbound
 		}
 		possible = []string{inResponseTo}
 	}
@@ -308,13 +354,13 @@ func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant
 		if errors.As(err, &ire) {
 			err = ire.PrivateErr
 		}
-		return none, "", fmt.Errorf("invalid SAML response: %w", err)
+		return none, "", "", fmt.Errorf("invalid SAML response: %w", err)
 	}
 	if inResponseTo != "" {
 		// Single use: a second response to the same request fails here.
 		st, err := p.S.States.TakeState(ctx, provisioning.StateSAMLRequest, inResponseTo, now)
 		if err != nil {
-			return none, "", fmt.Errorf("request %q already answered: %w", inResponseTo, err)
+			return none, "", "", fmt.Errorf("request %q already answered: %w", inResponseTo, err)
 		}
 		var rs requestState
 		if err := json.Unmarshal(st.Data, &rs); err == nil && rs.ReturnTo != "" {
@@ -323,26 +369,35 @@ func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant
 			}
 		}
 	}
+	if err := notFuture("assertion", assertion.IssueInstant, now); err != nil {
+		return none, "", "", err
+	}
 	if assertion.ID == "" {
-		return none, "", errors.New("assertion has no ID")
+		return none, "", "", errors.New("assertion has no ID")
 	}
 	if err := p.S.States.RememberAssertion(ctx, c.ID, assertion.ID, replayUntil(assertion, now), now); err != nil {
-		return none, "", fmt.Errorf("replayed assertion: %w", err)
+		return none, "", "", fmt.Errorf("replayed assertion: %w", err)
 	}
-	return claimsOf(c, assertion), returnTo, nil
+	return claimsOf(c, assertion), returnTo, inResponseTo, nil
 }
 
-// precheck parses the response once before crewjam does: it must be a Response holding
-// exactly one Assertion or EncryptedAssertion anywhere in the document (a second one is the
-// signature-wrapping pattern), and it yields InResponseTo.
-func precheck(raw []byte) (string, error) {
+// precheck parses the response once before crewjam does: it must carry no DOCTYPE (no
+// IdP sends one; a DTD is the door to entity expansion and external entities, so any
+// directive is refused, not parsed), and be a Response holding exactly one Assertion or
+// EncryptedAssertion anywhere in the document (a second one is the signature-wrapping
+// pattern). It yields the Response's IssueInstant and InResponseTo.
+func precheck(raw []byte) (time.Time, string, error) {
+	var zero time.Time
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
-		return "", fmt.Errorf("SAMLResponse is not XML: %w", err)
+		return zero, "", fmt.Errorf("SAMLResponse is not XML: %w", err)
+	}
+	if hasDirective(&doc.Element) {
+		return zero, "", errors.New("SAMLResponse carries a DOCTYPE or other markup declaration")
 	}
 	root := doc.Root()
 	if root == nil || root.Tag != "Response" || root.NamespaceURI() != "urn:oasis:names:tc:SAML:2.0:protocol" {
-		return "", errors.New("SAMLResponse is not a samlp:Response")
+		return zero, "", errors.New("SAMLResponse is not a samlp:Response")
 	}
 	n := 0
 	var walk func(e *etree.Element)
@@ -356,13 +411,54 @@ func precheck(raw []byte) (string, error) {
 	}
 	walk(root)
 	if n != 1 {
-		return "", fmt.Errorf("response holds %d assertions, want exactly 1", n)
+		return zero, "", fmt.Errorf("response holds %d assertions, want exactly 1", n)
 	}
 	irt := root.SelectAttrValue("InResponseTo", "")
 	if len(irt) > 256 {
-		return "", errors.New("InResponseTo is too long")
+		return zero, "", errors.New("InResponseTo is too long")
 	}
-	return irt, nil
+	issued, err := parseInstant(root.SelectAttrValue("IssueInstant", ""))
+	if err != nil {
+		return zero, "", fmt.Errorf("response IssueInstant: %w", err)
+	}
+	return issued, irt, nil
+}
+
+// parseInstant reads an xs:dateTime; SAML requires UTC, so one without a zone is UTC.
+func parseInstant(v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		t, err = time.Parse("2006-01-02T15:04:05.999999999", v)
+	}
+	return t, err
+}
+
+// hasDirective reports whether a <!…> declaration (DOCTYPE, ENTITY, …) occurs anywhere in
+// the tree.
+func hasDirective(e *etree.Element) bool {
+	for _, tok := range e.Child {
+		switch t := tok.(type) {
+		case *etree.Directive:
+			return true
+		case *etree.Element:
+			if hasDirective(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// notFuture refuses an IssueInstant later than now plus the allowed clock skew.
+// crewjam/saml bounds IssueInstant only in the past (MaxIssueDelay); a message issued in
+// the future is either a broken clock beyond --saml-clock-skew or a response minted to
+// outlive its validity window, and is refused either way.
+func notFuture(what string, issued, now time.Time) error {
+	if issued.After(now.Add(crewsaml.MaxClockSkew)) {
+		return fmt.Errorf("%s IssueInstant %s is in the future (now %s, allowed skew %s)", what,
+			issued.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), crewsaml.MaxClockSkew)
+	}
+	return nil
 }
 
 // replayUntil is how long an assertion ID must be remembered: as long as crewjam could

@@ -138,6 +138,9 @@ type Assertion struct {
 	ID           string
 	Issuer       string
 	IssueInstant time.Time
+	// Issued, when set, moves only the IssueInstant of the Response and the Assertion;
+	// the validity window (NotBefore, NotOnOrAfter) stays around IssueInstant.
+	Issued time.Time
 	// Lifetime of the conditions (default 5 minutes).
 	Lifetime time.Duration
 	// Signer overrides the signing key (an unknown key).
@@ -195,8 +198,12 @@ func (idp *SAMLIdP) ResponseElement(a Assertion) (*etree.Element, error) {
 	if a.Signer != nil {
 		signer = a.Signer
 	}
+	issued := now
+	if !a.Issued.IsZero() {
+		issued = a.Issued
+	}
 	assertion := &crewsaml.Assertion{
-		ID: a.ID, IssueInstant: now, Version: "2.0",
+		ID: a.ID, IssueInstant: issued, Version: "2.0",
 		Issuer: crewsaml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: issuer},
 		Subject: &crewsaml.Subject{
 			NameID: &crewsaml.NameID{Format: string(crewsaml.EmailAddressNameIDFormat), Value: a.NameID},
@@ -252,7 +259,7 @@ func (idp *SAMLIdP) ResponseElement(a Assertion) (*etree.Element, error) {
 		ea.AddChild(data)
 		assertionEl = ea
 	}
-	resp := &crewsaml.Response{Destination: a.ACS, ID: randomID(), InResponseTo: a.InResponseTo, IssueInstant: now, Version: "2.0",
+	resp := &crewsaml.Response{Destination: a.ACS, ID: randomID(), InResponseTo: a.InResponseTo, IssueInstant: issued, Version: "2.0",
 		Issuer: &crewsaml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: issuer},
 		Status: crewsaml.Status{StatusCode: crewsaml.StatusCode{Value: crewsaml.StatusSuccess}}}
 	respEl := resp.Element()
