@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -461,6 +462,16 @@ func TestPasswords(t *testing.T) {
 			}
 			if _, err := login("target@example.com", "the real password"); reason(err) != provisioning.RefusePasswordDisabled {
 				t.Fatalf("password login disabled: %v", err)
+			}
+			// No dead ends: an invitation nobody could accept, or credentials that could
+			// not sign in, are refused with the way out.
+			if _, err := f.acc.CreateInvitation(ctx, admin, f.tenant.ID, provisioning.InvitationRequest{Email: "lost@example.com"}); !isInvalid(err) ||
+				!strings.Contains(err.Error(), "turn on allowPasswordLogin") {
+				t.Fatalf("unreachable invitation: %v", err)
+			}
+			if _, _, err := f.acc.CreateLocalUser(ctx, admin, f.tenant.ID, provisioning.LocalUserRequest{Email: "mailed@example.com",
+				DisplayName: "Mailed", SendMail: true}); !isInvalid(err) {
+				t.Fatalf("credentials mail to an SSO-only tenant: %v", err)
 			}
 		})
 	})

@@ -494,6 +494,9 @@ func (a *Accounts) issueInvitationTx(ctx context.Context, tx AccountsTx, actor A
 	inv.ID, inv.TenantID, inv.State, inv.SentCount, inv.DeliveryStatus = a.NewID(), t.ID, InvitePending, 1, DeliveryQueued
 	inv.Roles, inv.Teams, inv.InvitedBy = nonNil(inv.Roles), nonNil(inv.Teams), actorLabel(actor)
 	inv.ExpiresAt, inv.CreatedAt, inv.UpdatedAt = now.Add(a.invitationTTL(t)), now, now
+	if err := checkReachable(ctx, tx, t, inv.Email); err != nil {
+		return nil, err
+	}
 	if err := tx.CreateInvitation(ctx, inv); err != nil {
 		return nil, err
 	}
@@ -548,6 +551,26 @@ func (a *Accounts) ImportCSV(ctx context.Context, actor Actor, tenantID string, 
 		row.InvitationID = inv.ID
 		return nil
 	})
+}
+
+// checkReachable refuses to invite an address that could not get in: no enabled SSO
+// connection serves its domain and the tenant does not sign in with passwords, so the
+// invitee would set a password only to be told "single sign-on only".
+func checkReachable(ctx context.Context, tx AccountsTx, t *Tenant, email string) error {
+	conns, err := tx.ListConnections(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if t.PasswordLoginAllowed(conns) {
+		return nil
+	}
+	for _, c := range conns {
+		if !c.Disabled && c.Serves(email) {
+			return nil
+		}
+	}
+	_, domain, _ := strings.Cut(email, "@")
+	return Invalid("email", "no SSO connection of %s serves %s and password sign-in is off: add the domain to a connection or turn on allowPasswordLogin first", t.Name, domain)
 }
 
 func (a *Accounts) invitationMail(t *Tenant, inv *Invitation, tok string) MailData {

@@ -329,6 +329,14 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 			if err := checkNotSuppressed(ctx, tx, tenantID, "email", email); err != nil {
 				return err
 			}
+			// The credentials mail points at the password page: it must lead somewhere.
+			conns, err := tx.ListConnections(ctx, tenantID)
+			if err != nil {
+				return err
+			}
+			if !t.PasswordLoginAllowed(conns) {
+				return Invalid("sendMail", "%s signs in with single sign-on only, so the credentials would not work: turn on allowPasswordLogin first", t.Name)
+			}
 		}
 		roleIDs, roleNames, teamIDs, teamNames, err := a.resolveAccess(ctx, tx, actor, t, req.Roles, req.Teams)
 		if err != nil {
