@@ -129,8 +129,26 @@ func (a *API) changeMyPassword(w http.ResponseWriter, r *http.Request, p *provis
 	case err != nil:
 		a.failAccounts(w, r, err)
 	default:
+		// Whoever knew the old password is signed out everywhere but here.
+		if _, err := a.eng.EndOtherSessions(r.Context(), p.Actor, p.Tenant.ID, p.SessionID); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// endMyOtherSessions: DELETE /me/sessions signs out every other device.
+func (a *API) endMyOtherSessions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	if _, ok := ownUser(w, p); !ok {
+		return
+	}
+	n, err := a.eng.EndOtherSessions(r.Context(), p.Actor, p.Tenant.ID, p.SessionID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"ended": n})
 }
 
 type sessionView struct {

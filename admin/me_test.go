@@ -59,6 +59,17 @@ func TestMeSelfService(t *testing.T) {
 		a.must(a.do(me, "POST", "/me/password", map[string]any{"currentPassword": "violet kayak thunder", "newPassword": "orange piano glacier"}),
 			http.StatusNoContent)
 		other := passwordSession(t, acc, a.tenant.ID, "agent@acme.example", "orange piano glacier")
+		third := passwordSession(t, acc, a.tenant.ID, "agent@acme.example", "orange piano glacier")
+		// A password change signs the other devices out.
+		a.must(a.do(other, "POST", "/me/password", map[string]any{"currentPassword": "orange piano glacier", "newPassword": "orange piano glacier 2"}),
+			http.StatusNoContent)
+		wantError(t, a.do(me, "GET", "/me", nil), http.StatusUnauthorized, "")
+		wantError(t, a.do(third, "GET", "/me", nil), http.StatusUnauthorized, "")
+		me = passwordSession(t, acc, a.tenant.ID, "agent@acme.example", "orange piano glacier 2")
+		a.must(a.do(me, "POST", "/me/password", map[string]any{"currentPassword": "orange piano glacier 2", "newPassword": "orange piano glacier"}),
+			http.StatusNoContent)
+		wantError(t, a.do(other, "GET", "/me", nil), http.StatusUnauthorized, "")
+		other = passwordSession(t, acc, a.tenant.ID, "agent@acme.example", "orange piano glacier")
 
 		// List and end own sessions; another user's session is not found.
 		ss := a.must(a.do(me, "GET", "/me/sessions", nil), http.StatusOK).list("sessions")
@@ -76,6 +87,13 @@ func TestMeSelfService(t *testing.T) {
 		wantError(t, a.do(me, "DELETE", "/me/sessions/sess-"+adminSessID, nil), http.StatusNotFound, "")
 		a.must(a.do(me, "DELETE", "/me/sessions/"+otherID, nil), http.StatusNoContent)
 		wantError(t, a.do(other, "GET", "/me", nil), http.StatusUnauthorized, "")
+		passwordSession(t, acc, a.tenant.ID, "agent@acme.example", "orange piano glacier")
+		if n := a.must(a.do(me, "DELETE", "/me/sessions", nil), http.StatusOK).num("ended"); n != 1 {
+			t.Fatalf("ended %d other sessions, want 1", n)
+		}
+		if ss := a.must(a.do(me, "GET", "/me/sessions", nil), http.StatusOK).list("sessions"); len(ss) != 1 {
+			t.Fatalf("%d sessions left", len(ss))
+		}
 
 		// TOTP: set up, a wrong first code is refused, the right one returns recovery codes.
 		en := a.must(a.do(me, "POST", "/me/2fa/totp", nil), http.StatusCreated)
@@ -151,5 +169,26 @@ func TestMeSelfService(t *testing.T) {
 		}
 		me = auth{cookie: res.Session.ID + "." + res.SessionSecret}
 		wantError(t, a.do(me, "DELETE", "/me/2fa/totp", map[string]any{"code": res.RecoveryCodes[0]}), http.StatusConflict, "totp")
+
+		// A temporary password under required 2FA: factor first, then the new password,
+		// and the recovery codes travel with the change so that they are not lost.
+		_, temp, err := acc.CreateLocalUser(ctx, provisioning.Actor{Kind: provisioning.ActorCLI}, a.tenant.ID, provisioning.LocalUserRequest{
+			Email: "new.agent@acme.example", DisplayName: "New Agent", Seat: true, ForceChange: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = acc.PasswordLogin(ctx, provisioning.PasswordLoginRequest{TenantID: a.tenant.ID, Email: "new.agent@acme.example", Password: temp})
+		if !errors.As(err, &second) || !second.Enrol {
+			t.Fatalf("temporary password, 2FA required: %v", err)
+		}
+		en3, err := acc.EnrolForTicket(ctx, a.tenant.ID, second.Ticket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ = totp.GenerateCode(en3.Secret, time.Now())
+		var change *provisioning.PasswordChangeRequiredError
+		if _, err := acc.CompleteSecondFactor(ctx, a.tenant.ID, second.Ticket, code, "", ""); !errors.As(err, &change) || len(change.RecoveryCodes) != 10 {
+			t.Fatalf("after the factor: %v", err)
+		}
 	})
 }

@@ -18,6 +18,7 @@ func (a *API) table() []route {
 		{method: "PATCH", path: "/me", self: true, h: a.editMe},
 		{method: "POST", path: "/me/password", self: true, h: a.changeMyPassword},
 		{method: "GET", path: "/me/sessions", self: true, h: a.mySessions},
+		{method: "DELETE", path: "/me/sessions", self: true, h: a.endMyOtherSessions},
 		{method: "DELETE", path: "/me/sessions/{id}", self: true, h: a.endMySession},
 		{method: "GET", path: "/me/2fa", self: true, h: a.myTwoFactor},
 		{method: "POST", path: "/me/2fa/totp", self: true, h: a.beginTOTP},

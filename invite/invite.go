@@ -107,6 +107,8 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 {{else if eq .Form "change"}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="ticket" value="{{.Ticket}}"><input type="hidden" name="return_to" value="{{.ReturnTo}}">
+{{with .Codes}}<p>Keep these recovery codes of your second factor somewhere safe; they are not shown again.</p>
+<ul>{{range .}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
 <label>New password <input type="password" name="password" autocomplete="new-password" required minlength="10"></label><br>
 <label>Repeat new password <input type="password" name="password2" autocomplete="new-password" required></label><br>
 <button>Change password and sign in</button>
@@ -300,7 +302,7 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request, t *provisi
 		h.renderSecondFactor(w, r, t, second.Ticket, second.Enrol, rt, "", http.StatusOK)
 	case errors.As(err, &change):
 		h.render(w, http.StatusOK, pageData{Title: "Choose a new password", Message: "Your password was temporary: choose your own to continue.",
-			Form: "change", Ticket: change.Ticket, ReturnTo: rt, Action: "/login/" + url.PathEscape(t.Slug) + "/change"})
+			Form: "change", Ticket: change.Ticket, Codes: change.RecoveryCodes, ReturnTo: rt, Action: "/login/" + url.PathEscape(t.Slug) + "/change"})
 	case errors.As(err, &refused):
 		h.render(w, http.StatusUnauthorized, pageData{Title: "Sign in to " + t.Name, Error: refused.Message, Form: "login", Email: email, ReturnTo: rt})
 	case err != nil:

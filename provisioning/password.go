@@ -69,6 +69,8 @@ var ErrPasswordRestricted = fmt.Errorf("this account may not change its own pass
 // Ticket (single use, short-lived) lets CompletePasswordChange finish the sign-in.
 type PasswordChangeRequiredError struct {
 	Ticket string
+	// RecoveryCodes of a second factor set up just before, to show once with the change.
+	RecoveryCodes []string
 }
 
 func (e *PasswordChangeRequiredError) Error() string { return "password change required" }

@@ -139,3 +139,33 @@ func (e *Engine) EndOwnSession(ctx context.Context, actor Actor, tenantID, sessi
 		return e.audit(ctx, tx, actor, tenantID, "session.end", "user", actor.ID, nil, map[string]string{"sessionId": sessionID})
 	})
 }
+
+// EndOtherSessions ends every open session of the signed-in user but keep (the one in
+// use): "sign out everywhere else", and what a password change does.
+func (e *Engine) EndOtherSessions(ctx context.Context, actor Actor, tenantID, keep string) (int, error) {
+	if actor.Kind != ActorUser {
+		return 0, &ForbiddenError{Reason: "only a signed-in user has sessions of their own"}
+	}
+	ss, err := e.OwnSessions(ctx, tenantID, actor.ID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = e.inSSOTx(ctx, func(tx SSOTx) error {
+		n = 0
+		for _, s := range ss {
+			if s.ID == keep {
+				continue
+			}
+			if err := tx.EndSession(ctx, s.ID, e.now()); err != nil {
+				return err
+			}
+			n++
+		}
+		if n == 0 {
+			return nil
+		}
+		return e.audit(ctx, tx, actor, tenantID, "session.end", "user", actor.ID, nil, map[string]any{"others": n, "kept": keep})
+	})
+	return n, err
+}

@@ -555,6 +555,10 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, tenantID, ticket, c
 		return nil, err
 	}
 	lr, err := a.afterFirstFactor(ctx, s, t, u, acc, ev)
+	var pc *PasswordChangeRequiredError
+	if errors.As(err, &pc) {
+		pc.RecoveryCodes = res.RecoveryCodes
+	}
 	if err != nil {
 		return nil, err
 	}
