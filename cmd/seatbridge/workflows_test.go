@@ -212,6 +212,13 @@ func TestSeedWorkflows(t *testing.T) {
 			t.Run("003 organisation users: roles, free mail, revoke, remove", func(t *testing.T) { w.t = t; organisationUsers(w) })
 			t.Run("004 add agent with credentials", func(t *testing.T) { w.t = t; addAgent(w) })
 			t.Run("000 platform users to seats, access off by default", func(t *testing.T) { w.t = t; platformUsersToSeats(w) })
+			w.t = t
+			// The admin token's last use shows in 'token list'.
+			var toks []provisioning.APIToken
+			if err := json.Unmarshal([]byte(w.cli("token", "list", "--tenant", "acme", "--json")), &toks); err != nil || len(toks) != 1 ||
+				toks[0].LastUsedAt == nil {
+				t.Fatalf("token list: %v %+v", err, toks)
+			}
 		})
 	}
 }
