@@ -287,6 +287,24 @@ func (a *API) failLocked(w http.ResponseWriter, r *http.Request, err error) bool
 	return true
 }
 
+// userTwoFactor: GET /users/{id}/2fa tells an admin whether a user has a second factor.
+func (a *API) userTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	if _, err := a.eng.GetUser(r.Context(), p.Tenant.ID, r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	st, err := acc.TwoFactorStatus(r.Context(), p.Tenant.ID, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
 // resetTwoFactor: DELETE /users/{id}/2fa removes a user's authenticator (lost phone).
 func (a *API) resetTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
 	acc := a.accounts(w)

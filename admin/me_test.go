@@ -149,7 +149,14 @@ func TestMeSelfService(t *testing.T) {
 
 		// An admin resets a lost authenticator (and unlocks).
 		uid := r.str("user", "id")
+		if st := a.must(a.do(a.as(), "GET", "/users/"+uid+"/2fa", nil), http.StatusOK); st.str("totp") != "true" || st.num("recoveryCodesLeft") != 9 {
+			t.Fatalf("admin view of 2FA: %s", st.raw)
+		}
 		a.must(a.do(a.as(), "DELETE", "/users/"+uid+"/2fa", nil), http.StatusNoContent)
+		if st := a.must(a.do(a.as(), "GET", "/users/"+uid+"/2fa", nil), http.StatusOK); st.str("totp") != "false" {
+			t.Fatalf("after reset: %s", st.raw)
+		}
+		wantError(t, a.do(a.as(), "GET", "/users/nobody/2fa", nil), http.StatusNotFound, "")
 		a.must(a.do(a.as(), "POST", "/users/"+uid+"/unlock", nil), http.StatusNoContent)
 
 		// A tenant that requires a second factor enrols the user at the next sign-in.

@@ -42,6 +42,7 @@ func (a *API) table() []route {
 		{method: "POST", path: "/users/{id}/password/reset", perm: users, h: a.resetPassword},
 		{method: "POST", path: "/users/{id}/unlock", perm: users, h: a.unlockAccount},
 		{method: "PUT", path: "/users/{id}/password-restricted", perm: users, h: a.setPasswordRestricted},
+		{method: "GET", path: "/users/{id}/2fa", perm: users, h: a.userTwoFactor},
 		{method: "DELETE", path: "/users/{id}/2fa", perm: users, h: a.resetTwoFactor},
 
 		{method: "GET", path: "/invitations", perm: users, h: a.listInvitations},
