@@ -230,6 +230,9 @@ func TestInvitationsAPI(t *testing.T) {
 		if r := a.must(a.do(a.as(), "GET", "/invitations/"+joan, nil), http.StatusOK); r.str("state") != "accepted" {
 			t.Fatalf("accepted: %s", r.raw)
 		}
+		if r := a.do(a.as(), "POST", "/invitations/"+joan+"/resend", nil); r.str("error", "message") != "an accepted invitation cannot be resent" {
+			t.Fatalf("resend accepted: %s", r.raw)
+		}
 		wantError(t, a.do(a.as(), "POST", "/invitations/"+joan+"/resend", nil), http.StatusConflict, "state")
 		wantError(t, a.do(a.as(), "POST", "/invitations/"+joan+"/revoke", nil), http.StatusConflict, "state")
 	})
