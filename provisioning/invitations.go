@@ -356,19 +356,27 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 		if err := checkNotSuppressed(ctx, tx, tenantID, "email", email); err != nil {
 			return err
 		}
-		if found, err := tx.FindUsersByEmail(ctx, tenantID, FoldKey(email)); err != nil {
+		found, err := tx.FindUsersByEmail(ctx, tenantID, FoldKey(email))
+		if err != nil {
 			return err
-		} else if len(found) > 0 {
-			if len(found) == 1 && invitable(&found[0]) {
-				// "Invite later": the account exists (admin, CSV) but never signed in.
-				inv, err := a.inviteExistingTx(ctx, tx, actor, t, found[0].ID, req.Roles, req.Teams, req.Seat, tok, hash)
-				out = inv
+		}
+		if len(found) == 1 && invitable(&found[0]) {
+			// "Invite later": the account exists (admin, CSV) but never signed in. No other
+			// account may hold the address meanwhile.
+			if err := claimEmail(ctx, tx, tenantID, "email", email, found[0].ID); err != nil {
 				return err
 			}
-			if found[0].Status == StatusInvited {
-				return &ConflictError{Field: "email", Value: email, Hint: "already invited: resend the invitation instead"}
+			inv, err := a.inviteExistingTx(ctx, tx, actor, t, found[0].ID, req.Roles, req.Teams, req.Seat, tok, hash)
+			out = inv
+			return err
+		}
+		if len(found) == 1 && found[0].Status != StatusInvited {
+			if hint := uninvitable(&found[0]); hint != "" {
+				return &ConflictError{Field: "email", Value: email, Hint: hint}
 			}
-			return &ConflictError{Field: "email", Value: email, Hint: uninvitable(&found[0])}
+		}
+		if err := claimEmail(ctx, tx, tenantID, "email", email, ""); err != nil {
+			return err
 		}
 		roleIDs, roleNames, teamIDs, teamNames, err := a.resolveAccess(ctx, tx, actor, t, req.Roles, req.Teams)
 		if err != nil {

@@ -340,6 +340,9 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 				return Invalid("sendMail", "%s signs in with single sign-on only, so the credentials would not work: turn on allowPasswordLogin first", t.Name)
 			}
 		}
+		if err := claimEmail(ctx, tx, tenantID, "email", email, ""); err != nil {
+			return err
+		}
 		roleIDs, roleNames, teamIDs, teamNames, err := a.resolveAccess(ctx, tx, actor, t, req.Roles, req.Teams)
 		if err != nil {
 			return err
