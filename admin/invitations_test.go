@@ -303,7 +303,7 @@ func TestLocalAccountsAPI(t *testing.T) {
 		}{
 			{map[string]any{"displayName": "x"}, "email"},
 			{map[string]any{"email": "nope"}, "email"},
-			{map[string]any{"email": "x@acme.example", "password": "short"}, "password"},
+			{map[string]any{"email": "x@acme.example", "displayName": "X", "password": "short"}, "password"},
 			{map[string]any{"email": "x@acme.example", "passwordRestricted": true, "forceChange": true}, "forceChange"},
 			{map[string]any{"email": "x@acme.example"}, "displayName"},
 			{map[string]any{"email": "x@acme.example", "displayName": "X", "password": "password123"}, "password"},

@@ -291,18 +291,6 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 	if req.Restricted && req.ForceChange {
 		return nil, "", Invalid("forceChange", "a password-restricted account cannot change its password, so it cannot be forced to")
 	}
-	pw := req.Password
-	if pw == "" {
-		if pw, err = GeneratePassword(); err != nil {
-			return nil, "", err
-		}
-	} else if err := CheckPasswordStrength("password", pw, email, req.DisplayName, req.GivenName, req.FamilyName); err != nil {
-		return nil, "", err
-	}
-	hash, err := a.hashPassword(ctx, pw)
-	if err != nil {
-		return nil, "", err
-	}
 	display := strings.TrimSpace(req.DisplayName)
 	if display == "" {
 		display = strings.TrimSpace(strings.TrimSpace(req.GivenName) + " " + strings.TrimSpace(req.FamilyName))
@@ -315,6 +303,18 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 		return nil, "", Invalid("displayName", "is longer than 256 characters")
 	}
 	lang, err := CheckLanguage("preferredLanguage", req.Language)
+	if err != nil {
+		return nil, "", err
+	}
+	pw := req.Password
+	if pw == "" {
+		if pw, err = GeneratePassword(); err != nil {
+			return nil, "", err
+		}
+	} else if err := CheckPasswordStrength("password", pw, email, req.DisplayName, req.GivenName, req.FamilyName); err != nil {
+		return nil, "", err
+	}
+	hash, err := a.hashPassword(ctx, pw)
 	if err != nil {
 		return nil, "", err
 	}
