@@ -881,12 +881,18 @@ func (a *Accounts) PasswordRestricted(ctx context.Context, tenantID, userID stri
 	if err != nil {
 		return false, err
 	}
-	acc, err := s.GetLocalAccount(ctx, tenantID, userID)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
+	acc, err := a.localAccount(ctx, s, tenantID, userID)
 	if err != nil {
 		return false, err
 	}
 	return acc.PasswordRestricted, nil
+}
+
+// localAccount returns the user's local account row, or an empty one when it has none.
+func (a *Accounts) localAccount(ctx context.Context, s AccountsStore, tenantID, userID string) (*LocalAccount, error) {
+	acc, err := s.GetLocalAccount(ctx, tenantID, userID)
+	if errors.Is(err, ErrNotFound) {
+		return &LocalAccount{TenantID: tenantID, UserID: userID}, nil
+	}
+	return acc, err
 }

@@ -338,10 +338,7 @@ func (a *Accounts) refuseLocked(ctx context.Context, tenantID, userID string) er
 	if err != nil {
 		return err
 	}
-	acc, err := s.GetLocalAccount(ctx, tenantID, userID)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
+	acc, err := a.localAccount(ctx, s, tenantID, userID)
 	if err != nil {
 		return err
 	}
@@ -483,10 +480,7 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, tenantID, ticket, c
 	if err != nil {
 		return nil, err
 	}
-	acc, err := s.GetLocalAccount(ctx, tenantID, u.ID)
-	if errors.Is(err, ErrNotFound) {
-		acc, err = &LocalAccount{TenantID: tenantID, UserID: u.ID}, nil
-	}
+	acc, err := a.localAccount(ctx, s, tenantID, u.ID)
 	if err != nil {
 		return nil, err
 	}
