@@ -80,6 +80,11 @@ func (h *Handler) renderSecondFactor(w http.ResponseWriter, r *http.Request, t *
 		Action: "/login/" + url.PathEscape(t.Slug) + "/2fa"}
 	if enrol {
 		en, err := h.Accounts.EnrolForTicket(r.Context(), t.ID, ticket)
+		if errors.Is(err, provisioning.ErrSessionEnded) {
+			h.render(w, http.StatusGone, pageData{Title: "Sign in again", Message: "This sign-in took too long or was already finished. Sign in again.",
+				Form: "login", ReturnTo: rt})
+			return
+		}
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -124,9 +129,8 @@ func (h *Handler) secondFactor(w http.ResponseWriter, r *http.Request) {
 	var refused *provisioning.LoginRefusedError
 	switch {
 	case errors.As(err, &refused) && refused.Reason == provisioning.RefuseBadSecondFactor:
-		// The enrolment's secret stays as it is: the QR code shown before still holds.
-		h.render(w, http.StatusUnauthorized, pageData{Title: "Second factor", Form: "2fa", Tenant: t.Name, Ticket: ticket, ReturnTo: rt,
-			Error: refused.Message, Action: "/login/" + url.PathEscape(t.Slug) + "/2fa"})
+		// A set-up keeps its secret, so the QR code is shown again as it was.
+		h.renderSecondFactor(w, r, t, ticket, r.PostFormValue("enrol") == "1", rt, refused.Message, http.StatusUnauthorized)
 	case errors.Is(err, provisioning.ErrSessionEnded):
 		h.render(w, http.StatusGone, pageData{Title: "Sign in again", Message: "This sign-in took too long or was already finished. Sign in again.",
 			Form: "login", ReturnTo: rt})

@@ -119,6 +119,7 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 <p>Key: <code>{{.Secret}}</code></p>{{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="ticket" value="{{.Ticket}}"><input type="hidden" name="return_to" value="{{.ReturnTo}}">
+{{if .QR}}<input type="hidden" name="enrol" value="1">{{end}}
 <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="16" autofocus></label><br>
 {{if not .QR}}<p>Lost your device? Enter one of your recovery codes instead.</p>{{end}}
 <button>Verify and sign in</button>

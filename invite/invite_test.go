@@ -188,6 +188,13 @@ func TestPages(t *testing.T) {
 			strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
 			t.Fatalf("enrolment page %d:\n%s", resp.StatusCode, b)
 		}
+		// A mistyped code shows the same key again (the set-up keeps its secret).
+		resp = post("/login/acme/2fa", url.Values{"ticket": {string(ticket[1])}, "code": {"000000x"}, "enrol": {"1"}})
+		b, _ = io.ReadAll(resp.Body)
+		if again := regexp.MustCompile(`Key: <code>([A-Z2-7]+)</code>`).FindSubmatch(b); resp.StatusCode != http.StatusUnauthorized ||
+			again == nil || string(again[1]) != string(key[1]) {
+			t.Fatalf("mistyped enrolment code: %d\n%s", resp.StatusCode, b)
+		}
 		code, _ := totp.GenerateCode(string(key[1]), now)
 		resp = post("/login/acme/2fa", url.Values{"ticket": {string(ticket[1])}, "code": {code}})
 		b, _ = io.ReadAll(resp.Body)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -177,30 +178,39 @@ func (a *Accounts) BeginTOTP(ctx context.Context, tenantID, userID string) (*TOT
 			if tf.Enabled() {
 				return &RuleError{Field: "totp", Reason: "an authenticator is already set up; remove it first to set up another"}
 			}
-			key, err := totp.Generate(totp.GenerateOpts{Issuer: t.Name, AccountName: u.UserName, Period: totpPeriod,
-				Digits: totpDigits, Algorithm: otp.AlgorithmSHA1, Rand: rand.Reader})
-			if err != nil {
-				return fmt.Errorf("totp key: %w", err)
+			var err error
+			if out, err = totpEnrolment(t, u, nil); err != nil {
+				return err
 			}
-			sealed, err := a.Sealer.Seal([]byte(key.Secret()), totpContext(userID))
+			sealed, err := a.Sealer.Seal([]byte(out.Secret), totpContext(userID))
 			if err != nil {
 				return fmt.Errorf("seal totp secret: %w", err)
-			}
-			png, err := qrcode.Encode(key.URL(), qrcode.Medium, 256)
-			if err != nil {
-				return fmt.Errorf("totp qr code: %w", err)
 			}
 			now := a.now()
 			if tf.CreatedAt.IsZero() {
 				tf.CreatedAt = now
 			}
 			tf.SecretSealed, tf.ConfirmedAt, tf.LastStep, tf.RecoveryHashes, tf.UpdatedAt = sealed, nil, 0, nil, now
-			out = &TOTPEnrolment{Secret: key.Secret(), URI: key.URL(), QRPNG: png}
 			return nil
 		})
 		return err
 	})
 	return out, err
+}
+
+// totpEnrolment makes the key of an authenticator (a new random secret, or the given one)
+// with its otpauth:// URI and QR code.
+func totpEnrolment(t *Tenant, u *User, secret []byte) (*TOTPEnrolment, error) {
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: t.Name, AccountName: u.UserName, Period: totpPeriod,
+		Digits: totpDigits, Algorithm: otp.AlgorithmSHA1, Secret: secret, Rand: rand.Reader})
+	if err != nil {
+		return nil, fmt.Errorf("totp key: %w", err)
+	}
+	png, err := qrcode.Encode(key.URL(), qrcode.Medium, 256)
+	if err != nil {
+		return nil, fmt.Errorf("totp qr code: %w", err)
+	}
+	return &TOTPEnrolment{Secret: key.Secret(), URI: key.URL(), QRPNG: png}, nil
 }
 
 // matchTOTP returns the time step whose code equals code (within the skew) and is newer
@@ -447,10 +457,28 @@ func (a *Accounts) EnrolForTicket(ctx context.Context, tenantID, ticket string) 
 	if err != nil {
 		return nil, err
 	}
-	if tf, err := a.getTwoFactor(ctx, tenantID, u.ID); err != nil {
+	tf, err := a.getTwoFactor(ctx, tenantID, u.ID)
+	switch {
+	case err != nil:
 		return nil, err
-	} else if tf.Enabled() {
+	case tf.Enabled():
 		return nil, ErrSessionEnded
+	case tf != nil:
+		// A set-up already under way keeps its secret: the code scanned a moment ago
+		// (before a reload or a mistyped code) stays valid.
+		secret, err := a.openSecret(tf)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+		if err != nil {
+			return nil, fmt.Errorf("two factor secret: %w", err)
+		}
+		t, err := s.GetTenant(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		return totpEnrolment(t, u, raw)
 	}
 	return a.BeginTOTP(ctx, tenantID, u.ID)
 }
