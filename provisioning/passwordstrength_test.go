@@ -42,3 +42,19 @@ func TestPasswordStrength(t *testing.T) {
 		}
 	}
 }
+
+// Lifetimes read as admins write them and print back the same way.
+func TestTTL(t *testing.T) {
+	for _, tc := range []struct {
+		in, out string
+		ok      bool
+	}{
+		{"24h", "24h", true}, {"7d", "7d", true}, {"1d", "24h", true}, {"36h", "36h", true}, {"90m", "90m", true},
+		{"168h", "7d", true}, {"", "", false}, {"seven days", "", false}, {"-1d", "", false},
+	} {
+		d, err := provisioning.ParseTTL(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && provisioning.FormatTTL(d) != tc.out) {
+			t.Errorf("%q: %v %v, want %q", tc.in, d, err, tc.out)
+		}
+	}
+}

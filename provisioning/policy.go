@@ -46,10 +46,10 @@ func ParseTTL(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// FormatTTL writes a lifetime the way ParseTTL reads it ("7d", "36h", "90m").
+// FormatTTL writes a lifetime the way ParseTTL reads it ("7d", "24h", "36h", "90m").
 func FormatTTL(d time.Duration) string {
 	switch {
-	case d > 0 && d%(24*time.Hour) == 0:
+	case d > 24*time.Hour && d%(24*time.Hour) == 0:
 		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 	case d > 0 && d%time.Hour == 0:
 		return strconv.Itoa(int(d/time.Hour)) + "h"
