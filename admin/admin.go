@@ -154,6 +154,11 @@ func (a *API) wrap(rt route) http.Handler {
 				writeError(w, http.StatusForbidden, "forbidden", fe.Reason, "")
 				return
 			}
+			if errors.Is(err, provisioning.ErrUnavailable) {
+				// The token may well be valid: the database that would say so is down.
+				a.fail(w, r, err)
+				return
+			}
 			if !errors.Is(err, errUnauthenticated) {
 				a.log.ErrorContext(r.Context(), "admin: authenticate", "err", err, "request_id", reqID)
 			}
@@ -308,6 +313,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusPreconditionFailed, "version_mismatch", "the object changed since it was read; reload and retry", "If-Match")
 	case errors.Is(err, provisioning.ErrUnsupportedFilter):
 		writeError(w, http.StatusBadRequest, "invalid", "unsupported query", "")
+	case errors.Is(err, provisioning.ErrUnavailable):
+		a.log.WarnContext(r.Context(), "admin: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err,
+			"request_id", w.Header().Get(httpx.RequestIDHeader))
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable; retry later", "")
 	default:
 		a.log.ErrorContext(r.Context(), "admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err,
 			"request_id", w.Header().Get(httpx.RequestIDHeader))

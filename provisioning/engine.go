@@ -180,7 +180,9 @@ func (e *Engine) AuthenticateToken(ctx context.Context, presented string, kind T
 		return nil, nil, ErrBadToken
 	}
 	id, secret, ok := strings.Cut(rest, "_")
-	if !ok || id == "" || secret == "" || len(id) > 64 {
+	// The text rule runs before the database sees the id: PostgreSQL refuses NUL bytes and
+	// invalid UTF-8 with an error that must not become a 500 for an unauthenticated caller.
+	if !ok || id == "" || secret == "" || TextProblem(id, 64) != "" {
 		return nil, nil, ErrBadToken
 	}
 	t, tenant, err := e.Store.GetTokenTenant(ctx, id)

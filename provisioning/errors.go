@@ -19,6 +19,10 @@ var (
 	ErrUnsupportedFilter = errors.New("unsupported filter")
 	// ErrBadCursor is returned for a pagination cursor the store did not issue.
 	ErrBadCursor = errors.New("invalid cursor")
+	// ErrUnavailable marks a failure of the database rather than of the request: it is
+	// down, restarting, unreachable, out of disk, or did not answer in time. The request
+	// may succeed if retried later, so doors answer 503 with Retry-After, never 500 or 401.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // ValidationError says which field of the input is wrong and why.

@@ -479,7 +479,7 @@ func (e *Engine) SessionAccess(ctx context.Context, id, secret string) (*Access,
 	if err != nil {
 		return nil, err
 	}
-	if id == "" || secret == "" || len(id) > 64 {
+	if id == "" || secret == "" || TextProblem(id, 64) != "" {
 		return nil, ErrSessionEnded
 	}
 	sess, err := s.GetSession(ctx, id)

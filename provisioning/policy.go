@@ -92,7 +92,7 @@ func cleanDomains(field string, in []string) ([]string, error) {
 	out := []string{}
 	for i, d := range in {
 		d = FoldKey(strings.TrimPrefix(strings.TrimSpace(d), "@"))
-		if d == "" || strings.ContainsAny(d, "@/ ") || !strings.Contains(d, ".") || len(d) > 253 {
+		if d == "" || strings.ContainsAny(d, "@/ ") || !strings.Contains(d, ".") || TextProblem(d, 253) != "" || TextProblem(in[i], len(in[i])) != "" {
 			return nil, Invalid(fmt.Sprintf("%s[%d]", field, i), "%q is not a domain", in[i])
 		}
 		out = append(out, d)

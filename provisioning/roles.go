@@ -35,6 +35,9 @@ func validRoleName(name string) (string, error) {
 	if len(name) > 100 {
 		return "", Invalid("name", "is longer than 100 characters")
 	}
+	if err := CheckText("name", name, 100); err != nil {
+		return "", err
+	}
 	return name, nil
 }
 
@@ -64,6 +67,9 @@ func (e *Engine) CreateRole(ctx context.Context, actor Actor, tenantID string, i
 	}
 	if in.Description != nil {
 		r.Description = strings.TrimSpace(*in.Description)
+		if err := CheckText("description", r.Description, MaxText); err != nil {
+			return nil, err
+		}
 	}
 	if in.Permissions != nil {
 		if r.Permissions, err = validPermissions(*in.Permissions); err != nil {
@@ -112,6 +118,9 @@ func (e *Engine) UpdateRole(ctx context.Context, actor Actor, tenantID, id strin
 		}
 		if in.Description != nil {
 			r.Description = strings.TrimSpace(*in.Description)
+			if err := CheckText("description", r.Description, MaxText); err != nil {
+				return err
+			}
 		}
 		if in.Permissions != nil {
 			if r.Permissions, err = validPermissions(*in.Permissions); err != nil {
