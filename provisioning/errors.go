@@ -48,6 +48,17 @@ type SeatLimitError struct {
 	Requested int
 	Free      int
 	Limit     int
+	// Field is the request field that asked for the seats ("userIds" when empty).
+	Field string
+}
+
+// seatField names the request field of a seat shortage in err, if there is one.
+func seatField(err error, field string) error {
+	var se *SeatLimitError
+	if errors.As(err, &se) && se.Field == "" {
+		se.Field = field
+	}
+	return err
 }
 
 func (e *SeatLimitError) Error() string {
@@ -57,13 +68,32 @@ func (e *SeatLimitError) Error() string {
 // Is makes errors.Is(err, ErrSeatLimit) true.
 func (e *SeatLimitError) Is(target error) bool { return target == ErrSeatLimit }
 
+// NotFoundError is ErrNotFound that names which entry of a request was not found.
+type NotFoundError struct {
+	Field string
+	Kind  string
+	ID    string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s: no %s with id %q", e.Field, e.Kind, e.ID)
+}
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // ConflictError names the attribute whose uniqueness was violated.
 type ConflictError struct {
 	Field string
 	Value string
+	// Hint, when set, tells what to do instead (outside the quoted value).
+	Hint string
 }
 
 func (e *ConflictError) Error() string {
+	if e.Hint != "" {
+		return fmt.Sprintf("%s %q is already taken (%s)", e.Field, e.Value, e.Hint)
+	}
 	return fmt.Sprintf("%s %q is already taken", e.Field, e.Value)
 }
 

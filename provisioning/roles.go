@@ -166,7 +166,7 @@ func (e *Engine) DeleteRole(ctx context.Context, actor Actor, tenantID, id strin
 			return err
 		}
 		if page.Total > 0 {
-			return &RuleError{Field: "id", Reason: fmt.Sprintf("role %s is held by %d users; take it away from them first", r.Name, page.Total)}
+			return &RuleError{Field: "id", Reason: fmt.Sprintf("role %s is held by %s; take it away from them first", r.Name, plural(page.Total, "user", "users"))}
 		}
 		if err := tx.DeleteRole(ctx, tenantID, id); err != nil {
 			return err
@@ -283,7 +283,14 @@ func (e *Engine) changeRolesTx(ctx context.Context, tx AdminTx, actor Actor, pw 
 		return err
 	}
 	if after.Seat && len(after.Roles) == 0 {
-		return Invalid(field, "a seated user keeps at least one role")
+		// Only a tenant whose default role is empty has seated users without access.
+		t, err := tx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if t.Policy.DefaultRole != "" {
+			return Invalid(field, "a seated user keeps at least one role (the organisation's default role is %s)", t.Policy.DefaultRole)
+		}
 	}
 	if wasAdmin && !holdsAdmin(after) {
 		if err := keepAnAdmin(ctx, tx, tenantID, true); err != nil {
@@ -298,3 +305,11 @@ func (e *Engine) changeRolesTx(ctx context.Context, tx AdminTx, actor Actor, pw 
 
 // Permissions lists every permission a role can grant.
 func (e *Engine) Permissions() []Permission { return append([]Permission(nil), AllPermissions...) }
+
+// plural writes "1 user" or "3 users".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
