@@ -25,6 +25,7 @@ func Run(t *testing.T, open Opener) {
 		{"Tenants", testTenants},
 		{"Tokens", testTokens},
 		{"UserRoundTrip", testUserRoundTrip},
+		{"DeleteUserEffects", testDeleteUserEffects},
 		{"UserNameCaseInsensitiveUnique", testCaseInsensitiveUnique},
 		{"UniquenessRace", testUniquenessRace},
 		{"SeatLimitUnderConcurrency", testSeatRace},
@@ -178,6 +179,76 @@ func testUserRoundTrip(t *testing.T, eng *provisioning.Engine) {
 	tn, _ := eng.Store.GetTenant(ctx, a.ID)
 	if tn.SeatsUsed != 0 {
 		t.Fatalf("seat not freed by delete: %d used", tn.SeatsUsed)
+	}
+}
+
+// testDeleteUserEffects checks every effect of a delete (PostgreSQL does them in one
+// statement): the seat is freed, reports lose their manager, a self-managed user goes, the
+// tombstone is written, other tenants are untouched, and a second delete is not found.
+func testDeleteUserEffects(t *testing.T, eng *provisioning.Engine) {
+	ctx := context.Background()
+	a := mustTenant(t, eng, "acme", 5)
+	b := mustTenant(t, eng, "beta", 5)
+	boss := mustUser(t, eng, a.ID, "boss@acme.test", func(u *provisioning.User) { u.Seat = true })
+	report := mustUser(t, eng, a.ID, "report@acme.test", func(u *provisioning.User) { u.Enterprise.ManagerID = boss.ID })
+	other := mustUser(t, eng, b.ID, "boss@acme.test", func(u *provisioning.User) { u.Seat = true })
+	if !report.Enterprise.ManagerIsUser {
+		t.Fatalf("manager not resolved: %+v", report.Enterprise)
+	}
+	if err := eng.DeleteUser(ctx, cli, a.ID, boss.ID, provisioning.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := eng.GetUser(ctx, a.ID, report.ID); err != nil || got.Enterprise.ManagerID != "" {
+		t.Fatalf("manager reference kept after delete: %v %+v", err, got)
+	}
+	if tn, _ := eng.Store.GetTenant(ctx, a.ID); tn.SeatsUsed != 0 {
+		t.Fatalf("seat not freed: %d used", tn.SeatsUsed)
+	}
+	if tn, _ := eng.Store.GetTenant(ctx, b.ID); tn.SeatsUsed != 1 {
+		t.Fatalf("other tenant's seats changed: %d used", tn.SeatsUsed)
+	}
+	tombstoned := func(tenantID string) (dead bool) {
+		t.Helper()
+		if err := eng.Store.InTx(ctx, func(tx provisioning.Tx) (err error) {
+			r, ok := tx.(provisioning.SSOReader)
+			if !ok {
+				return errors.New("the transaction offers no SSOReader")
+			}
+			dead, err = r.IsTombstoned(ctx, tenantID, "BOSS@acme.test")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return dead
+	}
+	if !tombstoned(a.ID) {
+		t.Fatal("no tombstone")
+	}
+	if tombstoned(b.ID) {
+		t.Fatal("tombstone in the other tenant")
+	}
+	if _, err := eng.GetUser(ctx, b.ID, other.ID); err != nil {
+		t.Fatalf("other tenant's user: %v", err)
+	}
+	err := eng.Store.InTx(ctx, func(tx provisioning.Tx) error { return tx.DeleteUser(ctx, a.ID, boss.ID) })
+	if !errors.Is(err, provisioning.ErrNotFound) {
+		t.Fatalf("second delete: %v, want not found", err)
+	}
+	// A user who is its own manager: one statement must not update and delete its row.
+	if _, err := eng.UpdateUser(ctx, cli, a.ID, report.ID, provisioning.AnyVersion, func(u *provisioning.User) error {
+		u.Enterprise.ManagerID = report.ID
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := eng.GetUser(ctx, a.ID, report.ID); got.Enterprise.ManagerID != report.ID {
+		t.Fatalf("self as manager not kept: %+v", got.Enterprise)
+	}
+	if err := eng.DeleteUser(ctx, cli, a.ID, report.ID, provisioning.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.GetUser(ctx, a.ID, report.ID); !errors.Is(err, provisioning.ErrNotFound) {
+		t.Fatalf("self-managed user not deleted: %v", err)
 	}
 }
 
