@@ -313,7 +313,7 @@ func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.Us
 		p.none = true
 	}
 	out := &provisioning.UserPage{}
-	rows, total, more, err := selectPage[userRow](ctx, c, w, p, pageReq{from: "users u", alias: "u", cols: c.userCols(), what: "users",
+	rows, total, more, err := selectPage[userRow](ctx, c, w, p, pageReq{from: "users u", alias: "u", cols: c.userCols() + c.detailCols(q.WithGroups, q.WithAccess), what: "users",
 		limit: q.Limit, offset: q.Offset, after: q.After, noTotal: q.NoTotal})
 	if err != nil {
 		return nil, err
@@ -326,9 +326,6 @@ func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.Us
 			return nil, err
 		}
 		ptrs[i] = u
-	}
-	if err := c.loadDetails(ctx, ptrs, q.WithGroups, q.WithAccess); err != nil {
-		return nil, err
 	}
 	out.Users = make([]provisioning.User, len(ptrs))
 	for i, u := range ptrs {
