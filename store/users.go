@@ -458,7 +458,10 @@ func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) error {
 		Seat bool   `db:"seat"`
 		Key  string `db:"user_name_key"`
 	}
-	if err := c.get(ctx, &row, `SELECT seat, user_name_key FROM users WHERE tenant_id = ? AND id = ?`+c.forUpdate(), tenantID, id); err != nil {
+	// SQLite (3.35+) returns what the delete removed: one statement fewer than reading
+	// the row first. SQLite makes every change of the statement in its first step, so
+	// reading one row runs all of it.
+	if err := c.get(ctx, &row, `DELETE FROM users WHERE tenant_id = ? AND id = ? RETURNING seat, user_name_key`, tenantID, id); err != nil {
 		return fmt.Errorf("user %s: %w", id, err)
 	}
 	// "manager_id <> ''" lets the partial index users_tenant_manager serve the statement
@@ -466,9 +469,6 @@ func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) error {
 	// scanned the tenant's users.
 	if _, err := c.exec(ctx, `UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ? AND manager_id <> ''`, tenantID, id); err != nil {
 		return fmt.Errorf("clear manager references: %w", err)
-	}
-	if _, err := c.exec(ctx, `DELETE FROM users WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
-		return fmt.Errorf("delete user: %w", err)
 	}
 	if row.Seat {
 		if err := c.takeSeats(ctx, tenantID, -1); err != nil {
