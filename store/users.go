@@ -362,6 +362,66 @@ func (c *conn) writeValues(ctx context.Context, tenantID string, u *provisioning
 // valuesPerInsert is the most user_values rows one INSERT writes (9 variables each).
 const valuesPerInsert = 500
 
+// loadDetails fills, when asked, the groups and the roles and teams of a page of users with
+// one query each (multi-valued attributes come with the user rows). A page of many users
+// reads them this way: per-row sub-queries (detailCols) made listing pages of 100 slower
+// on PostgreSQL (the load tool's listing phase: 6,000-6,500 users/s before, 3,300-4,400
+// with them).
+func (c *conn) loadDetails(ctx context.Context, users []*provisioning.User, groups, access bool) error {
+	if len(users) == 0 || (!groups && !access) {
+		return nil
+	}
+	byID := make(map[string]*provisioning.User, len(users))
+	// The users were read under the tenant's filter and ids are globally unique, so the
+	// detail queries go by user id alone: a tenant_id condition here tempted PostgreSQL, on
+	// statistics not yet analysed after an import, into scanning the tenant's whole
+	// (tenant_id, …) index instead of the user-id keys.
+	ids := make([]any, 0, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+		ids = append(ids, u.ID)
+	}
+	in := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(users)), ", ") + ")"
+	type refRow struct {
+		UserID string `db:"user_id"`
+		ID     string `db:"id"`
+		Name   string `db:"name"`
+	}
+	if groups {
+		for _, u := range users {
+			u.Groups = []provisioning.GroupRef{} // loaded, possibly empty: not nil
+		}
+		var refs []refRow
+		if err := c.selectx(ctx, &refs, `SELECT gm.user_id, g.id, g.display_name AS name FROM group_members gm
+			JOIN groups g ON g.id = gm.group_id WHERE gm.user_id IN `+in+` ORDER BY g.display_name_key, g.id`, ids...); err != nil {
+			return fmt.Errorf("load user groups: %w", err)
+		}
+		for _, r := range refs {
+			u := byID[r.UserID]
+			u.Groups = append(u.Groups, provisioning.GroupRef{ID: r.ID, DisplayName: r.Name})
+		}
+	}
+	if access {
+		var refs []refRow
+		if err := c.selectx(ctx, &refs, `SELECT ur.user_id, r.id, r.name FROM user_roles ur
+			JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN `+in+` ORDER BY r.name_key`, ids...); err != nil {
+			return fmt.Errorf("load user roles: %w", err)
+		}
+		for _, r := range refs {
+			byID[r.UserID].Roles = append(byID[r.UserID].Roles, r.Name)
+		}
+		refs = refs[:0]
+		if err := c.selectx(ctx, &refs, `SELECT tm.user_id, t.id, t.name FROM team_members tm
+			JOIN teams t ON t.id = tm.team_id WHERE tm.user_id IN `+in+` ORDER BY t.name_key`, ids...); err != nil {
+			return fmt.Errorf("load user teams: %w", err)
+		}
+		for _, r := range refs {
+			byID[r.UserID].Teams = append(byID[r.UserID].Teams, r.Name)
+		}
+	}
+	return nil
+}
+
 func (c *conn) getUserWhere(ctx context.Context, tenantID, where string, arg any, lock bool) (*provisioning.User, error) {
 	var r userRow
 	// A row locked for update skips roles and teams (separate relations UpdateUser does not
