@@ -556,7 +556,34 @@ func (e *Engine) access(ctx context.Context, s SSOStore, sess *Session) (*Access
 
 // EndSession ends one session (logout).
 func (e *Engine) EndSession(ctx context.Context, id string) error {
-	return e.inSSOTx(ctx, func(tx SSOTx) error { return tx.EndSession(ctx, id, e.now()) })
+	return e.inSSOTx(ctx, func(tx SSOTx) error {
+		sess, err := tx.GetSession(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if sess.EndedAt != nil {
+			return nil
+		}
+		if err := tx.EndSession(ctx, id, e.now()); err != nil {
+			return err
+		}
+		// A sign-out is an event, and the platform's sessions of it end by back-channel
+		// logout, queued in this transaction.
+		now := e.now()
+		if err := e.emit(ctx, tx, Actor{Kind: ActorSSO, ID: sess.UserID}, sess.TenantID, now, []derived{{typ: EvSessionEnded,
+			userID: sess.UserID, data: sessionData{UserID: sess.UserID, SessionID: sess.ID}}}); err != nil {
+			return err
+		}
+		etx, ok := tx.(EventTx)
+		if !ok {
+			return fmt.Errorf("transaction %T does not implement provisioning.EventTx", tx)
+		}
+		return etx.EnqueueLogout(ctx, &LogoutRequest{ID: e.NewID(), TenantID: sess.TenantID, UserID: sess.UserID, SessionID: sess.ID,
+			Reason: LogoutSignedOut, NextAttemptAt: now, CreatedAt: now})
+	})
 }
 
 func hashEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

@@ -124,7 +124,14 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 			results[i].err = fmt.Errorf("savepoint: %w", mapErr(err))
 			continue
 		}
+		c.events = nil
 		results[i] = runClosure(req, c)
+		if results[i].err == nil && results[i].panic == nil {
+			// The closure's events are numbered inside its savepoint: a failure rolls
+			// them back with it.
+			results[i].err = c.flushEvents(req.ctx)
+		}
+		c.events = nil
 		if results[i].err != nil || results[i].panic != nil {
 			if _, err := tx.Exec("ROLLBACK TO sb"); err != nil {
 				// The batch can no longer be trusted: fail everyone.

@@ -226,7 +226,11 @@ func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err err
 			err = fmt.Errorf("commit: %w", mapErr(cerr))
 		}
 	}()
-	return fn(&conn{ext: tx, d: db.dialect, inTx: true, tx: tx, stmts: db.writeStmts})
+	c := &conn{ext: tx, d: db.dialect, inTx: true, tx: tx, stmts: db.writeStmts}
+	if err := fn(c); err != nil {
+		return err
+	}
+	return c.flushEvents(ctx)
 }
 
 // Migrations returns the embedded migration files of a dialect, for tests that compare them.
@@ -270,6 +274,8 @@ type conn struct {
 	inTx  bool
 	tx    *sqlx.Tx
 	stmts *stmtCache
+	// events buffers the transaction's events until flushEvents, just before commit.
+	events []*provisioning.Event
 }
 
 var _ provisioning.Tx = (*conn)(nil)
