@@ -45,6 +45,8 @@ type Options struct {
 	// Accounts serves invitations, local passwords and mail suppressions; without it
 	// those endpoints answer 501.
 	Accounts *provisioning.Accounts
+	// Webhooks serves the webhook endpoints; without it they answer 501.
+	Webhooks *provisioning.Webhooks
 }
 
 // API is the admin API handler.

@@ -64,6 +64,18 @@ func (a *API) table() []route {
 		{method: "GET", path: "/policy", perm: users, h: a.getPolicy},
 		{method: "PATCH", path: "/policy", perm: settings, h: a.updatePolicy},
 		{method: "GET", path: "/audit", perm: settings, h: a.listAudit},
+
+		{method: "GET", path: "/events", perm: settings, h: a.listEvents},
+		{method: "GET", path: "/events/types", perm: settings, h: a.eventTypes},
+		{method: "GET", path: "/webhooks", perm: settings, h: a.listWebhooks},
+		{method: "POST", path: "/webhooks", perm: settings, h: a.createWebhook},
+		{method: "GET", path: "/webhooks/{id}", perm: settings, h: a.getWebhook},
+		{method: "PATCH", path: "/webhooks/{id}", perm: settings, h: a.updateWebhook},
+		{method: "DELETE", path: "/webhooks/{id}", perm: settings, h: a.deleteWebhook},
+		{method: "POST", path: "/webhooks/{id}/rotate-secret", perm: settings, h: a.rotateWebhookSecret},
+		{method: "GET", path: "/webhooks/{id}/deliveries", perm: settings, h: a.listDeliveries},
+		{method: "GET", path: "/webhooks/{id}/deliveries/{deliveryId}/attempts", perm: settings, h: a.listAttempts},
+		{method: "POST", path: "/webhooks/{id}/deliveries/{deliveryId}/replay", perm: settings, h: a.replayDelivery},
 	}
 }
 

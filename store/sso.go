@@ -390,10 +390,12 @@ type clientRow struct {
 	Redirects   string `db:"redirect_uris"`
 	PostLogouts string `db:"post_logout_redirect_uris"`
 	CreatedAt   int64  `db:"created_at"`
+	Backchannel string `db:"backchannel_logout_uri"`
 }
 
 func (r *clientRow) client() (*provisioning.OAuthClient, error) {
-	c := &provisioning.OAuthClient{ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, Public: r.Public, CreatedAt: fromMicros(r.CreatedAt)}
+	c := &provisioning.OAuthClient{ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, Public: r.Public, CreatedAt: fromMicros(r.CreatedAt),
+		BackchannelLogoutURI: r.Backchannel}
 	if err := json.Unmarshal([]byte(r.Redirects), &c.RedirectURIs); err != nil {
 		return nil, fmt.Errorf("client %s redirect URIs: %w", r.ID, err)
 	}
@@ -403,7 +405,7 @@ func (r *clientRow) client() (*provisioning.OAuthClient, error) {
 	return c, nil
 }
 
-const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, created_at`
+const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, created_at, backchannel_logout_uri`
 
 func (db *DB) CreateClient(ctx context.Context, c *provisioning.OAuthClient) error {
 	red, err := json.Marshal(append([]string{}, c.RedirectURIs...))
@@ -418,8 +420,8 @@ func (db *DB) CreateClient(ctx context.Context, c *provisioning.OAuthClient) err
 	if c.SecretHash != nil {
 		secret = c.SecretHash
 	}
-	_, err = db.writer().exec(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, secret, c.Public, string(red), string(pl), micros(c.CreatedAt))
+	_, err = db.writer().exec(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Name, secret, c.Public, string(red), string(pl), micros(c.CreatedAt), c.BackchannelLogoutURI)
 	if errors.Is(err, errUnique) {
 		return &provisioning.ConflictError{Field: "clientId", Value: c.ID}
 	}

@@ -17,6 +17,10 @@ func mountAdmin(mux *http.ServeMux, a *app) error {
 	if err != nil {
 		return err
 	}
-	admin.New(a.eng, admin.Options{Logger: a.log.With("door", "admin"), States: a.db, Accounts: acc}).Mount(mux)
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
+	}
+	admin.New(a.eng, admin.Options{Logger: a.log.With("door", "admin"), States: a.db, Accounts: acc, Webhooks: wh}).Mount(mux)
 	return nil
 }

@@ -47,6 +47,7 @@ type Config struct {
 	LoginBurst    int
 
 	Mail              MailConfig
+	Events            EventsConfig
 	AccessLog         bool
 	TrustForwardedFor bool
 }

@@ -37,6 +37,7 @@ func serveFlags(env *cliEnv, cfg *Config) (*flagBinder, error) {
 	b.str(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty: off)")
 	b.duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
 	bindMailFlags(b, &cfg.Mail)
+	bindEventFlags(b, &cfg.Events)
 	return b, nil
 }
 

@@ -357,18 +357,21 @@ func runClientCreate(ctx context.Context, env *cliEnv, args []string) error {
 	var name string
 	var redirects, postLogout stringList
 	var public bool
+	var backchannel string
 	fs, b := newFlags("client create", env, &cfg)
 	b.str(&cfg.BaseURL, "base-url", "", "public URL of the server (the OIDC issuer)")
 	fs.StringVar(&name, "name", "platform", "client name")
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-uri", "post-logout redirect URI (repeatable)")
 	fs.BoolVar(&public, "public", false, "public client (no secret; PKCE required)")
+	fs.StringVar(&backchannel, "backchannel-logout-uri", "", "where the client receives OpenID Connect back-channel logout tokens")
 	a, err := openCommand(ctx, env, fs, b, &cfg, args)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	c, secret, err := provider.CreateClient(ctx, a.db, name, redirects, postLogout, public, time.Now().UTC())
+	c, secret, err := provider.RegisterClient(ctx, a.db, provider.ClientRegistration{Name: name, RedirectURIs: redirects,
+		PostLogoutRedirectURIs: postLogout, Public: public, BackchannelLogoutURI: backchannel}, time.Now().UTC())
 	if err != nil {
 		return err
 	}

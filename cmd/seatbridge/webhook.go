@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/seatbridge/seatbridge/provisioning"
+	"github.com/seatbridge/seatbridge/sso/provider"
+	"github.com/seatbridge/seatbridge/webhook"
+)
+
+func init() {
+	workers = append(workers, runWebhookWorker, runLogoutSender)
+}
+
+// EventsConfig configures the event log, webhook delivery and back-channel logout.
+type EventsConfig struct {
+	// AllowPrivate lets webhooks reach loopback and private addresses.
+	AllowPrivate bool
+	Retention    time.Duration
+	Poll         time.Duration
+	Timeout      time.Duration
+}
+
+// bindEventFlags adds the event and webhook flags to serve (called from serveFlags).
+func bindEventFlags(b *flagBinder, c *EventsConfig) {
+	b.boolean(&c.AllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, link-local and private addresses (tests, private networks)")
+	b.duration(&c.Retention, "event-retention", 30*24*time.Hour, "how long events and finished webhook deliveries are kept")
+	b.duration(&c.Poll, "webhook-poll", 500*time.Millisecond, "how often the webhook and back-channel logout workers poll when idle")
+	b.duration(&c.Timeout, "webhook-timeout", 10*time.Second, "timeout of one webhook request")
+}
+
+// webhooks is the webhook service of an opened app (it seals signing secrets).
+func (a *app) webhooks() (*provisioning.Webhooks, error) {
+	box, err := a.secretBox()
+	if err != nil {
+		return nil, err
+	}
+	return provisioning.NewWebhooks(a.eng, box), nil
+}
+
+// runWebhookWorker delivers webhooks until ctx ends; every replica runs one.
+func runWebhookWorker(ctx context.Context, a *app) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
+	}
+	c := a.cfg.Events
+	w := &webhook.Worker{Deliveries: wh, Log: a.log.With("worker", "webhook"), Interval: c.Poll, Retention: c.Retention,
+		Client: webhook.NewClient(webhook.ClientOptions{AllowPrivate: c.AllowPrivate, Timeout: c.Timeout})}
+	return w.Run(ctx)
+}
+
+// runLogoutSender sends back-channel logouts until ctx ends; every replica runs one.
+func runLogoutSender(ctx context.Context, a *app) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
+	}
+	svc, err := ssoService(a)
+	if err != nil {
+		return err
+	}
+	s := &provider.LogoutSender{P: provider.New(svc), Queue: wh, Log: a.log.With("worker", "backchannel-logout"), Interval: a.cfg.Events.Poll}
+	return s.Run(ctx)
+}

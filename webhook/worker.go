@@ -1,0 +1,172 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+// Deliveries is the provisioning side the worker drains; *provisioning.Webhooks
+// implements it.
+type Deliveries interface {
+	FanOut(ctx context.Context, limit int) (int, error)
+	ClaimDeliveries(ctx context.Context, worker string, limit int) ([]provisioning.ClaimedDelivery, error)
+	FinishDelivery(ctx context.Context, worker string, d *provisioning.ClaimedDelivery, r provisioning.AttemptResult) error
+	PurgeEvents(ctx context.Context, retention time.Duration) (int64, error)
+}
+
+// Worker delivers webhooks. Every replica may run one: deliveries are leased in the
+// database, so each attempt goes to one worker, and a worker that dies loses its lease
+// to another. It runs beside the HTTP server and never inside a SCIM or SSO request.
+type Worker struct {
+	Deliveries Deliveries
+	Client     *http.Client
+	Log        *slog.Logger
+	// ID names this worker in claims (default host name and process id).
+	ID string
+	// Interval is the pause between polls when nothing is due (default 500 ms).
+	Interval time.Duration
+	// Batch is how many deliveries one poll claims and sends in parallel (default 20).
+	Batch int
+	// MaxResponse is how much of a response body is read (default 64 KiB); the rest is
+	// dropped and the connection closed.
+	MaxResponse int64
+	// Retention, when set, purges events and finished deliveries older than it, hourly.
+	Retention time.Duration
+	// Now is the clock of webhook-timestamp (default time.Now).
+	Now func() time.Time
+}
+
+func (w *Worker) defaults() {
+	if w.ID == "" {
+		host, _ := os.Hostname()
+		w.ID = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	if w.Interval <= 0 {
+		w.Interval = 500 * time.Millisecond
+	}
+	if w.Batch <= 0 {
+		w.Batch = 20
+	}
+	if w.MaxResponse <= 0 {
+		w.MaxResponse = 64 << 10
+	}
+	if w.Log == nil {
+		w.Log = slog.Default()
+	}
+	if w.Client == nil {
+		w.Client = NewClient(ClientOptions{})
+	}
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+}
+
+// Run polls until ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	w.defaults()
+	w.Log.InfoContext(ctx, "webhook worker started", "worker", w.ID)
+	var lastPurge time.Time
+	for {
+		if w.Retention > 0 && time.Since(lastPurge) > time.Hour {
+			lastPurge = time.Now()
+			if n, err := w.Deliveries.PurgeEvents(ctx, w.Retention); err != nil && ctx.Err() == nil {
+				w.Log.ErrorContext(ctx, "event purge failed", "err", err)
+			} else if n > 0 {
+				w.Log.InfoContext(ctx, "events purged", "rows", n)
+			}
+		}
+		n, err := w.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.Log.ErrorContext(ctx, "webhook worker poll failed", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue // more may be waiting
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(w.Interval):
+		}
+	}
+}
+
+// RunOnce fans new events out into deliveries, then claims one batch and attempts each
+// delivery once, in parallel (a claim holds at most one delivery per endpoint and user,
+// so parallel sends keep each user's order). It returns how many deliveries it made or
+// attempted.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	w.defaults()
+	made, err := w.Deliveries.FanOut(ctx, 500)
+	if err != nil {
+		return 0, err
+	}
+	ds, err := w.Deliveries.ClaimDeliveries(ctx, w.ID, w.Batch)
+	if err != nil {
+		return made, err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ds))
+	for i := range ds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.deliver(ctx, &ds[i])
+		}()
+	}
+	wg.Wait()
+	return made + len(ds), errors.Join(errs...)
+}
+
+func (w *Worker) deliver(ctx context.Context, d *provisioning.ClaimedDelivery) error {
+	log := w.Log.With("delivery", d.ID, "tenant", d.TenantID, "endpoint", d.EndpointID, "event", d.EventID, "attempt", d.Attempts)
+	r := w.Send(ctx, d)
+	if r.OK() {
+		log.DebugContext(ctx, "webhook delivered", "status", r.StatusCode, "latency_ms", r.Latency.Milliseconds())
+	} else {
+		log.WarnContext(ctx, "webhook delivery failed", "status", r.StatusCode, "err", r.Err)
+	}
+	return w.Deliveries.FinishDelivery(ctx, w.ID, d, r)
+}
+
+// Send makes one attempt: POST the event with the Standard Webhooks headers.
+func (w *Worker) Send(ctx context.Context, d *provisioning.ClaimedDelivery) provisioning.AttemptResult {
+	w.defaults()
+	// The id stays the same across retries (receivers deduplicate on it); timestamp and
+	// signature are fresh for every attempt.
+	ts := w.Now()
+	sig, err := Sign(d.Secrets, d.EventID, ts, d.Body)
+	if err != nil {
+		return provisioning.AttemptResult{Err: "sign: " + err.Error()}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		return provisioning.AttemptResult{Err: "request: " + err.Error()}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Seatbridge-Webhooks/1")
+	req.Header.Set(HeaderID, d.EventID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	req.Header.Set(HeaderSignature, sig)
+	start := time.Now()
+	resp, err := w.Client.Do(req)
+	if err != nil {
+		return provisioning.AttemptResult{Err: err.Error(), Latency: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, w.MaxResponse))
+	res := provisioning.AttemptResult{StatusCode: resp.StatusCode, Latency: time.Since(start), Excerpt: string(body)}
+	if rerr != nil {
+		res.Err = "read response: " + rerr.Error()
+	}
+	return res
+}
