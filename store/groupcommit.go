@@ -115,6 +115,7 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 	}
 	c := &conn{ext: tx, d: g.db.dialect, inTx: true, tx: tx, stmts: g.db.writeStmts}
 	ok := 0
+	wrote := false
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
 			results[i].err = err
@@ -126,7 +127,8 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 		}
 		c.events = nil
 		results[i] = runClosure(req, c)
-		if results[i].err == nil && results[i].panic == nil {
+		if results[i].err == nil && results[i].panic == nil && len(c.events) > 0 {
+			wrote = true
 			// The closure's events are numbered inside its savepoint: a failure rolls
 			// them back with it.
 			results[i].err = c.flushEvents(req.ctx)
@@ -166,6 +168,8 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 				results[i].err = fmt.Errorf("commit: %w", mapErr(err))
 			}
 		}
+	} else if wrote {
+		g.db.eventsCommitted()
 	}
 	for i, req := range batch {
 		req.done <- results[i]

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -63,6 +64,31 @@ type DB struct {
 	writeStmts *stmtCache
 	// batcher groups concurrent SQLite transactions into one commit (nil on PostgreSQL).
 	batcher *groupCommitter
+	// eventHooks are called after a commit that wrote events (OnEvents).
+	hookMu     sync.Mutex
+	eventHooks atomic.Pointer[[]func()]
+}
+
+// OnEvents registers fn to be called (synchronously, so it must not block) after every
+// commit that wrote events, so that workers of this process wake at once instead of at
+// their next poll. Other replicas' workers still find the events by polling.
+func (db *DB) OnEvents(fn func()) {
+	db.hookMu.Lock()
+	defer db.hookMu.Unlock()
+	var hs []func()
+	if p := db.eventHooks.Load(); p != nil {
+		hs = append(hs, *p...)
+	}
+	hs = append(hs, fn)
+	db.eventHooks.Store(&hs)
+}
+
+func (db *DB) eventsCommitted() {
+	if p := db.eventHooks.Load(); p != nil {
+		for _, fn := range *p {
+			fn()
+		}
+	}
 }
 
 var _ provisioning.Store = (*DB)(nil)
@@ -206,6 +232,7 @@ func (db *DB) Close() error {
 // PostgreSQL is not retried here: the engine's statements are written so that row locks,
 // not retries, order concurrent writers.
 func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err error) {
+	wrote := false
 	if db.batcher != nil {
 		return db.batcher.run(ctx, fn)
 	}
@@ -224,12 +251,17 @@ func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err err
 		}
 		if cerr := tx.Commit(); cerr != nil {
 			err = fmt.Errorf("commit: %w", mapErr(cerr))
+			return
+		}
+		if wrote {
+			db.eventsCommitted()
 		}
 	}()
 	c := &conn{ext: tx, d: db.dialect, inTx: true, tx: tx, stmts: db.writeStmts}
 	if err := fn(c); err != nil {
 		return err
 	}
+	wrote = len(c.events) > 0
 	return c.flushEvents(ctx)
 }
 

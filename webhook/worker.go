@@ -44,6 +44,10 @@ type Worker struct {
 	Retention time.Duration
 	// Now is the clock of webhook-timestamp (default time.Now).
 	Now func() time.Time
+	// Wake, when set, ends the pause between polls early: the store signals it when this
+	// process commits events, so they go out at once; events of other replicas are found
+	// by the next poll.
+	Wake <-chan struct{}
 }
 
 func (w *Worker) defaults() {
@@ -92,10 +96,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		if n > 0 && err == nil {
 			continue // more may be waiting
 		}
+		t := time.NewTimer(w.Interval)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
-		case <-time.After(w.Interval):
+		case <-w.Wake:
+			t.Stop()
+		case <-t.C:
 		}
 	}
 }

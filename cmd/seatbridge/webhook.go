@@ -39,6 +39,18 @@ func (a *app) webhooks() (*provisioning.Webhooks, error) {
 	return provisioning.NewWebhooks(a.eng, box), nil
 }
 
+// wakeOnEvents returns a channel signalled when this process commits events.
+func wakeOnEvents(a *app) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	a.db.OnEvents(func() {
+		select {
+		case ch <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	})
+	return ch
+}
+
 // runWebhookWorker delivers webhooks until ctx ends; every replica runs one.
 func runWebhookWorker(ctx context.Context, a *app) error {
 	wh, err := a.webhooks()
@@ -46,7 +58,7 @@ func runWebhookWorker(ctx context.Context, a *app) error {
 		return err
 	}
 	c := a.cfg.Events
-	w := &webhook.Worker{Deliveries: wh, Log: a.log.With("worker", "webhook"), Interval: c.Poll, Retention: c.Retention,
+	w := &webhook.Worker{Deliveries: wh, Log: a.log.With("worker", "webhook"), Interval: c.Poll, Retention: c.Retention, Wake: wakeOnEvents(a),
 		Client: webhook.NewClient(webhook.ClientOptions{AllowPrivate: c.AllowPrivate, Timeout: c.Timeout})}
 	return w.Run(ctx)
 }
@@ -61,6 +73,7 @@ func runLogoutSender(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	s := &provider.LogoutSender{P: provider.New(svc), Queue: wh, Log: a.log.With("worker", "backchannel-logout"), Interval: a.cfg.Events.Poll}
+	s := &provider.LogoutSender{P: provider.New(svc), Queue: wh, Log: a.log.With("worker", "backchannel-logout"), Interval: a.cfg.Events.Poll,
+		Wake: wakeOnEvents(a)}
 	return s.Run(ctx)
 }

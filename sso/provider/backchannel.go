@@ -42,6 +42,8 @@ type LogoutSender struct {
 	// (default 500 ms).
 	ID       string
 	Interval time.Duration
+	// Wake, when set, ends the pause between polls early (see webhook.Worker.Wake).
+	Wake <-chan struct{}
 }
 
 func (s *LogoutSender) defaults() {
@@ -75,10 +77,14 @@ func (s *LogoutSender) Run(ctx context.Context) error {
 		if n > 0 && err == nil {
 			continue
 		}
+		t := time.NewTimer(s.Interval)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
-		case <-time.After(s.Interval):
+		case <-s.Wake:
+			t.Stop()
+		case <-t.C:
 		}
 	}
 }
