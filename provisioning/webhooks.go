@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/url"
@@ -128,6 +129,10 @@ type WebhookTx interface {
 	// FinishDelivery records an attempt and the delivery's new state if worker still
 	// holds its claim (ErrConflict otherwise).
 	FinishDelivery(ctx context.Context, d *WebhookDelivery, a *WebhookAttempt, worker string) error
+	// MarkDelivered finishes successful deliveries still claimed by worker, returning
+	// how many; LogAttempts records attempts. Both work on batches in few statements.
+	MarkDelivered(ctx context.Context, ids []string, statusCode int, at time.Time, worker string) (int, error)
+	LogAttempts(ctx context.Context, as []*WebhookAttempt) error
 	// ReplayDelivery makes a finished delivery pending again, due at now.
 	ReplayDelivery(ctx context.Context, tenantID, id string, now time.Time) (*WebhookDelivery, error)
 	// FinishLogout records the outcome of a back-channel logout held by worker.
@@ -532,10 +537,79 @@ func (r AttemptResult) OK() bool { return r.Err == "" && r.StatusCode >= 200 && 
 // with backoff, or failed when the retry window has passed, which disables the endpoint
 // (audited, with a webhook.disabled event).
 func (w *Webhooks) FinishDelivery(ctx context.Context, worker string, d *ClaimedDelivery, r AttemptResult) error {
-	now := w.now()
-	a := &WebhookAttempt{ID: "wha_" + strings.ReplaceAll(w.NewID(), "-", ""), TenantID: d.TenantID, DeliveryID: d.ID, Attempt: d.Attempts,
+	return w.FinishDeliveries(ctx, worker, []ClaimedDelivery{*d}, []AttemptResult{r})
+}
+
+// FinishDeliveries is FinishDelivery for a batch, in one transaction: on SQLite every
+// transaction takes the single writer that SCIM requests also wait for, so a worker
+// finishing deliveries one by one would slow provisioning down. A delivery whose claim
+// was lost (its lease expired and another worker took it) is skipped, not an error for
+// the others.
+func (w *Webhooks) FinishDeliveries(ctx context.Context, worker string, ds []ClaimedDelivery, rs []AttemptResult) error {
+	if len(ds) != len(rs) {
+		return fmt.Errorf("finish deliveries: %d deliveries, %d results", len(ds), len(rs))
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	var lost []error
+	err := w.inTx(ctx, func(tx WebhookTx) error {
+		lost = lost[:0]
+		// The common case, accepted deliveries, takes a few statements for the whole
+		// batch; failures go one by one (backoff, give-up, disabling).
+		now := w.now()
+		ok := map[int][]string{}
+		var attempts []*WebhookAttempt
+		for i := range ds {
+			if !rs[i].OK() {
+				continue
+			}
+			ok[rs[i].StatusCode] = append(ok[rs[i].StatusCode], ds[i].ID)
+			attempts = append(attempts, w.attemptOf(worker, &ds[i], rs[i], now))
+		}
+		for code, ids := range ok {
+			n, err := tx.MarkDelivered(ctx, ids, code, now, worker)
+			if err != nil {
+				return err
+			}
+			if n != len(ids) {
+				// Leases ran out and another worker took some over: it will record them.
+				lost = append(lost, fmt.Errorf("%d of %d deliveries: claim lost: %w", len(ids)-n, len(ids), ErrConflict))
+			}
+		}
+		if err := tx.LogAttempts(ctx, attempts); err != nil {
+			return err
+		}
+		for i := range ds {
+			if rs[i].OK() {
+				continue
+			}
+			err := w.finishTx(ctx, tx, worker, &ds[i], rs[i])
+			if errors.Is(err, ErrConflict) {
+				lost = append(lost, err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(lost...)
+}
+
+func (w *Webhooks) attemptOf(worker string, d *ClaimedDelivery, r AttemptResult, now time.Time) *WebhookAttempt {
+	return &WebhookAttempt{ID: "wha_" + strings.ReplaceAll(w.NewID(), "-", ""), TenantID: d.TenantID, DeliveryID: d.ID, Attempt: d.Attempts,
 		Worker: worker, StatusCode: r.StatusCode, LatencyMS: r.Latency.Milliseconds(), Error: truncate(r.Err, 500),
 		ResponseExcerpt: truncate(r.Excerpt, 1024), At: now}
+}
+
+func (w *Webhooks) finishTx(ctx context.Context, tx WebhookTx, worker string, d *ClaimedDelivery, r AttemptResult) error {
+	now := w.now()
+	a := w.attemptOf(worker, d, r, now)
 	upd := d.WebhookDelivery
 	upd.LastStatus, upd.LastError = r.StatusCode, a.Error
 	giveUp := false
@@ -547,7 +621,7 @@ func (w *Webhooks) FinishDelivery(ctx context.Context, worker string, d *Claimed
 	default:
 		upd.Status, upd.NextAttemptAt = WebhookPending, now.Add(w.Retry.Backoff(d.Attempts))
 	}
-	return w.inTx(ctx, func(tx WebhookTx) error {
+	{
 		if err := tx.FinishDelivery(ctx, &upd, a, worker); err != nil {
 			return err
 		}
@@ -571,7 +645,7 @@ func (w *Webhooks) FinishDelivery(ctx context.Context, worker string, d *Claimed
 		w.Log.WarnContext(ctx, "webhook endpoint disabled after persistent failure", "tenant", d.TenantID, "endpoint", d.EndpointID)
 		return w.audit(ctx, tx, Actor{Kind: ActorSystem, ID: "webhook", Name: worker}, d.TenantID, "webhook.disable", "webhook",
 			d.EndpointID, &before, ep)
-	})
+	}
 }
 
 func truncate(s string, n int) string {

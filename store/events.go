@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -376,6 +377,25 @@ func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, matc
 				ep.TenantID, ep.Cursor, limit); err != nil {
 				return fmt.Errorf("fan out: %w", err)
 			}
+			// One multi-row INSERT per chunk: on SQLite every statement runs under the
+			// single writer that SCIM requests wait for.
+			var args []any
+			rowsN := 0
+			insert := func() error {
+				if rowsN == 0 {
+					return nil
+				}
+				q := `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_seq, event_id, event_type, user_key,
+					status, attempts, next_attempt_at, created_at) VALUES ` +
+					strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?), `, rowsN), ", ") +
+					` ON CONFLICT (endpoint_id, event_seq) DO NOTHING`
+				if _, err := c.exec(ctx, q, args...); err != nil {
+					return fmt.Errorf("fan out: %w", err)
+				}
+				created += rowsN
+				args, rowsN = args[:0], 0
+				return nil
+			}
 			for j := range evs {
 				ev, err := evs[j].event()
 				if err != nil {
@@ -384,13 +404,15 @@ func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, matc
 				if !match(ep, &ev) {
 					continue
 				}
-				if _, err := c.exec(ctx, `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_seq, event_id, event_type, user_key,
-					status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
-					ON CONFLICT (endpoint_id, event_seq) DO NOTHING`,
-					newID(), ep.TenantID, ep.ID, ev.Seq, ev.ID, ev.Type, ev.UserID, micros(now), micros(now)); err != nil {
-					return fmt.Errorf("fan out: %w", err)
+				args = append(args, newID(), ep.TenantID, ep.ID, ev.Seq, ev.ID, ev.Type, ev.UserID, micros(now), micros(now))
+				if rowsN++; rowsN == 100 {
+					if err := insert(); err != nil {
+						return err
+					}
 				}
-				created++
+			}
+			if err := insert(); err != nil {
+				return err
 			}
 			if len(evs) > 0 {
 				if _, err := c.exec(ctx, `UPDATE webhook_endpoints SET cursor = ? WHERE id = ?`, evs[len(evs)-1].Seq, ep.ID); err != nil {
@@ -433,12 +455,18 @@ func (db *DB) ClaimDeliveries(ctx context.Context, worker string, now time.Time,
 			return fmt.Errorf("claim deliveries: %w", err)
 		}
 		out = out[:0]
-		for i := range rows {
-			r := &rows[i]
-			if _, err := c.exec(ctx, `UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 WHERE id = ?`,
-				worker, micros(now.Add(lease)), r.ID); err != nil {
+		if len(rows) > 0 {
+			args := []any{worker, micros(now.Add(lease))}
+			for i := range rows {
+				args = append(args, rows[i].ID)
+			}
+			if _, err := c.exec(ctx, `UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1
+				WHERE id IN (`+placeholders(len(rows))+`)`, args...); err != nil {
 				return fmt.Errorf("claim deliveries: %w", err)
 			}
+		}
+		for i := range rows {
+			r := &rows[i]
 			r.Attempts++
 			ev, err := (&eventRow{Seq: r.EventSeq, UserID: r.UserKey, Body: r.Body}).event()
 			if err != nil {
@@ -469,6 +497,42 @@ func (c *conn) FinishDelivery(ctx context.Context, d *provisioning.WebhookDelive
 		response_excerpt, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.TenantID, a.DeliveryID, a.Attempt, a.Worker, a.StatusCode,
 		a.LatencyMS, a.Error, a.ResponseExcerpt, micros(a.At)); err != nil {
 		return fmt.Errorf("log attempt: %w", err)
+	}
+	return nil
+}
+
+// MarkDelivered finishes a batch of successful deliveries still claimed by worker with
+// one statement; it returns how many it finished (fewer when claims were lost).
+func (c *conn) MarkDelivered(ctx context.Context, ids []string, statusCode int, at time.Time, worker string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	args := []any{statusCode, micros(at), worker}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	res, err := c.exec(ctx, `UPDATE webhook_deliveries SET status = 'delivered', last_status = ?, last_error = '', delivered_at = ?,
+		claimed_by = '', claimed_until = 0 WHERE status = 'pending' AND claimed_by = ? AND id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("mark delivered: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// LogAttempts inserts attempt records, many per statement.
+func (c *conn) LogAttempts(ctx context.Context, as []*provisioning.WebhookAttempt) error {
+	for len(as) > 0 {
+		chunk := as[:min(len(as), 100)]
+		as = as[len(chunk):]
+		var args []any
+		for _, a := range chunk {
+			args = append(args, a.ID, a.TenantID, a.DeliveryID, a.Attempt, a.Worker, a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt, micros(a.At))
+		}
+		if _, err := c.exec(ctx, `INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, worker, status_code, latency_ms, error,
+			response_excerpt, at) VALUES `+strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", "), args...); err != nil {
+			return fmt.Errorf("log attempts: %w", err)
+		}
 	}
 	return nil
 }

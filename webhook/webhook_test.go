@@ -416,6 +416,7 @@ func TestTwoReplicasDeliverOnce(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(200 * time.Millisecond) // room for a duplicate to show up
+		waitSettled(t, db)
 		cancel()
 		wg.Wait()
 		rcv.mu.Lock()
@@ -444,6 +445,25 @@ func TestTwoReplicasDeliverOnce(t *testing.T) {
 		}
 		t.Logf("attempts by worker: %v", rows)
 	})
+}
+
+// waitSettled waits until no delivery is pending (the last batch's outcome recorded).
+func waitSettled(t *testing.T, db *store.DB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := db.SQL().Get(&n, `SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'`); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deliveries still pending", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // reopen opens a second handle on the same PostgreSQL schema, as another replica would.
@@ -496,6 +516,7 @@ func TestFailThenRecoverInOrder(t *testing.T) {
 		for rcv.count() < 16 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
+		waitSettled(t, db)
 		cancel()
 		rcv.mu.Lock()
 		got := append([]provisioning.Event(nil), rcv.got...)

@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,7 +19,7 @@ import (
 type Deliveries interface {
 	FanOut(ctx context.Context, limit int) (int, error)
 	ClaimDeliveries(ctx context.Context, worker string, limit int) ([]provisioning.ClaimedDelivery, error)
-	FinishDelivery(ctx context.Context, worker string, d *provisioning.ClaimedDelivery, r provisioning.AttemptResult) error
+	FinishDeliveries(ctx context.Context, worker string, ds []provisioning.ClaimedDelivery, rs []provisioning.AttemptResult) error
 	PurgeEvents(ctx context.Context, retention time.Duration) (int64, error)
 }
 
@@ -35,7 +34,7 @@ type Worker struct {
 	ID string
 	// Interval is the pause between polls when nothing is due (default 500 ms).
 	Interval time.Duration
-	// Batch is how many deliveries one poll claims and sends in parallel (default 20).
+	// Batch is how many deliveries one poll claims and sends in parallel (default 100).
 	Batch int
 	// MaxResponse is how much of a response body is read (default 64 KiB); the rest is
 	// dropped and the connection closed.
@@ -59,7 +58,7 @@ func (w *Worker) defaults() {
 		w.Interval = 500 * time.Millisecond
 	}
 	if w.Batch <= 0 {
-		w.Batch = 20
+		w.Batch = 100
 	}
 	if w.MaxResponse <= 0 {
 		w.MaxResponse = 64 << 10
@@ -74,6 +73,9 @@ func (w *Worker) defaults() {
 		w.Now = time.Now
 	}
 }
+
+// coalesce is the pause after a wake-up before polling.
+const coalesce = 25 * time.Millisecond
 
 // Run polls until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
@@ -93,8 +95,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			w.Log.ErrorContext(ctx, "webhook worker poll failed", "err", err)
 		}
-		if n > 0 && err == nil {
-			continue // more may be waiting
+		if n >= w.Batch && err == nil {
+			continue // a full batch: more are waiting
 		}
 		t := time.NewTimer(w.Interval)
 		select {
@@ -103,6 +105,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		case <-w.Wake:
 			t.Stop()
+			// Let a burst of commits gather into one batch: a poll per commit would
+			// spend more transactions (SQLite's single writer) than the deliveries need.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(coalesce):
+			}
 		case <-t.C:
 		}
 	}
@@ -123,27 +132,32 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		return made, err
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, len(ds))
+	rs := make([]provisioning.AttemptResult, len(ds))
 	for i := range ds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = w.deliver(ctx, &ds[i])
+			rs[i] = w.attempt(ctx, &ds[i])
 		}()
 	}
 	wg.Wait()
-	return made + len(ds), errors.Join(errs...)
+	// One transaction records the whole batch (see FinishDeliveries). It runs even when
+	// ctx ended meanwhile (shutdown): what was sent is recorded, not sent again.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return made + len(ds), w.Deliveries.FinishDeliveries(fctx, w.ID, ds, rs)
 }
 
-func (w *Worker) deliver(ctx context.Context, d *provisioning.ClaimedDelivery) error {
-	log := w.Log.With("delivery", d.ID, "tenant", d.TenantID, "endpoint", d.EndpointID, "event", d.EventID, "attempt", d.Attempts)
+func (w *Worker) attempt(ctx context.Context, d *provisioning.ClaimedDelivery) provisioning.AttemptResult {
 	r := w.Send(ctx, d)
 	if r.OK() {
-		log.DebugContext(ctx, "webhook delivered", "status", r.StatusCode, "latency_ms", r.Latency.Milliseconds())
+		w.Log.DebugContext(ctx, "webhook delivered", "delivery", d.ID, "tenant", d.TenantID, "endpoint", d.EndpointID,
+			"status", r.StatusCode, "latency_ms", r.Latency.Milliseconds())
 	} else {
-		log.WarnContext(ctx, "webhook delivery failed", "status", r.StatusCode, "err", r.Err)
+		w.Log.WarnContext(ctx, "webhook delivery failed", "delivery", d.ID, "tenant", d.TenantID, "endpoint", d.EndpointID,
+			"event", d.EventID, "attempt", d.Attempts, "status", r.StatusCode, "err", r.Err)
 	}
-	return w.Deliveries.FinishDelivery(ctx, w.ID, d, r)
+	return r
 }
 
 // Send makes one attempt: POST the event with the Standard Webhooks headers.

@@ -62,7 +62,7 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE UNIQUE INDEX webhook_deliveries_event ON webhook_deliveries (endpoint_id, event_seq);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
-CREATE INDEX webhook_deliveries_user ON webhook_deliveries (endpoint_id, user_key, event_seq);
+CREATE INDEX webhook_deliveries_user ON webhook_deliveries (endpoint_id, user_key, event_seq) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
 
 -- Every attempt: status, latency and a response excerpt.
