@@ -113,6 +113,10 @@ type WebhookStore interface {
 	ClaimDeliveries(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ClaimedDelivery, error)
 	// ClaimLogouts leases due back-channel logouts to worker.
 	ClaimLogouts(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]LogoutRequest, error)
+	// ClaimSink leases tenants with unpublished events to a broker sink's worker, with
+	// those events; ReleaseSink records how far it published and ends the lease.
+	ClaimSink(ctx context.Context, sink, worker string, now time.Time, lease time.Duration, limit, perTenant int) ([]SinkBatch, error)
+	ReleaseSink(ctx context.Context, sink, worker, tenantID string, seq int64) error
 	// PurgeEvents deletes events, finished deliveries and their attempts created before
 	// cutoff.
 	PurgeEvents(ctx context.Context, cutoff time.Time) (int64, error)
@@ -660,6 +664,30 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// SinkBatch is a tenant's events leased to a broker sink, in Seq order.
+type SinkBatch struct {
+	TenantID string
+	Events   []Event
+}
+
+// ClaimSink leases unpublished events of up to limit tenants to a broker sink's worker.
+func (w *Webhooks) ClaimSink(ctx context.Context, sink, worker string, limit int) ([]SinkBatch, error) {
+	s, err := w.store()
+	if err != nil {
+		return nil, err
+	}
+	return s.ClaimSink(ctx, sink, worker, w.now(), w.Retry.Lease, limit, 500)
+}
+
+// ReleaseSink records that the sink published a tenant's events up to seq.
+func (w *Webhooks) ReleaseSink(ctx context.Context, sink, worker, tenantID string, seq int64) error {
+	s, err := w.store()
+	if err != nil {
+		return err
+	}
+	return s.ReleaseSink(ctx, sink, worker, tenantID, seq)
 }
 
 // ClaimLogouts leases due back-channel logouts to worker.

@@ -558,6 +558,68 @@ func (c *conn) ReplayDelivery(ctx context.Context, tenantID, id string, now time
 	return &d, nil
 }
 
+// ClaimSink leases, for one sink, up to limit tenants whose events it has not published
+// yet, with the events after its cursor (at most perTenant each).
+func (db *DB) ClaimSink(ctx context.Context, sink, worker string, now time.Time, lease time.Duration, limit, perTenant int) ([]provisioning.SinkBatch, error) {
+	var out []provisioning.SinkBatch
+	err := db.InTx(ctx, func(tx provisioning.Tx) error {
+		c := tx.(*conn)
+		out = out[:0]
+		if _, err := c.exec(ctx, `INSERT INTO event_sinks (sink, tenant_id) SELECT ?, k.tenant_id FROM event_cursors k
+			WHERE NOT EXISTS (SELECT 1 FROM event_sinks s WHERE s.sink = ? AND s.tenant_id = k.tenant_id)
+			ON CONFLICT (sink, tenant_id) DO NOTHING`, sink, sink); err != nil {
+			return fmt.Errorf("claim sink: %w", err)
+		}
+		var rows []struct {
+			TenantID string `db:"tenant_id"`
+			Cursor   int64  `db:"cursor"`
+		}
+		if err := c.selectx(ctx, &rows, `SELECT s.tenant_id, s.cursor FROM event_sinks s JOIN event_cursors k ON k.tenant_id = s.tenant_id
+			WHERE s.sink = ? AND s.cursor < k.seq AND s.claimed_until <= ? ORDER BY s.tenant_id LIMIT ?`+c.skipLocked(),
+			sink, micros(now), limit); err != nil {
+			return fmt.Errorf("claim sink: %w", err)
+		}
+		for _, r := range rows {
+			if _, err := c.exec(ctx, `UPDATE event_sinks SET claimed_by = ?, claimed_until = ? WHERE sink = ? AND tenant_id = ?`,
+				worker, micros(now.Add(lease)), sink, r.TenantID); err != nil {
+				return fmt.Errorf("claim sink: %w", err)
+			}
+			var evs []eventRow
+			if err := c.selectx(ctx, &evs, `SELECT seq, user_id, body FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+				r.TenantID, r.Cursor, perTenant); err != nil {
+				return fmt.Errorf("claim sink: %w", err)
+			}
+			b := provisioning.SinkBatch{TenantID: r.TenantID}
+			for i := range evs {
+				ev, err := evs[i].event()
+				if err != nil {
+					return err
+				}
+				b.Events = append(b.Events, ev)
+			}
+			out = append(out, b)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ReleaseSink moves a claimed sink cursor to seq (never backwards) and ends the lease.
+func (db *DB) ReleaseSink(ctx context.Context, sink, worker, tenantID string, seq int64) error {
+	return db.InTx(ctx, func(tx provisioning.Tx) error {
+		c := tx.(*conn)
+		res, err := c.exec(ctx, `UPDATE event_sinks SET cursor = CASE WHEN cursor < ? THEN ? ELSE cursor END, claimed_by = '', claimed_until = 0
+			WHERE sink = ? AND tenant_id = ? AND claimed_by = ?`, seq, seq, sink, tenantID, worker)
+		if err != nil {
+			return fmt.Errorf("release sink: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("sink %s tenant %s: claim lost: %w", sink, tenantID, provisioning.ErrConflict)
+		}
+		return nil
+	})
+}
+
 // PurgeEvents deletes what retention no longer keeps: events, finished deliveries (with
 // their attempts) and finished back-channel logouts.
 func (db *DB) PurgeEvents(ctx context.Context, cutoff time.Time) (int64, error) {

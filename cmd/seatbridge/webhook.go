@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	workers = append(workers, runWebhookWorker, runLogoutSender)
+	workers = append(workers, runWebhookWorker, runLogoutSender, runNATSSink)
 }
 
 // EventsConfig configures the event log, webhook delivery and back-channel logout.
@@ -20,6 +20,9 @@ type EventsConfig struct {
 	Retention    time.Duration
 	Poll         time.Duration
 	Timeout      time.Duration
+	// NATSURL turns on the NATS JetStream sink; NATSPrefix is its subject prefix.
+	NATSURL    string
+	NATSPrefix string
 }
 
 // bindEventFlags adds the event and webhook flags to serve (called from serveFlags).
@@ -28,6 +31,8 @@ func bindEventFlags(b *flagBinder, c *EventsConfig) {
 	b.duration(&c.Retention, "event-retention", 30*24*time.Hour, "how long events and finished webhook deliveries are kept")
 	b.duration(&c.Poll, "webhook-poll", 500*time.Millisecond, "how often the webhook and back-channel logout workers poll when idle")
 	b.duration(&c.Timeout, "webhook-timeout", 10*time.Second, "timeout of one webhook request")
+	b.str(&c.NATSURL, "nats-url", "", "also publish every event to NATS JetStream at this URL, e.g. nats://127.0.0.1:4222 (empty: off)")
+	b.str(&c.NATSPrefix, "nats-subject-prefix", "seatbridge.events", "subject prefix of published events: PREFIX.<tenantId>.<type>")
 }
 
 // webhooks is the webhook service of an opened app (it seals signing secrets).
@@ -74,6 +79,21 @@ func runLogoutSender(ctx context.Context, a *app) error {
 		return err
 	}
 	s := &provider.LogoutSender{P: provider.New(svc), Queue: wh, Log: a.log.With("worker", "backchannel-logout"), Interval: a.cfg.Events.Poll,
+		Wake: wakeOnEvents(a)}
+	return s.Run(ctx)
+}
+
+// runNATSSink publishes events to NATS JetStream when --nats-url is set.
+func runNATSSink(ctx context.Context, a *app) error {
+	c := a.cfg.Events
+	if c.NATSURL == "" {
+		return nil
+	}
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
+	}
+	s := &webhook.NATSSink{Source: wh, URL: c.NATSURL, Prefix: c.NATSPrefix, Log: a.log.With("worker", "nats"), Interval: c.Poll,
 		Wake: wakeOnEvents(a)}
 	return s.Run(ctx)
 }

@@ -51,7 +51,7 @@ var allowed = map[string]rule{
 	"admin":   {internal: []string{"provisioning", "internal/httpx"}},
 	"invite":  {internal: []string{"provisioning", "internal/httpx"}},
 	"mail":    {internal: []string{"provisioning"}, thirdParty: []string{"github.com/emersion/go-smtp", "github.com/emersion/go-sasl"}},
-	"webhook": {internal: []string{"provisioning"}},
+	"webhook": {internal: []string{"provisioning"}, thirdParty: []string{"github.com/nats-io/nats.go"}},
 	"sso":     {internal: []string{"provisioning", "internal/httpx", "internal/secretbox"}},
 	"sso/saml": {
 		internal:   []string{"provisioning", "sso", "internal/secretbox"},

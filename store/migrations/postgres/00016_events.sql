@@ -98,10 +98,23 @@ CREATE TABLE logout_outbox (
 );
 CREATE INDEX logout_outbox_due ON logout_outbox (status, next_attempt_at);
 
+-- Broker sinks (NATS JetStream): per sink and tenant, the last event seq published.
+-- Rows are leased (claimed_by / claimed_until) so a worker never holds a transaction, and
+-- SQLite's single writer, while it talks to the broker.
+CREATE TABLE event_sinks (
+    sink          TEXT NOT NULL,
+    tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    cursor        BIGINT NOT NULL DEFAULT 0,
+    claimed_by    TEXT NOT NULL DEFAULT '',
+    claimed_until BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (sink, tenant_id)
+);
+
 ALTER TABLE oauth_clients ADD COLUMN backchannel_logout_uri TEXT NOT NULL DEFAULT '';
 
 -- +goose Down
 ALTER TABLE oauth_clients DROP COLUMN backchannel_logout_uri;
+DROP TABLE event_sinks;
 DROP TABLE logout_outbox;
 DROP TABLE webhook_attempts;
 DROP TABLE webhook_deliveries;
