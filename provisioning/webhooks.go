@@ -133,10 +133,9 @@ type WebhookTx interface {
 	// FinishDelivery records an attempt and the delivery's new state if worker still
 	// holds its claim (ErrConflict otherwise).
 	FinishDelivery(ctx context.Context, d *WebhookDelivery, a *WebhookAttempt, worker string) error
-	// MarkDelivered finishes successful deliveries still claimed by worker, returning
-	// how many; LogAttempts records attempts. Both work on batches in few statements.
-	MarkDelivered(ctx context.Context, ids []string, statusCode int, at time.Time, worker string) (int, error)
-	LogAttempts(ctx context.Context, as []*WebhookAttempt) error
+	// MarkDelivered finishes successful deliveries still claimed by worker, in few
+	// statements, with each one's attempt; it returns how many it finished.
+	MarkDelivered(ctx context.Context, as []*WebhookAttempt, worker string) (int, error)
 	// ReplayDelivery makes a finished delivery pending again, due at now.
 	ReplayDelivery(ctx context.Context, tenantID, id string, now time.Time) (*WebhookDelivery, error)
 	// FinishLogout records the outcome of a back-channel logout held by worker.
@@ -562,27 +561,19 @@ func (w *Webhooks) FinishDeliveries(ctx context.Context, worker string, ds []Cla
 		// The common case, accepted deliveries, takes a few statements for the whole
 		// batch; failures go one by one (backoff, give-up, disabling).
 		now := w.now()
-		ok := map[int][]string{}
 		var attempts []*WebhookAttempt
 		for i := range ds {
-			if !rs[i].OK() {
-				continue
-			}
-			ok[rs[i].StatusCode] = append(ok[rs[i].StatusCode], ds[i].ID)
-			attempts = append(attempts, w.attemptOf(worker, &ds[i], rs[i], now))
-		}
-		for code, ids := range ok {
-			n, err := tx.MarkDelivered(ctx, ids, code, now, worker)
-			if err != nil {
-				return err
-			}
-			if n != len(ids) {
-				// Leases ran out and another worker took some over: it will record them.
-				lost = append(lost, fmt.Errorf("%d of %d deliveries: claim lost: %w", len(ids)-n, len(ids), ErrConflict))
+			if rs[i].OK() {
+				attempts = append(attempts, w.attemptOf(worker, &ds[i], rs[i], now))
 			}
 		}
-		if err := tx.LogAttempts(ctx, attempts); err != nil {
+		n, err := tx.MarkDelivered(ctx, attempts, worker)
+		if err != nil {
 			return err
+		}
+		if n != len(attempts) {
+			// Leases ran out and another worker took some over: it will record them.
+			lost = append(lost, fmt.Errorf("%d of %d deliveries: claim lost: %w", len(attempts)-n, len(attempts), ErrConflict))
 		}
 		for i := range ds {
 			if rs[i].OK() {

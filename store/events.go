@@ -326,7 +326,38 @@ func (db *DB) ListDeliveries(ctx context.Context, tenantID, endpointID string, l
 	return out, nil
 }
 
+// ListAttempts lists the logged failures of a delivery and, once delivered, its
+// successful attempt kept in the delivery row.
 func (db *DB) ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]provisioning.WebhookAttempt, error) {
+	out, err := db.listFailedAttempts(ctx, tenantID, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	var d struct {
+		Attempts  int           `db:"attempts"`
+		Status    int           `db:"last_status"`
+		Worker    string        `db:"last_worker"`
+		Latency   int64         `db:"last_latency_ms"`
+		Excerpt   string        `db:"last_excerpt"`
+		Delivered sql.NullInt64 `db:"delivered_at"`
+	}
+	err = db.get(ctx, &d, `SELECT attempts, last_status, last_worker, last_latency_ms, last_excerpt, delivered_at FROM webhook_deliveries
+		WHERE tenant_id = ? AND id = ?`, tenantID, deliveryID)
+	if errors.Is(err, provisioning.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delivery %s: %w", deliveryID, err)
+	}
+	if d.Delivered.Valid {
+		out = append(out, provisioning.WebhookAttempt{ID: deliveryID + ":" + fmt.Sprint(d.Attempts), TenantID: tenantID, DeliveryID: deliveryID,
+			Attempt: d.Attempts, Worker: d.Worker, StatusCode: d.Status, LatencyMS: d.Latency, ResponseExcerpt: d.Excerpt,
+			At: fromMicros(d.Delivered.Int64)})
+	}
+	return out, nil
+}
+
+func (db *DB) listFailedAttempts(ctx context.Context, tenantID, deliveryID string) ([]provisioning.WebhookAttempt, error) {
 	var rows []struct {
 		ID       string `db:"id"`
 		Attempt  int    `db:"attempt"`
@@ -501,40 +532,54 @@ func (c *conn) FinishDelivery(ctx context.Context, d *provisioning.WebhookDelive
 	return nil
 }
 
-// MarkDelivered finishes a batch of successful deliveries still claimed by worker with
-// one statement; it returns how many it finished (fewer when claims were lost).
-func (c *conn) MarkDelivered(ctx context.Context, ids []string, statusCode int, at time.Time, worker string) (int, error) {
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	args := []any{statusCode, micros(at), worker}
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	res, err := c.exec(ctx, `UPDATE webhook_deliveries SET status = 'delivered', last_status = ?, last_error = '', delivered_at = ?,
-		claimed_by = '', claimed_until = 0 WHERE status = 'pending' AND claimed_by = ? AND id IN (`+placeholders(len(ids))+`)`, args...)
-	if err != nil {
-		return 0, fmt.Errorf("mark delivered: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
-}
-
-// LogAttempts inserts attempt records, many per statement.
-func (c *conn) LogAttempts(ctx context.Context, as []*provisioning.WebhookAttempt) error {
+// MarkDelivered finishes successful deliveries still claimed by worker, logging each
+// one's successful attempt in its row; it returns how many it finished (fewer when claims
+// were lost). A CASE per column keeps it one statement per chunk.
+func (c *conn) MarkDelivered(ctx context.Context, as []*provisioning.WebhookAttempt, worker string) (int, error) {
+	total := 0
 	for len(as) > 0 {
 		chunk := as[:min(len(as), 100)]
 		as = as[len(chunk):]
+		// The casts give PostgreSQL the parameters' types, which it cannot infer here.
+		cases := func(col, typ string, val func(*provisioning.WebhookAttempt) any) (string, []any) {
+			var b strings.Builder
+			var args []any
+			b.WriteString(col + " = CASE id")
+			for _, a := range chunk {
+				b.WriteString(" WHEN ? THEN CAST(? AS " + typ + ")")
+				args = append(args, a.DeliveryID, val(a))
+			}
+			b.WriteString(" END")
+			return b.String(), args
+		}
+		var sets []string
 		var args []any
+		for _, col := range []struct {
+			name, typ string
+			val       func(*provisioning.WebhookAttempt) any
+		}{
+			{"last_status", "INTEGER", func(a *provisioning.WebhookAttempt) any { return a.StatusCode }},
+			{"last_latency_ms", "BIGINT", func(a *provisioning.WebhookAttempt) any { return a.LatencyMS }},
+			{"last_excerpt", "TEXT", func(a *provisioning.WebhookAttempt) any { return a.ResponseExcerpt }},
+			{"delivered_at", "BIGINT", func(a *provisioning.WebhookAttempt) any { return micros(a.At) }},
+		} {
+			s, a := cases(col.name, col.typ, col.val)
+			sets = append(sets, s)
+			args = append(args, a...)
+		}
+		args = append(args, worker, worker)
 		for _, a := range chunk {
-			args = append(args, a.ID, a.TenantID, a.DeliveryID, a.Attempt, a.Worker, a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt, micros(a.At))
+			args = append(args, a.DeliveryID)
 		}
-		if _, err := c.exec(ctx, `INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, worker, status_code, latency_ms, error,
-			response_excerpt, at) VALUES `+strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", "), args...); err != nil {
-			return fmt.Errorf("log attempts: %w", err)
+		res, err := c.exec(ctx, `UPDATE webhook_deliveries SET status = 'delivered', last_error = '', `+strings.Join(sets, ", ")+`,
+			last_worker = ?, claimed_by = '', claimed_until = 0 WHERE status = 'pending' AND claimed_by = ? AND id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return total, fmt.Errorf("mark delivered: %w", err)
 		}
+		n, _ := res.RowsAffected()
+		total += int(n)
 	}
-	return nil
+	return total, nil
 }
 
 func (c *conn) ReplayDelivery(ctx context.Context, tenantID, id string, now time.Time) (*provisioning.WebhookDelivery, error) {

@@ -34,8 +34,10 @@ type Worker struct {
 	ID string
 	// Interval is the pause between polls when nothing is due (default 500 ms).
 	Interval time.Duration
-	// Batch is how many deliveries one poll claims and sends in parallel (default 100).
-	Batch int
+	// Batch is how many deliveries one poll claims (default 500); Parallel how many of
+	// them are sent at once (default 32).
+	Batch    int
+	Parallel int
 	// MaxResponse is how much of a response body is read (default 64 KiB); the rest is
 	// dropped and the connection closed.
 	MaxResponse int64
@@ -58,7 +60,10 @@ func (w *Worker) defaults() {
 		w.Interval = 500 * time.Millisecond
 	}
 	if w.Batch <= 0 {
-		w.Batch = 100
+		w.Batch = 500
+	}
+	if w.Parallel <= 0 {
+		w.Parallel = 32
 	}
 	if w.MaxResponse <= 0 {
 		w.MaxResponse = 64 << 10
@@ -74,8 +79,11 @@ func (w *Worker) defaults() {
 	}
 }
 
-// coalesce is the pause after a wake-up before polling.
-const coalesce = 25 * time.Millisecond
+// coalesce is the pause after a wake-up before polling: long enough to gather a burst
+// of commits into one batch (every poll costs a few write transactions, which on SQLite
+// queue with the SCIM requests' for the single writer), short enough to keep delivery
+// well within a second.
+const coalesce = 150 * time.Millisecond
 
 // Run polls until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
@@ -133,10 +141,12 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	}
 	var wg sync.WaitGroup
 	rs := make([]provisioning.AttemptResult, len(ds))
+	sem := make(chan struct{}, w.Parallel)
 	for i := range ds {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-sem; wg.Done() }()
 			rs[i] = w.attempt(ctx, &ds[i])
 		}()
 	}

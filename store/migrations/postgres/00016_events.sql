@@ -57,6 +57,11 @@ CREATE TABLE webhook_deliveries (
     claimed_until   BIGINT NOT NULL DEFAULT 0,
     last_status     INTEGER NOT NULL DEFAULT 0,
     last_error      TEXT NOT NULL DEFAULT '',
+    -- The successful attempt is logged here rather than in webhook_attempts: one row
+    -- written per delivery instead of two on the common path.
+    last_worker     TEXT NOT NULL DEFAULT '',
+    last_latency_ms BIGINT NOT NULL DEFAULT 0,
+    last_excerpt    TEXT NOT NULL DEFAULT '',
     created_at      BIGINT NOT NULL,
     delivered_at    BIGINT
 );
@@ -65,7 +70,8 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_
 CREATE INDEX webhook_deliveries_user ON webhook_deliveries (endpoint_id, user_key, event_seq) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
 
--- Every attempt: status, latency and a response excerpt.
+-- Every failed attempt: status, latency and a response excerpt (a delivery's successful
+-- attempt is in its row).
 CREATE TABLE webhook_attempts (
     id               TEXT PRIMARY KEY,
     tenant_id        TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
