@@ -403,8 +403,14 @@ func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, matc
 			if err != nil {
 				return err
 			}
-			var evs []eventRow
-			if err := c.selectx(ctx, &evs, `SELECT seq, user_id, body FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+			// The filter needs the type only: the bodies stay unread.
+			var evs []struct {
+				Seq    int64  `db:"seq"`
+				UserID string `db:"user_id"`
+				ID     string `db:"id"`
+				Type   string `db:"type"`
+			}
+			if err := c.selectx(ctx, &evs, `SELECT seq, user_id, id, type FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
 				ep.TenantID, ep.Cursor, limit); err != nil {
 				return fmt.Errorf("fan out: %w", err)
 			}
@@ -428,10 +434,7 @@ func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, matc
 				return nil
 			}
 			for j := range evs {
-				ev, err := evs[j].event()
-				if err != nil {
-					return err
-				}
+				ev := provisioning.Event{Seq: evs[j].Seq, ID: evs[j].ID, TenantID: ep.TenantID, Type: evs[j].Type, UserID: evs[j].UserID}
 				if !match(ep, &ev) {
 					continue
 				}
@@ -499,15 +502,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, worker string, now time.Time,
 		for i := range rows {
 			r := &rows[i]
 			r.Attempts++
-			ev, err := (&eventRow{Seq: r.EventSeq, UserID: r.UserKey, Body: r.Body}).event()
-			if err != nil {
-				return err
-			}
-			body, err := json.Marshal(ev)
-			if err != nil {
-				return err
-			}
-			out = append(out, provisioning.ClaimedDelivery{WebhookDelivery: r.delivery(), URL: r.URL, SecretsSealed: r.Secrets, Body: body})
+			// The stored body is the event as published, seq included (flushEvents).
+			out = append(out, provisioning.ClaimedDelivery{WebhookDelivery: r.delivery(), URL: r.URL, SecretsSealed: r.Secrets, Body: []byte(r.Body)})
 		}
 		return nil
 	})
