@@ -117,8 +117,8 @@ type WebhookStore interface {
 	// those events; ReleaseSink records how far it published and ends the lease.
 	ClaimSink(ctx context.Context, sink, worker string, now time.Time, lease time.Duration, limit, perTenant int) ([]SinkBatch, error)
 	ReleaseSink(ctx context.Context, sink, worker, tenantID string, seq int64) error
-	// PurgeEvents deletes events, finished deliveries and their attempts created before
-	// cutoff.
+	// PurgeEvents deletes events, deliveries and their attempts, and finished logouts,
+	// created before cutoff.
 	PurgeEvents(ctx context.Context, cutoff time.Time) (int64, error)
 }
 

@@ -661,15 +661,16 @@ func (db *DB) ReleaseSink(ctx context.Context, sink, worker, tenantID string, se
 	})
 }
 
-// PurgeEvents deletes what retention no longer keeps: events, finished deliveries (with
-// their attempts) and finished back-channel logouts.
+// PurgeEvents deletes what retention no longer keeps: events, deliveries (with their
+// attempts) and finished back-channel logouts. Deliveries still pending go too: their
+// events are gone, and left behind they would hold back their users' later deliveries.
 func (db *DB) PurgeEvents(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	err := db.InTx(ctx, func(tx provisioning.Tx) error {
 		c := tx.(*conn)
 		total = 0
 		for _, q := range []string{
-			`DELETE FROM webhook_deliveries WHERE created_at < ? AND status <> 'pending'`,
+			`DELETE FROM webhook_deliveries WHERE created_at < ?`,
 			`DELETE FROM events WHERE created_at < ?`,
 			`DELETE FROM logout_outbox WHERE created_at < ? AND status <> 'pending'`,
 		} {
