@@ -201,6 +201,8 @@ type derived struct {
 	userID string
 	data   any
 	logout LogoutReason
+	// sessionID narrows the logout to one session (sid).
+	sessionID string
 }
 
 // The event data shapes (docs/events.md has their JSON schemas).
@@ -230,7 +232,7 @@ type (
 	}
 	sessionData struct {
 		UserID    string `json:"userId"`
-		SessionID string `json:"sessionId"`
+		SessionID string `json:"sessionId,omitempty"`
 	}
 )
 
@@ -365,6 +367,23 @@ func deriveEvents(action, targetID string, before, after []byte) ([]derived, err
 		return object(EvConnectionCreated, after), nil
 	case "connection.delete":
 		return object(EvConnectionDeleted, before), nil
+	case "session.end":
+		// One session ended by its user: the platform's session of it ends too (sid).
+		// "Sign out everywhere else" names no session: its event carries none, and no
+		// logout is sent, since a logout by sub alone would end the kept session as well.
+		var s struct {
+			SessionID string `json:"sessionId"`
+		}
+		if after != nil {
+			if err := json.Unmarshal(after, &s); err != nil {
+				return nil, fmt.Errorf("event from %s: %w", action, err)
+			}
+		}
+		d := derived{typ: EvSessionEnded, userID: targetID, data: sessionData{UserID: targetID, SessionID: s.SessionID}}
+		if s.SessionID != "" {
+			d.logout, d.sessionID = LogoutSignedOut, s.SessionID
+		}
+		return []derived{d}, nil
 	case "webhook.disable":
 		return object(EvWebhookDisabled, after), nil
 	}
@@ -415,7 +434,7 @@ func (e *Engine) emit(ctx context.Context, tx Tx, actor Actor, tenantID string, 
 			return fmt.Errorf("append event %s: %w", d.typ, err)
 		}
 		if d.logout != "" && d.userID != "" {
-			if err := etx.EnqueueLogout(ctx, &LogoutRequest{ID: e.NewID(), TenantID: tenantID, UserID: d.userID,
+			if err := etx.EnqueueLogout(ctx, &LogoutRequest{ID: e.NewID(), TenantID: tenantID, UserID: d.userID, SessionID: d.sessionID,
 				Reason: d.logout, NextAttemptAt: at, CreatedAt: at}); err != nil {
 				return fmt.Errorf("queue back-channel logout: %w", err)
 			}
