@@ -210,13 +210,9 @@ func (a *API) replayDelivery(w http.ResponseWriter, r *http.Request, p *provisio
 	if wh == nil {
 		return
 	}
-	d, err := wh.ReplayDelivery(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("deliveryId"))
+	d, err := wh.ReplayDelivery(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), r.PathValue("deliveryId"))
 	if err != nil {
 		a.fail(w, r, err)
-		return
-	}
-	if d.EndpointID != r.PathValue("id") {
-		a.fail(w, r, provisioning.ErrNotFound)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)

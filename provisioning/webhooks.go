@@ -137,7 +137,7 @@ type WebhookTx interface {
 	// statements, with each one's attempt; it returns how many it finished.
 	MarkDelivered(ctx context.Context, as []*WebhookAttempt, worker string) (int, error)
 	// ReplayDelivery makes a finished delivery pending again, due at now.
-	ReplayDelivery(ctx context.Context, tenantID, id string, now time.Time) (*WebhookDelivery, error)
+	ReplayDelivery(ctx context.Context, tenantID, endpointID, id string, now time.Time) (*WebhookDelivery, error)
 	// FinishLogout records the outcome of a back-channel logout held by worker.
 	FinishLogout(ctx context.Context, l *LogoutRequest, status, lastError, worker string) error
 }
@@ -466,10 +466,10 @@ func (w *Webhooks) ListAttempts(ctx context.Context, tenantID, deliveryID string
 
 // ReplayDelivery sends a delivery again (after a fix on the receiver's side); its retry
 // window starts over.
-func (w *Webhooks) ReplayDelivery(ctx context.Context, actor Actor, tenantID, id string) (*WebhookDelivery, error) {
+func (w *Webhooks) ReplayDelivery(ctx context.Context, actor Actor, tenantID, endpointID, id string) (*WebhookDelivery, error) {
 	var out *WebhookDelivery
 	err := w.inTx(ctx, func(tx WebhookTx) error {
-		d, err := tx.ReplayDelivery(ctx, tenantID, id, w.now())
+		d, err := tx.ReplayDelivery(ctx, tenantID, endpointID, id, w.now())
 		if err != nil {
 			return err
 		}

@@ -578,15 +578,17 @@ func (c *conn) MarkDelivered(ctx context.Context, as []*provisioning.WebhookAtte
 	return total, nil
 }
 
-func (c *conn) ReplayDelivery(ctx context.Context, tenantID, id string, now time.Time) (*provisioning.WebhookDelivery, error) {
+func (c *conn) ReplayDelivery(ctx context.Context, tenantID, endpointID, id string, now time.Time) (*provisioning.WebhookDelivery, error) {
 	res, err := c.exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, created_at = ?, claimed_by = '',
-		claimed_until = 0, delivered_at = NULL WHERE tenant_id = ? AND id = ? AND status <> 'pending'`, micros(now), micros(now), tenantID, id)
+		claimed_until = 0, delivered_at = NULL WHERE tenant_id = ? AND endpoint_id = ? AND id = ? AND status <> 'pending'`,
+		micros(now), micros(now), tenantID, endpointID, id)
 	if err != nil {
 		return nil, fmt.Errorf("replay delivery: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		var status string
-		if err := c.get(ctx, &status, `SELECT status FROM webhook_deliveries WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
+		if err := c.get(ctx, &status, `SELECT status FROM webhook_deliveries WHERE tenant_id = ? AND endpoint_id = ? AND id = ?`,
+			tenantID, endpointID, id); err != nil {
 			return nil, fmt.Errorf("delivery %s: %w", id, err)
 		}
 		return nil, &provisioning.RuleError{Field: "id", Reason: "the delivery is still pending"}

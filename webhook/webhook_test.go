@@ -577,7 +577,10 @@ func TestFailThenRecoverInOrder(t *testing.T) {
 			t.Fatal("no delivery was retried")
 		}
 		// Replay: the receiver gets the event again.
-		if _, err := e.wh.ReplayDelivery(ctx, cli, e.tenant.ID, ds[0].ID); err != nil {
+		if _, err := e.wh.ReplayDelivery(ctx, cli, e.tenant.ID, "wh_other", ds[0].ID); !errors.Is(err, provisioning.ErrNotFound) {
+			t.Fatalf("replay through another endpoint: %v", err)
+		}
+		if _, err := e.wh.ReplayDelivery(ctx, cli, e.tenant.ID, ep.ID, ds[0].ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.RunOnce(ctx); err != nil {
