@@ -64,6 +64,19 @@ func (a *API) table() []route {
 		{method: "GET", path: "/policy", perm: users, h: a.getPolicy},
 		{method: "PATCH", path: "/policy", perm: settings, h: a.updatePolicy},
 		{method: "GET", path: "/audit", perm: settings, h: a.listAudit},
+
+		{method: "GET", path: "/connections", perm: settings, h: a.listConnections},
+		{method: "POST", path: "/connections", perm: settings, h: a.createConnection},
+		{method: "GET", path: "/connections/{id}", perm: settings, h: a.getConnection},
+		{method: "PATCH", path: "/connections/{id}", perm: settings, h: a.updateConnection},
+		{method: "DELETE", path: "/connections/{id}", perm: settings, h: a.deleteConnection},
+		{method: "POST", path: "/connections/{id}/disable", perm: settings, h: a.disableConnection},
+		{method: "POST", path: "/connections/{id}/enable", perm: settings, h: a.enableConnection},
+		{method: "PUT", path: "/connections/{id}/mapping", perm: settings, h: a.setConnectionMapping},
+
+		{method: "GET", path: "/scim-tokens", perm: settings, h: a.listSCIMTokens},
+		{method: "POST", path: "/scim-tokens", perm: settings, h: a.createSCIMToken},
+		{method: "DELETE", path: "/scim-tokens/{id}", perm: settings, h: a.revokeSCIMToken},
 	}
 }
 

@@ -281,3 +281,16 @@ func Prepare(box interface {
 	}
 	return nil
 }
+
+// Preparer seals the OIDC side of connections made through the admin API and the set-up
+// wizard (provisioning.ConnectionPreparer, together with saml.Preparer).
+type Preparer struct {
+	Box interface {
+		Seal([]byte, string) ([]byte, error)
+	}
+}
+
+// PrepareOIDC sets issuer and client ID and seals a new client secret (empty: unchanged).
+func (p Preparer) PrepareOIDC(c *provisioning.Connection, issuer, clientID, clientSecret string) error {
+	return Prepare(p.Box, c, issuer, clientID, clientSecret, func() string { return c.ID })
+}

@@ -65,7 +65,11 @@ type spParts struct {
 
 func connFingerprint(c *provisioning.Connection) [32]byte {
 	h := sha256.New()
-	for _, part := range [][]byte{c.SAML.SPKeySealed, []byte(c.SAML.SPCertPEM), []byte(c.SAML.IdPMetadataXML)} {
+	parts := [][]byte{c.SAML.SPKeySealed, []byte(c.SAML.SPCertPEM), []byte(c.SAML.IdPMetadataXML)}
+	for _, extra := range c.SAML.IdPCertificatesPEM {
+		parts = append(parts, []byte(extra))
+	}
+	for _, part := range parts {
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
@@ -162,9 +166,47 @@ func (p *SP) parts(c *provisioning.Connection) (*spParts, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := addSigningCerts(idp, c.SAML.IdPCertificatesPEM); err != nil {
+		return nil, err
+	}
 	parts := &spParts{fingerprint: fp, signer: signer, cert: cert, idp: idp}
 	p.parsed.Store(c.ID, parts)
 	return parts, nil
+}
+
+// addSigningCerts adds extra IdP signing certificates (a rotation's next certificate) to
+// every IdP SSO descriptor, so crewjam/saml accepts a signature by any of them.
+func addSigningCerts(idp *crewsaml.EntityDescriptor, pems []string) error {
+	for _, p := range pems {
+		der, err := certDER(p)
+		if err != nil {
+			return err
+		}
+		kd := crewsaml.KeyDescriptor{Use: "signing", KeyInfo: crewsaml.KeyInfo{X509Data: crewsaml.X509Data{
+			X509Certificates: []crewsaml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(der)}}}}}
+		for i := range idp.IDPSSODescriptors {
+			idp.IDPSSODescriptors[i].KeyDescriptors = append(idp.IDPSSODescriptors[i].KeyDescriptors, kd)
+		}
+	}
+	return nil
+}
+
+// certDER decodes one PEM X.509 certificate.
+func certDER(p string) ([]byte, error) {
+	block, _ := pem.Decode([]byte(p))
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("not a PEM certificate")
+	}
+	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+		return nil, fmt.Errorf("not an X.509 certificate: %w", err)
+	}
+	return block.Bytes, nil
+}
+
+// CheckCertificate reports whether p is one PEM X.509 certificate.
+func CheckCertificate(p string) error {
+	_, err := certDER(p)
+	return err
 }
 
 // SPKeyContext is the secretbox context of a connection's SP key.
@@ -568,6 +610,12 @@ func Prepare(box *secretbox.Box, c *provisioning.Connection, idpMetadata, keyPEM
 	if c.ID == "" {
 		c.ID = uuid.NewString()
 	}
+	if len(keyPEM) == 0 && c.SAML != nil && len(c.SAML.SPKeySealed) > 0 {
+		// New IdP metadata for an existing connection keeps its SP key: the IdP trusts it.
+		c.Type = provisioning.ConnSAML
+		c.SAML.IdPMetadataXML = string(idpMetadata)
+		return nil
+	}
 	var der []byte
 	if len(keyPEM) == 0 {
 		key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -606,3 +654,15 @@ func Prepare(box *secretbox.Box, c *provisioning.Connection, idpMetadata, keyPEM
 	c.SAML.IdPMetadataXML, c.SAML.SPKeySealed, c.SAML.SPCertPEM = string(idpMetadata), sealed, string(certPEM)
 	return nil
 }
+
+// Preparer checks and seals the SAML side of connections made through the admin API and
+// the set-up wizard (provisioning.ConnectionPreparer, together with oidc.Preparer).
+type Preparer struct{ Box *secretbox.Box }
+
+// PrepareSAML parses the IdP metadata into c and seals a new SP key unless c has one.
+func (p Preparer) PrepareSAML(c *provisioning.Connection, metadata []byte) error {
+	return Prepare(p.Box, c, metadata, nil, nil)
+}
+
+// CheckSAMLCertificate reports whether pemCert is one PEM X.509 certificate.
+func (p Preparer) CheckSAMLCertificate(pemCert string) error { return CheckCertificate(pemCert) }
