@@ -77,6 +77,11 @@ func (a *API) table() []route {
 		{method: "GET", path: "/scim-tokens", perm: settings, h: a.listSCIMTokens},
 		{method: "POST", path: "/scim-tokens", perm: settings, h: a.createSCIMToken},
 		{method: "DELETE", path: "/scim-tokens/{id}", perm: settings, h: a.revokeSCIMToken},
+
+		{method: "GET", path: "/setup-links", perm: settings, h: a.listSetupLinks},
+		{method: "POST", path: "/setup-links", perm: settings, h: a.createSetupLink},
+		{method: "DELETE", path: "/setup-links/{id}", perm: settings, h: a.revokeSetupLink},
+		{method: "GET", path: "/provisioning-log", perm: settings, h: a.provisioningLog},
 	}
 }
 

@@ -46,6 +46,10 @@ type Config struct {
 	LoginRate     float64
 	LoginBurst    int
 
+	// ProvisioningLogDays keeps each SCIM request in the tenant's provisioning log this
+	// many days (0: no provisioning log).
+	ProvisioningLogDays int
+
 	Mail              MailConfig
 	AccessLog         bool
 	TrustForwardedFor bool
@@ -150,6 +154,9 @@ type app struct {
 	eng *provisioning.Engine
 	log *slog.Logger
 	box *secretbox.Box
+	// provLog buffers the provisioning log of the SCIM door; the purge worker closes it
+	// (flushing what is left) when the server stops.
+	provLog *provisioning.ProvisioningLog
 }
 
 func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {
