@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -277,4 +278,27 @@ func (a *API) revokeSCIMToken(w http.ResponseWriter, r *http.Request, p *provisi
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// previewMapping answers what a mapping (the body) would change for the directory's users,
+// without applying it; 409 seat_limit when it would need more seats than are free.
+func (a *API) previewMapping(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var m provisioning.Mapping
+	if err := a.decode(w, r, &m); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	pv, err := a.eng.PreviewMapping(r.Context(), p.Tenant.ID, r.PathValue("id"), m)
+	var se *provisioning.SeatLimitError
+	if errors.As(err, &se) && pv != nil {
+		httpx.WriteJSON(w, http.StatusConflict, "", errorBody{Error: errorDetail{Code: "seat_limit", Field: "mapping",
+			Message: fmt.Sprintf("this mapping would give %d users without a seat one, but only %d of %d seats are free", se.Requested, se.Free, se.Limit),
+			Details: map[string]any{"requested": se.Requested, "free": se.Free, "limit": se.Limit, "preview": pv}}})
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pv)
 }

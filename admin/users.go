@@ -73,6 +73,7 @@ func (a *API) table() []route {
 		{method: "POST", path: "/connections/{id}/disable", perm: settings, h: a.disableConnection},
 		{method: "POST", path: "/connections/{id}/enable", perm: settings, h: a.enableConnection},
 		{method: "PUT", path: "/connections/{id}/mapping", perm: settings, h: a.setConnectionMapping},
+		{method: "POST", path: "/connections/{id}/mapping/preview", perm: settings, h: a.previewMapping},
 
 		{method: "GET", path: "/scim-tokens", perm: settings, h: a.listSCIMTokens},
 		{method: "POST", path: "/scim-tokens", perm: settings, h: a.createSCIMToken},
