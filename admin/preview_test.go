@@ -45,7 +45,7 @@ func TestMappingPreview(t *testing.T) {
 		}
 		md := readTestdata(t, "test-idp-metadata.xml")
 		c := e.must(e.do(e.as(), "POST", "/connections", map[string]any{"type": "saml", "mode": "directory", "domains": []string{"example.com"},
-			"saml": map[string]any{"metadataXml": md},
+			"saml":    map[string]any{"metadataXml": md},
 			"mapping": map[string]any{"rules": []map[string]any{{"group": "Support", "seat": true, "roles": []string{"Agent"}}}}}), 201)
 		id := c.str("id")
 
