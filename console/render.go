@@ -86,7 +86,7 @@ var funcs = template.FuncMap{
 	"has": func(s []string, v string) bool {
 		return slices.ContainsFunc(s, func(x string) bool { return strings.EqualFold(x, v) })
 	},
-	"perms": func(p []provisioning.Permission) []provisioning.Permission { return p },
+	"perm": permLabel,
 	"hasPerm": func(p []provisioning.Permission, x provisioning.Permission) bool {
 		return slices.Contains(p, x)
 	},
@@ -120,6 +120,16 @@ func userName(u *provisioning.User) string {
 		return n
 	}
 	return u.UserName
+}
+
+// permLabel is how a permission reads in the console: "view_all_tickets" → "View all
+// tickets".
+func permLabel(p provisioning.Permission) string {
+	s := strings.ReplaceAll(string(p), "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // parsePages parses the layout once with each page's template.

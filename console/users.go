@@ -14,12 +14,16 @@ import (
 // PageSize is the users list's page length.
 const PageSize = 25
 
-// sorts are the users list's sort keys and their filter fields.
+// sorts are the users list's sort choices: a key (a leading "-" sorts descending) and
+// the filter field it sorts by.
 var sorts = []struct{ Key, Label, Field string }{
-	{"name", "Name", "displayName"},
+	{"name", "Name (A–Z)", "displayName"},
+	{"-name", "Name (Z–A)", "displayName"},
 	{"email", "User name", "userName"},
-	{"lastLogin", "Last sign-in", "lastLoginAt"},
-	{"created", "Created", "meta.created"},
+	{"-lastLogin", "Last sign-in (recent first)", "lastLoginAt"},
+	{"lastLogin", "Last sign-in (oldest first)", "lastLoginAt"},
+	{"-created", "Newest first", "meta.created"},
+	{"created", "Oldest first", "meta.created"},
 	{"status", "Status", "status"},
 }
 
@@ -88,14 +92,13 @@ func userQuery(q url.Values) (provisioning.UserQuery, int, map[string]string) {
 		found := false
 		for _, s := range sorts {
 			if s.Key == v {
-				uq.Sort.Field, found = s.Field, true
+				uq.Sort.Field, uq.Sort.Descending, found = s.Field, strings.HasPrefix(v, "-"), true
 			}
 		}
 		if !found {
 			errs["sort"] = "Unknown sort."
 		}
 	}
-	uq.Sort.Descending = q.Get("order") == "desc"
 	page := 1
 	if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
