@@ -20,7 +20,7 @@ import (
 
 // client is a browser-less visitor with one session cookie.
 type client struct {
-	t      *testing.T
+	t      testing.TB
 	e      *env
 	cookie string
 }

@@ -41,7 +41,7 @@ const adminPassword = "correct horse battery"
 // the console, SCIM), a mail worker delivering to an in-process SMTP server, and a tenant
 // with an Admin who signs in with a password.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	db     *store.DB
 	eng    *provisioning.Engine
 	acc    *provisioning.Accounts
@@ -52,7 +52,7 @@ type env struct {
 	mailer *smail.Worker
 }
 
-func newEnv(t *testing.T, db *store.DB) *env {
+func newEnv(t testing.TB, db *store.DB) *env {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -272,7 +272,7 @@ func (s *smtpSession) Data(r io.Reader) error {
 	return nil
 }
 
-func startSMTP(t *testing.T) *smtpServer {
+func startSMTP(t testing.TB) *smtpServer {
 	t.Helper()
 	srv := &smtpServer{}
 	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: srv}, nil }))

@@ -131,10 +131,10 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request, rq *request) {
 		h.fail(w, r, rq, err)
 		return
 	}
-	if d.Seats, err = h.eng.SeatUsage(ctx, rq.p.Tenant.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
+	// The tenant's seat counters come with the session; the count of users waiting for
+	// a seat scans the tenant and is left to the Seats and Add users pages.
+	t := rq.acc.Tenant
+	d.Seats = &provisioning.SeatUsage{Limit: t.SeatLimit, Used: t.SeatsUsed, Free: t.SeatsFree()}
 	d.Grantable = grantable(rq.p, d.Roles)
 	up, err := h.eng.ListUsers(ctx, rq.p.Tenant.ID, uq)
 	if err != nil {
