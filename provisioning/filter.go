@@ -74,6 +74,11 @@ func (Any) isFilter()     {}
 type SortKey struct {
 	Field      string
 	Descending bool
+	// MissingLast orders rows without a value (an empty string) after the others when
+	// ascending and before them when descending, as RFC 7644 §3.4.2.3 prescribes for SCIM.
+	// Without it they sort as the empty string, which an index on the column can serve
+	// (the admin overview's sort by display name).
+	MissingLast bool
 }
 
 // UserQuery selects a page of users.

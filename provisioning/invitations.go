@@ -360,13 +360,8 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 		if err := checkNotSuppressed(ctx, tx, tenantID, "email", email); err != nil {
 			return err
 		}
-		if found, err := tx.FindUsersByEmail(ctx, tenantID, FoldKey(email)); err != nil {
+		if err := claimEmail(ctx, tx, tenantID, "email", email, ""); err != nil {
 			return err
-		} else if len(found) > 0 {
-			if found[0].Status == StatusInvited {
-				return &ConflictError{Field: "email", Value: email + " (already invited: resend the invitation instead)"}
-			}
-			return &ConflictError{Field: "email", Value: email}
 		}
 		roleIDs, roleNames, teamIDs, teamNames, err := a.resolveAccess(ctx, tx, actor, t, req.Roles, req.Teams)
 		if err != nil {

@@ -93,6 +93,9 @@ func (e *Engine) createUserTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	if err != nil {
 		return nil, err
 	}
+	if err := claimEmail(ctx, tx, tenantID, prefix+"email", email, ""); err != nil {
+		return nil, err
+	}
 	u := &User{UserName: strings.TrimSpace(in.UserName), Emails: []MultiValue{{Value: email, Type: "work", Primary: true}},
 		Name:        Name{GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName)},
 		DisplayName: strings.TrimSpace(in.DisplayName), ExternalID: strings.TrimSpace(in.ExternalID),
@@ -136,9 +139,8 @@ func (e *Engine) createUserTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	}
 	if err := tx.CreateUser(ctx, tenantID, u); err != nil {
 		if ce, ok := err.(*ConflictError); ok {
-			// Which unique index fires first differs between databases; when the userName
-			// is the e-mail both mean the same to the admin.
-			if ce.Field == "emails" || FoldKey(u.UserName) == FoldKey(email) {
+			// A userName that is the e-mail means the same to the admin.
+			if FoldKey(u.UserName) == FoldKey(email) {
 				ce.Field, ce.Value = "email", email
 			}
 			ce.Field = prefix + ce.Field
@@ -224,6 +226,9 @@ func (e *Engine) EditUser(ctx context.Context, actor Actor, tenantID, id string,
 				if err != nil {
 					return err
 				}
+				if err := claimEmail(ctx, tx, tenantID, "email", email, u.ID); err != nil {
+					return err
+				}
 				if FoldKey(u.UserName) == FoldKey(u.PrimaryEmail()) {
 					u.UserName = email
 				}
@@ -250,9 +255,6 @@ func (e *Engine) EditUser(ctx context.Context, actor Actor, tenantID, id string,
 			return validateUser(u)
 		})
 		if err != nil {
-			if ce, ok := err.(*ConflictError); ok && ce.Field == "emails" {
-				ce.Field = "email"
-			}
 			return err
 		}
 		return e.audit(ctx, tx, actor, tenantID, "user.update", "user", id, &before, after)

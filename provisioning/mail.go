@@ -116,6 +116,11 @@ func (a *Accounts) enqueue(ctx context.Context, tx AccountsTx, tenantID string, 
 	if a.Sealer == nil {
 		return errors.New("accounts: no sealer configured for the mail outbox")
 	}
+	if _, err := NormalizeEmail("email", to); err != nil {
+		// SCIM stores e-mail values as the directory sends them, "@" or not: only a real
+		// address is ever mailed.
+		return Invalid("email", "%q cannot receive mail: it is not an e-mail address", to)
+	}
 	plain, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("mail payload: %w", err)

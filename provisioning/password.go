@@ -265,6 +265,9 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 				return err
 			}
 		}
+		if err := claimEmail(ctx, tx, tenantID, "email", email, ""); err != nil {
+			return err
+		}
 		roleIDs, roleNames, teamIDs, teamNames, err := a.resolveAccess(ctx, tx, actor, t, req.Roles, req.Teams)
 		if err != nil {
 			return err

@@ -104,10 +104,12 @@ type Enterprise struct {
 	Organization   string `json:"organization,omitempty"`
 	Division       string `json:"division,omitempty"`
 	Department     string `json:"department,omitempty"`
-	// ManagerID is the id of another user of the same tenant; ManagerDisplayName is
-	// filled by the store on read.
+	// ManagerID is the id of a user of the same tenant when ManagerIsUser, otherwise the
+	// value the directory sent, kept as given (the engine resolves what it can, see
+	// resolveManager). ManagerDisplayName and ManagerIsUser are filled by the store on read.
 	ManagerID          string `json:"managerId,omitempty"`
 	ManagerDisplayName string `json:"managerDisplayName,omitempty"`
+	ManagerIsUser      bool   `json:"managerIsUser,omitempty"`
 }
 
 // IsZero reports whether no enterprise attribute is set.

@@ -3,7 +3,6 @@ package provisioning
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 )
 
@@ -19,20 +18,17 @@ func validateUser(u *User) error {
 	if len(u.UserName) > 256 {
 		return Invalid("userName", "is longer than 256 characters")
 	}
+	// An e-mail value without "@" is kept (RFC 7643 §4.1.2 says SHOULD be an address, and
+	// directories send such values): it is never mailed (enqueue) nor used to link a
+	// sign-in or to claim an address (FindUsersByEmail).
 	primaries := 0
-	for i, m := range u.Emails {
+	for _, m := range u.Emails {
 		if m.Primary {
 			primaries++
-		}
-		if m.Value != "" && !strings.Contains(m.Value, "@") {
-			return Invalid(fmt.Sprintf("emails[%d].value", i), "%q is not an e-mail address", m.Value)
 		}
 	}
 	if primaries > 1 {
 		return Invalid("emails", "at most one e-mail may be primary")
-	}
-	if u.Enterprise.ManagerID != "" && u.Enterprise.ManagerID == u.ID {
-		return Invalid("manager", "a user cannot be their own manager")
 	}
 	switch u.Status {
 	case StatusActive, StatusInvited, StatusDeactivated:
@@ -60,12 +56,8 @@ func (e *Engine) CreateUser(ctx context.Context, actor Actor, tenantID string, u
 		u.Seat = false
 	}
 	err := e.Store.InTx(ctx, func(tx Tx) error {
-		if u.Enterprise.ManagerID != "" {
-			if _, err := tx.GetUser(ctx, tenantID, u.Enterprise.ManagerID); errors.Is(err, ErrNotFound) {
-				return Invalid("manager", "no user with id %q", u.Enterprise.ManagerID)
-			} else if err != nil {
-				return err
-			}
+		if err := resolveManager(ctx, tx, tenantID, &u.Enterprise); err != nil {
+			return err
 		}
 		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
 			return err
@@ -76,6 +68,44 @@ func (e *Engine) CreateUser(ctx context.Context, actor Actor, tenantID string, u
 		return nil, err
 	}
 	return u, nil
+}
+
+// resolveManager turns the manager value a directory sent into the id of a user of the
+// tenant when it names one: by id, else by externalId (when exactly one user has it), else
+// by userName. Any other value — Okta's default mapping sends free text such as an e-mail
+// or an employee number — is kept as given and returned unchanged (ManagerIsUser false):
+// a manager never makes a create or a replace fail.
+func resolveManager(ctx context.Context, tx Tx, tenantID string, ent *Enterprise) error {
+	ent.ManagerDisplayName, ent.ManagerIsUser = "", false
+	v := strings.TrimSpace(ent.ManagerID)
+	if v == "" {
+		ent.ManagerID = ""
+		return nil
+	}
+	found := func(m *User) error {
+		ent.ManagerID, ent.ManagerDisplayName, ent.ManagerIsUser = m.ID, m.DisplayName, true
+		return nil
+	}
+	m, err := tx.GetUser(ctx, tenantID, v)
+	if err == nil {
+		return found(m)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	page, err := tx.ListUsers(ctx, tenantID, UserQuery{Filter: Compare{Field: "externalId", Op: OpEq, Value: v, CaseExact: true}, Limit: 2})
+	if err != nil {
+		return err
+	}
+	if len(page.Users) == 1 {
+		return found(&page.Users[0])
+	}
+	m, err = tx.GetUserByUserName(ctx, tenantID, v)
+	if err == nil {
+		return found(m)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // GetUser returns one user of the tenant with its groups, roles and teams.
@@ -109,6 +139,12 @@ func (e *Engine) UpdateUser(ctx context.Context, actor Actor, tenantID, id strin
 			if err := validateUser(u); err != nil {
 				return err
 			}
+			// A value kept as given is resolved again: the manager may exist by now.
+			if u.Enterprise.ManagerID != before.Enterprise.ManagerID || (u.Enterprise.ManagerID != "" && !before.Enterprise.ManagerIsUser) {
+				if err := resolveManager(ctx, tx, tenantID, &u.Enterprise); err != nil {
+					return err
+				}
+			}
 			if u.Status == StatusDeactivated {
 				u.Seat = false
 			}
@@ -117,13 +153,6 @@ func (e *Engine) UpdateUser(ctx context.Context, actor Actor, tenantID, id strin
 		})
 		if err != nil {
 			return err
-		}
-		if u.Enterprise.ManagerID != "" && u.Enterprise.ManagerID != before.Enterprise.ManagerID {
-			if _, err := tx.GetUser(ctx, tenantID, u.Enterprise.ManagerID); errors.Is(err, ErrNotFound) {
-				return Invalid("manager", "no user with id %q", u.Enterprise.ManagerID)
-			} else if err != nil {
-				return err
-			}
 		}
 		action := "user.update"
 		switch {

@@ -123,6 +123,43 @@ func BenchmarkSCIM(b *testing.B) {
 				b.ReportMetric(float64(len(lat))/time.Since(t0).Seconds(), "lookups/s")
 				b.ReportMetric(p99(lat), "p99-ms")
 			})
+
+			// Delete, in a tenant of benchSeedUsers users: a deprovisioning run. Each delete
+			// clears manager references, so this is where a scan of the tenant shows.
+			b.Run("Delete", func(b *testing.B) {
+				round++
+				const workers = 4
+				ids := make([]string, b.N)
+				for i := range b.N {
+					body, _ := json.Marshal(map[string]any{"userName": fmt.Sprintf("del%d-%06d@bench.example", round, i)})
+					status, out, _ := do("POST", "/Users", body)
+					if status != http.StatusCreated {
+						b.Fatalf("create: %d %s", status, out)
+					}
+					var res struct{ ID string }
+					_ = json.Unmarshal(out, &res)
+					ids[i] = res.ID
+				}
+				lat := make([]time.Duration, b.N)
+				var wg sync.WaitGroup
+				b.ResetTimer()
+				t0 := time.Now()
+				for w := range workers {
+					wg.Go(func() {
+						for i := w; i < b.N; i += workers {
+							status, out, d := do("DELETE", "/Users/"+ids[i], nil)
+							if status != http.StatusNoContent {
+								b.Errorf("delete: %d %s", status, out)
+								return
+							}
+							lat[i] = d
+						}
+					})
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "deletes/s")
+				b.ReportMetric(p99(lat), "p99-ms")
+			})
 		})
 	}
 }

@@ -206,6 +206,9 @@ func (h *handler) bulkOne(ctx context.Context, rc *reqCtx, op bulkOp, path strin
 		return bulkError(op, badRequest(scimInvalidSyntax, "method must be POST, PUT, PATCH or DELETE"))
 	}
 	op.Method = method
+	base := "/scim/v2/" + rc.tenant.Slug
+	// Endpoint names in any case and a trailing slash, as on the top-level routes.
+	path = strings.TrimPrefix(canonicalPath(base+path), base)
 	m := bulkPathRE.FindStringSubmatch(path)
 	if m == nil {
 		return bulkError(op, badRequest(scimInvalidPath, "path must be /Users, /Groups or /Users/{id}, /Groups/{id}"))
@@ -218,7 +221,6 @@ func (h *handler) bulkOne(ctx context.Context, rc *reqCtx, op bulkOp, path strin
 	}
 	sub := *rc
 	sub.bulk = true
-	base := "/scim/v2/" + rc.tenant.Slug
 	req, err := http.NewRequestWithContext(context.WithValue(ctx, ctxKey{}, &sub), method, base+path, bytes.NewReader(data))
 	if err != nil {
 		return bulkError(op, badRequest(scimInvalidPath, "invalid path"))

@@ -43,9 +43,23 @@ func parseSCIMFilter(text string) (expr scimfilter.Expression, err error) {
 	if err != nil {
 		// Entra and others send "emails[type eq \"work\"].value eq \"x\"", which the RFC
 		// grammar does not allow; it means the same as emails[type eq "work" and value eq "x"].
-		if rewritten, ok := rewriteValuePathSubAttr(text); ok {
-			if e2, err2 := scimfilter.ParseFilter([]byte(rewritten)); err2 == nil {
-				return e2, nil
+		// Microsoft's clients also send comparison values without quotes (userName sw O).
+		// Either repair is tried only on a filter the grammar refused, so a valid filter
+		// never changes meaning.
+		tries := []string{text}
+		if quoted, bare := quoteBareValues(text); bare {
+			tries = append(tries, quoted)
+		}
+		for _, t := range tries {
+			if t != text {
+				if e2, err2 := scimfilter.ParseFilter([]byte(t)); err2 == nil {
+					return e2, nil
+				}
+			}
+			if rewritten, ok := rewriteValuePathSubAttr(t); ok {
+				if e2, err2 := scimfilter.ParseFilter([]byte(rewritten)); err2 == nil {
+					return e2, nil
+				}
 			}
 		}
 		return nil, badRequest(scimInvalidFilter, "the filter cannot be parsed (RFC 7644 §3.4.2.2 grammar)")
@@ -78,6 +92,72 @@ func fastParse(text string) (scimfilter.Expression, bool) {
 		p.SubAttribute = &sub
 	}
 	return &scimfilter.AttributeExpression{AttributePath: p, Operator: scimfilter.CompareOperator(strings.ToLower(m[4])), CompareValue: m[5]}, true
+}
+
+// quoteBareValues puts quotes around comparison values sent without them (`userName sw O`,
+// `meta.created gt 2015-10-10T14:38:21Z`): the grammar wants a JSON value after the
+// operator. A bare true, false, null or number is a JSON value and stays as it is. It
+// reports false when nothing was quoted.
+func quoteBareValues(s string) (string, bool) {
+	var b strings.Builder
+	changed, afterOp := false, false
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"':
+			j := i + 1
+			for j < len(s) && s[j] != '"' {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(s))
+			b.WriteString(s[i:j])
+			i, afterOp = j, false
+			continue
+		case c == ' ':
+			b.WriteByte(c)
+			i++
+			continue
+		case c == '(' || c == ')' || c == '[' || c == ']':
+			b.WriteByte(c)
+			i, afterOp = i+1, false
+			continue
+		}
+		j := i
+		for j < len(s) && !strings.ContainsRune(` ()[]"`, rune(s[j])) {
+			j++
+		}
+		tok := s[i:j]
+		if afterOp && !isJSONLiteral(tok) {
+			b.WriteString(`"` + strings.ReplaceAll(tok, `\`, `\\`) + `"`)
+			changed, afterOp = true, false
+		} else {
+			b.WriteString(tok)
+			afterOp = isValueOperator(tok)
+		}
+		i = j
+	}
+	return b.String(), changed
+}
+
+func isJSONLiteral(tok string) bool {
+	if tok == "true" || tok == "false" || tok == "null" {
+		return true
+	}
+	_, err := strconv.ParseFloat(tok, 64)
+	return err == nil
+}
+
+// isValueOperator reports whether tok is a comparison operator that takes a value (all
+// but pr).
+func isValueOperator(tok string) bool {
+	switch strings.ToLower(tok) {
+	case "eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le":
+		return true
+	}
+	return false
 }
 
 // decodeUnicodeEscapes replaces \uXXXX escapes inside strings with the character itself,

@@ -189,6 +189,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"tenant_id", tenantID, "status", sw.status, "duration", time.Since(start))
 	}()
 
+	if p := canonicalPath(r.URL.Path); p != r.URL.Path {
+		u := *r.URL
+		u.Path, u.RawPath = p, ""
+		r = r.Clone(r.Context())
+		r.URL = &u
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/scim/v2/")
 	slug, _, _ := strings.Cut(rest, "/")
 	if !ok || slug == "" {
@@ -237,6 +243,36 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
 		Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: httpx.ClientIP(r, h.opts.TrustForwardedFor), RequestID: reqID}}
 	h.mux.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
+}
+
+// endpoints are the path segments served under /scim/v2/{tenant}/, as registered.
+var endpoints = []string{"Users", "Groups", "Schemas", "ResourceTypes", "ServiceProviderConfig", "Bulk", "Me", ".search"}
+
+// canonicalPath spells the endpoint segments of a SCIM path as registered, whatever their
+// case (Microsoft's clients send /users), and drops one trailing slash (/Users/), so that
+// both reach the resource. Tenant slugs and resource ids are left as they are.
+func canonicalPath(p string) string {
+	rest, ok := strings.CutPrefix(p, "/scim/v2/")
+	if !ok {
+		return p
+	}
+	if len(rest) > 1 {
+		rest = strings.TrimSuffix(rest, "/")
+	}
+	segs := strings.Split(rest, "/")
+	// segs[0] is the tenant; segs[1] the endpoint; segs[2] an id or .search.
+	for i := 1; i < len(segs) && i <= 2; i++ {
+		if i == 2 && segs[1] != "Users" && segs[1] != "Groups" {
+			break
+		}
+		for _, e := range endpoints {
+			if (i == 1 || e == ".search") && strings.EqualFold(segs[i], e) {
+				segs[i] = e
+				break
+			}
+		}
+	}
+	return "/scim/v2/" + strings.Join(segs, "/")
 }
 
 func bearerToken(r *http.Request) (string, bool) {
@@ -435,8 +471,39 @@ func decodeResourceRaw(r *http.Request, rt *resourceType) (norm, raw map[string]
 	if raw == nil {
 		return nil, nil, badRequest(scimInvalidSyntax, "the request body must be a JSON object")
 	}
+	if err := checkSchemas(rt, raw); err != nil {
+		return nil, nil, err
+	}
 	norm, err = normalizeResource(rt, raw)
 	return norm, raw, err
+}
+
+// checkSchemas refuses a POST or PUT body whose schemas names the core schema of another
+// resource type (a Group on /Users): the client is sending the wrong resource (RFC 7644
+// §3.3, §3.5.1). A body without schemas is accepted, as clients send it, and so are URNs
+// this server does not define (their attributes are ignored like unknown attributes).
+func checkSchemas(rt *resourceType, raw map[string]any) error {
+	for k, v := range raw {
+		if !strings.EqualFold(k, "schemas") || v == nil {
+			continue
+		}
+		list, ok := v.([]any)
+		if !ok {
+			return badRequest(scimInvalidSyntax, "schemas must be an array of schema URNs")
+		}
+		for _, x := range list {
+			urn, ok := x.(string)
+			if !ok {
+				return badRequest(scimInvalidSyntax, "schemas must be an array of schema URNs")
+			}
+			for _, other := range []*resourceType{userType, groupType} {
+				if other != rt && strings.EqualFold(urn, other.Core.ID) {
+					return badRequest(scimInvalidSyntax, "schemas names %s, the schema of a %s, on the %s endpoint", other.Core.ID, other.Name, rt.Endpoint)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -845,12 +912,7 @@ func (h *handler) searchAll(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	resp.ItemsPerPage = len(resp.Resources)
-	if count == 0 {
-		resp.Resources = nil
-		h.write(w, http.StatusOK, resp)
-		return nil
-	}
-	if len(resp.Resources) == 0 {
+	if count == 0 || len(resp.Resources) == 0 {
 		return h.writeEmptyList(w, resp)
 	}
 	h.write(w, http.StatusOK, resp)
@@ -929,12 +991,11 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType,
 	if count == 0 || p.Cursor == nil {
 		resp.NextCursor = ""
 	}
-	if count == 0 {
-		resp.Resources = nil
-	}
 	resp.ItemsPerPage = len(resp.Resources)
-	if count > 0 && len(resp.Resources) == 0 {
-		// "Resources": [] rather than an absent member: clients index into it.
+	if count == 0 || len(resp.Resources) == 0 {
+		// "Resources": [] rather than an absent member, also for count=0 (RFC 7644
+		// §3.4.2: Resources is REQUIRED when totalResults is non-zero): clients index into
+		// it.
 		return h.writeEmptyList(w, resp)
 	}
 	h.write(w, http.StatusOK, resp)
@@ -981,6 +1042,9 @@ func sortKey(rt *resourceType, by, order string) (provisioning.SortKey, error) {
 		return k, badRequest(scimInvalidValue, "cannot sort by %q", truncate(by))
 	}
 	k.Field = a.field
+	// RFC 7644 §3.4.2.3: resources without a value come last when ascending, first when
+	// descending.
+	k.MissingLast = true
 	return k, nil
 }
 

@@ -3,6 +3,7 @@ package scim
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	scimfilter "github.com/scim2/filter-parser/v2"
@@ -27,6 +28,12 @@ type PatchRequest struct {
 const maxPatchOps = 1000
 
 func (r *PatchRequest) check() error {
+	// RFC 7644 §3.5.2: the body's schemas is the PatchOp message URN. A schemas that names
+	// something else (a resource's schema, as if this were a PUT) is refused before any
+	// operation is applied; a body without schemas is accepted, as clients send it.
+	if r.Schemas != nil && !slices.ContainsFunc(r.Schemas, func(s string) bool { return strings.EqualFold(s, URNPatchOp) }) {
+		return badRequest(scimInvalidSyntax, "a PATCH request's schemas must include %s", URNPatchOp)
+	}
 	if len(r.Operations) == 0 {
 		return badRequest(scimInvalidSyntax, "a PATCH request needs at least one operation")
 	}

@@ -15,7 +15,7 @@ func baseUser() *provisioning.User {
 		Emails: []provisioning.MultiValue{{Value: "bjensen@example.com", Type: "work", Primary: true}, {Value: "babs@home.example", Type: "home"}},
 		Status: provisioning.StatusActive, Version: 3, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Groups:     []provisioning.GroupRef{{ID: "g1", DisplayName: "Staff"}},
-		Enterprise: provisioning.Enterprise{Department: "Tour Operations", ManagerID: "m1", ManagerDisplayName: "Boss"}}
+		Enterprise: provisioning.Enterprise{Department: "Tour Operations", ManagerID: "m1", ManagerDisplayName: "Boss", ManagerIsUser: true}}
 }
 
 // patchUser runs ops the way the handler does inside the engine's update closure.

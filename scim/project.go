@@ -1,12 +1,18 @@
 package scim
 
-import "strings"
+import (
+	"strings"
+
+	scimfilter "github.com/scim2/filter-parser/v2"
+)
 
 // attrSel is one entry of an attributes / excludedAttributes list.
 type attrSel struct {
 	schema *Schema
 	attr   *Attribute
 	sub    *Attribute
+	// filter selects elements of a multi-valued attribute: emails[type eq "work"].
+	filter scimfilter.Expression
 }
 
 // parseAttrList resolves a comma-separated attribute list. Unknown names are ignored, as
@@ -17,6 +23,17 @@ func parseAttrList(rt *resourceType, s string) []attrSel {
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
+			continue
+		}
+		if strings.Contains(item, "[") {
+			// Not in RFC 7644's attribute notation, but Microsoft's clients send it: the
+			// value path of a PATCH (emails[type eq "work"], …[…].value) selects the
+			// matching elements. One that does not parse is ignored like an unknown name.
+			t, err := parsePath(rt, item)
+			if err != nil || t.attr == nil || t.filter == nil {
+				continue
+			}
+			out = append(out, attrSel{schema: t.schema, attr: t.attr, sub: t.fsub, filter: t.filter})
 			continue
 		}
 		urn, rest := rt.splitURN(item)
@@ -99,6 +116,13 @@ func (p projection) apply(res map[string]any) map[string]any {
 			if !ok {
 				continue
 			}
+			if s.filter != nil {
+				sel := selectElems(s, v, true)
+				if sel == nil {
+					continue
+				}
+				v = sel
+			}
 			dst := container(out, p.rt, s.schema, true)
 			if s.sub == nil {
 				dst[s.attr.Name] = v
@@ -117,9 +141,18 @@ func (p projection) apply(res map[string]any) map[string]any {
 		if c == nil {
 			continue
 		}
-		if s.sub == nil {
+		switch {
+		case s.filter != nil && s.sub == nil:
+			if rest := selectElems(s, c[s.attr.Name], false); rest != nil {
+				c[s.attr.Name] = rest
+			} else {
+				delete(c, s.attr.Name)
+			}
+		case s.filter != nil:
+			// Dropping a sub-attribute of some elements only: not worth the ambiguity.
+		case s.sub == nil:
 			delete(c, s.attr.Name)
-		} else {
+		default:
 			dropSub(c, s.attr, s.sub)
 		}
 		if s.schema != p.rt.Core && len(c) == 0 {
@@ -128,6 +161,23 @@ func (p projection) apply(res map[string]any) map[string]any {
 	}
 	fixSchemas(res, p.rt)
 	return res
+}
+
+// selectElems returns the elements of the multi-valued v that match s.filter (keep) or
+// that do not (!keep), nil when none is left.
+func selectElems(s attrSel, v any, keep bool) []any {
+	list, _ := v.([]any)
+	var out []any
+	for _, x := range list {
+		e, ok := x.(map[string]any)
+		if !ok {
+			continue
+		}
+		if match, err := evalElem(s.attr, s.filter, e); err == nil && match == keep {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func copySub(dst map[string]any, a, sub *Attribute, v any) {

@@ -101,8 +101,13 @@ func userResource(u *provisioning.User, loc string) map[string]any {
 	setStr(ent, "division", e.Division)
 	setStr(ent, "department", e.Department)
 	if e.ManagerID != "" {
-		mgr := map[string]any{"value": e.ManagerID, "$ref": loc + "/Users/" + e.ManagerID}
-		setStr(mgr, "displayName", e.ManagerDisplayName)
+		// A manager value that names no user of the tenant is returned as the directory
+		// sent it, without a $ref to a resource that does not exist.
+		mgr := map[string]any{"value": e.ManagerID}
+		if e.ManagerIsUser {
+			mgr["$ref"] = loc + "/Users/" + e.ManagerID
+			setStr(mgr, "displayName", e.ManagerDisplayName)
+		}
 		ent["manager"] = mgr
 	}
 	if len(ent) > 0 {
@@ -203,12 +208,15 @@ func applyUserResource(m map[string]any, u *provisioning.User) {
 		u.Addresses = append(u.Addresses, a)
 	}
 	ent := getMap(m, URNEnterpriseUser)
-	managerName := u.Enterprise.ManagerDisplayName
+	old := u.Enterprise
 	u.Enterprise = provisioning.Enterprise{EmployeeNumber: getStr(ent, "employeeNumber"), CostCenter: getStr(ent, "costCenter"),
 		Organization: getStr(ent, "organization"), Division: getStr(ent, "division"), Department: getStr(ent, "department")}
 	if mgr := getMap(ent, "manager"); mgr != nil {
 		u.Enterprise.ManagerID = getStr(mgr, "value")
-		u.Enterprise.ManagerDisplayName = managerName
+		// An unchanged manager keeps its link; a new value is resolved by the engine.
+		if u.Enterprise.ManagerID == old.ManagerID {
+			u.Enterprise.ManagerDisplayName, u.Enterprise.ManagerIsUser = old.ManagerDisplayName, old.ManagerIsUser
+		}
 	}
 }
 

@@ -165,7 +165,7 @@ var userSchema = &Schema{ID: URNUser, Name: "User", Description: "User Account",
 	str("timezone", "The user's time zone in IANA format.", field("timezone")),
 	str("active", "The user's administrative status. false deactivates the user and frees its seat.", ofType(typeBoolean), field("active")),
 	str("password", "Accepted and ignored: Seatbridge users of a directory sign in through SSO.", caseExact, returned(retNever), func(a *Attribute) { a.Mutability = mutWriteOnly }),
-	multiValue("emails", "E-mail addresses of the user.", []string{"work", "home", "other"}),
+	multiValue("emails", "E-mail addresses of the user. Not unique: several users may share one. A value without \"@\" is stored as sent but is never mailed nor used to link a sign-in.", []string{"work", "home", "other"}),
 	multiValue("phoneNumbers", "Phone numbers of the user.", []string{"work", "home", "mobile", "fax", "pager", "other"}),
 	multiValue("ims", "Instant messaging addresses of the user.", []string{"aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"}),
 	multiValue("photos", "URLs of photos of the user.", []string{"photo", "thumbnail"}, ofType(typeReference), caseExact),
@@ -196,10 +196,10 @@ var enterpriseSchema = &Schema{ID: URNEnterpriseUser, Name: "EnterpriseUser", De
 	str("organization", "Name of an organization.", field("enterprise.organization")),
 	str("division", "Name of a division.", field("enterprise.division")),
 	str("department", "Name of a department.", field("enterprise.department")),
-	str("manager", "The user's manager: another user of the same tenant.", field("enterprise.manager"), subs(
-		str("value", "The id of the manager.", caseExact, field("enterprise.manager")),
-		str("$ref", "The URI of the manager.", ofType(typeReference), readOnly, refTypes("User")),
-		str("displayName", "The manager's display name.", readOnly),
+	str("manager", "The user's manager. A value naming a user of the tenant (its id, else its externalId, else its userName) is stored as that user's id; any other value is stored and returned as sent. It never makes a create or replace fail.", field("enterprise.manager"), subs(
+		str("value", "The id of the manager, or the value as sent when it names no user.", caseExact, field("enterprise.manager")),
+		str("$ref", "The URI of the manager; only when value is a user's id.", ofType(typeReference), readOnly, refTypes("User")),
+		str("displayName", "The manager's display name; only when value is a user's id.", readOnly),
 	)),
 }}
 

@@ -40,7 +40,10 @@ func decodeCursor(s string) (cursor, error) {
 
 // page builds ORDER BY, keyset and LIMIT parts shared by users and groups.
 type page struct {
-	none     bool // the result has at most one row: no ORDER BY
+	none bool // the result has at most one row: no ORDER BY
+	// missExpr is 1 for a row without a value of the sort column, else 0: the first sort key
+	// when missing values go last (provisioning.SortKey.MissingLast).
+	missExpr string
 	sortExpr string
 	sortKind colKind
 	desc     bool
@@ -59,6 +62,9 @@ func newPage(cols map[string]column, key provisioning.SortKey, idExpr string) (p
 	p.sortExpr, p.sortKind = col.expr, col.kind
 	if col.kind == kString {
 		p.sortExpr = "lower(" + col.expr + ")"
+		if key.MissingLast {
+			p.missExpr = "CASE WHEN " + col.expr + " = '' THEN 1 ELSE 0 END"
+		}
 	}
 	return p, nil
 }
@@ -89,6 +95,9 @@ func (p page) orderBy() string {
 	if p.sortExpr == "" {
 		return " ORDER BY " + p.idExpr + dir
 	}
+	if p.missExpr != "" {
+		return " ORDER BY " + p.missExpr + dir + ", " + p.sortExpr + dir + ", " + p.idExpr + dir
+	}
 	return " ORDER BY " + p.sortExpr + dir + ", " + p.idExpr + dir
 }
 
@@ -112,6 +121,17 @@ func (p page) keyset(w *where, after string) error {
 			return errBadCursor
 		}
 		v = *c.Num
+	}
+	if p.missExpr != "" {
+		// The cursor's row had no value exactly when its sort value is empty.
+		miss := 0
+		if c.Sort == "" {
+			miss = 1
+		}
+		w.sb.WriteString(" AND (" + p.missExpr + cmp + " OR (" + p.missExpr + " = ? AND (" + p.sortExpr + cmp +
+			" OR (" + p.sortExpr + " = ? AND " + p.idExpr + cmp + "))))")
+		w.args = append(w.args, miss, miss, v, v, c.ID)
+		return nil
 	}
 	w.sb.WriteString(" AND (" + p.sortExpr + cmp + " OR (" + p.sortExpr + " = ? AND " + p.idExpr + cmp + "))")
 	w.args = append(w.args, v, v, c.ID)

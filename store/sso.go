@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -159,6 +160,11 @@ func (c *conn) TouchLastLogin(ctx context.Context, tenantID, userID string, at t
 
 func (c *conn) FindUsersByEmail(ctx context.Context, tenantID, emailKey string) ([]provisioning.User, error) {
 	emailKey = provisioning.FoldKey(emailKey)
+	if !strings.Contains(emailKey, "@") {
+		// SCIM stores e-mail values without "@" as the directory sends them; such a value
+		// is no address, so it never links a sign-in nor counts as an address in use.
+		return nil, nil
+	}
 	var ids []string
 	if err := c.selectx(ctx, &ids, `SELECT u.id FROM users u WHERE u.tenant_id = ? AND (u.email_key = ? OR u.user_name_key = ?
 		OR u.id IN (SELECT v.user_id FROM user_values v WHERE v.tenant_id = ? AND v.attr = 'emails' AND v.value_key = ?))

@@ -116,7 +116,8 @@ func (r *userRow) user() (*provisioning.User, error) {
 		DisplayName: r.DisplayName, NickName: r.NickName, ProfileURL: r.ProfileURL, Title: r.Title, UserType: r.UserType,
 		PreferredLanguage: r.PreferredLanguage, Locale: r.Locale, Timezone: r.Timezone, BusinessUnit: r.BusinessUnit,
 		Enterprise: provisioning.Enterprise{EmployeeNumber: r.EmployeeNumber, CostCenter: r.CostCenter, Organization: r.Organization,
-			Division: r.Division, Department: r.Department, ManagerID: r.ManagerID, ManagerDisplayName: r.ManagerName.String},
+			Division: r.Division, Department: r.Department, ManagerID: r.ManagerID, ManagerDisplayName: r.ManagerName.String,
+			ManagerIsUser: r.ManagerName.Valid},
 		Status: provisioning.UserStatus(r.Status), Source: provisioning.Source(r.Source), ManagedByIdP: r.ManagedByIdP, Seat: r.Seat,
 		PasswordHash: r.PasswordHash, Version: r.Version, CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt),
 		LastLoginAt: fromOptMicros(r.LastLoginAt),
@@ -163,11 +164,9 @@ var (
 	userUpdateSQL = `UPDATE users SET ` + strings.Join(userWriteCols, " = ?, ") + ` = ? WHERE tenant_id = ? AND id = ?`
 )
 
-// uniqueConflict names the user field behind a unique violation.
-func uniqueConflict(err error, u *provisioning.User) error {
-	if strings.Contains(err.Error(), "email") {
-		return &provisioning.ConflictError{Field: "emails", Value: u.PrimaryEmail()}
-	}
+// uniqueConflict names the user field behind a unique violation: userName is the only
+// unique attribute of a user (e-mails are not, see migration 00005).
+func uniqueConflict(u *provisioning.User) error {
 	return &provisioning.ConflictError{Field: "userName", Value: u.UserName}
 }
 
@@ -184,7 +183,7 @@ func (c *conn) CreateUser(ctx context.Context, tenantID string, u *provisioning.
 	}
 	_, err = c.exec(ctx, userInsertSQL, append([]any{u.ID, tenantID, string(u.Source), micros(u.CreatedAt)}, args...)...)
 	if errors.Is(err, errUnique) {
-		return uniqueConflict(err, u)
+		return uniqueConflict(u)
 	}
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
@@ -332,7 +331,7 @@ func (c *conn) UpdateUser(ctx context.Context, tenantID, id string, fn func(*pro
 	if err != nil {
 		return nil, fmt.Errorf("user %s: %w", id, err)
 	}
-	hadSeat, oldManager := u.Seat, u.Enterprise.ManagerID
+	hadSeat, oldEnt := u.Seat, u.Enterprise
 	oldValues := fmt.Sprint(u.Emails, u.PhoneNumbers, u.IMs, u.Photos, u.Entitlements, u.SCIMRoles, u.X509Certificates)
 	if err := fn(u); err != nil {
 		return nil, err
@@ -354,7 +353,7 @@ func (c *conn) UpdateUser(ctx context.Context, tenantID, id string, fn func(*pro
 	}
 	res, err := c.exec(ctx, userUpdateSQL, append(args, tenantID, id)...)
 	if errors.Is(err, errUnique) {
-		return nil, uniqueConflict(err, u)
+		return nil, uniqueConflict(u)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
@@ -367,16 +366,19 @@ func (c *conn) UpdateUser(ctx context.Context, tenantID, id string, fn func(*pro
 			return nil, err
 		}
 	}
-	// The manager's display name follows manager_id.
-	if u.Enterprise.ManagerID != oldManager {
-		u.Enterprise.ManagerDisplayName = ""
+	// The manager's display name, and whether the value is a user's id at all, follow
+	// manager_id (as the read query derives them), whatever fn left in those fields.
+	if u.Enterprise.ManagerID == oldEnt.ManagerID {
+		u.Enterprise.ManagerDisplayName, u.Enterprise.ManagerIsUser = oldEnt.ManagerDisplayName, oldEnt.ManagerIsUser
+	} else {
+		u.Enterprise.ManagerDisplayName, u.Enterprise.ManagerIsUser = "", false
 		if u.Enterprise.ManagerID != "" {
 			var name string
 			err := c.get(ctx, &name, `SELECT display_name FROM users WHERE tenant_id = ? AND id = ?`, tenantID, u.Enterprise.ManagerID)
 			if err != nil && !errors.Is(err, provisioning.ErrNotFound) {
 				return nil, fmt.Errorf("manager name: %w", err)
 			}
-			u.Enterprise.ManagerDisplayName = name
+			u.Enterprise.ManagerDisplayName, u.Enterprise.ManagerIsUser = name, err == nil
 		}
 	}
 	return u, nil
@@ -390,7 +392,10 @@ func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) error {
 	if err := c.get(ctx, &row, `SELECT seat, user_name_key FROM users WHERE tenant_id = ? AND id = ?`+c.forUpdate(), tenantID, id); err != nil {
 		return fmt.Errorf("user %s: %w", id, err)
 	}
-	if _, err := c.exec(ctx, `UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ?`, tenantID, id); err != nil {
+	// "manager_id <> ''" lets the partial index users_tenant_manager serve the statement
+	// (the planner cannot know that the bound id is not empty); without it every delete
+	// scanned the tenant's users.
+	if _, err := c.exec(ctx, `UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ? AND manager_id <> ''`, tenantID, id); err != nil {
 		return fmt.Errorf("clear manager references: %w", err)
 	}
 	if _, err := c.exec(ctx, `DELETE FROM users WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {

@@ -38,6 +38,7 @@ func runSCIM(ctx context.Context, args []string, out io.Writer) error {
 	steady := fs.Duration("steady", 10*time.Second, "duration of the steady mix (lookups, PATCHes, deactivations)")
 	pid := fs.Int("server-pid", 0, "process id of the server, to report its peak RSS during the sync")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file ('-' for stdout)")
+	deprovision := fs.Bool("delete", true, "finally delete every user the run created (DELETE /Users/{id}), as a directory's deprovisioning does")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -210,6 +211,24 @@ func runSCIM(ctx context.Context, args []string, out io.Writer) error {
 			r.finish()
 			results = append(results, r.result())
 		}
+	}
+	// Deprovisioning: every user the run created is deleted, with the same concurrency.
+	if *deprovision {
+		del := newRecorder("delete users", "users/s")
+		parallel(ctx, len(l.userIDs), *conc, func(i int) {
+			id := l.userIDs[i]
+			if id == "" {
+				return
+			}
+			t0 := time.Now()
+			_, _, err := l.do(ctx, "DELETE", "/Users/"+id, nil)
+			if err == nil {
+				del.units.Add(1)
+			}
+			del.observe(time.Since(t0), err)
+		})
+		del.finish()
+		results = append(results, del.result())
 	}
 	meta := map[string]any{"url": l.base, "users": *users, "groups": *groups, "concurrency": *conc, "run": l.run,
 		"at": time.Now().UTC().Format(time.RFC3339)}

@@ -198,11 +198,21 @@ func testCaseInsensitiveUnique(t *testing.T, eng *provisioning.Engine) {
 	if _, err := eng.CreateUser(ctx, cli, a.ID, &provisioning.User{UserName: "änne@EXAMPLE.com"}); !errors.Is(err, provisioning.ErrConflict) {
 		t.Errorf("unicode fold: got %v, want conflict", err)
 	}
-	// The same primary e-mail under another userName conflicts too.
-	_, err := eng.CreateUser(ctx, cli, a.ID, &provisioning.User{UserName: "alice2",
+	// E-mails are not unique (RFC 7643, migration 00005): the same primary e-mail under
+	// another userName is a second account, and both are found by the address.
+	shared, err := eng.CreateUser(ctx, cli, a.ID, &provisioning.User{UserName: "alice2",
 		Emails: []provisioning.MultiValue{{Value: "ALICE@example.com", Primary: true}}})
-	if !errors.Is(err, provisioning.ErrConflict) {
-		t.Errorf("e-mail uniqueness: got %v, want conflict", err)
+	if err != nil {
+		t.Fatalf("a second account with the same primary e-mail: %v", err)
+	}
+	finder, ok := eng.Store.(interface {
+		FindUsersByEmail(ctx context.Context, tenantID, emailKey string) ([]provisioning.User, error)
+	})
+	if !ok {
+		t.Fatalf("%T has no FindUsersByEmail", eng.Store)
+	}
+	if found, err := finder.FindUsersByEmail(ctx, a.ID, "alice@EXAMPLE.com"); err != nil || len(found) != 2 {
+		t.Errorf("FindUsersByEmail: %d users, %v; want alice and %s", len(found), err, shared.ID)
 	}
 	// Another tenant may use the same name.
 	mustUser(t, eng, b.ID, "alice@example.com")
