@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -109,6 +110,16 @@ func userQuery(q url.Values) (provisioning.UserQuery, int, map[string]string) {
 		}
 	}
 	uq.Offset = (page - 1) * PageSize
+	// Next links carry the store's keyset cursor, so paging forward through a large tenant
+	// never makes the database skip rows; page numbers alone (a typed URL, Previous) use the
+	// offset.
+	if v := q.Get("cursor"); v != "" {
+		if len(v) > 1024 {
+			errs["page"] = "Not a page of this list."
+		} else {
+			uq.After = v
+		}
+	}
 	return uq, page, errs
 }
 
@@ -137,25 +148,34 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request, rq *request) {
 	d.Seats = &provisioning.SeatUsage{Limit: t.SeatLimit, Used: t.SeatsUsed, Free: t.SeatsFree()}
 	d.Grantable = grantable(rq.p, d.Roles)
 	up, err := h.eng.ListUsers(ctx, rq.p.Tenant.ID, uq)
+	if errors.Is(err, provisioning.ErrBadCursor) {
+		h.message(w, rq, http.StatusBadRequest, "Page link not valid", "This page link is not valid any more: start again from the first page of the list.")
+		return
+	}
 	if err != nil {
 		h.fail(w, r, rq, err)
 		return
 	}
 	d.Users, d.Total = up.Users, up.Total
 	d.Pages = (d.Total + PageSize - 1) / PageSize
-	link := func(p int) string {
+	link := func(p int, cursor string) string {
 		v := url.Values{}
 		for k, vs := range q {
 			v[k] = vs
 		}
+		v.Del("cursor")
+		v.Del("done")
 		v.Set("page", strconv.Itoa(p))
+		if cursor != "" {
+			v.Set("cursor", cursor)
+		}
 		return rq.base + "/users?" + v.Encode()
 	}
 	if page > 1 {
-		d.Prev = link(page - 1)
+		d.Prev = link(page-1, "")
 	}
 	if page < d.Pages {
-		d.Next = link(page + 1)
+		d.Next = link(page+1, up.Next)
 	}
 	status := http.StatusOK
 	if len(errs) > 0 {
