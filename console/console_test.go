@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -256,6 +257,26 @@ func TestConsoleHTTP(t *testing.T) {
 		}
 		if r := admin.get("/admin/acme/users?page=2&cursor=forged"); r.status != http.StatusBadRequest || !strings.Contains(r.body, "Page link not valid") {
 			t.Fatalf("forged cursor: %d", r.status)
+		}
+
+		// An invited user's page offers resend and revoke; removal asks first.
+		inv, err := e.acc.CreateInvitation(bg, cli, e.tenant.ID, provisioning.InvitationRequest{Email: "ivy@acme.test", DisplayName: "Ivy Invited"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := admin.get("/admin/acme/users/" + inv.UserID); !strings.Contains(r.body, "Resend invitation") || !strings.Contains(r.body, "/invitations/"+inv.ID+"/revoke") {
+			t.Fatal("the invited user's page offers no resend / revoke")
+		}
+		rm := url.Values{"csrf": {tok}, "status": {"remove"}}
+		if r := admin.post("/admin/acme/users/"+inv.UserID+"/status", rm); r.status != 200 || !strings.Contains(r.body, "Yes, remove this user") {
+			t.Fatalf("remove without confirmation: %d", r.status)
+		}
+		rm.Set("confirm", "yes")
+		if r := admin.post("/admin/acme/users/"+inv.UserID+"/status", rm); r.status != http.StatusSeeOther {
+			t.Fatalf("confirmed removal: %d %s", r.status, r.body)
+		}
+		if _, err := e.eng.GetUser(bg, e.tenant.ID, inv.UserID); !errors.Is(err, provisioning.ErrNotFound) {
+			t.Fatalf("after removal: %v", err)
 		}
 
 		// Every page renders for the admin.

@@ -561,11 +561,7 @@ func ttl(t *provisioning.Tenant) string {
 }
 
 func lines(s string) []string {
-	out := []string{}
-	for _, l := range strings.FieldsFunc(s, func(c rune) bool { return c == '\n' || c == ',' || c == '\r' || c == ' ' }) {
-		out = append(out, l)
-	}
-	return out
+	return append([]string{}, strings.FieldsFunc(s, func(c rune) bool { return c == '\n' || c == ',' || c == '\r' || c == ' ' })...)
 }
 
 func (h *Handler) settingsPost(w http.ResponseWriter, r *http.Request, rq *request) {

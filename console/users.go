@@ -40,6 +40,8 @@ type usersData struct {
 	Sorts      any
 	Filtered   bool
 	Grantable  []provisioning.Role
+	// Back is this page, where a bulk action returns.
+	Back string
 }
 
 // userQuery reads the users list's filters; bad values are errors next to the filter.
@@ -127,7 +129,10 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	uq, page, errs := userQuery(q)
-	d := &usersData{Page: page, Sorts: sorts}
+	d := &usersData{Page: page, Sorts: sorts, Back: r.URL.Path}
+	if bq := withoutDone(q); len(bq) > 0 {
+		d.Back += "?" + bq.Encode()
+	}
 	for _, k := range []string{"q", "status", "seat", "role", "team", "source"} {
 		if q.Get(k) != "" {
 			d.Filtered = true
@@ -252,6 +257,16 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, rq *request) {
 	http.Redirect(w, r, withDone(back, done), http.StatusSeeOther)
 }
 
+func withoutDone(q url.Values) url.Values {
+	v := url.Values{}
+	for k, vs := range q {
+		if k != "done" {
+			v[k] = vs
+		}
+	}
+	return v
+}
+
 func withDone(u, done string) string {
 	sep := "?"
 	if strings.Contains(u, "?") {
@@ -322,6 +337,8 @@ type userData struct {
 	AdminTeams []string
 	IdP        bool
 	Self       bool
+	// Invitation is the user's pending (or expired) invitation, to resend or revoke here.
+	Invitation *provisioning.Invitation
 }
 
 func (h *Handler) loadUser(ctx context.Context, rq *request, id string, withAudit bool) (*userData, error) {
@@ -352,6 +369,18 @@ func (h *Handler) loadUser(ctx context.Context, rq *request, id string, withAudi
 	}
 	if d.Logins, err = h.eng.LoginHistory(ctx, rq.p.Tenant.ID, id, provisioning.LoginQuery{Limit: 20}); err != nil {
 		return nil, err
+	}
+	if u.Status == provisioning.StatusInvited {
+		// Pending invitations are few: the list is short even in a large tenant.
+		invs, err := h.Accounts.ListInvitations(ctx, rq.p.Tenant.ID, "")
+		if err != nil {
+			return nil, err
+		}
+		for i := range invs {
+			if invs[i].UserID == u.ID && (invs[i].State == provisioning.InvitePending || invs[i].State == provisioning.InviteExpired) {
+				d.Invitation = &invs[i]
+			}
+		}
 	}
 	if withAudit && rq.p.Can(provisioning.PermManageSettings) {
 		if d.Audit, err = h.eng.ListAudit(ctx, rq.p.Tenant.ID, provisioning.AuditQuery{TargetID: id, Limit: 20}); err != nil {
@@ -492,8 +521,18 @@ func (h *Handler) userStatus(w http.ResponseWriter, r *http.Request, rq *request
 	case "reactivate":
 		_, err = h.eng.ReactivateUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id)
 		done = "reactivated"
+	case "remove":
+		if !h.confirmed(w, r, rq, "Remove this user from the organisation?", "This is irreversible: the user, their roles, teams and seat go; the audit history stays. To add them again you will need to invite them from scratch.", "Yes, remove this user", back, nil) {
+			return
+		}
+		if err := h.eng.RemoveUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id); err != nil {
+			h.fail(w, r, rq, err)
+			return
+		}
+		http.Redirect(w, r, rq.base+"/users?done=removed", http.StatusSeeOther)
+		return
 	default:
-		h.message(w, rq, http.StatusBadRequest, "Check your input", "Choose deactivate or reactivate.")
+		h.message(w, rq, http.StatusBadRequest, "Check your input", "Choose deactivate, reactivate or remove.")
 		return
 	}
 	if err != nil {
