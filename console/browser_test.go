@@ -170,9 +170,15 @@ func TestBrowserBulkSeats(t *testing.T) {
 			t.Fatalf("add users lists:\n%s", txt)
 		}
 		shot(t, ctx, "add-users")
-		for _, p := range []string{"seats", "roles", "teams", "settings", "tokens", "audit", "agents/new", "import"} {
+		for _, p := range []string{"users", "users/add", "users/" + ids[1], "invite", "invitations", "seats", "roles", "teams", "settings", "tokens", "audit", "agents/new", "import", "me"} {
 			run(t, ctx, chromedp.Navigate(e.srv.URL+"/admin/acme/"+p), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
-			if *screenshots {
+			// Every control has a label a screen reader announces.
+			unlabelled := get(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+				.filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map(el => el.name || el.id || el.outerHTML)`))
+			if len(unlabelled) > 0 {
+				t.Fatalf("%s: controls without a label: %v", p, unlabelled)
+			}
+			if *screenshots && !strings.HasPrefix(p, "users") && p != "invite" && p != "invitations" && p != "me" {
 				shot(t, ctx, strings.ReplaceAll(p, "/", "-"))
 			}
 		}

@@ -279,6 +279,51 @@ func TestConsoleHTTP(t *testing.T) {
 			t.Fatalf("after removal: %v", err)
 		}
 
+		// Roles: a missing name is an error next to the field; create, edit, delete (confirmed).
+		if r := admin.post("/admin/acme/roles", url.Values{"csrf": {tok}, "name": {""}, "perm": {"view_analytics"}}); r.status != http.StatusBadRequest ||
+			!strings.Contains(r.body, `id="e-name"`) || !strings.Contains(r.body, `value="view_analytics" checked`) {
+			t.Fatalf("role without a name: %d", r.status)
+		}
+		r = admin.post("/admin/acme/roles", url.Values{"csrf": {tok}, "name": {"Analyst"}, "perm": {"view_analytics", "export_data"}})
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("create role: %d %s", r.status, r.body)
+		}
+		roles, _ := e.eng.ListRoles(bg, e.tenant.ID)
+		var analyst provisioning.Role
+		for _, x := range roles {
+			if x.Name == "Analyst" {
+				analyst = x
+			}
+		}
+		if len(analyst.Permissions) != 2 {
+			t.Fatalf("created role: %+v", analyst)
+		}
+		if r := admin.post("/admin/acme/roles/"+analyst.ID+"/delete", url.Values{"csrf": {tok}}); r.status != 200 || !strings.Contains(r.body, "Delete role Analyst?") {
+			t.Fatalf("delete role without confirmation: %d", r.status)
+		}
+		if r := admin.post("/admin/acme/roles/"+analyst.ID+"/delete", url.Values{"csrf": {tok}, "confirm": {"yes"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("delete role: %d", r.status)
+		}
+		builtin := roles[0]
+		if r := admin.get("/admin/acme/roles/" + builtin.ID); !strings.Contains(r.body, "cannot be changed") || strings.Contains(r.body, "Save role") {
+			t.Fatal("a built-in role is editable")
+		}
+		// Teams: create, add a member by user name, remove them.
+		r = admin.post("/admin/acme/teams", url.Values{"csrf": {tok}, "name": {"Support Tier 1"}, "description": {"First line"}})
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("create team: %d", r.status)
+		}
+		teamURL := strings.SplitN(r.header.Get("Location"), "?", 2)[0]
+		if r := admin.post(teamURL+"/members", url.Values{"csrf": {tok}, "members": {"nobody@acme.test"}}); r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="e-members"`) {
+			t.Fatalf("add unknown member: %d", r.status)
+		}
+		if r := admin.post(teamURL+"/members", url.Values{"csrf": {tok}, "members": {"andy@acme.test\nolga@acme.test"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("add members: %d %s", r.status, r.body)
+		}
+		if r := admin.get(teamURL); !strings.Contains(r.body, "Andy Agent") || !strings.Contains(r.body, "2 members") {
+			t.Fatal("team page after adding members")
+		}
+
 		// Every page renders for the admin.
 		for _, p := range []string{"/", "/me", "/users/add", "/users/" + victim.ID, "/invite", "/invitations", "/invitations?state=pending",
 			"/agents/new", "/import", "/roles", "/teams", "/seats", "/audit", "/settings", "/tokens"} {
