@@ -55,6 +55,12 @@ type Handler struct {
 	TrustForwarded bool
 	// MaxFormBytes limits form posts (default 64 KiB); a CSV upload gets 1 MiB.
 	MaxFormBytes int64
+	// BaseURL is the public URL the set-up wizard shows in the values an IdP needs.
+	BaseURL string
+	// Connections checks and seals the connections the set-up wizard makes (the SSO
+	// door's preparer); FetchPrivate lets its metadata URLs reach private addresses.
+	Connections  provisioning.ConnectionPreparer
+	FetchPrivate bool
 
 	csrf  *http.CrossOriginProtection
 	pages map[string]*template.Template
@@ -147,6 +153,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	for _, rt := range h.table() {
 		mux.Handle(rt.method+" "+Prefix+"{tenant}"+rt.path, h.wrap(rt))
 	}
+	h.mountSetup(mux)
 	// A console URL without the trailing slash, and unknown pages below it.
 	mux.HandleFunc("GET "+Prefix+"{tenant}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+url.PathEscape(r.PathValue("tenant"))+"/", http.StatusSeeOther)

@@ -23,6 +23,9 @@ type ConnectionPreparer interface {
 // ConnectionSpec is a requested create or change of a connection. A nil field is left as
 // it is (on create: the default).
 type ConnectionSpec struct {
+	// ID is the new connection's ID when the caller chose it first (the set-up wizard
+	// shows URLs built from it before the IdP's metadata exists); empty: a new one.
+	ID       string
 	Name     *string
 	Type     ConnectionType
 	Mode     *Mode
@@ -135,7 +138,11 @@ func (s *ConnectionSpec) apply(c *Connection, prep ConnectionPreparer, creating 
 // wizard's way in), checks and seals it through the SSO door, and stores it with its
 // audit event. Nothing is stored when any part is refused.
 func (e *Engine) CreateConnectionFrom(ctx context.Context, actor Actor, tenantID string, spec ConnectionSpec, prep ConnectionPreparer) (*Connection, error) {
-	c := &Connection{ID: e.NewID(), Type: spec.Type, Mode: ModeJIT, Domains: []string{}}
+	id := spec.ID
+	if id == "" {
+		id = e.NewID()
+	}
+	c := &Connection{ID: id, Type: spec.Type, Mode: ModeJIT, Domains: []string{}}
 	if err := spec.apply(c, prep, true); err != nil {
 		return nil, err
 	}

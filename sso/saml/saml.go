@@ -235,9 +235,14 @@ func (p *SP) load(r *http.Request) (*provisioning.Tenant, *provisioning.Connecti
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	c, err := p.S.Connection(r.Context(), t, r.PathValue("conn"), provisioning.ConnSAML)
+	// A connection that is not active yet still serves its metadata and answers test
+	// sign-ins (verify refuses every other response to it).
+	c, err := p.S.Engine.GetConnection(r.Context(), t.ID, r.PathValue("conn"))
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if c.Type != provisioning.ConnSAML || len(r.PathValue("conn")) > 64 {
+		return nil, nil, nil, provisioning.ErrNotFound
 	}
 	sp, err := p.ServiceProvider(t, c)
 	if err != nil {
@@ -264,6 +269,8 @@ func (p *SP) handleMetadata(w http.ResponseWriter, r *http.Request) {
 // requestState is the server-side record of an AuthnRequest.
 type requestState struct {
 	ReturnTo string `json:"returnTo"`
+	// TestTicket marks the set-up wizard's test sign-in (sso.TestTicket).
+	TestTicket string `json:"testTicket,omitempty"`
 }
 
 // bindName is the name of the cookie binding an AuthnRequest to the browser that
@@ -294,7 +301,7 @@ func (p *SP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenan
 		// login hint; Entra ID refuses requests that carry one, hence the opt-in).
 		req.Subject = &crewsaml.Subject{NameID: &crewsaml.NameID{Format: string(crewsaml.EmailAddressNameIDFormat), Value: loginHint}}
 	}
-	data, err := json.Marshal(requestState{ReturnTo: returnTo})
+	data, err := json.Marshal(requestState{ReturnTo: returnTo, TestTicket: sso.TestTicket(r.Context())})
 	if err != nil {
 		return err
 	}
@@ -327,7 +334,7 @@ func (p *SP) handleACS(w http.ResponseWriter, r *http.Request) {
 		p.S.Fail(w, r, http.StatusNotFound, "Unknown SAML connection.", err)
 		return
 	}
-	claims, returnTo, inResponseTo, err := p.verify(ctx, r, t, c, sp)
+	claims, attrs, rs, inResponseTo, err := p.verify(ctx, r, t, c, sp)
 	if errors.Is(err, errUnbound) && r.PostForm.Get(sso.RepostField) == "" {
 		// The binding cookie did not come with the IdP's cross-site POST (SameSite=Lax
 		// over plain http, or a browser that withholds it): post the same form again
@@ -342,7 +349,11 @@ func (p *SP) handleACS(w http.ResponseWriter, r *http.Request) {
 	if inResponseTo != "" {
 		p.S.ClearCrossSite(w, bindName(inResponseTo))
 	}
-	p.S.Complete(w, r, t, c, claims, returnTo)
+	if rs.TestTicket != "" {
+		p.S.CompleteTest(w, r, t, c, claims, attrs, rs.TestTicket, rs.ReturnTo)
+		return
+	}
+	p.S.Complete(w, r, t, c, claims, rs.ReturnTo)
 }
 
 // errUnbound: an SP-initiated response arrived without the cookie binding its request to
@@ -350,43 +361,46 @@ func (p *SP) handleACS(w http.ResponseWriter, r *http.Request) {
 var errUnbound = errors.New("the SAML request is not bound to this browser")
 
 // verify runs every check on a posted response and returns the identity it asserts.
-func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, sp *crewsaml.ServiceProvider) (claims provisioning.Claims, returnTo, inResponseTo string, err error) {
+func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, sp *crewsaml.ServiceProvider) (claims provisioning.Claims, attrs map[string][]string, rs requestState, inResponseTo string, err error) {
 	var none provisioning.Claims
 	if r.Form.Get("SAMLart") != "" {
-		return none, "", "", errors.New("artifact binding is not supported")
+		return none, nil, rs, "", errors.New("artifact binding is not supported")
 	}
 	raw, err := base64.StdEncoding.DecodeString(r.PostForm.Get("SAMLResponse"))
 	if err != nil || len(raw) == 0 {
-		return none, "", "", errors.New("SAMLResponse is not base64")
+		return none, nil, rs, "", errors.New("SAMLResponse is not base64")
 	}
 	issued, inResponseTo, err := precheck(raw)
 	if err != nil {
-		return none, "", "", err
+		return none, nil, rs, "", err
 	}
 	now := p.S.Now()
 	if err := notFuture("response", issued, now); err != nil {
-		return none, "", "", err
+		return none, nil, rs, "", err
 	}
-	returnTo = p.S.Config.DefaultReturnTo
+	rs.ReturnTo = p.S.Config.DefaultReturnTo
 	var possible []string
+	if inResponseTo == "" && c.Disabled {
+		return none, nil, rs, "", errors.New("the connection is not active")
+	}
 	if inResponseTo == "" {
 		if !c.SAML.AllowIdPInitiated {
-			return none, "", "", errors.New("IdP-initiated login is disabled on this connection")
+			return none, nil, rs, "", errors.New("IdP-initiated login is disabled on this connection")
 		}
 		sp.AllowIDPInitiated = true
 	} else {
 		st, err := p.S.States.GetState(ctx, provisioning.StateSAMLRequest, inResponseTo, now)
 		if err != nil {
-			return none, "", "", fmt.Errorf("InResponseTo %q: %w", inResponseTo, err)
+			return none, nil, rs, "", fmt.Errorf("InResponseTo %q: %w", inResponseTo, err)
 		}
 		if st.TenantID != t.ID || st.ConnectionID != c.ID {
-			return none, "", "", errors.New("InResponseTo belongs to another connection")
+			return none, nil, rs, "", errors.New("InResponseTo belongs to another connection")
 		}
 		// The request must have been started by this browser. IdP-initiated responses
 		// (above) have no request to bind to: that is why they are a per-connection
 		// opt-in.
 		if !p.S.CheckCrossSite(r, bindName(inResponseTo), sso.HashKey(inResponseTo)) {
-			return none, "", "", errUnbound
+			return none, nil, rs, "", errUnbound
 		}
 		possible = []string{inResponseTo}
 	}
@@ -396,31 +410,39 @@ func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant
 		if errors.As(err, &ire) {
 			err = ire.PrivateErr
 		}
-		return none, "", "", fmt.Errorf("invalid SAML response: %w", err)
+		return none, nil, rs, "", fmt.Errorf("invalid SAML response: %w", err)
 	}
 	if inResponseTo != "" {
 		// Single use: a second response to the same request fails here.
 		st, err := p.S.States.TakeState(ctx, provisioning.StateSAMLRequest, inResponseTo, now)
 		if err != nil {
-			return none, "", "", fmt.Errorf("request %q already answered: %w", inResponseTo, err)
+			return none, nil, rs, "", fmt.Errorf("request %q already answered: %w", inResponseTo, err)
 		}
-		var rs requestState
-		if err := json.Unmarshal(st.Data, &rs); err == nil && rs.ReturnTo != "" {
-			if safe, ok := p.S.SafeReturnTo(rs.ReturnTo); ok {
-				returnTo = safe
+		var got requestState
+		if err := json.Unmarshal(st.Data, &got); err != nil {
+			return none, nil, rs, "", fmt.Errorf("request %q state: %w", inResponseTo, err)
+		}
+		if got.ReturnTo != "" {
+			if safe, ok := p.S.SafeReturnTo(got.ReturnTo); ok {
+				rs.ReturnTo = safe
 			}
+		}
+		rs.TestTicket = got.TestTicket
+		// A connection that is not active answers only the wizard's test sign-in.
+		if c.Disabled && rs.TestTicket == "" {
+			return none, nil, rs, "", errors.New("the connection is not active")
 		}
 	}
 	if err := notFuture("assertion", assertion.IssueInstant, now); err != nil {
-		return none, "", "", err
+		return none, nil, rs, "", err
 	}
 	if assertion.ID == "" {
-		return none, "", "", errors.New("assertion has no ID")
+		return none, nil, rs, "", errors.New("assertion has no ID")
 	}
 	if err := p.S.States.RememberAssertion(ctx, c.ID, assertion.ID, replayUntil(assertion, now), now); err != nil {
-		return none, "", "", fmt.Errorf("replayed assertion: %w", err)
+		return none, nil, rs, "", fmt.Errorf("replayed assertion: %w", err)
 	}
-	return claimsOf(c, assertion), returnTo, inResponseTo, nil
+	return claimsOf(c, assertion), attributesOf(assertion), rs, inResponseTo, nil
 }
 
 // precheck parses the response once before crewjam does: it must carry no DOCTYPE (no
@@ -534,6 +556,23 @@ var (
 	displayAttrs = []string{"displayName", "name", "http://schemas.microsoft.com/identity/claims/displayname", "urn:oid:2.16.840.1.113730.3.1.241"}
 	groupAttrs   = []string{"groups", "memberOf", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"}
 )
+
+// attributesOf lists every attribute of the assertion by name (the test sign-in shows
+// them), with the NameID as "NameID".
+func attributesOf(a *crewsaml.Assertion) map[string][]string {
+	out := map[string][]string{}
+	if a.Subject != nil && a.Subject.NameID != nil {
+		out["NameID"] = []string{a.Subject.NameID.Value}
+	}
+	for _, st := range a.AttributeStatements {
+		for _, at := range st.Attributes {
+			for _, v := range at.Values {
+				out[at.Name] = append(out[at.Name], v.Value)
+			}
+		}
+	}
+	return out
+}
 
 func claimsOf(c *provisioning.Connection, a *crewsaml.Assertion) provisioning.Claims {
 	values := map[string][]string{}
