@@ -88,6 +88,8 @@ func (h *Handler) mountSetup(mux *http.ServeMux) {
 	} {
 		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set(httpx.RequestIDHeader, httpx.RequestID(r))
+			// The link is the credential: no cache may keep its pages (SCIM token shown once).
+			w.Header().Set("Cache-Control", "no-store")
 			l, t, err := h.eng.OpenSetupLink(r.Context(), r.PathValue("token"))
 			if err != nil {
 				if !errors.Is(err, provisioning.ErrBadSetupLink) {
@@ -309,7 +311,6 @@ func (h *Handler) setupSCIMToken(w http.ResponseWriter, r *http.Request, l *prov
 		return
 	}
 	// Shown in this response only: the store keeps its hash.
-	w.Header().Set("Cache-Control", "no-store")
 	h.renderSetup(w, r, l, t, http.StatusOK, &view{Notice: "SCIM token created. Copy it now: it is shown only once."}, &setupData{SCIMToken: secret})
 }
 
