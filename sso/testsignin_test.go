@@ -114,3 +114,51 @@ func TestCertificateRotation(t *testing.T) {
 		e.samlLogin(c, "dave@acme.com") // the current key still signs
 	})
 }
+
+// TestTestSignInOIDC: the same test sign-in through an OIDC connection not yet active.
+func TestTestSignInOIDC(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, 5)
+		op := newOP(t)
+		c := e.oidcConn(op, provisioning.ModePreProvisioned, leadsRule)
+		err := e.engine.Store.InTx(e.ctx, func(tx provisioning.Tx) error {
+			c.Disabled = true
+			return tx.(provisioning.SSOTx).UpdateConnection(e.ctx, c)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		op.SetUser(map[string]any{"sub": "entra-9", "email": "lee@acme.com", "email_verified": true, "groups": []string{"Support-Leads"}})
+		_, link, err := e.engine.CreateSetupLink(e.ctx, admin, e.tenant.ID, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link.Progress.ConnectionID = c.ID
+		ticket, err := e.engine.StartTestSignIn(e.ctx, link, func(k string) string { return "/setup/y/test/" + k })
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser()
+		r1 := b.get(t, e.base+"/sso/acme/test/"+ticket)
+		loc := r1.Header.Get("Location")
+		if r1.StatusCode != http.StatusFound || !strings.Contains(loc, "/authorize?") {
+			t.Fatalf("test start: %d %q", r1.StatusCode, loc)
+		}
+		resp := b.get(t, loc)
+		if resp.Request.URL.Path != "/setup/y/test/"+ticket {
+			body, _ := io.ReadAll(resp.Body)
+			t.Fatalf("callback ended at %s: %d %s", resp.Request.URL, resp.StatusCode, body)
+		}
+		res, err := e.engine.TestResult(e.ctx, e.tenant.ID, ticket)
+		// Pre-provisioned: nobody called lee exists, so the sign-in would be refused, with
+		// the reason; the claims and the mapping's grant are shown all the same.
+		if err != nil || res.OK || res.Reason != provisioning.RefuseUnknownUser || res.Email != "lee@acme.com" ||
+			len(res.Grants.Roles) != 1 || res.Attributes["sub"][0] != "entra-9" {
+			t.Fatalf("result: %+v %v", res, err)
+		}
+		// Without a ticket the disabled connection is not offered at all.
+		if r := b.get(t, e.base+"/sso/acme/login?connection="+c.ID); r.StatusCode != http.StatusNotFound {
+			t.Fatalf("login through a disabled connection: %d", r.StatusCode)
+		}
+	})
+}
