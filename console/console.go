@@ -127,6 +127,10 @@ func (h *Handler) table() []route {
 		{"GET", "/tokens", settings, h.tokens},
 		{"POST", "/tokens", settings, h.createToken},
 		{"POST", "/tokens/{id}/revoke", settings, h.revokeToken},
+		{"GET", "/sso", settings, h.ssoPage},
+		{"POST", "/sso/links", settings, h.createSetupLink},
+		{"POST", "/sso/links/{id}/revoke", settings, h.revokeSetupLink},
+		{"GET", "/provisioning-log", settings, h.provisioningLog},
 	}
 }
 

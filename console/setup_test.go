@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/store"
 	"github.com/seatbridge/seatbridge/store/storetest"
 )
@@ -73,6 +74,52 @@ func TestSetupLinkPages(t *testing.T) {
 		}
 		if code, _, _ := get("/setup/" + token2); code != 404 {
 			t.Fatalf("revoked link: %d", code)
+		}
+	})
+}
+
+// TestConsoleSSOPages: an Admin creates and revokes a set-up link in the console and reads
+// the provisioning log (with an entry of a SCIM request, its password redacted); an Agent
+// may not.
+func TestConsoleSSOPages(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		admin := e.session("ada@acme.test", adminPassword)
+		tok := admin.token()
+		r := admin.post("/admin/acme/sso/links", url.Values{"csrf": {tok}, "days": {"1"}})
+		if r.status != http.StatusCreated || !strings.Contains(r.body, "/setup/sbs_") || !strings.Contains(r.body, "works for 1 days") {
+			t.Fatalf("create link: %d\n%s", r.status, r.body)
+		}
+		ls, err := e.eng.ListSetupLinks(ctx, e.tenant.ID)
+		if err != nil || len(ls) != 1 {
+			t.Fatalf("links: %v %v", ls, err)
+		}
+		if page := admin.get("/admin/acme/sso"); page.status != 200 || !strings.Contains(page.body, `<span class="badge active">active</span>`) {
+			t.Fatalf("sso page: %d\n%s", page.status, page.body)
+		}
+		r = admin.post("/admin/acme/sso/links/"+ls[0].ID+"/revoke", url.Values{"csrf": {tok}, "confirm": {"yes"}})
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("revoke: %d %s", r.status, r.body)
+		}
+		if ls, _ = e.eng.ListSetupLinks(ctx, e.tenant.ID); ls[0].RevokedAt == nil {
+			t.Fatal("not revoked")
+		}
+
+		if err := db.AppendProvisioningLog(ctx, []provisioning.ProvisioningLogEntry{{TenantID: e.tenant.ID, At: time.Now(), Method: "POST",
+			Path: "/scim/v2/acme/Users", Status: 409, SCIMType: "uniqueness", Error: "userName taken",
+			Request: provisioning.RedactBody([]byte(`{"userName":"x","password":"pa55-word"}`))}}); err != nil {
+			t.Fatal(err)
+		}
+		page := admin.get("/admin/acme/provisioning-log?status=error")
+		if page.status != 200 || !strings.Contains(page.body, "uniqueness") || strings.Contains(page.body, "pa55-word") ||
+			!strings.Contains(page.body, "[redacted]") {
+			t.Fatalf("provisioning log: %d\n%s", page.status, page.body)
+		}
+		e.localUser("agent@acme.test", "Agent A", "agent password 1", provisioning.RoleAgent)
+		agent := e.session("agent@acme.test", "agent password 1")
+		if r := agent.get("/admin/acme/provisioning-log"); r.status != http.StatusSeeOther {
+			t.Fatalf("an Agent opened the provisioning log: %d", r.status)
 		}
 	})
 }
