@@ -2,8 +2,8 @@ package provisioning
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 )
 
 // ConnectionPreparer is implemented by the SSO door and wired in by cmd/seatbridge: it
@@ -47,11 +47,12 @@ type ConnectionSpec struct {
 	OIDCUseUserinfo   *bool
 }
 
+// errNoPreparer: a change that needs the SSO door (metadata, certificates, secrets) was
+// asked of an engine caller that has none.
+var errNoPreparer = errors.New("provisioning: no connection preparer configured")
+
 // apply copies the spec onto c and lets the SSO door check and seal.
 func (s *ConnectionSpec) apply(c *Connection, prep ConnectionPreparer, creating bool) error {
-	if prep == nil {
-		return fmt.Errorf("provisioning: no connection preparer configured")
-	}
 	if s.Name != nil {
 		c.Name = *s.Name
 	}
@@ -83,6 +84,9 @@ func (s *ConnectionSpec) apply(c *Connection, prep ConnectionPreparer, creating 
 		}
 		if s.SubjectHint != nil {
 			c.SAML.SubjectHint = *s.SubjectHint
+		}
+		if (s.SAMLCertificates != nil || len(s.SAMLMetadata) > 0) && prep == nil {
+			return errNoPreparer
 		}
 		if s.SAMLCertificates != nil {
 			if len(*s.SAMLCertificates) > 2 {
@@ -117,6 +121,12 @@ func (s *ConnectionSpec) apply(c *Connection, prep ConnectionPreparer, creating 
 		}
 		if s.OIDCUseUserinfo != nil {
 			c.OIDC.UseUserinfo = *s.OIDCUseUserinfo
+		}
+		if s.OIDCIssuer == nil && s.OIDCClientID == nil && s.OIDCClientSecret == "" && !creating {
+			break
+		}
+		if prep == nil {
+			return errNoPreparer
 		}
 		issuer, clientID := c.OIDC.Issuer, c.OIDC.ClientID
 		if s.OIDCIssuer != nil {
@@ -187,10 +197,4 @@ func (e *Engine) UpdateConnection(ctx context.Context, actor Actor, tenantID, id
 
 // ConnectionView is a connection as an admin sees it: no sealed secrets, the metadata's
 // size instead of its text, whether a client secret is set.
-func ConnectionView(c *Connection) *Connection {
-	v := connectionSummary(c)
-	if v.SAML != nil && strings.TrimSpace(c.SAML.IdPMetadataXML) == "" {
-		v.SAML.IdPMetadataXML = ""
-	}
-	return v
-}
+func ConnectionView(c *Connection) *Connection { return connectionSummary(c) }
