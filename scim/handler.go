@@ -255,8 +255,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respCap := &capture{}
 		lw := &logWriter{statusWriter: sw, body: respCap}
 		defer func() {
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK // nothing written: net/http answers 200
+			}
 			h.opts.Log.Record(provisioning.ProvisioningLogEntry{TenantID: tenant.ID, At: start.UTC(), TokenID: tok.ID, RequestID: reqID,
-				Method: r.Method, Path: r.URL.RequestURI(), Status: sw.status, LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
+				Method: r.Method, Path: r.URL.RequestURI(), Status: status, LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
 				RawRequest: reqCap.bytes(), RawResponse: respCap.bytes()})
 		}()
 		rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
