@@ -254,9 +254,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}{io.TeeReader(r.Body, reqCap), r.Body}
 		respCap := &capture{}
 		lw := &logWriter{statusWriter: sw, body: respCap}
+		completed := false
 		defer func() {
 			status := sw.status
-			if status == 0 {
+			switch {
+			case !completed && status == 0:
+				status = http.StatusInternalServerError // a panic: the recover above answers 500
+			case status == 0:
 				status = http.StatusOK // nothing written: net/http answers 200
 			}
 			h.opts.Log.Record(provisioning.ProvisioningLogEntry{TenantID: tenant.ID, At: start.UTC(), TokenID: tok.ID, RequestID: reqID,
@@ -266,6 +270,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
 			Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: httpx.ClientIP(r, h.opts.TrustForwardedFor), RequestID: reqID}}
 		h.mux.ServeHTTP(lw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
+		completed = true
 		return
 	}
 	rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
