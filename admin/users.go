@@ -77,6 +77,25 @@ func (a *API) table() []route {
 		{method: "PATCH", path: "/policy", perm: settings, h: a.updatePolicy},
 		{method: "GET", path: "/audit", perm: settings, h: a.listAudit},
 
+		{method: "GET", path: "/connections", perm: settings, h: a.listConnections},
+		{method: "POST", path: "/connections", perm: settings, h: a.createConnection},
+		{method: "GET", path: "/connections/{id}", perm: settings, h: a.getConnection},
+		{method: "PATCH", path: "/connections/{id}", perm: settings, h: a.updateConnection},
+		{method: "DELETE", path: "/connections/{id}", perm: settings, h: a.deleteConnection},
+		{method: "POST", path: "/connections/{id}/disable", perm: settings, h: a.disableConnection},
+		{method: "POST", path: "/connections/{id}/enable", perm: settings, h: a.enableConnection},
+		{method: "PUT", path: "/connections/{id}/mapping", perm: settings, h: a.setConnectionMapping},
+		{method: "POST", path: "/connections/{id}/mapping/preview", perm: settings, h: a.previewMapping},
+
+		{method: "GET", path: "/scim-tokens", perm: settings, h: a.listSCIMTokens},
+		{method: "POST", path: "/scim-tokens", perm: settings, h: a.createSCIMToken},
+		{method: "DELETE", path: "/scim-tokens/{id}", perm: settings, h: a.revokeSCIMToken},
+
+		{method: "GET", path: "/setup-links", perm: settings, h: a.listSetupLinks},
+		{method: "POST", path: "/setup-links", perm: settings, h: a.createSetupLink},
+		{method: "DELETE", path: "/setup-links/{id}", perm: settings, h: a.revokeSetupLink},
+		{method: "GET", path: "/provisioning-log", perm: settings, h: a.provisioningLog},
+
 		{method: "GET", path: "/events", perm: settings, h: a.listEvents},
 		{method: "GET", path: "/events/types", perm: settings, h: a.eventTypes},
 		{method: "GET", path: "/webhooks", perm: settings, h: a.listWebhooks},

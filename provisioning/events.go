@@ -104,6 +104,7 @@ const (
 	EvLoginFailed       = "login.failed"
 	EvSessionEnded      = "session.ended"
 	EvConnectionCreated = "connection.created"
+	EvConnectionUpdated = "connection.updated"
 	EvConnectionDeleted = "connection.deleted"
 	EvWebhookDisabled   = "webhook.disabled"
 )
@@ -117,7 +118,7 @@ var EventTypes = []string{
 	EvGroupCreated, EvGroupUpdated, EvGroupDeleted,
 	EvInvitationCreated, EvInvitationResent, EvInvitationRevoked, EvInvitationAccept,
 	EvLoginSucceeded, EvLoginFailed, EvSessionEnded,
-	EvConnectionCreated, EvConnectionDeleted,
+	EvConnectionCreated, EvConnectionUpdated, EvConnectionDeleted,
 	EvWebhookDisabled,
 }
 
@@ -365,6 +366,8 @@ func deriveEvents(action, targetID string, before, after []byte) ([]derived, err
 		return userObject(EvInvitationAccept, after)
 	case "connection.create":
 		return object(EvConnectionCreated, after), nil
+	case "connection.update", "connection.disable", "connection.enable":
+		return object(EvConnectionUpdated, after), nil
 	case "connection.delete":
 		return object(EvConnectionDeleted, before), nil
 	case "session.end":

@@ -78,6 +78,27 @@ func (c *conn) CreateConnection(ctx context.Context, x *provisioning.Connection)
 	return nil
 }
 
+func (c *conn) UpdateConnection(ctx context.Context, x *provisioning.Connection) error {
+	domains, err := json.Marshal(append([]string{}, x.Domains...))
+	if err != nil {
+		return fmt.Errorf("connection domains: %w", err)
+	}
+	cfg, err := json.Marshal(connectionConfig{SAML: x.SAML, OIDC: x.OIDC, Mapping: x.Mapping})
+	if err != nil {
+		return fmt.Errorf("connection config: %w", err)
+	}
+	res, err := c.exec(ctx, `UPDATE connections SET name = ?, mode = ?, domains = ?, disabled = ?, config = ?, updated_at = ?
+		WHERE tenant_id = ? AND id = ?`, x.Name, string(x.Mode), string(domains), x.Disabled, string(cfg), micros(x.UpdatedAt),
+		x.TenantID, x.ID)
+	if err != nil {
+		return fmt.Errorf("update connection: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("connection %s: %w", x.ID, provisioning.ErrNotFound)
+	}
+	return nil
+}
+
 func (c *conn) GetConnection(ctx context.Context, tenantID, id string) (*provisioning.Connection, error) {
 	var r connectionRow
 	if err := c.get(ctx, &r, `SELECT `+connectionCols+` FROM connections WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {

@@ -17,10 +17,15 @@ func mountAdmin(mux *http.ServeMux, a *app) error {
 	if err != nil {
 		return err
 	}
+	box, err := a.secretBox()
+	if err != nil {
+		return err
+	}
 	wh, err := a.webhooks()
 	if err != nil {
 		return err
 	}
-	admin.New(a.eng, admin.Options{Logger: a.log.With("door", "admin"), States: a.db, Accounts: acc, Webhooks: wh}).Mount(mux)
+	admin.New(a.eng, admin.Options{Logger: a.log.With("door", "admin"), States: a.db, Accounts: acc,
+		Connections: newConnPreparer(box), Webhooks: wh}).Mount(mux)
 	return nil
 }

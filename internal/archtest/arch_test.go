@@ -54,6 +54,7 @@ var allowed = map[string]rule{
 	"scim":    {internal: []string{"provisioning", "internal/httpx"}, thirdParty: []string{"github.com/scim2/filter-parser/v2"}},
 	"admin":   {internal: []string{"provisioning", "internal/httpx"}},
 	"invite":  {internal: []string{"provisioning", "internal/httpx"}},
+	"console": {internal: []string{"provisioning", "internal/httpx"}},
 	"mail":    {internal: []string{"provisioning"}, thirdParty: []string{"github.com/emersion/go-smtp", "github.com/emersion/go-sasl"}},
 	"webhook": {internal: []string{"provisioning"}, thirdParty: []string{"github.com/nats-io/nats.go"}},
 	"sso":     {internal: []string{"provisioning", "internal/httpx", "internal/secretbox"}},
@@ -71,7 +72,7 @@ var allowed = map[string]rule{
 	"internal/secretbox": {},
 	"cmd/seatbridge": {
 		internal: []string{"provisioning", "store", "scim", "sso", "sso/saml", "sso/oidc", "sso/provider",
-			"admin", "invite", "mail", "webhook", "internal/httpx", "internal/secretbox"},
+			"admin", "console", "invite", "mail", "webhook", "internal/httpx", "internal/secretbox"},
 		thirdParty: []string{"github.com/prometheus/client_golang"},
 	},
 	"cmd/seatbridge-load": {internal: []string{"sso/ssotest"}},
