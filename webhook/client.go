@@ -9,54 +9,13 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"github.com/seatbridge/seatbridge/internal/httpx"
 )
 
 // ErrForbiddenAddress is returned when an outbound request would reach an address the
 // guard refuses (loopback, private, link-local, …).
 var ErrForbiddenAddress = errors.New("destination address not allowed")
-
-// blocked are the ranges refused besides what netip classifies (loopback, private,
-// link-local, multicast, unspecified).
-var blocked = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT (RFC 6598)
-	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, and broadcast
-	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64: embeds an IPv4 address
-	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
-	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
-	netip.MustParsePrefix("2001:db8::/32"),  // documentation
-	netip.MustParsePrefix("::ffff:0:0/96"),  // IPv4-mapped (checked unmapped as well)
-	netip.MustParsePrefix("100::/64"),       // discard-only
-	netip.MustParsePrefix("2002::/16"),      // 6to4: embeds an IPv4 address
-	netip.MustParsePrefix("2001::/32"),      // Teredo: embeds an IPv4 address
-	netip.MustParsePrefix("169.254.0.0/16"), // link-local, cloud metadata
-	netip.MustParsePrefix("fe80::/10"),      // link-local
-	netip.MustParsePrefix("fd00:ec2::/32"),  // AWS IPv6 metadata
-	netip.MustParsePrefix("255.255.255.255/32"),
-}
-
-// AllowedAddr reports whether an outbound connection to ip is allowed when private
-// destinations are not.
-func AllowedAddr(ip netip.Addr) bool {
-	if !ip.IsValid() {
-		return false
-	}
-	if ip.Is4In6() {
-		return AllowedAddr(ip.Unmap())
-	}
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
-		return false
-	}
-	for _, p := range blocked {
-		if p.Contains(ip) {
-			return false
-		}
-	}
-	return true
-}
 
 // ClientOptions configures the outbound client.
 type ClientOptions struct {
@@ -84,7 +43,7 @@ func NewClient(o ClientOptions) *http.Client {
 			if err != nil {
 				return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
 			}
-			if !AllowedAddr(ap.Addr()) {
+			if !httpx.PublicAddr(ap.Addr()) {
 				return fmt.Errorf("%w: %s", ErrForbiddenAddress, ap.Addr())
 			}
 			return nil

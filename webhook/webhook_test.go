@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatbridge/seatbridge/internal/httpx"
 	"github.com/seatbridge/seatbridge/internal/secretbox"
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/store"
@@ -79,15 +80,15 @@ func TestStandardWebhooksVector(t *testing.T) {
 	}
 }
 
-func TestAllowedAddr(t *testing.T) {
+func TestPublicAddr(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"127.0.0.1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false, "169.254.169.254": false,
 		"100.64.0.1": false, "0.0.0.0": false, "::1": false, "fe80::1": false, "fc00::1": false, "::ffff:127.0.0.1": false,
 		"::ffff:10.0.0.1": false, "64:ff9b::a00:1": false, "224.0.0.1": false, "255.255.255.255": false, "::": false,
 		"93.184.216.34": true, "2606:4700::1111": true, "8.8.8.8": true,
 	} {
-		if got := webhook.AllowedAddr(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("AllowedAddr(%s) = %v, want %v", addr, got, want)
+		if got := httpx.PublicAddr(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("PublicAddr(%s) = %v, want %v", addr, got, want)
 		}
 	}
 }

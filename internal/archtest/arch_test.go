@@ -56,7 +56,7 @@ var allowed = map[string]rule{
 	"invite":  {internal: []string{"provisioning", "internal/httpx"}},
 	"console": {internal: []string{"provisioning", "internal/httpx"}},
 	"mail":    {internal: []string{"provisioning"}, thirdParty: []string{"github.com/emersion/go-smtp", "github.com/emersion/go-sasl"}},
-	"webhook": {internal: []string{"provisioning"}, thirdParty: []string{"github.com/nats-io/nats.go"}},
+	"webhook": {internal: []string{"provisioning", "internal/httpx"}, thirdParty: []string{"github.com/nats-io/nats.go"}},
 	"sso":     {internal: []string{"provisioning", "internal/httpx", "internal/secretbox"}},
 	"sso/saml": {
 		internal:   []string{"provisioning", "sso", "internal/secretbox"},
