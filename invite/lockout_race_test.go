@@ -1,0 +1,131 @@
+package invite_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/seatbridge/seatbridge/internal/secretbox"
+	"github.com/seatbridge/seatbridge/invite"
+	"github.com/seatbridge/seatbridge/provisioning"
+	"github.com/seatbridge/seatbridge/store"
+	"github.com/seatbridge/seatbridge/store/storetest"
+)
+
+// TestLockoutHoldsAgainstConcurrentGuesses: the lockout was checked only before the
+// (deliberately slow) password hash, so a burst of concurrent guesses all passed it and
+// were all evaluated, and a right password among them signed in after dozens of recorded
+// failures. Each attempt now looks at the lock again once its hash is known: a burst buys
+// no more wrong answers than the policy's failures, and a right password that arrives
+// when the account is locked gets the same locked answer as a wrong one.
+func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		eng := provisioning.NewEngine(db, log)
+		box, _ := secretbox.New(bytes.Repeat([]byte{1}, 32))
+		acc := provisioning.NewAccounts(eng, box)
+		// Slow enough that every attempt of a burst reads the account before the first
+		// hash ends, as with production parameters.
+		acc.Password = provisioning.PasswordParams{Time: 2, MemoryKiB: 32 * 1024, Threads: 1}
+		tn, err := eng.CreateTenant(ctx, admin, "acme", "Acme Inc", 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const pw = "violet kayak thunder harbour"
+		for _, e := range []string{"one@example.com", "two@example.com"} {
+			if _, _, err := acc.CreateLocalUser(ctx, admin, tn.ID, provisioning.LocalUserRequest{Email: e, DisplayName: e, Seat: true, Password: pw}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mux := http.NewServeMux()
+		(&invite.Handler{Accounts: acc, Log: log, AttemptsPerSecond: 1000, AttemptsBurst: 1000}).Mount(mux)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		type answer struct {
+			status  int
+			session bool
+			body    string
+		}
+		attempt := func(email, password string) answer {
+			resp, err := client.PostForm(srv.URL+"/login/acme", url.Values{"email": {email}, "password": {password}})
+			if err != nil {
+				t.Error(err)
+				return answer{}
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			a := answer{status: resp.StatusCode, body: string(b)}
+			for _, c := range resp.Cookies() {
+				a.session = a.session || (c.Name == invite.SessionCookie && c.Value != "")
+			}
+			return a
+		}
+		burst := func(email string, passwords []string) []answer {
+			out := make([]answer, len(passwords))
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i, p := range passwords {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					out[i] = attempt(email, p)
+				}()
+			}
+			close(start)
+			wg.Wait()
+			return out
+		}
+		const wrongMsg, lockedMsg = "password is wrong", "Too many failed attempts"
+		max := acc.Lockout.MaxFailures
+
+		var guesses []string
+		for i := range 12 {
+			guesses = append(guesses, fmt.Sprintf("wrong guess number %d", i))
+		}
+		wrong := 0
+		for _, a := range burst("one@example.com", guesses) {
+			switch {
+			case a.session:
+				t.Fatal("a wrong password signed in")
+			case strings.Contains(a.body, wrongMsg):
+				wrong++
+			case !strings.Contains(a.body, lockedMsg):
+				t.Fatalf("unexpected answer %d: %.300s", a.status, a.body)
+			}
+		}
+		if wrong > max {
+			t.Errorf("%d concurrent wrong guesses were evaluated, the policy allows %d", wrong, max)
+		}
+		if a := attempt("one@example.com", pw); a.session || !strings.Contains(a.body, lockedMsg) {
+			t.Errorf("right password after the burst: %d session=%v", a.status, a.session)
+		}
+
+		// The right password hidden in a burst: it may sign in only as one of the first
+		// guesses; otherwise its answer is the locked one, never distinguishable.
+		guesses = append(guesses[:11:11], pw)
+		wrong = 0
+		answers := burst("two@example.com", guesses)
+		for _, a := range answers[:11] {
+			if strings.Contains(a.body, wrongMsg) {
+				wrong++
+			}
+		}
+		if wrong > max {
+			t.Errorf("%d concurrent wrong guesses were evaluated, the policy allows %d", wrong, max)
+		}
+		if right := answers[11]; !right.session && !strings.Contains(right.body, lockedMsg) {
+			t.Errorf("right password refused with something else than the lockout: %d %.300s", right.status, right.body)
+		}
+	})
+}
