@@ -197,6 +197,20 @@ func (a *Accounts) slots() chan struct{} {
 	return a.hashSlots
 }
 
+// errLockedMeanwhile aborts counting a failure on an account that another attempt locked
+// while this one was being hashed.
+var errLockedMeanwhile = errors.New("account locked meanwhile")
+
+// lockedOut is the refusal of an account locked at now, or nil.
+func lockedOut(acc *LocalAccount, now time.Time) *LoginRefusedError {
+	if acc == nil || acc.LockedUntil == nil || !now.Before(*acc.LockedUntil) {
+		return nil
+	}
+	wait := acc.LockedUntil.Sub(now).Round(time.Minute)
+	return refuse(RefuseLockedOut, "Too many failed attempts. Try again in %s or ask your administrator to unlock your account.",
+		max(wait, time.Minute))
+}
+
 // countFailure records a wrong password and locks the account once the policy says so.
 func (a *Accounts) countFailure(acc *LocalAccount) {
 	at := a.now()
@@ -583,26 +597,49 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 		return nil, err
 	}
 	now := a.now()
-	if acc.LockedUntil != nil && now.Before(*acc.LockedUntil) {
+	if r := lockedOut(acc, now); r != nil {
 		// No hash is computed for a locked account: guessing costs the attacker nothing
 		// but costs us nothing either.
-		wait := acc.LockedUntil.Sub(now).Round(time.Minute)
-		return refuseWith(u, refuse(RefuseLockedOut, "Too many failed attempts. Try again in %s or ask your administrator to unlock your account.",
-			max(wait, time.Minute)), nil)
+		return refuseWith(u, r, nil)
 	}
 	ok, err := a.verifyPassword(ctx, u.PasswordHash, req.Password)
 	if err != nil {
 		a.Log.ErrorContext(ctx, "stored password hash unusable", "tenant", t.ID, "user", u.ID, "err", err)
 		ok = false
 	}
+	// The check above ran before the hash, which is slow on purpose: concurrent guesses
+	// all pass it before any of them is counted. So the lock is looked at again once the
+	// hash is known, atomically with counting a failure, and an attempt that finds the
+	// account locked by then gets the locked answer whether its password was right or
+	// wrong: a burst of guesses buys no more than the policy's failures, and the answers
+	// do not tell the right password from the wrong ones.
 	if !ok {
-		return refuseWith(u, badCreds, func(tx AccountsTx) error {
+		var locked *LoginRefusedError
+		if err := a.inTx(ctx, func(tx AccountsTx) error {
 			_, err := tx.UpdateLocalAccount(ctx, t.ID, u.ID, func(acc *LocalAccount) error {
+				if locked = lockedOut(acc, a.now()); locked != nil {
+					return errLockedMeanwhile
+				}
 				a.countFailure(acc)
 				return nil
 			})
+			if errors.Is(err, errLockedMeanwhile) {
+				return nil
+			}
 			return err
-		})
+		}); err != nil {
+			return nil, err
+		}
+		if locked != nil {
+			return refuseWith(u, locked, nil)
+		}
+		return refuseWith(u, badCreds, nil)
+	}
+	if acc, err = a.localAccount(ctx, s, t.ID, u.ID); err != nil {
+		return nil, err
+	}
+	if r := lockedOut(acc, a.now()); r != nil {
+		return refuseWith(u, r, nil)
 	}
 	switch {
 	case u.Status == StatusDeactivated:
