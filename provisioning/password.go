@@ -211,6 +211,28 @@ func lockedOut(acc *LocalAccount, now time.Time) *LoginRefusedError {
 		max(wait, time.Minute))
 }
 
+// countFailureUnlessLocked counts a wrong password in one transaction with a fresh look at
+// the lock, and returns the lock's refusal instead when another attempt locked the account
+// while this one was being hashed: concurrent guesses then buy no more than the policy's
+// failures.
+func (a *Accounts) countFailureUnlessLocked(ctx context.Context, tenantID, userID string) (*LoginRefusedError, error) {
+	var locked *LoginRefusedError
+	err := a.inTx(ctx, func(tx AccountsTx) error {
+		_, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
+			if locked = lockedOut(acc, a.now()); locked != nil {
+				return errLockedMeanwhile
+			}
+			a.countFailure(acc)
+			return nil
+		})
+		if errors.Is(err, errLockedMeanwhile) {
+			return nil
+		}
+		return err
+	})
+	return locked, err
+}
+
 // countFailure records a wrong password and locks the account once the policy says so.
 func (a *Accounts) countFailure(acc *LocalAccount) {
 	at := a.now()
@@ -614,20 +636,8 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 	// wrong: a burst of guesses buys no more than the policy's failures, and the answers
 	// do not tell the right password from the wrong ones.
 	if !ok {
-		var locked *LoginRefusedError
-		if err := a.inTx(ctx, func(tx AccountsTx) error {
-			_, err := tx.UpdateLocalAccount(ctx, t.ID, u.ID, func(acc *LocalAccount) error {
-				if locked = lockedOut(acc, a.now()); locked != nil {
-					return errLockedMeanwhile
-				}
-				a.countFailure(acc)
-				return nil
-			})
-			if errors.Is(err, errLockedMeanwhile) {
-				return nil
-			}
-			return err
-		}); err != nil {
+		locked, err := a.countFailureUnlessLocked(ctx, t.ID, u.ID)
+		if err != nil {
 			return nil, err
 		}
 		if locked != nil {
@@ -846,16 +856,22 @@ func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, curr
 	}
 	ok, err := a.verifyPassword(ctx, u.PasswordHash, current)
 	if err != nil || !ok {
-		if err := a.inTx(ctx, func(tx AccountsTx) error {
-			_, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
-				a.countFailure(acc)
-				return nil
-			})
-			return err
-		}); err != nil {
+		locked, err := a.countFailureUnlessLocked(ctx, tenantID, userID)
+		if err != nil {
 			return err
 		}
+		if locked != nil {
+			return locked
+		}
 		return Invalid("currentPassword", "is wrong")
+	}
+	// Concurrent wrong guesses may have locked the account while this hash ran: a right
+	// password found after the lock changes nothing, as at sign-in.
+	if acc, err = s.GetLocalAccount(ctx, tenantID, userID); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if r := lockedOut(acc, a.now()); r != nil {
+		return r
 	}
 	hash, err := a.hashPassword(ctx, newPassword)
 	if err != nil {
