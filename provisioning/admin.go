@@ -219,21 +219,9 @@ func (e *Engine) power(ctx context.Context, tx AdminTx, tenantID string, actor A
 	return p, nil
 }
 
-// mayGrant refuses roles that would give more than the actor holds: only an Admin grants
-// Admin, and no one grants a permission they lack (a custom role is no way around it).
+// mayGrant refuses roles that would give more than the actor holds (see grantRule).
 func (p power) mayGrant(r Role) error {
-	if p.admin {
-		return nil
-	}
-	if isAdminRole(r.Name) {
-		return &ForbiddenError{Reason: "only an Admin can grant or revoke the Admin role"}
-	}
-	for _, perm := range r.Permissions {
-		if !p.perms[perm] {
-			return &ForbiddenError{Reason: fmt.Sprintf("role %q grants %s, which you do not hold", r.Name, perm)}
-		}
-	}
-	return nil
+	return grantRule(p.admin, func(x Permission) bool { return p.perms[x] }, r)
 }
 
 // mayManage refuses changes to an Admin's access or lifecycle by a non-Admin.

@@ -60,6 +60,7 @@ var userColumns = map[string]column{
 	"meta.created":              {expr: "u.created_at", kind: kTime},
 	"meta.lastmodified":         {expr: "u.updated_at", kind: kTime},
 	"meta.version":              {expr: "u.version", kind: kInt},
+	"lastloginat":               {expr: "COALESCE(u.last_login_at, 0)", kind: kTime}, // never = oldest on both dialects
 	"status":                    {expr: "u.status", kind: kString},
 	"source":                    {expr: "u.source", kind: kString},
 	"seat":                      {expr: "u.seat", kind: kBool},

@@ -164,6 +164,12 @@ func userSortValue(p page, u *provisioning.User, field string) cursor {
 	case "meta.version":
 		n := u.Version
 		c.Num = &n
+	case "lastloginat":
+		var n int64
+		if u.LastLoginAt != nil {
+			n = u.LastLoginAt.UnixMicro()
+		}
+		c.Num = &n
 	default:
 		c.Sort = userFieldString(u, field)
 		if p.sortKind == kString {
@@ -299,8 +305,8 @@ func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.Us
 	if s := strings.TrimSpace(q.Search); s != "" {
 		pat := "%" + likeEscape(strings.ToLower(s)) + "%"
 		w.sb.WriteString(` AND (u.user_name_key LIKE ? ESCAPE '\' OR u.email_key LIKE ? ESCAPE '\' OR lower(u.display_name) LIKE ? ESCAPE '\'` +
-			` OR lower(u.given_name) LIKE ? ESCAPE '\' OR lower(u.family_name) LIKE ? ESCAPE '\')`)
-		w.args = append(w.args, pat, pat, pat, pat, pat)
+			` OR lower(u.given_name) LIKE ? ESCAPE '\' OR lower(u.family_name) LIKE ? ESCAPE '\' OR u.external_id = ?)`)
+		w.args = append(w.args, pat, pat, pat, pat, pat, s)
 	}
 	p, err := newPage(userColumns, q.Sort, "u.id")
 	if err != nil {
