@@ -88,6 +88,7 @@ func (h *Handler) table() []route {
 		{"POST", "/users/{id}/teams", users, h.userTeams},
 		{"POST", "/users/{id}/seat", users, h.userSeat},
 		{"POST", "/users/{id}/status", users, h.userStatus},
+		{"POST", "/users/{id}/password", users, h.userPassword},
 
 		{"GET", "/invite", users, h.invite},
 		{"POST", "/invite", users, h.invitePost},

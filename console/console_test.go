@@ -324,6 +324,29 @@ func TestConsoleHTTP(t *testing.T) {
 			t.Fatal("team page after adding members")
 		}
 
+		// Password reset of a local account: confirmed, shown once, and it works.
+		andy, _ := e.eng.ListUsers(bg, e.tenant.ID, provisioning.UserQuery{Limit: 1, Filter: provisioning.Compare{Field: "userName", Op: provisioning.OpEq, Value: "andy@acme.test"}})
+		andyURL := "/admin/acme/users/" + andy.Users[0].ID
+		if r := admin.get(andyURL); !strings.Contains(r.body, "Reset password") {
+			t.Fatal("no password card for a local account")
+		}
+		pwForm := url.Values{"csrf": {tok}, "do": {"reset"}}
+		if r := admin.post(andyURL+"/password", pwForm); r.status != 200 || !strings.Contains(r.body, "Reset this password?") {
+			t.Fatalf("reset without confirmation: %d", r.status)
+		}
+		pwForm.Set("confirm", "yes")
+		r = admin.post(andyURL+"/password", pwForm)
+		temp := regexp.MustCompile(`id="secret" class="secret" readonly value="([^"]+)"`).FindStringSubmatch(r.body)
+		if r.status != 200 || temp == nil {
+			t.Fatalf("reset: %d", r.status)
+		}
+		if _, err := e.acc.PasswordLogin(bg, provisioning.PasswordLoginRequest{TenantID: e.tenant.ID, Email: "andy@acme.test", Password: html.UnescapeString(temp[1])}); err != nil {
+			t.Fatalf("sign in with the shown temporary password: %v", err)
+		}
+		if r := admin.post(andyURL+"/password", url.Values{"csrf": {tok}, "do": {"unlock"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("unlock: %d %s", r.status, r.body)
+		}
+
 		// Every page renders for the admin.
 		for _, p := range []string{"/", "/me", "/users/add", "/users/" + victim.ID, "/invite", "/invitations", "/invitations?state=pending",
 			"/agents/new", "/import", "/roles", "/teams", "/seats", "/audit", "/settings", "/tokens"} {

@@ -235,6 +235,7 @@ var notices = map[string]string{
 	"cleared":      "The address may receive mail again.",
 	"imported":     "Import applied.",
 	"removed":      "Removed.",
+	"unlocked":     "Account unlocked: the user can sign in again.",
 	"tokenrevoked": "Token revoked: requests with it are refused from now on.",
 }
 

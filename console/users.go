@@ -542,6 +542,36 @@ func (h *Handler) userStatus(w http.ResponseWriter, r *http.Request, rq *request
 	http.Redirect(w, r, back+"?done="+done, http.StatusSeeOther)
 }
 
+// userPassword resets a local password (a temporary one, shown once) or clears a
+// lockout.
+func (h *Handler) userPassword(w http.ResponseWriter, r *http.Request, rq *request) {
+	id := r.PathValue("id")
+	back := rq.base + "/users/" + url.PathEscape(id)
+	switch r.PostFormValue("do") {
+	case "reset":
+		if !h.confirmed(w, r, rq, "Reset this password?", "The current password stops working, the user's sessions end, and a temporary password is shown once on the next page.", "Reset password", back, nil) {
+			return
+		}
+		pw, err := h.Accounts.ResetPassword(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.ResetPasswordRequest{
+			ForceChange: r.PostFormValue("forceChange") == "on", SendMail: r.PostFormValue("sendMail") == "on"})
+		if err != nil {
+			h.fail(w, r, rq, err)
+			return
+		}
+		h.render(w, rq, http.StatusOK, "secret", &view{Title: "Password reset", Nav: "users", Data: secretData{
+			Intro: "The user can now sign in with this temporary password.", Label: "Temporary password", Secret: pw,
+			Note: "It is shown only now: copy it and pass it on securely.", Next: back, NextLabel: "Back to the user"}})
+	case "unlock":
+		if err := h.Accounts.UnlockAccount(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id); err != nil {
+			h.fail(w, r, rq, err)
+			return
+		}
+		http.Redirect(w, r, back+"?done=unlocked", http.StatusSeeOther)
+	default:
+		h.message(w, rq, http.StatusBadRequest, "Check your input", "Choose reset or unlock.")
+	}
+}
+
 // me is the signed-in user's own profile: the only page of a user without manage_users.
 func (h *Handler) me(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
