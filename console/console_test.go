@@ -347,6 +347,17 @@ func TestConsoleHTTP(t *testing.T) {
 			t.Fatalf("unlock: %d %s", r.status, r.body)
 		}
 
+		// The audit log filters by action and dates.
+		if r := admin.get("/admin/acme/audit?action=role.create"); r.status != 200 || !strings.Contains(r.body, "<code>role.create</code>") || strings.Contains(r.body, "<code>team.create</code>") {
+			t.Fatalf("audit filtered by action: %d", r.status)
+		}
+		if r := admin.get("/admin/acme/audit?from=2000-01-01&to=2000-01-02"); r.status != 200 || !strings.Contains(r.body, "No events") {
+			t.Fatalf("audit filtered by dates: %d", r.status)
+		}
+		if r := admin.get("/admin/acme/audit?from=yesterday"); r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="e-from"`) {
+			t.Fatalf("audit with a bad date: %d", r.status)
+		}
+
 		// Every page renders for the admin.
 		for _, p := range []string{"/", "/me", "/users/add", "/users/" + victim.ID, "/invite", "/invitations", "/invitations?state=pending",
 			"/agents/new", "/import", "/roles", "/teams", "/seats", "/audit", "/settings", "/tokens"} {

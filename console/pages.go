@@ -489,6 +489,33 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, rq *request) {
 		}
 		aq.BeforeID = n
 	}
+	for _, f := range []struct {
+		name string
+		to   *time.Time
+		end  bool
+	}{{"from", &aq.Since, false}, {"to", &aq.Until, true}} {
+		v := q.Get(f.name)
+		if v == "" {
+			continue
+		}
+		d, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			errs[f.name] = "Use a date such as 2026-01-31."
+			continue
+		}
+		if f.end {
+			d = d.Add(24 * time.Hour) // through the end of that day (UTC)
+		}
+		*f.to = d
+	}
+	if len(errs) > 0 {
+		h.render(w, rq, http.StatusBadRequest, "audit", &view{Title: "Audit log", Nav: "audit", Form: q, Errors: errs,
+			Data: struct {
+				Events []provisioning.AuditEvent
+				Next   string
+			}{}})
+		return
+	}
 	evs, err := h.eng.ListAudit(r.Context(), rq.p.Tenant.ID, aq)
 	if err != nil {
 		h.fail(w, r, rq, err)
