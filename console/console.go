@@ -152,6 +152,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Prefix+"{tenant}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+url.PathEscape(r.PathValue("tenant"))+"/", http.StatusSeeOther)
 	})
+	mux.HandleFunc("GET "+Prefix+"{tenant}/", func(w http.ResponseWriter, r *http.Request) {
+		h.message(w, nil, http.StatusNotFound, "Page not found", "There is no such page in the console.")
+	})
 }
 
 // maxImportBytes caps a CSV upload (and its review page posting it back).

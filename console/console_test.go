@@ -358,6 +358,10 @@ func TestConsoleHTTP(t *testing.T) {
 			t.Fatalf("audit with a bad date: %d", r.status)
 		}
 
+		if r := admin.get("/admin/acme/no-such-page"); r.status != http.StatusNotFound || !strings.Contains(r.body, "Page not found") {
+			t.Fatalf("unknown console page: %d", r.status)
+		}
+
 		// Every page renders for the admin.
 		for _, p := range []string{"/", "/me", "/users/add", "/users/" + victim.ID, "/invite", "/invitations", "/invitations?state=pending",
 			"/agents/new", "/import", "/roles", "/teams", "/seats", "/audit", "/settings", "/tokens"} {
