@@ -362,6 +362,19 @@ func TestConsoleHTTP(t *testing.T) {
 			t.Fatalf("unknown console page: %d", r.status)
 		}
 
+		// "All matching users": every user the filters match, after a confirmation.
+		scope := url.Values{"csrf": {tok}, "action": {"add_roles"}, "role": {"Viewer"}, "scope": {"matching"}, "back": {"/admin/acme/users?q=filler1"}}
+		if r := admin.post("/admin/acme/users/bulk", scope); r.status != 200 || !strings.Contains(r.body, "all 10 users") {
+			t.Fatalf("bulk on matching users without confirmation: %d", r.status)
+		}
+		scope.Set("confirm", "yes")
+		if r := admin.post("/admin/acme/users/bulk", scope); r.status != http.StatusSeeOther {
+			t.Fatalf("bulk on matching users: %d %s", r.status, r.body)
+		}
+		if p, _ := e.eng.ListUsers(bg, e.tenant.ID, provisioning.UserQuery{Limit: 0, Filter: provisioning.Compare{Field: "role", Op: provisioning.OpEq, Value: "Viewer"}}); p.Total != 10 {
+			t.Fatalf("Viewers after the bulk change on matching users: %d", p.Total)
+		}
+
 		// Every page renders for the admin.
 		for _, p := range []string{"/", "/me", "/users/add", "/users/" + victim.ID, "/invite", "/invitations", "/invitations?state=pending",
 			"/agents/new", "/import", "/roles", "/teams", "/seats", "/audit", "/settings", "/tokens"} {

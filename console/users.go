@@ -18,13 +18,13 @@ const PageSize = 25
 // sorts are the users list's sort choices: a key (a leading "-" sorts descending) and
 // the filter field it sorts by.
 var sorts = []struct{ Key, Label, Field string }{
-	{"name", "Name (A–Z)", "displayName"},
-	{"-name", "Name (Z–A)", "displayName"},
+	{"name", "Name A–Z", "displayName"},
+	{"-name", "Name Z–A", "displayName"},
 	{"email", "User name", "userName"},
-	{"-lastLogin", "Last sign-in (recent first)", "lastLoginAt"},
-	{"lastLogin", "Last sign-in (oldest first)", "lastLoginAt"},
-	{"-created", "Newest first", "meta.created"},
-	{"created", "Oldest first", "meta.created"},
+	{"-lastLogin", "Recent sign-in", "lastLoginAt"},
+	{"lastLogin", "Oldest sign-in", "lastLoginAt"},
+	{"-created", "Newest", "meta.created"},
+	{"created", "Oldest", "meta.created"},
 	{"status", "Status", "status"},
 }
 
@@ -209,11 +209,22 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, rq *request) {
 	if ret := r.PostFormValue("back"); strings.HasPrefix(ret, rq.base+"/users") && !strings.ContainsAny(ret, "\\\r\n") {
 		back = ret
 	}
+	action := r.PostFormValue("action")
+	if r.PostFormValue("scope") == "matching" {
+		// Every user the list's filters match (not only the ticked ones), read again now.
+		var err error
+		if ids, err = h.matching(r, rq, back); err != nil {
+			h.fail(w, r, rq, err)
+			return
+		}
+		if len(ids) > 0 && !h.confirmed(w, r, rq, "Change every matching user?", fmt.Sprintf("“%s” applies to all %d users the list's filters match, not only the ticked ones.", actionLabels[action], len(ids)), "Apply to all", back, nil) {
+			return
+		}
+	}
 	if len(ids) == 0 {
 		h.message(w, rq, http.StatusBadRequest, "No users selected", "Tick the users to change in the list first.")
 		return
 	}
-	action := r.PostFormValue("action")
 	roles, teams := nonEmpty(r.PostForm["role"]), nonEmpty(r.PostForm["team"])
 	var err error
 	done := "bulk"
@@ -255,6 +266,37 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, rq *request) {
 		return
 	}
 	http.Redirect(w, r, withDone(back, done), http.StatusSeeOther)
+}
+
+// actionLabels name the bulk actions in confirmations.
+var actionLabels = map[string]string{"assign_seat": "Assign a seat", "unassign_seat": "Free their seats", "add_roles": "Add role",
+	"remove_roles": "Remove role", "set_roles": "Set role", "add_teams": "Add to team", "remove_teams": "Remove from team",
+	"deactivate": "Deactivate", "reactivate": "Reactivate"}
+
+// matching returns the ids of every user the list at back (its filters) shows, at most
+// provisioning.MaxBatch: a larger selection is refused, never cut.
+func (h *Handler) matching(r *http.Request, rq *request, back string) ([]string, error) {
+	u, err := url.Parse(back)
+	if err != nil {
+		return nil, provisioning.Invalid("back", "is not a list of this console")
+	}
+	uq, _, errs := userQuery(u.Query())
+	if len(errs) > 0 {
+		return nil, provisioning.Invalid("back", "the list's filters are not valid")
+	}
+	uq.Offset, uq.After, uq.Limit, uq.WithAccess = 0, "", provisioning.MaxBatch, false
+	page, err := h.eng.ListUsers(r.Context(), rq.p.Tenant.ID, uq)
+	if err != nil {
+		return nil, err
+	}
+	if page.Total > provisioning.MaxBatch {
+		return nil, provisioning.Invalid("scope", "%d users match: narrow the filters to at most %d", page.Total, provisioning.MaxBatch)
+	}
+	ids := make([]string, len(page.Users))
+	for i, u := range page.Users {
+		ids[i] = u.ID
+	}
+	return ids, nil
 }
 
 func withoutDone(q url.Values) url.Values {
