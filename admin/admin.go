@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +83,9 @@ type route struct {
 	perm   provisioning.Permission
 	h      handlerFunc
 	public bool // served without authentication (the OpenAPI document)
+	// self routes serve any signed-in user their own account (perm is not checked);
+	// every other route needs manage_users of a session on top of perm.
+	self bool
 }
 
 // Routes lists the endpoints as "METHOD /api/v1/path" patterns.
@@ -98,7 +102,31 @@ func (a *API) Mount(mux *http.ServeMux) {
 	for _, rt := range a.routes {
 		mux.Handle(rt.method+" "+Prefix+rt.path, a.wrap(rt))
 	}
+	// The catch-all answers what the mux cannot: a known path with another method is a
+	// 405 with Allow (the catch-all pattern would otherwise make it a 404).
+	own := http.NewServeMux()
+	for _, rt := range a.routes {
+		own.Handle(rt.method+" "+Prefix+rt.path, http.NotFoundHandler())
+	}
+	methods := []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := own.Handler(probe); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			if slices.Contains(allow, "GET") {
+				allow = append(allow, "HEAD")
+			}
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s is not allowed here; use %s", r.Method, strings.Join(allow, ", ")), "")
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint", "")
 	})
 }
@@ -126,6 +154,11 @@ func (a *API) wrap(rt route) http.Handler {
 				writeError(w, http.StatusForbidden, "forbidden", fe.Reason, "")
 				return
 			}
+			if errors.Is(err, provisioning.ErrUnavailable) {
+				// The token may well be valid: the database that would say so is down.
+				a.fail(w, r, err)
+				return
+			}
 			if !errors.Is(err, errUnauthenticated) {
 				a.log.ErrorContext(r.Context(), "admin: authenticate", "err", err, "request_id", reqID)
 			}
@@ -133,7 +166,11 @@ func (a *API) wrap(rt route) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "a valid admin token or session is required", "")
 			return
 		}
-		if !p.Can(rt.perm) {
+		if !rt.self && p.Actor.Kind == provisioning.ActorUser && !p.Can(provisioning.PermManageUsers) {
+			writeError(w, http.StatusForbidden, "forbidden", "your roles do not grant manage_users; your own account is under "+Prefix+"/me", "")
+			return
+		}
+		if !rt.self && !p.Can(rt.perm) {
 			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this requires the %s permission", rt.perm), "")
 			return
 		}
@@ -146,8 +183,8 @@ func (a *API) wrap(rt route) http.Handler {
 var errUnauthenticated = errors.New("unauthenticated")
 
 // authenticate resolves the caller: an admin token, a Seatbridge access token, or the
-// session cookie (then cross-origin unsafe requests are refused). A session must grant
-// manage_users to use the API at all. It fails closed.
+// session cookie (then cross-origin unsafe requests are refused). Outside the self-service
+// routes a session must grant manage_users (checked by wrap). It fails closed.
 func (a *API) authenticate(r *http.Request) (*provisioning.Principal, error) {
 	ctx := r.Context()
 	if h := r.Header.Get("Authorization"); h != "" {
@@ -216,11 +253,7 @@ func sessionErr(err error) error {
 }
 
 func sessionPrincipal(acc *provisioning.Access) (*provisioning.Principal, error) {
-	p := provisioning.SessionPrincipal(acc)
-	if !p.Can(provisioning.PermManageUsers) {
-		return nil, &provisioning.ForbiddenError{Reason: "your roles do not grant manage_users"}
-	}
-	return p, nil
+	return provisioning.SessionPrincipal(acc), nil
 }
 
 // errorBody is the wire form of every error.
@@ -248,6 +281,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		re  *provisioning.RuleError
 		se  *provisioning.SeatLimitError
 		fe  *provisioning.ForbiddenError
+		nfe *provisioning.NotFoundError
 		bre *badRequest
 	)
 	switch {
@@ -256,23 +290,34 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &ve):
 		writeError(w, http.StatusBadRequest, "invalid", ve.Reason, ve.Field)
 	case errors.As(err, &se):
-		httpx.WriteJSON(w, http.StatusConflict, "", errorBody{Error: errorDetail{Code: "seat_limit", Field: "userIds",
+		field := se.Field
+		if field == "" {
+			field = "userIds"
+		}
+		httpx.WriteJSON(w, http.StatusConflict, "", errorBody{Error: errorDetail{Code: "seat_limit", Field: field,
 			Message: fmt.Sprintf("not enough seats: %d requested, %d of %d free", se.Requested, se.Free, se.Limit),
 			Details: map[string]any{"requested": se.Requested, "free": se.Free, "limit": se.Limit}}})
 	case errors.As(err, &re):
 		writeError(w, http.StatusConflict, "conflict", re.Reason, re.Field)
 	case errors.As(err, &ce):
-		writeError(w, http.StatusConflict, "conflict", fmt.Sprintf("%s %q is already taken", ce.Field, ce.Value), ce.Field)
+		writeError(w, http.StatusConflict, "conflict", ce.Error(), ce.Field)
 	case errors.As(err, &fe):
 		writeError(w, http.StatusForbidden, "forbidden", fe.Reason, "")
 	case errors.Is(err, provisioning.ErrForbidden):
 		writeError(w, http.StatusForbidden, "forbidden", "not allowed", "")
+	case errors.As(err, &nfe):
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no %s with id %q in this organisation", nfe.Kind, nfe.ID), nfe.Field)
 	case errors.Is(err, provisioning.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "not found", "")
 	case errors.Is(err, provisioning.ErrVersionMismatch):
 		writeError(w, http.StatusPreconditionFailed, "version_mismatch", "the object changed since it was read; reload and retry", "If-Match")
 	case errors.Is(err, provisioning.ErrUnsupportedFilter):
 		writeError(w, http.StatusBadRequest, "invalid", "unsupported query", "")
+	case errors.Is(err, provisioning.ErrUnavailable):
+		a.log.WarnContext(r.Context(), "admin: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err,
+			"request_id", w.Header().Get(httpx.RequestIDHeader))
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable; retry later", "")
 	default:
 		a.log.ErrorContext(r.Context(), "admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err,
 			"request_id", w.Header().Get(httpx.RequestIDHeader))

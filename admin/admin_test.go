@@ -191,10 +191,28 @@ func TestUserLifecycle(t *testing.T) {
 		if deact.num("total") != 1 {
 			t.Fatalf("deactivated filter: %s", deact.raw)
 		}
+		// Reactivation gives the seat back when one is free...
 		r := e.must(e.do(admin, "POST", "/users/"+agentID+"/reactivate", nil), 200)
-		if r.str("status") != "active" || r.str("seat") != "false" {
+		if r.str("status") != "active" || r.str("seat") != "true" {
 			t.Fatalf("reactivated: %s", r.raw)
 		}
+		// ...refuses clearly when none is, unless the admin asks for no seat.
+		e.must(e.do(admin, "POST", "/users/"+agentID+"/deactivate", nil), 200)
+		pol := e.must(e.do(e.as(), "GET", "/policy", nil), 200)
+		e.must(e.do(e.as(), "PATCH", "/policy", map[string]any{"seatLimit": pol.num("seatsUsed")}), 200)
+		full := e.do(admin, "POST", "/users/"+agentID+"/reactivate", nil)
+		wantError(t, full, 409, "seat")
+		if full.str("error", "code") != "seat_limit" {
+			t.Fatalf("reactivate without a free seat: %s", full.raw)
+		}
+		if st := e.must(e.do(e.as(), "GET", "/users/"+agentID, nil), 200).str("status"); st != "deactivated" {
+			t.Fatalf("refused reactivation changed the status to %s", st)
+		}
+		r = e.must(e.do(admin, "POST", "/users/"+agentID+"/reactivate", map[string]any{"seat": false}), 200)
+		if r.str("status") != "active" || r.str("seat") != "false" {
+			t.Fatalf("reactivated without seat: %s", r.raw)
+		}
+		e.must(e.do(e.as(), "PATCH", "/policy", map[string]any{"seatLimit": pol.num("seatLimit")}), 200)
 
 		// The last Admin stays: not deactivated, not removed, not demoted, not unseated.
 		wantError(t, e.do(e.as(), "POST", "/users/"+adminID+"/deactivate", nil), 409, "")
@@ -258,9 +276,13 @@ func TestSeats(t *testing.T) {
 		}
 		wantError(t, e.do(e.as(), "POST", "/seats/assign", map[string]any{"userIds": []string{}}), 400, "userIds")
 		wantError(t, e.do(e.as(), "POST", "/seats/assign", map[string]any{"userIds": []string{"missing"}}), 404, "")
-		// Without roles and without a default role, a seat cannot be given.
+		// Without roles and without a default role, the seat comes with no access
+		// ("all access settings disabled by default", seed 000).
 		e.must(e.do(e.as(), "PATCH", "/policy", map[string]any{"defaultRole": ""}), 200)
-		wantError(t, e.do(e.as(), "POST", "/seats/assign", map[string]any{"userIds": ids[4:5]}), 400, "roles")
+		e.must(e.do(e.as(), "POST", "/seats/assign", map[string]any{"userIds": ids[4:5]}), 200)
+		if u := e.must(e.do(e.as(), "GET", "/users/"+ids[4], nil), 200); u.str("seat") != "true" || len(u.list("roles")) != 0 {
+			t.Fatalf("seated without default role: %s", u.raw)
+		}
 		// A deactivated user gets no seat.
 		e.must(e.do(e.as(), "POST", "/users/"+ids[3]+"/deactivate", nil), 200)
 		wantError(t, e.do(e.as(), "POST", "/seats/assign", map[string]any{"userIds": ids[3:4], "roles": []string{"Agent"}}), 400, "userIds[0]")

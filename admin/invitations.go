@@ -342,3 +342,31 @@ func (a *API) setPasswordRestricted(w http.ResponseWriter, r *http.Request, p *p
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "passwordRestricted": *in.PasswordRestricted})
 }
+
+// inviteUser: POST /users/{id}/invite sends an invitation to an account created without
+// one that never signed in ("invite later"). The body is optional: {"roles": [...],
+// "teams": [...], "seat": true} grants more on the way.
+func (a *API) inviteUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	acc := a.accounts(w)
+	if acc == nil {
+		return
+	}
+	var in struct {
+		Roles []string `json:"roles"`
+		Teams []string `json:"teams"`
+		Seat  bool     `json:"seat"`
+	}
+	if r.ContentLength != 0 {
+		if err := a.decode(w, r, &in); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	inv, err := acc.InviteUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), in.Roles, in.Teams, in.Seat)
+	if err != nil {
+		a.failAccounts(w, r, err)
+		return
+	}
+	w.Header().Set("Location", Prefix+"/invitations/"+inv.ID)
+	writeJSON(w, http.StatusCreated, invitationView(inv))
+}

@@ -104,10 +104,36 @@ func TestInvitationsAPI(t *testing.T) {
 			wantError(t, a.do(a.as(), "POST", "/invitations", tc.body), http.StatusBadRequest, tc.field)
 		}
 		wantError(t, a.do(a.as(), "GET", "/invitations?state=lost", nil), http.StatusBadRequest, "state")
-		// Conflicts: invited twice, or an existing user.
-		wantError(t, a.do(a.as(), "POST", "/invitations", map[string]any{"email": "grace@ACME.example"}), http.StatusConflict, "email")
-		a.user("ann@acme.example", nil)
-		wantError(t, a.do(a.as(), "POST", "/invitations", map[string]any{"email": "ann@acme.example"}), http.StatusConflict, "email")
+		// Conflicts: invited twice (the hint stays outside the quoted address), or a
+		// deactivated user.
+		r = a.do(a.as(), "POST", "/invitations", map[string]any{"email": "grace@ACME.example"})
+		wantError(t, r, http.StatusConflict, "email")
+		if msg := r.str("error", "message"); msg != `email "grace@acme.example" is already taken (already invited: resend the invitation instead)` {
+			t.Fatalf("conflict message: %s", msg)
+		}
+		gone := a.user("gone@acme.example", nil)
+		a.must(a.do(a.as(), "POST", "/users/"+gone+"/deactivate", nil), http.StatusOK)
+		wantError(t, a.do(a.as(), "POST", "/invitations", map[string]any{"email": "gone@acme.example"}), http.StatusConflict, "email")
+
+		// "Invite later": an account created without an invitation that never signed in
+		// can be invited afterwards, by address or by id; revoking gives it back.
+		ann := a.user("ann@acme.example", map[string]any{"roles": []string{"Agent"}})
+		later := a.must(a.do(a.as(), "POST", "/invitations", map[string]any{"email": "ann@acme.example"}), http.StatusCreated)
+		if later.str("userId") != ann {
+			t.Fatalf("invite later targets user %s, want %s", later.str("userId"), ann)
+		}
+		if st := a.must(a.do(a.as(), "GET", "/users/"+ann, nil), http.StatusOK).str("status"); st != "invited" {
+			t.Fatalf("invited-later user status %s", st)
+		}
+		a.must(a.do(a.as(), "POST", "/invitations/"+later.str("id")+"/revoke", nil), http.StatusOK)
+		if u := a.must(a.do(a.as(), "GET", "/users/"+ann, nil), http.StatusOK); u.str("status") != "active" {
+			t.Fatalf("after revoke: %s", u.raw)
+		}
+		byID := a.must(a.do(a.as(), "POST", "/users/"+ann+"/invite", map[string]any{"teams": []string{}}), http.StatusCreated)
+		if byID.str("userId") != ann || byID.str("email") != "ann@acme.example" {
+			t.Fatalf("invite by id: %s", byID.raw)
+		}
+		wantError(t, a.do(a.as(), "POST", "/users/"+ann+"/invite", nil), http.StatusConflict, "email")
 
 		// Permissions: an Agent session is refused outright; a manage_users custom role
 		// may invite Agents but not grant Admin or permissions it lacks.
@@ -121,10 +147,10 @@ func TestInvitationsAPI(t *testing.T) {
 		outbox(t, acc)
 
 		// List and filter.
-		if l := a.must(a.do(a.as(), "GET", "/invitations", nil), http.StatusOK).list("invitations"); len(l) != 2 {
+		if l := a.must(a.do(a.as(), "GET", "/invitations", nil), http.StatusOK).list("invitations"); len(l) != 4 {
 			t.Fatalf("%d invitations", len(l))
 		}
-		if l := a.must(a.do(a.as(), "GET", "/invitations?state=revoked", nil), http.StatusOK).list("invitations"); len(l) != 0 {
+		if l := a.must(a.do(a.as(), "GET", "/invitations?state=revoked", nil), http.StatusOK).list("invitations"); len(l) != 1 {
 			t.Fatalf("%d revoked invitations", len(l))
 		}
 
@@ -186,7 +212,7 @@ func TestInvitationsAPI(t *testing.T) {
 		wantError(t, a.do(a.as(), "GET", "/users/"+userID, nil), http.StatusNotFound, "")
 		wantError(t, a.do(a.as(), "POST", "/invitations/"+invID+"/revoke", nil), http.StatusGone, "state")
 		wantError(t, a.do(a.as(), "POST", "/invitations/"+invID+"/resend", nil), http.StatusGone, "state")
-		if l := a.must(a.do(a.as(), "GET", "/invitations?state=revoked", nil), http.StatusOK).list("invitations"); len(l) != 1 {
+		if l := a.must(a.do(a.as(), "GET", "/invitations?state=revoked", nil), http.StatusOK).list("invitations"); len(l) != 2 {
 			t.Fatalf("%d revoked invitations", len(l))
 		}
 
@@ -203,6 +229,9 @@ func TestInvitationsAPI(t *testing.T) {
 		}
 		if r := a.must(a.do(a.as(), "GET", "/invitations/"+joan, nil), http.StatusOK); r.str("state") != "accepted" {
 			t.Fatalf("accepted: %s", r.raw)
+		}
+		if r := a.do(a.as(), "POST", "/invitations/"+joan+"/resend", nil); r.str("error", "message") != "an accepted invitation cannot be resent" {
+			t.Fatalf("resend accepted: %s", r.raw)
 		}
 		wantError(t, a.do(a.as(), "POST", "/invitations/"+joan+"/resend", nil), http.StatusConflict, "state")
 		wantError(t, a.do(a.as(), "POST", "/invitations/"+joan+"/revoke", nil), http.StatusConflict, "state")
@@ -255,7 +284,7 @@ func TestLocalAccountsAPI(t *testing.T) {
 			t.Fatalf("first sign-in with the temporary password: %v", err)
 		}
 		// An admin-chosen password is not echoed, and no mail is queued unless asked.
-		r = a.must(a.do(a.as(), "POST", "/users/local", map[string]any{"email": "desk@acme.example", "password": "shared desk password",
+		r = a.must(a.do(a.as(), "POST", "/users/local", map[string]any{"email": "desk@acme.example", "displayName": "Front desk", "password": "shared desk password",
 			"roles": []string{"Agent"}, "seat": true}), http.StatusCreated)
 		deskID := r.str("id")
 		if r.str("temporaryPassword") != "" || strings.Contains(string(r.raw), "shared desk password") {
@@ -274,14 +303,17 @@ func TestLocalAccountsAPI(t *testing.T) {
 		}{
 			{map[string]any{"displayName": "x"}, "email"},
 			{map[string]any{"email": "nope"}, "email"},
-			{map[string]any{"email": "x@acme.example", "password": "short"}, "password"},
+			{map[string]any{"email": "x@acme.example", "displayName": "X", "password": "short"}, "password"},
 			{map[string]any{"email": "x@acme.example", "passwordRestricted": true, "forceChange": true}, "forceChange"},
-			{map[string]any{"email": "x@acme.example", "roles": []string{"Nope"}}, "roles"},
+			{map[string]any{"email": "x@acme.example"}, "displayName"},
+			{map[string]any{"email": "x@acme.example", "displayName": "X", "password": "password123"}, "password"},
+			{map[string]any{"email": "x@acme.example", "displayName": "X", "preferredLanguage": "not a tag"}, "preferredLanguage"},
+			{map[string]any{"email": "x@acme.example", "displayName": "X", "roles": []string{"Nope"}}, "roles"},
 			{map[string]any{"email": "x@acme.example", "phoneNumbers": []string{"1"}}, "phoneNumbers"},
 		} {
 			wantError(t, a.do(a.as(), "POST", "/users/local", tc.body), http.StatusBadRequest, tc.field)
 		}
-		wantError(t, a.do(a.as(), "POST", "/users/local", map[string]any{"email": "AGENT@acme.example"}), http.StatusConflict, "")
+		wantError(t, a.do(a.as(), "POST", "/users/local", map[string]any{"email": "AGENT@acme.example", "displayName": "A"}), http.StatusConflict, "")
 		// PATCH never sets a password.
 		wantError(t, a.do(a.as(), "PATCH", "/users/"+deskID, map[string]any{"password": "another long one"}), http.StatusBadRequest, "password")
 
@@ -291,7 +323,7 @@ func TestLocalAccountsAPI(t *testing.T) {
 		wantError(t, a.do(agent, "POST", "/users/local", map[string]any{"email": "y@acme.example"}), http.StatusForbidden, "")
 		wantError(t, a.do(agent, "POST", "/users/"+deskID+"/password/reset", nil), http.StatusForbidden, "")
 		lead, _ := helpdeskLead(a, "lead@acme.example")
-		wantError(t, a.do(lead, "POST", "/users/local", map[string]any{"email": "y@acme.example", "roles": []string{"Admin"}}), http.StatusForbidden, "")
+		wantError(t, a.do(lead, "POST", "/users/local", map[string]any{"email": "y@acme.example", "displayName": "Y", "roles": []string{"Admin"}}), http.StatusForbidden, "")
 		_, bossID := a.session("boss@acme.example", "Admin")
 		wantError(t, a.do(lead, "POST", "/users/"+bossID+"/password/reset", nil), http.StatusForbidden, "")
 		wantError(t, a.do(lead, "POST", "/users/"+bossID+"/unlock", nil), http.StatusForbidden, "")

@@ -10,20 +10,45 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
+// policyView is every tenant setting. passwordLoginEffective says whether passwords sign
+// in right now: allowPasswordLogin, or no enabled SSO connection.
 type policyView struct {
-	SeatLimit       int      `json:"seatLimit"`
-	SeatsUsed       int      `json:"seatsUsed"`
-	AllowedDomains  []string `json:"allowedDomains"`
-	BlockedDomains  []string `json:"blockedDomains"`
-	BlockFreeMail   bool     `json:"blockFreeMail"`
-	FreeMailDomains []string `json:"freeMailDomains"`
-	DefaultRole     string   `json:"defaultRole"`
+	Slug                   string   `json:"slug"`
+	Name                   string   `json:"name"`
+	SeatLimit              int      `json:"seatLimit"`
+	SeatsUsed              int      `json:"seatsUsed"`
+	AllowedDomains         []string `json:"allowedDomains"`
+	BlockedDomains         []string `json:"blockedDomains"`
+	BlockFreeMail          bool     `json:"blockFreeMail"`
+	FreeMailDomains        []string `json:"freeMailDomains"`
+	DefaultRole            string   `json:"defaultRole"`
+	AllowPasswordLogin     bool     `json:"allowPasswordLogin"`
+	PasswordLoginEffective bool     `json:"passwordLoginEffective"`
+	InvitationTTL          string   `json:"invitationTTL"`
+	RequireTwoFactor       bool     `json:"requireTwoFactor"`
+	AppURL                 string   `json:"appUrl"`
 }
 
-func viewPolicy(t *provisioning.Tenant) policyView {
-	return policyView{SeatLimit: t.SeatLimit, SeatsUsed: t.SeatsUsed, AllowedDomains: nonNil(t.Policy.AllowedDomains),
+func (a *API) viewPolicy(r *http.Request, t *provisioning.Tenant) (policyView, error) {
+	conns, err := a.eng.ListConnections(r.Context(), t.ID)
+	if err != nil {
+		return policyView{}, err
+	}
+	return policyView{Slug: t.Slug, Name: t.Name, SeatLimit: t.SeatLimit, SeatsUsed: t.SeatsUsed, AllowedDomains: nonNil(t.Policy.AllowedDomains),
 		BlockedDomains: nonNil(t.Policy.BlockedDomains), BlockFreeMail: t.Policy.BlockFreeMail,
-		FreeMailDomains: provisioning.FreeMailDomains(), DefaultRole: t.Policy.DefaultRole}
+		FreeMailDomains: provisioning.FreeMailDomains(), DefaultRole: t.Policy.DefaultRole,
+		AllowPasswordLogin: t.Policy.AllowPasswordLogin, PasswordLoginEffective: t.PasswordLoginAllowed(conns),
+		InvitationTTL: provisioning.FormatTTL(provisioning.InvitationTTLOf(t)), RequireTwoFactor: t.Policy.RequireTwoFactor,
+		AppURL: t.Policy.AppURL}, nil
+}
+
+func (a *API) writePolicy(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant) {
+	v, err := a.viewPolicy(r, t)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
@@ -32,17 +57,25 @@ func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, p *provisioning.
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewPolicy(t))
+	a.writePolicy(w, r, t)
+}
+
+// policyReq is a PATCH of the settings: absent fields stay as they are.
+type policyReq struct {
+	Name               *string   `json:"name"`
+	SeatLimit          *int      `json:"seatLimit"`
+	AllowedDomains     *[]string `json:"allowedDomains"`
+	BlockedDomains     *[]string `json:"blockedDomains"`
+	BlockFreeMail      *bool     `json:"blockFreeMail"`
+	DefaultRole        *string   `json:"defaultRole"`
+	AllowPasswordLogin *bool     `json:"allowPasswordLogin"`
+	InvitationTTL      *string   `json:"invitationTTL"`
+	RequireTwoFactor   *bool     `json:"requireTwoFactor"`
+	AppURL             *string   `json:"appUrl"`
 }
 
 func (a *API) updatePolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	var in struct {
-		SeatLimit      *int      `json:"seatLimit"`
-		AllowedDomains *[]string `json:"allowedDomains"`
-		BlockedDomains *[]string `json:"blockedDomains"`
-		BlockFreeMail  *bool     `json:"blockFreeMail"`
-		DefaultRole    *string   `json:"defaultRole"`
-	}
+	var in policyReq
 	if err := a.decode(w, r, &in); err != nil {
 		a.fail(w, r, err)
 		return
@@ -52,7 +85,7 @@ func (a *API) updatePolicy(w http.ResponseWriter, r *http.Request, p *provisioni
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewPolicy(t))
+	a.writePolicy(w, r, t)
 }
 
 type auditView struct {
@@ -97,8 +130,9 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p *provisioning.
 	writeJSON(w, http.StatusOK, out)
 }
 
-// importCSV: POST /users/import?dryRun=true with a text/csv body. A rejected import is a
-// 422 with the per-row report; nothing is applied.
+// importCSV: POST /users/import?dryRun=true&invite=true with a text/csv body. A rejected
+// import is a 422 with the per-row report; nothing is applied. invite sends every imported
+// user an invitation in the same transaction.
 func (a *API) importCSV(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "text/csv" && mt != "application/csv") {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the file as text/csv", "Content-Type")
@@ -112,8 +146,26 @@ func (a *API) importCSV(w http.ResponseWriter, r *http.Request, p *provisioning.
 			return
 		}
 	}
+	invite := false
+	if v := r.URL.Query().Get("invite"); v != "" {
+		var err error
+		if invite, err = strconv.ParseBool(v); err != nil {
+			a.fail(w, r, badf("invite", "must be true or false"))
+			return
+		}
+	}
 	body := http.MaxBytesReader(w, r.Body, 8*a.opts.MaxBodyBytes)
-	rep, err := a.eng.ImportCSV(r.Context(), p.Actor, p.Tenant.ID, body, dry)
+	var rep *provisioning.ImportReport
+	var err error
+	if invite {
+		acc := a.accounts(w)
+		if acc == nil {
+			return
+		}
+		rep, err = acc.ImportCSV(r.Context(), p.Actor, p.Tenant.ID, body, dry, true)
+	} else {
+		rep, err = a.eng.ImportCSV(r.Context(), p.Actor, p.Tenant.ID, body, dry)
+	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -133,6 +185,7 @@ func (a *API) bulk(w http.ResponseWriter, r *http.Request, p *provisioning.Princ
 		UserIDs []string                `json:"userIds"`
 		Roles   []string                `json:"roles"`
 		Teams   []string                `json:"teams"`
+		Seat    *bool                   `json:"seat"`
 	}
 	if err := a.decode(w, r, &in); err != nil {
 		a.fail(w, r, err)

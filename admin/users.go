@@ -14,7 +14,16 @@ func (a *API) table() []route {
 	const users, settings = provisioning.PermManageUsers, provisioning.PermManageSettings
 	return []route{
 		{method: "GET", path: "/openapi.json", h: a.openAPI, public: true},
-		{method: "GET", path: "/me", perm: users, h: a.me},
+		{method: "GET", path: "/me", self: true, h: a.me},
+		{method: "PATCH", path: "/me", self: true, h: a.editMe},
+		{method: "POST", path: "/me/password", self: true, h: a.changeMyPassword},
+		{method: "GET", path: "/me/sessions", self: true, h: a.mySessions},
+		{method: "DELETE", path: "/me/sessions", self: true, h: a.endMyOtherSessions},
+		{method: "DELETE", path: "/me/sessions/{id}", self: true, h: a.endMySession},
+		{method: "GET", path: "/me/2fa", self: true, h: a.myTwoFactor},
+		{method: "POST", path: "/me/2fa/totp", self: true, h: a.beginTOTP},
+		{method: "POST", path: "/me/2fa/totp/confirm", self: true, h: a.confirmTOTP},
+		{method: "DELETE", path: "/me/2fa/totp", self: true, h: a.removeTOTP},
 
 		{method: "GET", path: "/users", perm: users, h: a.listUsers},
 		{method: "POST", path: "/users", perm: users, h: a.createUser},
@@ -23,6 +32,7 @@ func (a *API) table() []route {
 		{method: "DELETE", path: "/users/{id}", perm: users, h: a.removeUser},
 		{method: "POST", path: "/users/{id}/deactivate", perm: users, h: a.deactivate},
 		{method: "POST", path: "/users/{id}/reactivate", perm: users, h: a.reactivate},
+		{method: "POST", path: "/users/{id}/invite", perm: users, h: a.inviteUser},
 		{method: "PUT", path: "/users/{id}/roles", perm: users, h: a.setUserRoles},
 		{method: "PUT", path: "/users/{id}/teams", perm: users, h: a.setUserTeams},
 		{method: "GET", path: "/users/{id}/logins", perm: users, h: a.userLogins},
@@ -32,6 +42,8 @@ func (a *API) table() []route {
 		{method: "POST", path: "/users/{id}/password/reset", perm: users, h: a.resetPassword},
 		{method: "POST", path: "/users/{id}/unlock", perm: users, h: a.unlockAccount},
 		{method: "PUT", path: "/users/{id}/password-restricted", perm: users, h: a.setPasswordRestricted},
+		{method: "GET", path: "/users/{id}/2fa", perm: users, h: a.userTwoFactor},
+		{method: "DELETE", path: "/users/{id}/2fa", perm: users, h: a.resetTwoFactor},
 
 		{method: "GET", path: "/invitations", perm: users, h: a.listInvitations},
 		{method: "POST", path: "/invitations", perm: users, h: a.createInvitation},
@@ -241,15 +253,6 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *provisioning.
 	a.writeUserPage(w, r, uq, page, err)
 }
 
-func (a *API) me(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"actor":       map[string]string{"kind": string(p.Actor.Kind), "id": p.Actor.ID, "name": p.Actor.Name},
-		"tenant":      map[string]string{"id": p.Tenant.ID, "slug": p.Tenant.Slug, "name": p.Tenant.Name},
-		"admin":       p.Admin,
-		"permissions": nonNil(p.Permissions),
-	})
-}
-
 type createUserReq struct {
 	UserName          string   `json:"userName"`
 	Email             string   `json:"email"`
@@ -365,8 +368,20 @@ func (a *API) deactivate(w http.ResponseWriter, r *http.Request, p *provisioning
 	a.writeUser(w, r, p, http.StatusOK, u)
 }
 
+// reactivate: POST /users/{id}/reactivate with an optional {"seat": false} (no seat) or
+// {"seat": true}; without it the seat held at deactivation is given back, or 409
+// seat_limit when none is free.
 func (a *API) reactivate(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	u, err := a.eng.ReactivateUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"))
+	var in struct {
+		Seat *bool `json:"seat"`
+	}
+	if r.ContentLength != 0 {
+		if err := a.decode(w, r, &in); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	u, err := a.eng.ReactivateUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), provisioning.ReactivateOptions{Seat: in.Seat})
 	if err != nil {
 		a.fail(w, r, err)
 		return

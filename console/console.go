@@ -254,8 +254,8 @@ func (h *Handler) session(r *http.Request, slug string) (*provisioning.Access, e
 	return acc, nil
 }
 
-// toSignIn sends the browser to the tenant's sign-in page (password when the tenant allows
-// it, else single sign-on), which returns here afterwards. A POST returns to the page's
+// toSignIn sends the browser to the tenant's sign-in page (password when the engine says
+// the tenant signs in with passwords, else single sign-on), which returns here afterwards. A POST returns to the page's
 // GET form, never replays.
 func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request, slug string) {
 	t, err := h.eng.Store.GetTenantBySlug(r.Context(), slug)
@@ -273,9 +273,16 @@ func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request, slug string) 
 	if r.Method != http.MethodGet {
 		back = Prefix + url.PathEscape(t.Slug) + "/"
 	}
+	// The engine's rule: a tenant without an SSO connection always signs in with passwords.
+	pw, err := h.Accounts.PasswordLoginAllowed(r.Context(), t)
+	if err != nil {
+		h.Log.ErrorContext(r.Context(), "console: sign-in method", "err", err)
+		h.message(w, nil, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
 	q := url.Values{"return_to": {back}}
 	target := "/sso/" + url.PathEscape(t.Slug) + "/login?" + q.Encode()
-	if t.Policy.AllowPasswordLogin {
+	if pw {
 		target = "/login/" + url.PathEscape(t.Slug) + "?" + q.Encode()
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)

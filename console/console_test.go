@@ -105,6 +105,14 @@ func TestConsoleHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Without an SSO connection a tenant signs in with passwords; with one, through it.
+		if r := anon.get("/admin/globex/"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login/globex?return_to=") {
+			t.Fatalf("tenant without SSO: %d %s", r.status, r.header.Get("Location"))
+		}
+		if _, err := e.eng.CreateConnection(bg, cli, other.ID, &provisioning.Connection{Type: provisioning.ConnOIDC, Mode: provisioning.ModeJIT,
+			OIDC: &provisioning.OIDCSettings{Issuer: "https://idp.example.com", ClientID: "c"}}); err != nil {
+			t.Fatal(err)
+		}
 		if r := anon.get("/admin/globex/"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/sso/globex/login?return_to=") {
 			t.Fatalf("SSO-only tenant: %d %s", r.status, r.header.Get("Location"))
 		}

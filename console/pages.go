@@ -206,7 +206,8 @@ func (h *Handler) importPost(w http.ResponseWriter, r *http.Request, rq *request
 		return
 	}
 	apply := r.PostFormValue("apply") == "yes"
-	rep, err := h.eng.ImportCSV(r.Context(), rq.p.Actor, rq.p.Tenant.ID, bytes.NewReader(content), !apply)
+	invite := r.PostFormValue("invite") == "on"
+	rep, err := h.Accounts.ImportCSV(r.Context(), rq.p.Actor, rq.p.Tenant.ID, bytes.NewReader(content), !apply, invite)
 	status := http.StatusOK
 	switch {
 	case errors.Is(err, provisioning.ErrImportRejected):
@@ -230,7 +231,8 @@ func (h *Handler) importPost(w http.ResponseWriter, r *http.Request, rq *request
 	h.render(w, rq, status, "review", &view{Title: "Review the import", Nav: "users", Data: struct {
 		Report *provisioning.ImportReport
 		CSV    string
-	}{rep, string(content)}})
+		Invite bool
+	}{rep, string(content), invite}})
 }
 
 func (h *Handler) roles(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -559,9 +561,13 @@ func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, rq *reque
 	}
 	if form == nil {
 		form = url.Values{"seatLimit": {strconv.Itoa(t.SeatLimit)}, "allowedDomains": {strings.Join(t.Policy.AllowedDomains, "\n")},
-			"blockedDomains": {strings.Join(t.Policy.BlockedDomains, "\n")}, "defaultRole": {t.Policy.DefaultRole}}
-		if t.Policy.BlockFreeMail {
-			form.Set("blockFreeMail", "on")
+			"blockedDomains": {strings.Join(t.Policy.BlockedDomains, "\n")}, "defaultRole": {t.Policy.DefaultRole},
+			"name": {t.Name}, "invitationTTL": {ttl(t)}, "appUrl": {t.Policy.AppURL}}
+		for k, on := range map[string]bool{"blockFreeMail": t.Policy.BlockFreeMail, "allowPasswordLogin": t.Policy.AllowPasswordLogin,
+			"requireTwoFactor": t.Policy.RequireTwoFactor} {
+			if on {
+				form.Set(k, "on")
+			}
 		}
 	}
 	v := &view{Title: "Settings", Nav: "settings", Notice: notice(r), Form: form, Errors: errs, Data: struct {
@@ -582,7 +588,10 @@ func ttl(t *provisioning.Tenant) string {
 		d = provisioning.DefaultInvitationTTL
 	}
 	if d%(24*time.Hour) == 0 {
-		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	if d%time.Hour == 0 {
+		return strconv.Itoa(int(d/time.Hour)) + "h"
 	}
 	return d.String()
 }
@@ -599,12 +608,15 @@ func (h *Handler) settingsPost(w http.ResponseWriter, r *http.Request, rq *reque
 		return
 	}
 	allowed, blocked := lines(f.Get("allowedDomains")), lines(f.Get("blockedDomains"))
-	block := f.Get("blockFreeMail") == "on"
-	role := strings.TrimSpace(f.Get("defaultRole"))
-	_, err = h.eng.UpdatePolicy(r.Context(), rq.p.Actor, rq.p.Tenant.ID, provisioning.PolicyInput{SeatLimit: &n,
-		AllowedDomains: &allowed, BlockedDomains: &blocked, BlockFreeMail: &block, DefaultRole: &role})
+	block, pwLogin, twoFA := f.Get("blockFreeMail") == "on", f.Get("allowPasswordLogin") == "on", f.Get("requireTwoFactor") == "on"
+	role, name := strings.TrimSpace(f.Get("defaultRole")), strings.TrimSpace(f.Get("name"))
+	inviteTTL, appURL := strings.TrimSpace(f.Get("invitationTTL")), strings.TrimSpace(f.Get("appUrl"))
+	_, err = h.eng.UpdatePolicy(r.Context(), rq.p.Actor, rq.p.Tenant.ID, provisioning.PolicyInput{Name: &name, SeatLimit: &n,
+		AllowedDomains: &allowed, BlockedDomains: &blocked, BlockFreeMail: &block, DefaultRole: &role,
+		AllowPasswordLogin: &pwLogin, InvitationTTL: &inviteTTL, RequireTwoFactor: &twoFA, AppURL: &appURL})
 	if err != nil {
-		errs, ok := fieldErrors(err, "seatLimit", "allowedDomains", "blockedDomains", "defaultRole")
+		errs, ok := fieldErrors(err, "name", "seatLimit", "allowedDomains", "blockedDomains", "defaultRole", "invitationTTL", "appUrl",
+			"allowPasswordLogin", "requireTwoFactor")
 		if !ok {
 			h.fail(w, r, rq, err)
 			return

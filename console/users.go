@@ -561,7 +561,7 @@ func (h *Handler) userStatus(w http.ResponseWriter, r *http.Request, rq *request
 		_, err = h.eng.DeactivateUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id)
 		done = "deactivated"
 	case "reactivate":
-		_, err = h.eng.ReactivateUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id)
+		_, err = h.eng.ReactivateUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.ReactivateOptions{})
 		done = "reactivated"
 	case "remove":
 		if !h.confirmed(w, r, rq, "Remove this user from the organisation?", "This is irreversible: the user, their roles, teams and seat go; the audit history stays. To add them again you will need to invite them from scratch.", "Yes, remove this user", back, nil) {

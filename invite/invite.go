@@ -1,7 +1,9 @@
 // Package invite owns the browser pages of invitations and local passwords:
 // GET/POST /invite/{token} (confirm details, set a password or continue with SSO; clear
 // pages for expired, revoked and used links) and GET/POST /login/{tenant} (password
-// sign-in for tenants that allow it, with the forced change of a temporary password).
+// sign-in for tenants that allow it, with the forced change of a temporary password), and
+// where a sign-in lands: GET / (the tenant's platform app, else GET /account, the user's
+// own page).
 //
 // Handlers decode, call provisioning.Accounts and render: no SQL and no policy here. It
 // imports provisioning and internal/httpx only; it must not import store, scim, sso or
@@ -59,6 +61,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/{tenant}", h.showLogin)
 	mux.Handle("POST /login/{tenant}", h.csrf.Handler(h.throttle(h.login)))
 	mux.Handle("POST /login/{tenant}/change", h.csrf.Handler(h.throttle(h.change)))
+	mux.Handle("POST /login/{tenant}/2fa", h.csrf.Handler(h.throttle(h.secondFactor)))
+	mux.HandleFunc("GET /{$}", h.home)
+	mux.HandleFunc("GET /account", h.account)
 }
 
 // throttle refuses a client IP that posts faster than the configured rate.
@@ -102,10 +107,32 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 {{else if eq .Form "change"}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="ticket" value="{{.Ticket}}"><input type="hidden" name="return_to" value="{{.ReturnTo}}">
+{{with .Codes}}<p>Keep these recovery codes of your second factor somewhere safe; they are not shown again.</p>
+<ul>{{range .}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
 <label>New password <input type="password" name="password" autocomplete="new-password" required minlength="10"></label><br>
 <label>Repeat new password <input type="password" name="password2" autocomplete="new-password" required></label><br>
 <button>Change password and sign in</button>
 </form>
+{{else if eq .Form "2fa"}}
+{{if .QR}}<p>{{.Tenant}} requires a second factor. Scan this code with an authenticator app (or type the key), then enter the 6-digit code it shows.</p>
+<p><img alt="QR code of your authenticator key" width="256" height="256" src="{{.QR}}"></p>
+<p>Key: <code>{{.Secret}}</code></p>{{end}}
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="ticket" value="{{.Ticket}}"><input type="hidden" name="return_to" value="{{.ReturnTo}}">
+{{if .QR}}<input type="hidden" name="enrol" value="1">{{end}}
+<label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="16" autofocus></label><br>
+{{if not .QR}}<p>Lost your device? Enter one of your recovery codes instead.</p>{{end}}
+<button>Verify and sign in</button>
+</form>
+{{else if eq .Form "recovery"}}
+<p>Keep these recovery codes somewhere safe. Each signs you in once if you lose your device; they are not shown again.</p>
+<ul>{{range .Codes}}<li><code>{{.}}</code></li>{{end}}</ul>
+<p><a href="{{.ReturnTo}}">Continue</a></p>
+{{else if eq .Form "account"}}
+<dl><dt>Name</dt><dd>{{.DisplayName}}</dd><dt>E-mail</dt><dd>{{.Email}}</dd>
+<dt>Organisation</dt><dd>{{.Tenant}}</dd><dt>Roles</dt><dd>{{.Roles}}</dd>
+{{with .Language}}<dt>Language</dt><dd>{{.}}</dd>{{end}}</dl>
+<p>Change your profile, password, second factor and sessions through <code>/api/v1/me</code>.</p>
 {{end}}
 </body></html>`))
 
@@ -113,10 +140,23 @@ type pageData struct {
 	Title, Message, Error, Form          string
 	Tenant, Email, DisplayName, ReturnTo string
 	Ticket, Action                       string
+	Roles, Language                      string
+	// QR (a data: URL of a PNG) and Secret enrol an authenticator; Codes are recovery codes.
+	QR     template.URL
+	Secret string
+	Codes  []string
 }
 
+// qrPageCSP is the page policy plus data: images, for the QR code of an authenticator.
+var qrPageCSP = strings.Replace(httpx.PageCSP, "default-src 'none';", "default-src 'none'; img-src data:;", 1)
+
 func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {
-	httpx.HTMLHeaders(w, "")
+	csp := ""
+	if d.QR != "" {
+		// The authenticator set-up shows its QR code as a data: image, and nothing else.
+		csp = qrPageCSP
+	}
+	httpx.HTMLHeaders(w, csp)
 	w.WriteHeader(status)
 	if err := page.Execute(w, d); err != nil {
 		h.Log.Error("render page", "err", err)
@@ -233,7 +273,10 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusBadRequest, pageData{Title: "Sign-in not possible", Message: "The return address of this sign-in is not allowed."})
 		return
 	}
-	if !t.Policy.AllowPasswordLogin {
+	if ok, err := h.Accounts.PasswordLoginAllowed(r.Context(), t); err != nil {
+		h.fail(w, r, err)
+		return
+	} else if !ok {
 		h.render(w, http.StatusForbidden, pageData{Title: "Sign in to " + t.Name, Message: t.Name + " signs in with single sign-on only."})
 		return
 	}
@@ -241,19 +284,8 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	t, err := h.tenant(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		h.render(w, http.StatusBadRequest, pageData{Title: "Check your input", Message: "The form could not be read."})
-		return
-	}
-	rt, ok := h.safeReturnTo(r.PostFormValue("return_to"))
+	t, rt, ok := h.signInPost(w, r)
 	if !ok {
-		h.render(w, http.StatusBadRequest, pageData{Title: "Sign-in not possible", Message: "The return address of this sign-in is not allowed."})
 		return
 	}
 	email := r.PostFormValue("email")
@@ -265,35 +297,31 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, res *provisioning.LoginResult, err error, rt, email string) {
 	var refused *provisioning.LoginRefusedError
 	var change *provisioning.PasswordChangeRequiredError
+	var second *provisioning.SecondFactorRequiredError
 	switch {
+	case errors.As(err, &second):
+		h.renderSecondFactor(w, r, t, second.Ticket, second.Enrol, rt, "", http.StatusOK)
 	case errors.As(err, &change):
 		h.render(w, http.StatusOK, pageData{Title: "Choose a new password", Message: "Your password was temporary: choose your own to continue.",
-			Form: "change", Ticket: change.Ticket, ReturnTo: rt, Action: "/login/" + url.PathEscape(t.Slug) + "/change"})
+			Form: "change", Ticket: change.Ticket, Codes: change.RecoveryCodes, ReturnTo: rt, Action: "/login/" + url.PathEscape(t.Slug) + "/change"})
 	case errors.As(err, &refused):
 		h.render(w, http.StatusUnauthorized, pageData{Title: "Sign in to " + t.Name, Error: refused.Message, Form: "login", Email: email, ReturnTo: rt})
 	case err != nil:
 		h.fail(w, r, err)
 	default:
-		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: res.Session.ID + "." + res.SessionSecret, Path: "/",
-			HttpOnly: true, Secure: h.SecureCookies, SameSite: http.SameSiteLaxMode, Expires: res.Session.ExpiresAt})
+		h.setSession(w, res)
 		http.Redirect(w, r, rt, http.StatusSeeOther)
 	}
 }
 
+func (h *Handler) setSession(w http.ResponseWriter, res *provisioning.LoginResult) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: res.Session.ID + "." + res.SessionSecret, Path: "/",
+		HttpOnly: true, Secure: h.SecureCookies, SameSite: http.SameSiteLaxMode, Expires: res.Session.ExpiresAt})
+}
+
 func (h *Handler) change(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	t, err := h.tenant(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		h.render(w, http.StatusBadRequest, pageData{Title: "Check your input", Message: "The form could not be read."})
-		return
-	}
-	rt, ok := h.safeReturnTo(r.PostFormValue("return_to"))
+	t, rt, ok := h.signInPost(w, r)
 	if !ok {
-		h.render(w, http.StatusBadRequest, pageData{Title: "Sign-in not possible", Message: "The return address of this sign-in is not allowed."})
 		return
 	}
 	ticket := r.PostFormValue("ticket")

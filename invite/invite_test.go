@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
 	"github.com/seatbridge/seatbridge/internal/secretbox"
 	"github.com/seatbridge/seatbridge/invite"
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -121,10 +122,45 @@ func TestPages(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/app" || !strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
 			t.Fatalf("login: %d %v", resp.StatusCode, resp.Header)
 		}
+		// Without return_to the sign-in lands on "/", which sends the browser to the user's
+		// own page, or to the tenant's platform app once it set one; never a bare 404.
+		resp = post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+			t.Fatalf("login without return_to: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		withCookie := func(path string) *http.Response {
+			req, _ := http.NewRequest("GET", srv.URL+path, nil)
+			for _, c := range resp.Cookies() {
+				req.AddCookie(c)
+			}
+			r, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		if r := withCookie("/"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/account" {
+			t.Fatalf("landing: %d %s", r.StatusCode, r.Header.Get("Location"))
+		}
+		if r := withCookie("/account"); r.StatusCode != 200 {
+			t.Fatalf("account page: %d", r.StatusCode)
+		} else if b, _ := io.ReadAll(r.Body); !strings.Contains(string(b), "new@example.com") || !strings.Contains(string(b), "Newt") {
+			t.Fatalf("account page:\n%s", b)
+		}
+		app := "https://app.example.com/inbox"
+		if _, err := eng.UpdatePolicy(ctx, admin, tn.ID, provisioning.PolicyInput{AppURL: &app}); err != nil {
+			t.Fatal(err)
+		}
+		if r := withCookie("/"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != app {
+			t.Fatalf("landing with app URL: %d %s", r.StatusCode, r.Header.Get("Location"))
+		}
+		if code, body := get("/"); code != 200 || !strings.Contains(body, "not signed in") {
+			t.Fatalf("landing without session: %d\n%s", code, body)
+		}
 		if resp := post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}, "return_to": {"https://evil.test/"}}); resp.StatusCode != 400 {
 			t.Fatalf("open redirect: %d", resp.StatusCode)
 		}
-		_, temp, err := acc.CreateLocalUser(ctx, admin, tn.ID, provisioning.LocalUserRequest{Email: "temp@example.com", Seat: true, ForceChange: true})
+		_, temp, err := acc.CreateLocalUser(ctx, admin, tn.ID, provisioning.LocalUserRequest{Email: "temp@example.com", DisplayName: "Tim Temp", Seat: true, ForceChange: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,6 +174,49 @@ func TestPages(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
 			t.Fatalf("change: %d", resp.StatusCode)
 		}
+		// A tenant that requires a second factor: the sign-in sets up an authenticator
+		// (QR code and key), shows the recovery codes once, and asks for a code next time.
+		req2fa := true
+		if _, err := eng.UpdatePolicy(ctx, admin, tn.ID, provisioning.PolicyInput{RequireTwoFactor: &req2fa}); err != nil {
+			t.Fatal(err)
+		}
+		resp = post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}})
+		b, _ = io.ReadAll(resp.Body)
+		ticket := regexp.MustCompile(`name="ticket" value="([^"]+)"`).FindSubmatch(b)
+		key := regexp.MustCompile(`Key: <code>([A-Z2-7]+)</code>`).FindSubmatch(b)
+		if resp.StatusCode != 200 || ticket == nil || key == nil || !strings.Contains(string(b), `src="data:image/png;base64,`) ||
+			strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
+			t.Fatalf("enrolment page %d:\n%s", resp.StatusCode, b)
+		}
+		// A mistyped code shows the same key again (the set-up keeps its secret).
+		resp = post("/login/acme/2fa", url.Values{"ticket": {string(ticket[1])}, "code": {"000000x"}, "enrol": {"1"}})
+		b, _ = io.ReadAll(resp.Body)
+		if again := regexp.MustCompile(`Key: <code>([A-Z2-7]+)</code>`).FindSubmatch(b); resp.StatusCode != http.StatusUnauthorized ||
+			again == nil || string(again[1]) != string(key[1]) {
+			t.Fatalf("mistyped enrolment code: %d\n%s", resp.StatusCode, b)
+		}
+		code, _ := totp.GenerateCode(string(key[1]), now)
+		resp = post("/login/acme/2fa", url.Values{"ticket": {string(ticket[1])}, "code": {code}})
+		b, _ = io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "recovery codes") || !strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
+			t.Fatalf("enrolled: %d\n%s", resp.StatusCode, b)
+		}
+		resp = post("/login/acme", url.Values{"email": {"new@example.com"}, "password": {"a long password"}})
+		b, _ = io.ReadAll(resp.Body)
+		ticket = regexp.MustCompile(`name="ticket" value="([^"]+)"`).FindSubmatch(b)
+		if resp.StatusCode != 200 || ticket == nil || strings.Contains(string(b), "data:image/png") {
+			t.Fatalf("code page %d:\n%s", resp.StatusCode, b)
+		}
+		if resp = post("/login/acme/2fa", url.Values{"ticket": {string(ticket[1])}, "code": {code}}); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("replayed code: %d", resp.StatusCode)
+		}
+		now = now.Add(30 * time.Second)
+		code, _ = totp.GenerateCode(string(key[1]), now)
+		resp = post("/login/acme/2fa", url.Values{"ticket": {string(ticket[1])}, "code": {code}, "return_to": {"/app"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/app" || !strings.Contains(resp.Header.Get("Set-Cookie"), "sb_session=") {
+			t.Fatalf("second factor: %d %v", resp.StatusCode, resp.Header)
+		}
+
 		// A cross-site POST is refused.
 		req, _ := http.NewRequest("POST", srv.URL+"/login/acme", strings.NewReader("email=x&password=y"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

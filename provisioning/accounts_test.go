@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -381,7 +382,7 @@ func TestPasswords(t *testing.T) {
 				t.Fatalf("restricted + force change: %v", err)
 			}
 			u, _, err := f.acc.CreateLocalUser(ctx, admin, f.tenant.ID, provisioning.LocalUserRequest{
-				Email: "dr@example.com", Restricted: true, Seat: true, Password: "shared dr password"})
+				Email: "dr@example.com", DisplayName: "DR desk", Restricted: true, Seat: true, Password: "shared dr password"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -403,7 +404,7 @@ func TestPasswords(t *testing.T) {
 
 		t.Run("lockout", func(t *testing.T) {
 			u, _, err := f.acc.CreateLocalUser(ctx, admin, f.tenant.ID, provisioning.LocalUserRequest{
-				Email: "target@example.com", Seat: true, Password: "the real password"})
+				Email: "target@example.com", DisplayName: "Tara Target", Seat: true, Password: "the real password"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -439,7 +440,7 @@ func TestPasswords(t *testing.T) {
 
 		t.Run("refusals", func(t *testing.T) {
 			if _, _, err := f.acc.CreateLocalUser(ctx, admin, f.tenant.ID, provisioning.LocalUserRequest{
-				Email: "noseat@example.com", Password: "a fine password"}); err != nil {
+				Email: "noseat@example.com", DisplayName: "No Seat", Password: "a fine password"}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := login("noseat@example.com", "a fine password"); reason(err) != provisioning.RefuseNoSeat {
@@ -451,8 +452,26 @@ func TestPasswords(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
+			// Without an SSO connection passwords are the only way in: still allowed.
+			if _, err := login("target@example.com", "the real password"); err != nil {
+				t.Fatalf("no SSO connection, allowPasswordLogin false: %v", err)
+			}
+			if _, err := f.acc.CreateConnection(ctx, admin, f.tenant.ID, &provisioning.Connection{Type: provisioning.ConnOIDC,
+				Mode: provisioning.ModeJIT, OIDC: &provisioning.OIDCSettings{Issuer: "https://idp.example.com", ClientID: "c"}}); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := login("target@example.com", "the real password"); reason(err) != provisioning.RefusePasswordDisabled {
 				t.Fatalf("password login disabled: %v", err)
+			}
+			// No dead ends: an invitation nobody could accept, or credentials that could
+			// not sign in, are refused with the way out.
+			if _, err := f.acc.CreateInvitation(ctx, admin, f.tenant.ID, provisioning.InvitationRequest{Email: "lost@example.com"}); !isInvalid(err) ||
+				!strings.Contains(err.Error(), "turn on allowPasswordLogin") {
+				t.Fatalf("unreachable invitation: %v", err)
+			}
+			if _, _, err := f.acc.CreateLocalUser(ctx, admin, f.tenant.ID, provisioning.LocalUserRequest{Email: "mailed@example.com",
+				DisplayName: "Mailed", SendMail: true}); !isInvalid(err) {
+				t.Fatalf("credentials mail to an SSO-only tenant: %v", err)
 			}
 		})
 	})

@@ -139,6 +139,8 @@ type Principal struct {
 	Permissions []Permission
 	// Admin is true for admin tokens and users holding the built-in Admin role.
 	Admin bool
+	// SessionID is the session a signed-in user authenticated with ("" for tokens).
+	SessionID string
 }
 
 // Can reports whether the principal holds the permission.
@@ -154,6 +156,9 @@ func TokenPrincipal(tok *APIToken, t *Tenant) *Principal {
 // SessionPrincipal is the principal of a signed-in user's session.
 func SessionPrincipal(a *Access) *Principal {
 	p := &Principal{Actor: Actor{Kind: ActorUser, ID: a.User.ID, Name: a.User.UserName}, Tenant: a.Tenant}
+	if a.Session != nil {
+		p.SessionID = a.Session.ID
+	}
 	for _, perm := range a.Permissions {
 		p.Permissions = append(p.Permissions, Permission(perm))
 	}
@@ -367,9 +372,13 @@ func lockAll(ctx context.Context, tx AdminTx, tenantID, field string, ids []stri
 	for i := range users {
 		byID[users[i].ID] = &users[i]
 	}
-	for _, id := range ids {
+	for i, id := range ids {
 		if byID[id] == nil {
-			return nil, fmt.Errorf("%s: user %s: %w", field, id, ErrNotFound)
+			if field == "id" {
+				return nil, fmt.Errorf("%s: user %s: %w", field, id, ErrNotFound)
+			}
+			// A list names the unknown entry, so that a bulk call can be fixed.
+			return nil, &NotFoundError{Field: fmt.Sprintf("%s[%d]", field, i), Kind: "user", ID: id}
 		}
 	}
 	grants, err := tx.UserGrants(ctx, tenantID, ids)

@@ -19,6 +19,8 @@ type ImportRow struct {
 	Row    int    `json:"row"`
 	Email  string `json:"email"`
 	UserID string `json:"userId,omitempty"`
+	// InvitationID is the invitation sent to the row's user (imports with invitations).
+	InvitationID string `json:"invitationId,omitempty"`
 	// Status is "ok" (valid; created unless a dry run) or "error".
 	Status string `json:"status"`
 	Field  string `json:"field,omitempty"`
@@ -151,6 +153,14 @@ var errRollback = errors.New("dry run")
 // and the report tells each row's error (ErrImportRejected). Otherwise all rows are
 // created at once.
 func (e *Engine) ImportCSV(ctx context.Context, actor Actor, tenantID string, r io.Reader, dryRun bool) (*ImportReport, error) {
+	return e.importCSV(ctx, actor, tenantID, r, dryRun, nil)
+}
+
+// importHook runs after a row's user is created, in the import's transaction. A
+// validation, conflict or seat error it returns fails the row; any other error the import.
+type importHook func(ctx context.Context, tx AdminTx, u *User, row *ImportRow) error
+
+func (e *Engine) importCSV(ctx context.Context, actor Actor, tenantID string, r io.Reader, dryRun bool, after importHook) (*ImportReport, error) {
 	rows, rowErrs, err := parseImport(r)
 	if err != nil {
 		return nil, err
@@ -232,6 +242,14 @@ func (e *Engine) ImportCSV(ctx context.Context, actor Actor, tenantID string, r 
 				continue
 			}
 			ir.UserID = u.ID
+			if after != nil {
+				if err := after(ctx, tx, u, ir); err != nil {
+					if err := fail(err); err != nil {
+						return err
+					}
+					continue
+				}
+			}
 		}
 		rep.Valid = rep.Total - rep.Errors
 		if rep.Errors > 0 {
@@ -245,12 +263,12 @@ func (e *Engine) ImportCSV(ctx context.Context, actor Actor, tenantID string, r 
 	switch {
 	case errors.Is(err, errRollback):
 		for i := range rep.Rows {
-			rep.Rows[i].UserID = ""
+			rep.Rows[i].UserID, rep.Rows[i].InvitationID = "", ""
 		}
 		return rep, nil
 	case errors.Is(err, ErrImportRejected):
 		for i := range rep.Rows {
-			rep.Rows[i].UserID = ""
+			rep.Rows[i].UserID, rep.Rows[i].InvitationID = "", ""
 		}
 		return rep, err
 	case err != nil:
@@ -281,6 +299,8 @@ type BulkChange struct {
 	UserIDs []string
 	Roles   []string
 	Teams   []string
+	// Seat is the seat choice of a reactivation (ReactivateOptions.Seat).
+	Seat *bool
 }
 
 // Bulk applies one change to many users in one transaction: all of them or, on the first
@@ -325,7 +345,7 @@ func (e *Engine) Bulk(ctx context.Context, actor Actor, tenantID string, ch Bulk
 			case BulkDeactivate:
 				err = e.deactivateTx(ctx, tx, actor, pw, tenantID, id)
 			case BulkReactivate:
-				err = e.reactivateTx(ctx, tx, actor, pw, tenantID, id)
+				err = e.reactivateTx(ctx, tx, actor, pw, tenantID, id, ReactivateOptions{Seat: ch.Seat})
 			case BulkSetRoles:
 				err = e.changeRolesTx(ctx, tx, actor, pw, rs, tenantID, id, "roles", RoleChange{Set: append([]string{}, ch.Roles...)})
 			case BulkAddRoles:

@@ -41,7 +41,7 @@ func claimEmail(ctx context.Context, tx Tx, tenantID, field, email, exceptUserID
 			continue
 		}
 		if u.Status == StatusInvited {
-			return &ConflictError{Field: field, Value: email + " (already invited: resend the invitation instead)"}
+			return &ConflictError{Field: field, Value: email, Hint: "already invited: resend the invitation instead"}
 		}
 		return &ConflictError{Field: field, Value: email}
 	}

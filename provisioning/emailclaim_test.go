@@ -51,7 +51,7 @@ func TestEmailsSharedByDirectoryRefusedByAdminDoor(t *testing.T) {
 			wantEmailConflict(t, "admin create "+addr, err)
 			_, err = f.acc.CreateInvitation(f.ctx, admin, f.tenant.ID, provisioning.InvitationRequest{Email: addr, Roles: []string{"Agent"}})
 			wantEmailConflict(t, "invitation "+addr, err)
-			_, _, err = f.acc.CreateLocalUser(f.ctx, admin, f.tenant.ID, provisioning.LocalUserRequest{Email: addr})
+			_, _, err = f.acc.CreateLocalUser(f.ctx, admin, f.tenant.ID, provisioning.LocalUserRequest{Email: addr, DisplayName: "Ann"})
 			wantEmailConflict(t, "local account "+addr, err)
 		}
 		// Only a whole address counts: ann.one (a userName) does not claim ann.one@….
@@ -75,7 +75,7 @@ func TestEmailsSharedByDirectoryRefusedByAdminDoor(t *testing.T) {
 		}
 		_, err = f.acc.CreateAdminUser(f.ctx, admin, f.tenant.ID, provisioning.NewUser{Email: "dee@acme.example", UserName: "dee2"})
 		var ce *provisioning.ConflictError
-		if !errors.As(err, &ce) || ce.Value != "dee@acme.example (already invited: resend the invitation instead)" {
+		if !errors.As(err, &ce) || ce.Value != "dee@acme.example" || ce.Hint != "already invited: resend the invitation instead" {
 			t.Errorf("invited address: %v", err)
 		}
 	})

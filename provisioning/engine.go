@@ -180,7 +180,9 @@ func (e *Engine) AuthenticateToken(ctx context.Context, presented string, kind T
 		return nil, nil, ErrBadToken
 	}
 	id, secret, ok := strings.Cut(rest, "_")
-	if !ok || id == "" || secret == "" || len(id) > 64 {
+	// The text rule runs before the database sees the id: PostgreSQL refuses NUL bytes and
+	// invalid UTF-8 with an error that must not become a 500 for an unauthenticated caller.
+	if !ok || id == "" || secret == "" || TextProblem(id, 64) != "" {
 		return nil, nil, ErrBadToken
 	}
 	t, tenant, err := e.Store.GetTokenTenant(ctx, id)
@@ -194,8 +196,19 @@ func (e *Engine) AuthenticateToken(ctx context.Context, presented string, kind T
 	if subtle.ConstantTimeCompare(sum[:], t.SecretHash) != 1 || t.RevokedAt != nil || t.Kind != kind {
 		return nil, nil, ErrBadToken
 	}
+	// Last use is recorded at most once a minute per token: admins see which tokens are
+	// alive ('token list') without a write on every request.
+	if now := e.now(); t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= tokenTouchEvery {
+		if err := e.Store.InTx(ctx, func(tx Tx) error { return tx.TouchToken(ctx, t.ID, now) }); err != nil {
+			return nil, nil, fmt.Errorf("touch token: %w", err)
+		}
+		t.LastUsedAt = &now
+	}
 	return t, tenant, nil
 }
+
+// tokenTouchEvery is how stale a token's last-used time may get.
+const tokenTouchEvery = time.Minute
 
 // audit appends an audit event inside tx. before and after are JSON-encoded snapshots.
 func (e *Engine) audit(ctx context.Context, tx Tx, actor Actor, tenantID, action, targetKind, targetID string, before, after any) error {

@@ -19,6 +19,10 @@ var (
 	ErrUnsupportedFilter = errors.New("unsupported filter")
 	// ErrBadCursor is returned for a pagination cursor the store did not issue.
 	ErrBadCursor = errors.New("invalid cursor")
+	// ErrUnavailable marks a failure of the database rather than of the request: it is
+	// down, restarting, unreachable, out of disk, or did not answer in time. The request
+	// may succeed if retried later, so doors answer 503 with Retry-After, never 500 or 401.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // ValidationError says which field of the input is wrong and why.
@@ -44,6 +48,17 @@ type SeatLimitError struct {
 	Requested int
 	Free      int
 	Limit     int
+	// Field is the request field that asked for the seats ("userIds" when empty).
+	Field string
+}
+
+// seatField names the request field of a seat shortage in err, if there is one.
+func seatField(err error, field string) error {
+	var se *SeatLimitError
+	if errors.As(err, &se) && se.Field == "" {
+		se.Field = field
+	}
+	return err
 }
 
 func (e *SeatLimitError) Error() string {
@@ -53,13 +68,32 @@ func (e *SeatLimitError) Error() string {
 // Is makes errors.Is(err, ErrSeatLimit) true.
 func (e *SeatLimitError) Is(target error) bool { return target == ErrSeatLimit }
 
+// NotFoundError is ErrNotFound that names which entry of a request was not found.
+type NotFoundError struct {
+	Field string
+	Kind  string
+	ID    string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s: no %s with id %q", e.Field, e.Kind, e.ID)
+}
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // ConflictError names the attribute whose uniqueness was violated.
 type ConflictError struct {
 	Field string
 	Value string
+	// Hint, when set, tells what to do instead (outside the quoted value).
+	Hint string
 }
 
 func (e *ConflictError) Error() string {
+	if e.Hint != "" {
+		return fmt.Sprintf("%s %q is already taken (%s)", e.Field, e.Value, e.Hint)
+	}
 	return fmt.Sprintf("%s %q is already taken", e.Field, e.Value)
 }
 

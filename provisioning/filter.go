@@ -96,6 +96,9 @@ type UserQuery struct {
 	// WithGroups fills User.Groups; WithAccess fills Roles and Teams.
 	WithGroups bool
 	WithAccess bool
+	// NoTotal skips counting the matches (Total is then not set): for the later chunks
+	// of a page read in several.
+	NoTotal bool
 }
 
 // UserPage is one page of users.
@@ -115,6 +118,8 @@ type GroupQuery struct {
 	After  string
 	// WithMembers loads members; leave it false for excludedAttributes=members.
 	WithMembers bool
+	// NoTotal skips counting the matches, as in UserQuery.
+	NoTotal bool
 }
 
 // GroupPage is one page of groups.

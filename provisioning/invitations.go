@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -235,12 +236,7 @@ func inviteTokenHash(tok string) []byte {
 	return sum[:]
 }
 
-func (a *Accounts) invitationTTL(t *Tenant) time.Duration {
-	if d := time.Duration(t.Policy.InvitationTTL); d > 0 {
-		return d
-	}
-	return DefaultInvitationTTL
-}
+func (a *Accounts) invitationTTL(t *Tenant) time.Duration { return InvitationTTLOf(t) }
 
 // checkNotSuppressed refuses mail to an address an earlier delivery found dead.
 func checkNotSuppressed(ctx context.Context, r AccountsReader, tenantID, field, email string) error {
@@ -360,6 +356,25 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 		if err := checkNotSuppressed(ctx, tx, tenantID, "email", email); err != nil {
 			return err
 		}
+		found, err := tx.FindUsersByEmail(ctx, tenantID, FoldKey(email))
+		if err != nil {
+			return err
+		}
+		if len(found) == 1 && invitable(&found[0]) {
+			// "Invite later": the account exists (admin, CSV) but never signed in. No other
+			// account may hold the address meanwhile.
+			if err := claimEmail(ctx, tx, tenantID, "email", email, found[0].ID); err != nil {
+				return err
+			}
+			inv, err := a.inviteExistingTx(ctx, tx, actor, t, found[0].ID, req.Roles, req.Teams, req.Seat, tok, hash)
+			out = inv
+			return err
+		}
+		if len(found) == 1 && found[0].Status != StatusInvited {
+			if hint := uninvitable(&found[0]); hint != "" {
+				return &ConflictError{Field: "email", Value: email, Hint: hint}
+			}
+		}
 		if err := claimEmail(ctx, tx, tenantID, "email", email, ""); err != nil {
 			return err
 		}
@@ -376,7 +391,7 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 			return err
 		}
 		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
-			return err
+			return seatField(err, "seat")
 		}
 		if err := tx.SetUserRoles(ctx, tenantID, u.ID, roleIDs); err != nil {
 			return err
@@ -390,18 +405,9 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 		if err := a.audit(ctx, tx, actor, tenantID, "user.create", "user", u.ID, nil, u); err != nil {
 			return err
 		}
-		inv := &Invitation{ID: a.NewID(), TenantID: tenantID, UserID: u.ID, Email: email, DisplayName: display,
-			Roles: nonNil(roleNames), Teams: nonNil(teamNames), Seat: req.Seat, TokenHash: hash, State: InvitePending,
-			ExpiresAt: now.Add(a.invitationTTL(t)), SentCount: 1, DeliveryStatus: DeliveryQueued, InvitedBy: actorLabel(actor),
-			CreatedAt: now, UpdatedAt: now}
-		if err := tx.CreateInvitation(ctx, inv); err != nil {
-			return err
-		}
-		if err := a.enqueue(ctx, tx, tenantID, MailInvitation, inv.ID, email, a.invitationMail(t, inv, tok)); err != nil {
-			return err
-		}
-		out = inv
-		return a.audit(ctx, tx, actor, tenantID, "invitation.create", "invitation", inv.ID, nil, inv)
+		out, err = a.issueInvitationTx(ctx, tx, actor, t, &Invitation{UserID: u.ID, Email: email, DisplayName: display,
+			Roles: roleNames, Teams: teamNames, Seat: req.Seat, TokenHash: hash}, tok)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -409,16 +415,196 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 	return out, nil
 }
 
+// invitable reports whether an existing account may be invited ("invite later"): created
+// by an admin or a CSV import, never signed in, neither deactivated nor already invited,
+// and not managed by an identity provider (those sign in through it).
+func invitable(u *User) bool {
+	return u.Status == StatusActive && u.LastLoginAt == nil && !u.IdPManaged()
+}
+
+// uninvitable says why an existing account cannot be invited, for the conflict message.
+func uninvitable(u *User) string {
+	switch {
+	case u.Status == StatusDeactivated:
+		return "the user is deactivated: reactivate it instead"
+	case u.IdPManaged():
+		return "the user signs in through the identity provider"
+	case u.LastLoginAt != nil:
+		return "the user has already signed in"
+	}
+	return ""
+}
+
+// inviteExistingTx invites an account that exists but never signed in: it becomes invited
+// (so it signs in only after accepting), gains the roles, teams and seat asked for, and the
+// invitation mail is queued. A revoke gives the account back its former state.
+func (a *Accounts) inviteExistingTx(ctx context.Context, tx AccountsTx, actor Actor, t *Tenant, userID string, roles, teams []string, seat bool, tok string, hash []byte) (*Invitation, error) {
+	now := a.now()
+	cur, err := tx.GetUser(ctx, t.ID, userID)
+	if err != nil {
+		return nil, err
+	}
+	var roleIDs, roleNames, teamIDs, teamNames []string
+	if len(roles) > 0 || len(teams) > 0 {
+		if roleIDs, roleNames, teamIDs, teamNames, err = a.resolveAccess(ctx, tx, actor, t, append(append([]string(nil), cur.Roles...), roles...), teams); err != nil {
+			return nil, err
+		}
+	}
+	var before User
+	u, err := tx.UpdateUser(ctx, t.ID, userID, func(u *User) error {
+		before = *u
+		if !invitable(u) {
+			return &ConflictError{Field: "email", Value: u.PrimaryEmail(), Hint: uninvitable(u)}
+		}
+		u.Status, u.UpdatedAt = StatusInvited, now
+		if seat {
+			u.Seat = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, seatField(err, "seat")
+	}
+	if len(roles) > 0 {
+		if err := tx.SetUserRoles(ctx, t.ID, u.ID, roleIDs); err != nil {
+			return nil, err
+		}
+		u.Roles = roleNames
+	} else {
+		u.Roles = cur.Roles
+	}
+	if len(teamIDs) > 0 {
+		if err := tx.SetSourcedTeams(ctx, t.ID, u.ID, inviteTeamSource, teamIDs); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.audit(ctx, tx, actor, t.ID, "user.update", "user", u.ID, &before, u); err != nil {
+		return nil, err
+	}
+	if len(teamNames) == 0 {
+		teamNames = cur.Teams
+	}
+	email := u.PrimaryEmail()
+	if email == "" {
+		email = u.UserName
+	}
+	if err := checkNotSuppressed(ctx, tx, t.ID, "email", email); err != nil {
+		return nil, err
+	}
+	return a.issueInvitationTx(ctx, tx, actor, t, &Invitation{UserID: u.ID, Email: email, DisplayName: u.DisplayName,
+		Roles: u.Roles, Teams: teamNames, Seat: u.Seat, TokenHash: hash}, tok)
+}
+
+// issueInvitationTx completes inv (user, address, access and token hash set by the
+// caller), stores it, queues its mail and audits it, in tx.
+func (a *Accounts) issueInvitationTx(ctx context.Context, tx AccountsTx, actor Actor, t *Tenant, inv *Invitation, tok string) (*Invitation, error) {
+	now := a.now()
+	inv.ID, inv.TenantID, inv.State, inv.SentCount, inv.DeliveryStatus = a.NewID(), t.ID, InvitePending, 1, DeliveryQueued
+	inv.Roles, inv.Teams, inv.InvitedBy = nonNil(inv.Roles), nonNil(inv.Teams), actorLabel(actor)
+	inv.ExpiresAt, inv.CreatedAt, inv.UpdatedAt = now.Add(a.invitationTTL(t)), now, now
+	if err := checkReachable(ctx, tx, t, inv.Email); err != nil {
+		return nil, err
+	}
+	if err := tx.CreateInvitation(ctx, inv); err != nil {
+		return nil, err
+	}
+	if err := a.enqueue(ctx, tx, t.ID, MailInvitation, inv.ID, inv.Email, a.invitationMail(t, inv, tok)); err != nil {
+		return nil, err
+	}
+	return inv, a.audit(ctx, tx, actor, t.ID, "invitation.create", "invitation", inv.ID, nil, inv)
+}
+
+// InviteUser invites an existing account that never signed in ("invite later", the
+// "Resend an invitation" of an account created without one).
+func (a *Accounts) InviteUser(ctx context.Context, actor Actor, tenantID, userID string, roles, teams []string, seat bool) (*Invitation, error) {
+	tok, hash, err := newInviteToken()
+	if err != nil {
+		return nil, err
+	}
+	var out *Invitation
+	err = a.inTx(ctx, func(tx AccountsTx) error {
+		t, err := tx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		out, err = a.inviteExistingTx(ctx, tx, actor, t, userID, roles, teams, seat, tok, hash)
+		return err
+	})
+	return out, err
+}
+
+// ImportCSV is Engine.ImportCSV that, with invite, also invites every imported user in
+// the same transaction (one mail each, queued only when the whole file is applied).
+func (a *Accounts) ImportCSV(ctx context.Context, actor Actor, tenantID string, r io.Reader, dryRun, invite bool) (*ImportReport, error) {
+	if !invite {
+		return a.Engine.ImportCSV(ctx, actor, tenantID, r, dryRun)
+	}
+	return a.importCSV(ctx, actor, tenantID, r, dryRun, func(ctx context.Context, tx AdminTx, u *User, row *ImportRow) error {
+		atx, ok := tx.(AccountsTx)
+		if !ok {
+			return fmt.Errorf("transaction %T does not implement provisioning.AccountsTx", tx)
+		}
+		t, err := atx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		tok, hash, err := newInviteToken()
+		if err != nil {
+			return err
+		}
+		inv, err := a.inviteExistingTx(ctx, atx, actor, t, u.ID, nil, nil, false, tok, hash)
+		if err != nil {
+			return err
+		}
+		row.InvitationID = inv.ID
+		return nil
+	})
+}
+
+// checkReachable refuses to invite an address that could not get in: no enabled SSO
+// connection serves its domain and the tenant does not sign in with passwords, so the
+// invitee would set a password only to be told "single sign-on only".
+func checkReachable(ctx context.Context, tx AccountsTx, t *Tenant, email string) error {
+	conns, err := tx.ListConnections(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if t.PasswordLoginAllowed(conns) {
+		return nil
+	}
+	for _, c := range conns {
+		if !c.Disabled && c.Serves(email) {
+			return nil
+		}
+	}
+	_, domain, _ := strings.Cut(email, "@")
+	return Invalid("email", "no SSO connection of %s serves %s and password sign-in is off: add the domain to a connection or turn on allowPasswordLogin first", t.Name, domain)
+}
+
 func (a *Accounts) invitationMail(t *Tenant, inv *Invitation, tok string) MailData {
 	return MailData{TenantName: t.Name, TenantSlug: t.Slug, Email: inv.Email, DisplayName: inv.DisplayName,
 		InvitedBy: inv.InvitedBy, Token: tok, ExpiresAt: inv.ExpiresAt, Roles: inv.Roles}
 }
 
+// actorLabel names who sends a mail: a signed-in admin by name; tokens, the CLI and the
+// system by nobody, so that the mail names the organisation ("You have been invited to
+// join Acme") and never a token's name or id. The audit log keeps the real actor.
 func actorLabel(a Actor) string {
+	if a.Kind != ActorUser {
+		return ""
+	}
 	if a.Name != "" {
 		return a.Name
 	}
 	return a.ID
+}
+
+// article puts "a" or "an" before a word ("an accepted invitation").
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
+		return "an " + word
+	}
+	return "a " + word
 }
 
 func nonNil(s []string) []string {
@@ -447,7 +633,7 @@ func (a *Accounts) ResendInvitation(ctx context.Context, actor Actor, tenantID, 
 		inv, err := tx.UpdateInvitation(ctx, tenantID, id, func(inv *Invitation) error {
 			before = *inv
 			if inv.State != InvitePending {
-				return Invalid("state", "a %s invitation cannot be resent", inv.State)
+				return Invalid("state", "%s invitation cannot be resent", article(string(inv.State)))
 			}
 			if err := checkNotSuppressed(ctx, tx, tenantID, "email", inv.Email); err != nil {
 				return err
@@ -477,8 +663,9 @@ func (a *Accounts) ResendInvitation(ctx context.Context, actor Actor, tenantID, 
 }
 
 // RevokeInvitation withdraws an invitation for good: its token stops working, queued
-// mail is cancelled and the invited user (never signed in) is removed with its seat. To
-// let the person in again, invite them from scratch.
+// mail is cancelled and the invited user (never signed in) is removed with its seat; an
+// account invited later (it existed before) stays, as it was. To let the person in again,
+// invite them from scratch.
 func (a *Accounts) RevokeInvitation(ctx context.Context, actor Actor, tenantID, id string) (*Invitation, error) {
 	var out *Invitation
 	err := a.inTx(ctx, func(tx AccountsTx) error {
@@ -487,7 +674,7 @@ func (a *Accounts) RevokeInvitation(ctx context.Context, actor Actor, tenantID, 
 		inv, err := tx.UpdateInvitation(ctx, tenantID, id, func(inv *Invitation) error {
 			before = *inv
 			if inv.State != InvitePending {
-				return Invalid("state", "a %s invitation cannot be revoked", inv.State)
+				return Invalid("state", "%s invitation cannot be revoked", article(string(inv.State)))
 			}
 			inv.State, inv.RevokedAt, inv.UpdatedAt = InviteRevoked, &now, now
 			return nil
@@ -507,6 +694,18 @@ func (a *Accounts) RevokeInvitation(ctx context.Context, actor Actor, tenantID, 
 			// The person already got in (SSO sign-in activates an invited user): that
 			// account is managed as a user now, not as an invitation.
 			return Invalid("state", "%s has already signed in; deactivate the user instead", inv.Email)
+		case u.Source != SourceInvite:
+			// Invited later: the account existed before the invitation and stays.
+			after, err := tx.UpdateUser(ctx, tenantID, u.ID, func(x *User) error {
+				x.Status, x.UpdatedAt = StatusActive, now
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := a.audit(ctx, tx, actor, tenantID, "user.update", "user", u.ID, u, after); err != nil {
+				return err
+			}
 		default:
 			if err := tx.EndUserSessions(ctx, tenantID, u.ID, now); err != nil {
 				return err
@@ -666,7 +865,8 @@ func (a *Accounts) AcceptInvitation(ctx context.Context, token string, req Accep
 	hash := inviteTokenHash(token)
 	var pwHash string
 	if view.Mode == AcceptPassword {
-		if err := CheckPasswordStrength("password", req.Password, view.Invitation.Email); err != nil {
+		if err := CheckPasswordStrength("password", req.Password, view.Invitation.Email,
+			append(userWords(view.User), req.DisplayName, req.GivenName, req.FamilyName)...); err != nil {
 			return nil, err
 		}
 		// Hashing takes a tenth of a second: do it before the transaction so that the

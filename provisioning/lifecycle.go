@@ -2,6 +2,8 @@ package provisioning
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -75,7 +77,7 @@ func (e *Engine) CreateAdminUser(ctx context.Context, actor Actor, tenantID stri
 		}
 		u, err := e.createUserTx(ctx, tx, actor, pw, rs, tenantID, in, SourceAdmin, "")
 		out = u
-		return err
+		return seatField(err, "seat")
 	})
 	if err != nil {
 		return nil, err
@@ -96,10 +98,14 @@ func (e *Engine) createUserTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	if err := claimEmail(ctx, tx, tenantID, prefix+"email", email, ""); err != nil {
 		return nil, err
 	}
+	lang, err := CheckLanguage(prefix+"preferredLanguage", in.PreferredLanguage)
+	if err != nil {
+		return nil, err
+	}
 	u := &User{UserName: strings.TrimSpace(in.UserName), Emails: []MultiValue{{Value: email, Type: "work", Primary: true}},
 		Name:        Name{GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName)},
 		DisplayName: strings.TrimSpace(in.DisplayName), ExternalID: strings.TrimSpace(in.ExternalID),
-		PreferredLanguage: strings.TrimSpace(in.PreferredLanguage), BusinessUnit: strings.TrimSpace(in.BusinessUnit),
+		PreferredLanguage: lang, BusinessUnit: strings.TrimSpace(in.BusinessUnit),
 		Status: StatusActive, Source: src, Seat: in.Seat}
 	if u.UserName == "" {
 		u.UserName = email
@@ -113,10 +119,12 @@ func (e *Engine) createUserTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	if err != nil {
 		return nil, err
 	}
-	if in.Seat && len(roles) == 0 {
+	// Without roles a seated user gets the default role; a tenant without one seats users
+	// with no access ("all access settings disabled by default", seed 000).
+	if in.Seat && len(roles) == 0 && t.Policy.DefaultRole != "" {
 		def, ok := rs.byName[FoldKey(t.Policy.DefaultRole)]
-		if t.Policy.DefaultRole == "" || !ok {
-			return nil, Invalid(prefix+"roles", "a seated user needs at least one role and the organisation has no default role")
+		if !ok {
+			return nil, Invalid(prefix+"roles", "the organisation's default role %q no longer exists; give roles or fix the default role", t.Policy.DefaultRole)
 		}
 		roles = []Role{def}
 	}
@@ -243,7 +251,13 @@ func (e *Engine) EditUser(ctx context.Context, actor Actor, tenantID, id string,
 			set(&u.Name.FamilyName, in.FamilyName)
 			set(&u.DisplayName, in.DisplayName)
 			set(&u.ExternalID, in.ExternalID)
-			set(&u.PreferredLanguage, in.PreferredLanguage)
+			if in.PreferredLanguage != nil {
+				lang, err := CheckLanguage("preferredLanguage", *in.PreferredLanguage)
+				if err != nil {
+					return err
+				}
+				u.PreferredLanguage = lang
+			}
 			set(&u.BusinessUnit, in.BusinessUnit)
 			if in.WorkPhone != nil {
 				setPhone(u, "work", *in.WorkPhone)
@@ -314,15 +328,24 @@ func (e *Engine) deactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	return e.audit(ctx, tx, actor, tenantID, "user.deactivate", "user", id, &before, after)
 }
 
-// ReactivateUser lets a deactivated user sign in again. The seat is not given back: the
-// admin assigns one when a seat is free.
-func (e *Engine) ReactivateUser(ctx context.Context, actor Actor, tenantID, id string) (*User, error) {
+// ReactivateOptions says what a reactivation does with the seat.
+type ReactivateOptions struct {
+	// Seat nil gives the seat back when the user held one when it was deactivated; true
+	// asks for a seat in any case; false reactivates without one. A seat asked for (or
+	// given back) and not free fails with *SeatLimitError: never a silent reactivation
+	// without the seat.
+	Seat *bool
+}
+
+// ReactivateUser lets a deactivated user sign in again, with its seat back (see
+// ReactivateOptions).
+func (e *Engine) ReactivateUser(ctx context.Context, actor Actor, tenantID, id string, opt ReactivateOptions) (*User, error) {
 	err := e.inAdminTx(ctx, func(tx AdminTx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
 		}
-		return e.reactivateTx(ctx, tx, actor, pw, tenantID, id)
+		return seatField(e.reactivateTx(ctx, tx, actor, pw, tenantID, id, opt), "seat")
 	})
 	if err != nil {
 		return nil, err
@@ -330,7 +353,23 @@ func (e *Engine) ReactivateUser(ctx context.Context, actor Actor, tenantID, id s
 	return e.Store.GetUser(ctx, tenantID, id)
 }
 
-func (e *Engine) reactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw power, tenantID, id string) error {
+// hadSeat reports whether the user held a seat when it was last deactivated, from that
+// change's audit event (deactivation frees the seat; the event keeps the state before).
+func hadSeat(ctx context.Context, tx AdminTx, tenantID, id string) (bool, error) {
+	evs, err := tx.ListAudit(ctx, tenantID, AuditQuery{Action: "user.deactivate", TargetKind: "user", TargetID: id, Limit: 1})
+	if err != nil || len(evs) == 0 {
+		return false, err
+	}
+	var before struct {
+		Seat bool `json:"seat"`
+	}
+	if err := json.Unmarshal(evs[0].Before, &before); err != nil {
+		return false, fmt.Errorf("deactivation audit event %d: %w", evs[0].ID, err)
+	}
+	return before.Seat, nil
+}
+
+func (e *Engine) reactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw power, tenantID, id string, opt ReactivateOptions) error {
 	users, err := lockAll(ctx, tx, tenantID, "id", []string{id})
 	if err != nil {
 		return err
@@ -341,10 +380,19 @@ func (e *Engine) reactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 	if err := pw.mayManage(users[id]); err != nil {
 		return err
 	}
+	seat := false
+	if opt.Seat != nil {
+		seat = *opt.Seat
+	} else if seat, err = hadSeat(ctx, tx, tenantID, id); err != nil {
+		return err
+	}
 	var before User
 	after, err := tx.UpdateUser(ctx, tenantID, id, func(u *User) error {
 		before = *u
 		u.Status, u.UpdatedAt = StatusActive, e.now()
+		if seat {
+			u.Seat = true
+		}
 		return nil
 	})
 	if err != nil {

@@ -479,7 +479,7 @@ func (e *Engine) SessionAccess(ctx context.Context, id, secret string) (*Access,
 	if err != nil {
 		return nil, err
 	}
-	if id == "" || secret == "" || len(id) > 64 {
+	if id == "" || secret == "" || TextProblem(id, 64) != "" {
 		return nil, ErrSessionEnded
 	}
 	sess, err := s.GetSession(ctx, id)
@@ -608,7 +608,8 @@ func domainRefusal(t *Tenant, email string) string {
 	if len(p.AllowedDomains) > 0 && !slices.ContainsFunc(p.AllowedDomains, func(d string) bool { return FoldKey(d) == domain }) {
 		return fmt.Sprintf("%s does not accept accounts from %s.", t.Name, domain)
 	}
-	if slices.ContainsFunc(p.BlockedDomains, func(d string) bool { return FoldKey(d) == domain }) ||
+	// A blocked domain covers its subdomains (blocking example.com blocks mail.example.com).
+	if slices.ContainsFunc(p.BlockedDomains, func(d string) bool { d = FoldKey(d); return d == domain || strings.HasSuffix(domain, "."+d) }) ||
 		(p.BlockFreeMail && slices.Contains(freeMail, domain)) {
 		return fmt.Sprintf("%s does not accept accounts from %s.", t.Name, domain)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/trustelem/zxcvbn"
+	"github.com/trustelem/zxcvbn/match"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -67,6 +69,8 @@ var ErrPasswordRestricted = fmt.Errorf("this account may not change its own pass
 // Ticket (single use, short-lived) lets CompletePasswordChange finish the sign-in.
 type PasswordChangeRequiredError struct {
 	Ticket string
+	// RecoveryCodes of a second factor set up just before, to show once with the change.
+	RecoveryCodes []string
 }
 
 func (e *PasswordChangeRequiredError) Error() string { return "password change required" }
@@ -76,9 +80,15 @@ const StatePasswordChange = "password_change"
 
 const passwordChangeTTL = 10 * time.Minute
 
-// CheckPasswordStrength refuses passwords that are too short, too long or equal to the
-// e-mail address.
-func CheckPasswordStrength(field, pw, email string) error {
+// PasswordMinScore is the zxcvbn score (0-4) a chosen password needs: 3 means about 10^8
+// or more guesses, "safely unguessable" for an online attack with lockout.
+const PasswordMinScore = 3
+
+// CheckPasswordStrength refuses passwords that are too short, too long, equal to the
+// e-mail address, or easy to guess by zxcvbn's estimate (common words and passwords,
+// names, dates, keyboard patterns, repeats, the user's own address or names given in
+// inputs). The message says what made it weak.
+func CheckPasswordStrength(field, pw, email string, inputs ...string) error {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case n < passwordMinLen:
@@ -88,7 +98,53 @@ func CheckPasswordStrength(field, pw, email string) error {
 	case email != "" && FoldKey(pw) == FoldKey(email):
 		return Invalid(field, "must not be your e-mail address")
 	}
-	return nil
+	var user []string
+	for _, in := range inputs {
+		user = append(user, in)
+		user = append(user, strings.Fields(in)...)
+	}
+	if local, domain, ok := strings.Cut(email, "@"); ok {
+		user = append(user, email, local, domain)
+		user = append(user, strings.FieldsFunc(local, func(r rune) bool { return r == '.' || r == '_' || r == '-' || r == '+' })...)
+		if host, _, ok := strings.Cut(domain, "."); ok {
+			user = append(user, host)
+		}
+	}
+	res := zxcvbn.PasswordStrength(pw, user)
+	if res.Score >= PasswordMinScore {
+		return nil
+	}
+	return Invalid(field, "is too easy to guess%s; use a longer passphrase of several unrelated words, or add uncommon words and symbols", weakness(res.Sequence))
+}
+
+// weakness names the first guessable pattern zxcvbn found, for the refusal message.
+func weakness(seq []*match.Match) string {
+	for _, m := range seq {
+		switch m.Pattern {
+		case "dictionary":
+			if m.DictionaryName == "user_inputs" {
+				return fmt.Sprintf(" (%q is part of your e-mail address or name)", m.Token)
+			}
+			if m.Reversed {
+				return fmt.Sprintf(" (%q is a common word reversed)", m.Token)
+			}
+			if m.L33t {
+				return fmt.Sprintf(" (%q is a common word with predictable substitutions)", m.Token)
+			}
+			return fmt.Sprintf(" (%q is a common word or password)", m.Token)
+		case "spatial":
+			return fmt.Sprintf(" (%q is a keyboard pattern)", m.Token)
+		case "repeat":
+			return fmt.Sprintf(" (%q repeats characters)", m.Token)
+		case "sequence":
+			return fmt.Sprintf(" (%q is a sequence such as abc or 123)", m.Token)
+		case "date":
+			return fmt.Sprintf(" (%q is a date)", m.Token)
+		case "regex":
+			return fmt.Sprintf(" (%q is a recent year)", m.Token)
+		}
+	}
+	return ""
 }
 
 // HashPassword returns an encoded argon2id hash ($argon2id$v=19$m=…,t=…,p=…$salt$key).
@@ -235,21 +291,32 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 	if req.Restricted && req.ForceChange {
 		return nil, "", Invalid("forceChange", "a password-restricted account cannot change its password, so it cannot be forced to")
 	}
+	display := strings.TrimSpace(req.DisplayName)
+	if display == "" {
+		display = strings.TrimSpace(strings.TrimSpace(req.GivenName) + " " + strings.TrimSpace(req.FamilyName))
+	}
+	// Seed 004: the agent's name is required; it is shown in chats and throughout the system.
+	if display == "" {
+		return nil, "", Invalid("displayName", "is required: the agent's name shown in chats and throughout the system")
+	}
+	if len(display) > 256 {
+		return nil, "", Invalid("displayName", "is longer than 256 characters")
+	}
+	lang, err := CheckLanguage("preferredLanguage", req.Language)
+	if err != nil {
+		return nil, "", err
+	}
 	pw := req.Password
 	if pw == "" {
 		if pw, err = GeneratePassword(); err != nil {
 			return nil, "", err
 		}
-	} else if err := CheckPasswordStrength("password", pw, email); err != nil {
+	} else if err := CheckPasswordStrength("password", pw, email, req.DisplayName, req.GivenName, req.FamilyName); err != nil {
 		return nil, "", err
 	}
 	hash, err := a.hashPassword(ctx, pw)
 	if err != nil {
 		return nil, "", err
-	}
-	display := strings.TrimSpace(req.DisplayName)
-	if display == "" {
-		display = strings.TrimSpace(strings.TrimSpace(req.GivenName) + " " + strings.TrimSpace(req.FamilyName))
 	}
 	var out *User
 	err = a.inTx(ctx, func(tx AccountsTx) error {
@@ -264,6 +331,14 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 			if err := checkNotSuppressed(ctx, tx, tenantID, "email", email); err != nil {
 				return err
 			}
+			// The credentials mail points at the password page: it must lead somewhere.
+			conns, err := tx.ListConnections(ctx, tenantID)
+			if err != nil {
+				return err
+			}
+			if !t.PasswordLoginAllowed(conns) {
+				return Invalid("sendMail", "%s signs in with single sign-on only, so the credentials would not work: turn on allowPasswordLogin first", t.Name)
+			}
 		}
 		if err := claimEmail(ctx, tx, tenantID, "email", email, ""); err != nil {
 			return err
@@ -275,14 +350,14 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 		now := a.now()
 		u := &User{ID: a.NewID(), TenantID: tenantID, UserName: email, DisplayName: display,
 			Name:              Name{GivenName: strings.TrimSpace(req.GivenName), FamilyName: strings.TrimSpace(req.FamilyName)},
-			PreferredLanguage: strings.TrimSpace(req.Language), BusinessUnit: strings.TrimSpace(req.BusinessUnit),
+			PreferredLanguage: lang, BusinessUnit: strings.TrimSpace(req.BusinessUnit),
 			Emails: []MultiValue{{Value: email, Type: "work", Primary: true}}, PhoneNumbers: req.PhoneNumbers,
 			Status: StatusActive, Source: SourceAdmin, Seat: req.Seat, PasswordHash: hash, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if err := validateUser(u); err != nil {
 			return err
 		}
 		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
-			return err
+			return seatField(err, "seat")
 		}
 		if err := tx.SetUserRoles(ctx, tenantID, u.ID, roleIDs); err != nil {
 			return err
@@ -430,6 +505,20 @@ func (a *Accounts) UnlockAccount(ctx context.Context, actor Actor, tenantID, use
 	})
 }
 
+// PasswordLoginAllowed reports whether the tenant's users sign in with passwords now
+// (Tenant.PasswordLoginAllowed over its connections).
+func (a *Accounts) PasswordLoginAllowed(ctx context.Context, t *Tenant) (bool, error) {
+	s, err := a.store()
+	if err != nil {
+		return false, err
+	}
+	conns, err := s.ListConnections(ctx, t.ID)
+	if err != nil {
+		return false, err
+	}
+	return t.PasswordLoginAllowed(conns), nil
+}
+
 // PasswordLoginRequest is one password sign-in attempt.
 type PasswordLoginRequest struct {
 	TenantID  string
@@ -473,7 +562,9 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 	if err != nil {
 		return nil, err
 	}
-	if !t.Policy.AllowPasswordLogin {
+	if ok, err := a.PasswordLoginAllowed(ctx, t); err != nil {
+		return nil, err
+	} else if !ok {
 		return refuseWith(nil, refuse(RefusePasswordDisabled, "%s signs in with single sign-on only.", t.Name), nil)
 	}
 	u, err := s.GetUserByUserName(ctx, t.ID, strings.TrimSpace(req.Email))
@@ -521,6 +612,35 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 	case !u.Seat:
 		return refuseWith(u, refuse(RefuseNoSeat, "Your account has no seat in %s yet. Ask your administrator to assign one.", t.Name), nil)
 	}
+	tf, err := a.getTwoFactor(ctx, t.ID, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if tf.Enabled() || t.Policy.RequireTwoFactor {
+		// The failure counter is not reset here: a password alone must not buy fresh
+		// guesses at the second factor.
+		ticket, err := randomSecret()
+		if err != nil {
+			return nil, err
+		}
+		data, _ := json.Marshal(map[string]string{"userId": u.ID})
+		if err := s.PutState(ctx, &AuthState{Kind: StateSecondFactor, Key: secretKey(ticket), TenantID: t.ID, Data: data,
+			CreatedAt: now, ExpiresAt: now.Add(secondFactorTTL)}); err != nil {
+			return nil, err
+		}
+		ev.Result, ev.Reason, ev.UserID, ev.At = "challenge", "second_factor_required", u.ID, now
+		if err := a.inTx(ctx, func(tx AccountsTx) error { return a.appendLogin(ctx, tx, ev) }); err != nil {
+			return nil, err
+		}
+		return nil, &SecondFactorRequiredError{Ticket: ticket, Enrol: !tf.Enabled()}
+	}
+	return a.afterFirstFactor(ctx, s, t, u, acc, ev)
+}
+
+// afterFirstFactor finishes a sign-in whose factors are proven: a temporary password
+// asks for a new one first, otherwise the session opens.
+func (a *Accounts) afterFirstFactor(ctx context.Context, s AccountsStore, t *Tenant, u *User, acc *LocalAccount, ev *LoginEvent) (*LoginResult, error) {
+	now := a.now()
 	if acc.MustChange && !acc.PasswordRestricted {
 		ticket, err := randomSecret()
 		if err != nil {
@@ -601,28 +721,12 @@ func (a *Accounts) CompletePasswordChange(ctx context.Context, tenantID, ticket,
 	if err != nil {
 		return nil, err
 	}
-	if ticket == "" || len(ticket) > 128 {
-		return nil, ErrSessionEnded
-	}
 	now := a.now()
-	st, err := s.GetState(ctx, StatePasswordChange, secretKey(ticket), now)
-	if errors.Is(err, ErrNotFound) || (err == nil && st.TenantID != tenantID) {
-		return nil, ErrSessionEnded
-	}
+	u, err := a.ticketUser(ctx, s, StatePasswordChange, tenantID, ticket)
 	if err != nil {
 		return nil, err
 	}
-	var data struct {
-		UserID string `json:"userId"`
-	}
-	if err := json.Unmarshal(st.Data, &data); err != nil {
-		return nil, fmt.Errorf("password change ticket: %w", err)
-	}
-	u, err := s.GetUser(ctx, tenantID, data.UserID)
-	if err != nil {
-		return nil, err
-	}
-	if err := CheckPasswordStrength("password", newPassword, u.PrimaryEmail()); err != nil {
+	if err := CheckPasswordStrength("password", newPassword, u.PrimaryEmail(), userWords(u)...); err != nil {
 		return nil, err
 	}
 	if same, _ := a.verifyPassword(ctx, u.PasswordHash, newPassword); same {
@@ -687,6 +791,9 @@ func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, curr
 	if err != nil {
 		return err
 	}
+	if u.IdPManaged() {
+		return &ForbiddenError{Reason: "your password is managed by your identity provider; change it there"}
+	}
 	acc, err := s.GetLocalAccount(ctx, tenantID, userID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
@@ -697,7 +804,7 @@ func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, curr
 	if acc != nil && acc.LockedUntil != nil && a.now().Before(*acc.LockedUntil) {
 		return refuse(RefuseLockedOut, "Too many failed attempts. Try again later.")
 	}
-	if err := CheckPasswordStrength("password", newPassword, u.PrimaryEmail()); err != nil {
+	if err := CheckPasswordStrength("password", newPassword, u.PrimaryEmail(), userWords(u)...); err != nil {
 		return err
 	}
 	ok, err := a.verifyPassword(ctx, u.PasswordHash, current)
@@ -723,6 +830,38 @@ func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, curr
 	})
 }
 
+// userWords are the user's own names, which a password must not lean on.
+func userWords(u *User) []string {
+	return []string{u.DisplayName, u.Name.GivenName, u.Name.FamilyName, u.UserName}
+}
+
+// ticketUser resolves a sign-in ticket of kind (password change, second factor) to its
+// user without using it up; an unknown, expired or other tenant's ticket, or a user gone
+// since, is ErrSessionEnded.
+func (a *Accounts) ticketUser(ctx context.Context, s AccountsStore, kind, tenantID, ticket string) (*User, error) {
+	if ticket == "" || len(ticket) > 128 {
+		return nil, ErrSessionEnded
+	}
+	st, err := s.GetState(ctx, kind, secretKey(ticket), a.now())
+	if errors.Is(err, ErrNotFound) || (err == nil && st.TenantID != tenantID) {
+		return nil, ErrSessionEnded
+	}
+	if err != nil {
+		return nil, err
+	}
+	var data struct {
+		UserID string `json:"userId"`
+	}
+	if err := json.Unmarshal(st.Data, &data); err != nil {
+		return nil, fmt.Errorf("%s ticket: %w", kind, err)
+	}
+	u, err := s.GetUser(ctx, tenantID, data.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrSessionEnded
+	}
+	return u, err
+}
+
 func randomSecret() (string, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
@@ -734,4 +873,26 @@ func randomSecret() (string, error) {
 func secretKey(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return hex.EncodeToString(sum[:])
+}
+
+// PasswordRestricted reports whether the user may not change its own password.
+func (a *Accounts) PasswordRestricted(ctx context.Context, tenantID, userID string) (bool, error) {
+	s, err := a.store()
+	if err != nil {
+		return false, err
+	}
+	acc, err := a.localAccount(ctx, s, tenantID, userID)
+	if err != nil {
+		return false, err
+	}
+	return acc.PasswordRestricted, nil
+}
+
+// localAccount returns the user's local account row, or an empty one when it has none.
+func (a *Accounts) localAccount(ctx context.Context, s AccountsStore, tenantID, userID string) (*LocalAccount, error) {
+	acc, err := s.GetLocalAccount(ctx, tenantID, userID)
+	if errors.Is(err, ErrNotFound) {
+		return &LocalAccount{TenantID: tenantID, UserID: userID}, nil
+	}
+	return acc, err
 }

@@ -3,16 +3,86 @@ package provisioning
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
-// PolicyInput changes a tenant's user policy; nil fields stay as they are.
+// PolicyInput changes a tenant's settings; nil fields stay as they are.
 type PolicyInput struct {
-	SeatLimit      *int
-	AllowedDomains *[]string
-	BlockedDomains *[]string
-	BlockFreeMail  *bool
-	DefaultRole    *string
+	Name               *string
+	SeatLimit          *int
+	AllowedDomains     *[]string
+	BlockedDomains     *[]string
+	BlockFreeMail      *bool
+	DefaultRole        *string
+	AllowPasswordLogin *bool
+	InvitationTTL      *string
+	RequireTwoFactor   *bool
+	AppURL             *string
+}
+
+// The bounds of a tenant's invitation lifetime.
+const (
+	MinInvitationTTL = time.Hour
+	MaxInvitationTTL = 30 * 24 * time.Hour
+)
+
+// ParseTTL reads a lifetime such as "24h", "7d" or "90m" (Go durations plus whole days).
+func ParseTTL(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		d, err := strconv.Atoi(n)
+		if err != nil || d < 0 || d > 3650 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(d) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 24h or 7d", s)
+	}
+	return d, nil
+}
+
+// FormatTTL writes a lifetime the way ParseTTL reads it ("7d", "24h", "36h", "90m").
+func FormatTTL(d time.Duration) string {
+	switch {
+	case d > 24*time.Hour && d%(24*time.Hour) == 0:
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	case d > 0 && d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	case d > 0 && d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	}
+	return d.String()
+}
+
+// InvitationTTLOf is the tenant's invitation lifetime (the default when none is set).
+func InvitationTTLOf(t *Tenant) time.Duration {
+	if d := time.Duration(t.Policy.InvitationTTL); d > 0 {
+		return d
+	}
+	return DefaultInvitationTTL
+}
+
+// checkAppURL accepts an absolute https URL (http only for localhost) without
+// credentials: browsers are sent there after sign-in, so nothing else may get in.
+func checkAppURL(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || len(raw) > 2048 || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return "", Invalid("appUrl", "%q is not an absolute URL such as https://app.example.com/", raw)
+	}
+	local := u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1"
+	if u.Scheme != "https" && (u.Scheme != "http" || !local) {
+		return "", Invalid("appUrl", "must use https (http only for localhost)")
+	}
+	return u.String(), nil
 }
 
 // FreeMailDomains lists the free-mail providers refused when Policy.BlockFreeMail is set.
@@ -22,7 +92,7 @@ func cleanDomains(field string, in []string) ([]string, error) {
 	out := []string{}
 	for i, d := range in {
 		d = FoldKey(strings.TrimPrefix(strings.TrimSpace(d), "@"))
-		if d == "" || strings.ContainsAny(d, "@/ ") || !strings.Contains(d, ".") || len(d) > 253 {
+		if d == "" || strings.ContainsAny(d, "@/ ") || !strings.Contains(d, ".") || TextProblem(d, 253) != "" || TextProblem(in[i], len(in[i])) != "" {
 			return nil, Invalid(fmt.Sprintf("%s[%d]", field, i), "%q is not a domain", in[i])
 		}
 		out = append(out, d)
@@ -30,8 +100,8 @@ func cleanDomains(field string, in []string) ([]string, error) {
 	return out, nil
 }
 
-// UpdatePolicy changes the tenant's seat limit and user policy. The limit cannot go below
-// the seats in use, and the default role must exist.
+// UpdatePolicy changes the tenant's name, seat limit and policy. The limit cannot go below
+// the seats in use, and the default role must exist (empty: new users get no role).
 func (e *Engine) UpdatePolicy(ctx context.Context, actor Actor, tenantID string, in PolicyInput) (*Tenant, error) {
 	var out *Tenant
 	err := e.inAdminTx(ctx, func(tx AdminTx) error {
@@ -49,6 +119,36 @@ func (e *Engine) UpdatePolicy(ctx context.Context, actor Actor, tenantID string,
 		var before Tenant
 		t, err := tx.UpdateTenant(ctx, tenantID, func(t *Tenant) error {
 			before = *t
+			if in.Name != nil {
+				n := strings.TrimSpace(*in.Name)
+				if n == "" || len(n) > 200 {
+					return Invalid("name", "must be 1 to 200 characters")
+				}
+				t.Name = n
+			}
+			if in.AllowPasswordLogin != nil {
+				t.Policy.AllowPasswordLogin = *in.AllowPasswordLogin
+			}
+			if in.RequireTwoFactor != nil {
+				t.Policy.RequireTwoFactor = *in.RequireTwoFactor
+			}
+			if in.InvitationTTL != nil {
+				d, err := ParseTTL(*in.InvitationTTL)
+				if err != nil {
+					return Invalid("invitationTTL", "%s", err.Error())
+				}
+				if d < MinInvitationTTL || d > MaxInvitationTTL {
+					return Invalid("invitationTTL", "must be from 1h to 30d")
+				}
+				t.Policy.InvitationTTL = Duration(d)
+			}
+			if in.AppURL != nil {
+				u, err := checkAppURL(*in.AppURL)
+				if err != nil {
+					return err
+				}
+				t.Policy.AppURL = u
+			}
 			if in.SeatLimit != nil {
 				if *in.SeatLimit < 0 {
 					return Invalid("seatLimit", "must not be negative")

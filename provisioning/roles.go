@@ -35,6 +35,9 @@ func validRoleName(name string) (string, error) {
 	if len(name) > 100 {
 		return "", Invalid("name", "is longer than 100 characters")
 	}
+	if err := CheckText("name", name, 100); err != nil {
+		return "", err
+	}
 	return name, nil
 }
 
@@ -64,6 +67,9 @@ func (e *Engine) CreateRole(ctx context.Context, actor Actor, tenantID string, i
 	}
 	if in.Description != nil {
 		r.Description = strings.TrimSpace(*in.Description)
+		if err := CheckText("description", r.Description, MaxText); err != nil {
+			return nil, err
+		}
 	}
 	if in.Permissions != nil {
 		if r.Permissions, err = validPermissions(*in.Permissions); err != nil {
@@ -112,6 +118,9 @@ func (e *Engine) UpdateRole(ctx context.Context, actor Actor, tenantID, id strin
 		}
 		if in.Description != nil {
 			r.Description = strings.TrimSpace(*in.Description)
+			if err := CheckText("description", r.Description, MaxText); err != nil {
+				return err
+			}
 		}
 		if in.Permissions != nil {
 			if r.Permissions, err = validPermissions(*in.Permissions); err != nil {
@@ -157,7 +166,7 @@ func (e *Engine) DeleteRole(ctx context.Context, actor Actor, tenantID, id strin
 			return err
 		}
 		if page.Total > 0 {
-			return &RuleError{Field: "id", Reason: fmt.Sprintf("role %s is held by %d users; take it away from them first", r.Name, page.Total)}
+			return &RuleError{Field: "id", Reason: fmt.Sprintf("role %s is held by %s; take it away from them first", r.Name, plural(page.Total, "user", "users"))}
 		}
 		if err := tx.DeleteRole(ctx, tenantID, id); err != nil {
 			return err
@@ -274,7 +283,14 @@ func (e *Engine) changeRolesTx(ctx context.Context, tx AdminTx, actor Actor, pw 
 		return err
 	}
 	if after.Seat && len(after.Roles) == 0 {
-		return Invalid(field, "a seated user keeps at least one role")
+		// Only a tenant whose default role is empty has seated users without access.
+		t, err := tx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if t.Policy.DefaultRole != "" {
+			return Invalid(field, "a seated user keeps at least one role (the organisation's default role is %s)", t.Policy.DefaultRole)
+		}
 	}
 	if wasAdmin && !holdsAdmin(after) {
 		if err := keepAnAdmin(ctx, tx, tenantID, true); err != nil {
@@ -289,3 +305,11 @@ func (e *Engine) changeRolesTx(ctx context.Context, tx AdminTx, actor Actor, pw 
 
 // Permissions lists every permission a role can grant.
 func (e *Engine) Permissions() []Permission { return append([]Permission(nil), AllPermissions...) }
+
+// plural writes "1 user" or "3 users".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -108,15 +108,18 @@ func (e *Engine) seatRolesTx(ctx context.Context, tx AdminTx, actor Actor, pw po
 		if err != nil {
 			return err
 		}
-		def, ok := rs.byName[FoldKey(t.Policy.DefaultRole)]
-		if t.Policy.DefaultRole == "" || !ok {
-			return Invalid("roles", "a seated user needs at least one role and the organisation has no default role")
-		}
-		if err := pw.mayGrant(def); err != nil {
-			return err
-		}
-		if err := tx.GrantRoles(ctx, tenantID, fallback, []string{def.ID}); err != nil {
-			return err
+		// A tenant without a default role seats users with no access (seed 000).
+		if t.Policy.DefaultRole != "" {
+			def, ok := rs.byName[FoldKey(t.Policy.DefaultRole)]
+			if !ok {
+				return Invalid("roles", "the organisation's default role %q no longer exists; give roles or fix the default role", t.Policy.DefaultRole)
+			}
+			if err := pw.mayGrant(def); err != nil {
+				return err
+			}
+			if err := tx.GrantRoles(ctx, tenantID, fallback, []string{def.ID}); err != nil {
+				return err
+			}
 		}
 	}
 	for _, id := range ids {

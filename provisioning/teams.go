@@ -20,6 +20,9 @@ func validTeamName(name string) (string, error) {
 	if len(name) > 100 {
 		return "", Invalid("name", "is longer than 100 characters")
 	}
+	if err := CheckText("name", name, 100); err != nil {
+		return "", err
+	}
 	return name, nil
 }
 
@@ -54,6 +57,9 @@ func (e *Engine) CreateTeam(ctx context.Context, actor Actor, tenantID string, i
 	}
 	if in.Description != nil {
 		t.Description = strings.TrimSpace(*in.Description)
+		if err := CheckText("description", t.Description, MaxText); err != nil {
+			return nil, err
+		}
 	}
 	var ids []string
 	if len(members) > 0 {
@@ -100,6 +106,9 @@ func (e *Engine) UpdateTeam(ctx context.Context, actor Actor, tenantID, id strin
 		}
 		if in.Description != nil {
 			t.Description = strings.TrimSpace(*in.Description)
+			if err := CheckText("description", t.Description, MaxText); err != nil {
+				return err
+			}
 		}
 		t.UpdatedAt = e.now()
 		if err := tx.UpdateTeam(ctx, tenantID, &t); err != nil {

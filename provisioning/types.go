@@ -37,8 +37,30 @@ type Policy struct {
 	BlockFreeMail bool `json:"blockFreeMail,omitempty"`
 	// DefaultRole is the role name given to newly seated users without another role.
 	DefaultRole string `json:"defaultRole,omitempty"`
-	// AllowPasswordLogin lets users of this tenant sign in with a local password.
+	// AllowPasswordLogin lets users of this tenant sign in with a local password even
+	// though the tenant has an SSO connection. A tenant without an enabled SSO connection
+	// always signs in with passwords (PasswordLoginAllowed): otherwise nobody could.
 	AllowPasswordLogin bool `json:"allowPasswordLogin,omitempty"`
+	// RequireTwoFactor makes password sign-in ask for a second factor (TOTP); users who
+	// have none enrol at their next sign-in.
+	RequireTwoFactor bool `json:"requireTwoFactor,omitempty"`
+	// AppURL is the platform app a browser lands on after sign-in when no return address
+	// was given; without it the user's own account page.
+	AppURL string `json:"appUrl,omitempty"`
+}
+
+// PasswordLoginAllowed reports whether local passwords sign in: when the policy says so,
+// or when the tenant has no enabled SSO connection (then passwords are the only way in).
+func (t *Tenant) PasswordLoginAllowed(conns []Connection) bool {
+	if t.Policy.AllowPasswordLogin {
+		return true
+	}
+	for _, c := range conns {
+		if !c.Disabled {
+			return false
+		}
+	}
+	return true
 }
 
 // DefaultInvitationTTL applies when a tenant sets none.

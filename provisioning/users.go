@@ -35,7 +35,7 @@ func validateUser(u *User) error {
 	default:
 		return Invalid("status", "unknown status %q", u.Status)
 	}
-	return nil
+	return checkUserText(u)
 }
 
 // CreateUser creates a user. A user created with Seat true takes a seat or fails with a
@@ -115,6 +115,9 @@ func (e *Engine) GetUser(ctx context.Context, tenantID, id string) (*User, error
 
 // ListUsers returns a page of the tenant's users.
 func (e *Engine) ListUsers(ctx context.Context, tenantID string, q UserQuery) (*UserPage, error) {
+	if err := checkUserQuery(q); err != nil {
+		return nil, err
+	}
 	return e.Store.ListUsers(ctx, tenantID, q)
 }
 
@@ -199,6 +202,9 @@ func (e *Engine) CreateGroup(ctx context.Context, actor Actor, tenantID string, 
 	if g.DisplayName == "" {
 		return nil, Invalid("displayName", "is required")
 	}
+	if err := checkGroupText(g.DisplayName, g.ExternalID); err != nil {
+		return nil, err
+	}
 	var out *Group
 	err := e.Store.InTx(ctx, func(tx Tx) error {
 		if err := tx.CreateGroup(ctx, tenantID, g); err != nil {
@@ -221,6 +227,9 @@ func (e *Engine) GetGroup(ctx context.Context, tenantID, id string, withMembers 
 
 // ListGroups returns a page of the tenant's groups.
 func (e *Engine) ListGroups(ctx context.Context, tenantID string, q GroupQuery) (*GroupPage, error) {
+	if err := checkFilterText(q.Filter); err != nil {
+		return nil, err
+	}
 	return e.Store.ListGroups(ctx, tenantID, q)
 }
 
@@ -230,6 +239,9 @@ func (e *Engine) PatchGroup(ctx context.Context, actor Actor, tenantID, id strin
 	for _, op := range ops {
 		if op.Kind == GroupSetDisplayName && strings.TrimSpace(op.Value) == "" {
 			return nil, Invalid("displayName", "is required")
+		}
+		if err := checkGroupOpText(op); err != nil {
+			return nil, err
 		}
 	}
 	var out *Group

@@ -91,6 +91,9 @@ func toSCIMError(err error) (*Error, bool) {
 			return badRequest(scimInvalidCursor, "%s", ve.Reason), true
 		}
 		return badRequest(scimInvalidValue, "%s", ve.Error()), true
+	case errors.Is(err, provisioning.ErrUnavailable):
+		// IdPs retry a 503 with Retry-After politely; a 500 counts as a failure.
+		return errf(http.StatusServiceUnavailable, "", "the service is temporarily unavailable; retry later"), true
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.
 		return errf(http.StatusBadRequest, "", "request cancelled"), true

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,6 +49,9 @@ type Options struct {
 	// (default 100).
 	MaxPageSize     int
 	DefaultPageSize int
+	// MaxListBytes ends a list page early (itemsPerPage below count) once its resources
+	// take this many bytes of JSON (default 8 MiB).
+	MaxListBytes int
 	// MaxBulkOperations (default 100) and MaxBulkBytes (default 4 MiB) limit /Bulk.
 	MaxBulkOperations int
 	MaxBulkBytes      int64
@@ -59,6 +63,11 @@ type Options struct {
 	// behind a balancer, configure 1/N of the wanted total.
 	TenantRateLimit float64
 	TenantRateBurst int
+	// AuthFailureRate is failed authentications (missing or invalid tokens) per second per
+	// client IP (default 5; negative: unlimited) with bursts of AuthFailureBurst (default
+	// 50). A client past it gets 429 before its token is looked up.
+	AuthFailureRate  float64
+	AuthFailureBurst int
 	// TrustForwardedFor takes the client IP from X-Forwarded-For (behind a proxy only).
 	TrustForwardedFor bool
 	// Now is the clock for rate limiting (default time.Now).
@@ -81,6 +90,9 @@ func (o *Options) defaults() {
 	if o.DefaultPageSize > o.MaxPageSize {
 		o.DefaultPageSize = o.MaxPageSize
 	}
+	if o.MaxListBytes <= 0 {
+		o.MaxListBytes = 8 << 20
+	}
 	if o.MaxBulkOperations <= 0 {
 		o.MaxBulkOperations = 100
 	}
@@ -89,6 +101,12 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.AuthFailureRate == 0 {
+		o.AuthFailureRate = 5
+	}
+	if o.AuthFailureBurst <= 0 {
+		o.AuthFailureBurst = 50
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 }
@@ -100,6 +118,7 @@ type handler struct {
 	log           *slog.Logger
 	limiter       *httpx.RateLimiter
 	tenantLimiter *httpx.RateLimiter
+	authFailures  *httpx.RateLimiter // per client IP
 	mux           *http.ServeMux
 }
 
@@ -109,7 +128,8 @@ type handler struct {
 func NewHandler(p Provisioner, opts Options) http.Handler {
 	opts.defaults()
 	h := &handler{p: p, opts: opts, log: opts.Logger, limiter: httpx.NewRateLimiter(opts.RateLimit, opts.RateBurst, opts.Now),
-		tenantLimiter: httpx.NewRateLimiter(opts.TenantRateLimit, opts.TenantRateBurst, opts.Now), mux: http.NewServeMux()}
+		tenantLimiter: httpx.NewRateLimiter(opts.TenantRateLimit, opts.TenantRateBurst, opts.Now),
+		authFailures:  httpx.NewRateLimiter(opts.AuthFailureRate, opts.AuthFailureBurst, opts.Now), mux: http.NewServeMux()}
 	const base = "/scim/v2/{tenant}"
 	h.mux.HandleFunc(base+"/Users", h.collection(userType, h.createUser))
 	h.mux.HandleFunc(base+"/Users/.search", h.search(userType))
@@ -201,14 +221,24 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(sw, r, errf(http.StatusNotFound, "", "no such endpoint"))
 		return
 	}
+	// A client whose failed authentications used up its budget is refused before its
+	// token costs a database lookup: floods of invalid tokens are throttled too.
+	ip := httpx.ClientIP(r, h.opts.TrustForwardedFor)
+	if wait := h.authFailures.Wait(ip); wait > 0 {
+		sw.Header().Set("Retry-After", httpx.RetryAfterSeconds(wait))
+		h.writeError(sw, r, errf(http.StatusTooManyRequests, "", "too many failed authentications; retry later"))
+		return
+	}
 	bearer, ok := bearerToken(r)
 	if !ok {
+		h.authFailures.Allow(ip)
 		sw.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 		h.writeError(sw, r, errf(http.StatusUnauthorized, "", "a bearer token is required"))
 		return
 	}
 	tok, tenant, err := h.p.AuthenticateToken(r.Context(), bearer, provisioning.TokenSCIM)
 	if errors.Is(err, provisioning.ErrBadToken) {
+		h.authFailures.Allow(ip)
 		sw.Header().Set("WWW-Authenticate", `Bearer realm="scim", error="invalid_token"`)
 		h.writeError(sw, r, errf(http.StatusUnauthorized, "", "the bearer token is not valid"))
 		return
@@ -241,7 +271,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(sw, r.Body, limit)
 	rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
-		Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: httpx.ClientIP(r, h.opts.TrustForwardedFor), RequestID: reqID}}
+		Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: ip, RequestID: reqID}}
 	h.mux.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
 }
 
@@ -303,8 +333,18 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		h.log.ErrorContext(r.Context(), "scim: internal error", "err", err, "request_id", w.Header().Get(httpx.RequestIDHeader),
 			"method", r.Method, "path", r.URL.Path)
 	}
+	if se.Status == http.StatusServiceUnavailable {
+		h.log.WarnContext(r.Context(), "scim: database unavailable", "err", err, "request_id", w.Header().Get(httpx.RequestIDHeader))
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", retryAfterUnavailable)
+		}
+	}
 	httpx.WriteJSON(w, se.Status, contentTypeSCIM, se.body())
 }
+
+// retryAfterUnavailable is the Retry-After of a 503 for an unavailable database, in
+// seconds: a PostgreSQL restart or fail-over takes a few.
+const retryAfterUnavailable = "5"
 
 func (h *handler) write(w http.ResponseWriter, status int, v any) {
 	httpx.WriteJSON(w, status, contentTypeSCIM, v)
@@ -886,36 +926,62 @@ func (h *handler) searchAll(w http.ResponseWriter, r *http.Request) error {
 	resp := listResponse{Schemas: []string{URNListResponse}, StartIndex: start, Resources: []any{}}
 	offset := start - 1
 	users := 0
+	// Users come first, then groups, each read in chunks and bounded by MaxListBytes as
+	// in list; a page cut short by the byte bound among the users holds no groups.
 	if !skip[userType] {
 		proj := newProjection(userType, attrs, excl)
-		page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: filters[userType], Offset: offset, Limit: count, WithGroups: proj.wants("groups")})
-		if err != nil {
+		fetch := func(off, limit int, _ string, noTotal bool) (items []any, total int, next string, err error) {
+			page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: filters[userType], Offset: off, Limit: limit,
+				WithGroups: proj.wants("groups"), NoTotal: noTotal})
+			if err != nil {
+				return nil, 0, "", err
+			}
+			for i := range page.Users {
+				items = append(items, proj.apply(userResource(&page.Users[i], rc.loc)))
+			}
+			return items, page.Total, "", nil
+		}
+		if err := h.readPage(&resp, fetch, offset, count, ""); err != nil {
 			return err
 		}
-		users = page.Total
-		for i := range page.Users {
-			resp.Resources = append(resp.Resources, proj.apply(userResource(&page.Users[i], rc.loc)))
-		}
+		users = resp.TotalResults
 	}
-	resp.TotalResults = users
 	if !skip[groupType] {
 		proj := newProjection(groupType, attrs, excl)
 		withMembers := proj.wants("members")
-		limit := count - len(resp.Resources)
-		page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: filters[groupType], Offset: max(0, offset-users), Limit: limit, WithMembers: withMembers})
-		if err != nil {
+		fetch := func(off, limit int, _ string, noTotal bool) (items []any, total int, next string, err error) {
+			page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: filters[groupType], Offset: off, Limit: limit,
+				WithMembers: withMembers, NoTotal: noTotal})
+			if err != nil {
+				return nil, 0, "", err
+			}
+			for i := range page.Groups {
+				items = append(items, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
+			}
+			return items, page.Total, "", nil
+		}
+		limit := count - resp.n
+		if offset+resp.n < users || resp.size >= h.opts.MaxListBytes {
+			limit = 0 // the page ends among the users: only count the groups
+		}
+		groups := listResponse{}
+		if err := h.readPage(&groups, fetch, max(0, offset-users), limit, ""); err != nil {
 			return err
 		}
-		resp.TotalResults += page.Total
-		for i := range page.Groups {
-			resp.Resources = append(resp.Resources, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
+		if groups.n > 0 {
+			if resp.n > 0 {
+				resp.encoded = append(resp.encoded, ',')
+			}
+			resp.encoded = append(resp.encoded, groups.encoded...)
+			resp.n += groups.n
 		}
+		resp.TotalResults = users + groups.TotalResults
 	}
-	resp.ItemsPerPage = len(resp.Resources)
-	if count == 0 || len(resp.Resources) == 0 {
+	resp.ItemsPerPage = resp.n
+	if count == 0 || resp.n == 0 {
 		return h.writeEmptyList(w, resp)
 	}
-	h.write(w, http.StatusOK, resp)
+	h.writeList(w, resp)
 	return nil
 }
 
@@ -927,6 +993,30 @@ type listResponse struct {
 	StartIndex   int      `json:"startIndex,omitempty"`
 	NextCursor   string   `json:"nextCursor,omitempty"`
 	Resources    []any    `json:"Resources,omitempty"`
+	// encoded holds n resources already encoded, comma-separated, for writeList: each is
+	// encoded once, as it is read.
+	encoded []byte
+	n       int
+	size    int // bytes of the encoded resources
+}
+
+// writeList writes a list response whose resources readPage encoded.
+func (h *handler) writeList(w http.ResponseWriter, resp listResponse) {
+	resp.Resources = nil
+	head, err := json.Marshal(resp)
+	if err != nil || resp.n == 0 {
+		h.write(w, http.StatusOK, resp)
+		return
+	}
+	body := make([]byte, 0, len(head)+len(resp.encoded)+20)
+	body = append(body, head[:len(head)-1]...) // without the closing brace
+	body = append(body, `,"Resources":[`...)
+	body = append(body, resp.encoded...)
+	body = append(body, "]}\n"...)
+	w.Header().Set("Content-Type", contentTypeSCIM+"; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType, p listParams) error {
@@ -965,41 +1055,97 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType,
 	if p.Cursor == nil {
 		resp.StartIndex = start
 	}
-	switch rt {
-	case userType:
-		page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: f, Sort: sort, Offset: start - 1,
-			Limit: count, After: after, WithGroups: proj.wants("groups")})
-		if err != nil {
-			return listError(err, after)
+	// The page is read in chunks and encoded as it comes, and ends early (at a chunk's
+	// end, where the store has a cursor) once it holds MaxListBytes: a page of large users
+	// must not take memory in proportion to count times their size. itemsPerPage tells the
+	// client where the next page starts (RFC 7644 §3.4.2.4 lets a provider return fewer).
+	fetch := func(offset, limit int, after string, noTotal bool) (items []any, total int, next string, err error) {
+		if rt == userType {
+			page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: f, Sort: sort, Offset: offset,
+				Limit: limit, After: after, WithGroups: proj.wants("groups"), NoTotal: noTotal})
+			if err != nil {
+				return nil, 0, "", err
+			}
+			for i := range page.Users {
+				items = append(items, proj.apply(userResource(&page.Users[i], rc.loc)))
+			}
+			return items, page.Total, page.Next, nil
 		}
-		resp.TotalResults, resp.NextCursor = page.Total, page.Next
-		for i := range page.Users {
-			resp.Resources = append(resp.Resources, proj.apply(userResource(&page.Users[i], rc.loc)))
-		}
-	default:
 		withMembers := proj.wants("members")
-		page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: f, Sort: sort, Offset: start - 1,
-			Limit: count, After: after, WithMembers: withMembers})
+		page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: f, Sort: sort, Offset: offset,
+			Limit: limit, After: after, WithMembers: withMembers, NoTotal: noTotal})
 		if err != nil {
-			return listError(err, after)
+			return nil, 0, "", err
 		}
-		resp.TotalResults, resp.NextCursor = page.Total, page.Next
 		for i := range page.Groups {
-			resp.Resources = append(resp.Resources, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
+			items = append(items, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
 		}
+		return items, page.Total, page.Next, nil
+	}
+	if err := h.readPage(&resp, fetch, start-1, count, after); err != nil {
+		return listError(err, after)
 	}
 	if count == 0 || p.Cursor == nil {
 		resp.NextCursor = ""
 	}
-	resp.ItemsPerPage = len(resp.Resources)
-	if count == 0 || len(resp.Resources) == 0 {
+	resp.ItemsPerPage = resp.n
+	if count == 0 || resp.n == 0 {
 		// "Resources": [] rather than an absent member, also for count=0 (RFC 7644
 		// §3.4.2: Resources is REQUIRED when totalResults is non-zero): clients index into
 		// it.
 		return h.writeEmptyList(w, resp)
 	}
-	h.write(w, http.StatusOK, resp)
+	h.writeList(w, resp)
 	return nil
+}
+
+// firstListChunk is how many resources the first chunk of a list page reads; later chunks
+// are sized from the bytes the first took, so pages of small resources take two queries.
+const firstListChunk = 25
+
+// readPage fills resp with up to count resources from offset (or after the cursor),
+// chunk by chunk, each resource encoded as it arrives, until count or MaxListBytes is
+// reached. Only the first chunk counts the total.
+func (h *handler) readPage(resp *listResponse, fetch func(offset, limit int, after string, noTotal bool) ([]any, int, string, error),
+	offset, count int, after string) error {
+	if count == 0 {
+		_, total, _, err := fetch(offset, 0, after, false)
+		resp.TotalResults = total
+		return err
+	}
+	chunk := min(count, firstListChunk)
+	for got := 0; ; {
+		items, total, next, err := fetch(offset+got, chunk, after, got > 0)
+		if err != nil {
+			return err
+		}
+		if got == 0 {
+			resp.TotalResults = total
+		}
+		for _, it := range items {
+			b, err := json.Marshal(it)
+			if err != nil {
+				return fmt.Errorf("encode resource: %w", err)
+			}
+			if resp.n > 0 {
+				resp.encoded = append(resp.encoded, ',')
+			}
+			resp.encoded = append(resp.encoded, b...)
+			resp.n++
+			resp.size += len(b)
+		}
+		got += len(items)
+		resp.NextCursor = next
+		if len(items) < chunk || got >= count || resp.size >= h.opts.MaxListBytes || (after != "" && next == "") {
+			return nil
+		}
+		if after != "" {
+			after = next
+		}
+		// Size the next chunk to fill the byte budget at the average resource size so far.
+		avg := max(1, resp.size/got)
+		chunk = max(1, min(count-got, (h.opts.MaxListBytes-resp.size)/avg+1))
+	}
 }
 
 // listError turns a cursor the store did not issue into invalidCursor.

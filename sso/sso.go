@@ -358,8 +358,13 @@ func (s *Service) mac(name, value string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Fail logs err (never shown) and renders a generic page.
+// Fail logs err (never shown) and renders a generic page. A database that is unavailable
+// is a 503 with Retry-After whatever the step, never "unknown organisation" or a 500.
 func (s *Service) Fail(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
+	if errors.Is(err, provisioning.ErrUnavailable) {
+		status, msg = http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again in a moment."
+		w.Header().Set("Retry-After", "5")
+	}
 	if err != nil {
 		lvl := slog.LevelWarn
 		if status >= 500 {

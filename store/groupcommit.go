@@ -108,23 +108,29 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 	// its own savepoint.
 	tx, err := g.db.write.BeginTxx(context.Background(), nil)
 	if err != nil {
+		err = mapErr(err)
+		g.db.noteWrite(err)
 		for _, req := range batch {
-			req.done <- txResult{err: fmt.Errorf("begin transaction: %w", mapErr(err))}
+			req.done <- txResult{err: fmt.Errorf("begin transaction: %w", err)}
 		}
 		return
 	}
-	c := &conn{ext: tx, d: g.db.dialect, inTx: true, tx: tx, stmts: g.db.writeStmts}
+	c := &conn{ext: tx, d: g.db.dialect, inTx: true, tx: tx, stmts: g.db.writeStmts, shared: true}
 	ok := 0
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
 			results[i].err = err
 			continue
 		}
-		if _, err := tx.ExecContext(req.ctx, "SAVEPOINT sb"); err != nil {
+		// Not req.ctx: no caller's context may reach the shared connection (see conn.shared).
+		if _, err := tx.Exec("SAVEPOINT sb"); err != nil {
 			results[i].err = fmt.Errorf("savepoint: %w", mapErr(err))
 			continue
 		}
 		results[i] = runClosure(req, c)
+		if results[i].err != nil {
+			g.db.noteWrite(results[i].err)
+		}
 		if results[i].err != nil || results[i].panic != nil {
 			if _, err := tx.Exec("ROLLBACK TO sb"); err != nil {
 				// The batch can no longer be trusted: fail everyone.
@@ -154,11 +160,15 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 	if ok == 0 {
 		_ = tx.Rollback()
 	} else if err := tx.Commit(); err != nil {
+		err = mapErr(err)
+		g.db.noteWrite(err)
 		for i := range results {
 			if results[i].err == nil && results[i].panic == nil {
-				results[i].err = fmt.Errorf("commit: %w", mapErr(err))
+				results[i].err = fmt.Errorf("commit: %w", err)
 			}
 		}
+	} else {
+		g.db.noteWrite(nil)
 	}
 	for i, req := range batch {
 		req.done <- results[i]

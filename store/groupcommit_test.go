@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/store/storetest"
@@ -70,5 +71,61 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	ran := false
 	if err := db.InTx(cctx, func(provisioning.Tx) error { ran = true; return nil }); err == nil || ran {
 		t.Fatalf("cancelled caller: err %v, ran %v", err, ran)
+	}
+}
+
+// A caller whose context ends while its closure runs in a shared SQLite transaction must
+// not take the other callers' work down with it: modernc interrupts the whole connection
+// on a context's end, which rolled back the shared transaction ("no such savepoint").
+func TestGroupCommitSurvivesCancelledCallers(t *testing.T) {
+	db := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	eng := provisioning.NewEngine(db, nil)
+	tn, err := eng.CreateTenant(ctx, provisioning.Actor{Kind: provisioning.ActorCLI}, "acme", "Acme", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	results := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			results[i] = db.InTx(cctx, func(tx provisioning.Tx) error {
+				for j := range 2 {
+					if i%5 == 0 && j == 1 {
+						// The client goes away while a statement of the shared
+						// transaction runs.
+						time.AfterFunc(time.Duration(i%8)*50*time.Microsecond, cancel)
+					}
+					u := &provisioning.User{ID: fmt.Sprintf("u%d-%d", i, j), UserName: fmt.Sprintf("user%d-%d@acme.test", i, j),
+						Status: provisioning.StatusActive, Source: provisioning.SourceAdmin, Version: 1}
+					for k := range 100 { // slow statements widen the window
+						u.PhoneNumbers = append(u.PhoneNumbers, provisioning.MultiValue{Value: fmt.Sprintf("+1 555 %07d", k)})
+					}
+					if err := tx.CreateUser(cctx, tn.ID, u); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if i%5 == 0 {
+			continue // its own outcome may go either way
+		}
+		if results[i] != nil {
+			t.Fatalf("caller %d, which did not cancel, failed: %v", i, results[i])
+		}
+		for j := range 2 {
+			if _, err := db.GetUser(ctx, tn.ID, fmt.Sprintf("u%d-%d", i, j)); err != nil {
+				t.Fatalf("caller %d's user %d: %v", i, j, err)
+			}
+		}
 	}
 }

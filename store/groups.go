@@ -98,7 +98,7 @@ func (c *conn) ListGroups(ctx context.Context, tenantID string, q provisioning.G
 	}
 	out := &provisioning.GroupPage{}
 	rows, total, more, err := selectPage[groupRow](ctx, c, w, p, pageReq{from: "groups g", alias: "g", cols: groupCols, what: "groups",
-		limit: q.Limit, offset: q.Offset, after: q.After})
+		limit: q.Limit, offset: q.Offset, after: q.After, noTotal: q.NoTotal})
 	if err != nil {
 		return nil, err
 	}

@@ -83,7 +83,7 @@ func (c *conn) CreateInvitation(ctx context.Context, inv *provisioning.Invitatio
 		micros(inv.ExpiresAt), inv.SentCount, inv.DeliveryStatus, inv.DeliveryError, inv.InvitedBy, micros(inv.CreatedAt),
 		micros(inv.UpdatedAt), optMicros(inv.AcceptedAt), optMicros(inv.RevokedAt), provisioning.FoldKey(inv.Email))
 	if errors.Is(err, errUnique) {
-		return &provisioning.ConflictError{Field: "email", Value: inv.Email + " (already invited: resend the invitation instead)"}
+		return &provisioning.ConflictError{Field: "email", Value: inv.Email, Hint: "already invited: resend the invitation instead"}
 	}
 	if err != nil {
 		return fmt.Errorf("create invitation: %w", err)

@@ -241,6 +241,7 @@ type pageReq struct {
 	from, alias, cols, what string
 	limit, offset           int
 	after                   string
+	noTotal                 bool // total is not wanted: never COUNT
 }
 
 // selectPage runs one page of a list query (offset or keyset) and works out the total: a
@@ -287,6 +288,9 @@ func selectPage[R any](ctx context.Context, c *conn, w *where, p page, r pageReq
 	if r.after == "" && !more && (len(rows) > 0 || offset == 0) {
 		return rows, offset + len(rows), more, nil
 	}
+	if r.noTotal {
+		return rows, 0, more, nil
+	}
 	total, err = count()
 	return rows, total, more, err
 }
@@ -316,7 +320,7 @@ func (c *conn) ListUsers(ctx context.Context, tenantID string, q provisioning.Us
 	}
 	out := &provisioning.UserPage{}
 	rows, total, more, err := selectPage[userRow](ctx, c, w, p, pageReq{from: "users u", alias: "u", cols: c.userCols(), what: "users",
-		limit: q.Limit, offset: q.Offset, after: q.After})
+		limit: q.Limit, offset: q.Offset, after: q.After, noTotal: q.NoTotal})
 	if err != nil {
 		return nil, err
 	}

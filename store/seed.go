@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // SeedUsers inserts n synthetic users named PREFIX-<i>@example.com (i from 1) into a tenant,
@@ -14,6 +16,21 @@ func (db *DB) SeedUsers(ctx context.Context, tenantID, prefix string, n int) err
 	if n <= 0 {
 		return nil
 	}
+	if db.dialect == Postgres {
+		// A batch of 50,000 rows may rightly outlast the request pool's statement and
+		// socket timeouts: bulk loads run on a pool without them.
+		pool, err := unboundedPool(db.dsn)
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		defer pool.Close()
+		bulk := &DB{dialect: db.dialect, read: sqlx.NewDb(pool, "postgres"), write: sqlx.NewDb(pool, "postgres")}
+		return bulk.seedUsers(ctx, tenantID, prefix, n)
+	}
+	return db.seedUsers(ctx, tenantID, prefix, n)
+}
+
+func (db *DB) seedUsers(ctx context.Context, tenantID, prefix string, n int) error {
 	const batch = 50000
 	now := time.Now().UnixMicro()
 	for start := 1; start <= n; start += batch {

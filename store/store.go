@@ -9,13 +9,18 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -63,6 +68,11 @@ type DB struct {
 	writeStmts *stmtCache
 	// batcher groups concurrent SQLite transactions into one commit (nil on PostgreSQL).
 	batcher *groupCommitter
+	// dsn opens PostgreSQL's pool without timeouts, for migrations and seed.
+	dsn string
+	// writeFailedAt is when a write last failed for want of the database (unix ns), zero
+	// once one commits again.
+	writeFailedAt atomic.Int64
 }
 
 var _ provisioning.Store = (*DB)(nil)
@@ -81,6 +91,12 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	}
 }
 
+// sqliteWritePragmas tune the one write connection for group commit: a batch of 64
+// creates dirties more pages than SQLite's default 2 MB cache holds, which spilled them
+// to the WAL mid-transaction (page writes that a commit would have merged), and savepoint
+// journals of a batch went to temporary files.
+const sqliteWritePragmas = "&_pragma=cache_size(-32768)&_pragma=temp_store(MEMORY)"
+
 func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
@@ -88,13 +104,16 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	base := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+	// A URI filename ends at '#' and '?' and decodes %XX: escape those so that any path
+	// names the file it says.
+	uriPath := strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(path)
+	base := "file:" + uriPath + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=case_sensitive_like(1)&_time_format=sqlite"
 	read, err := sqlx.Open("sqlite", base+"&_pragma=query_only(1)")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	write, err := sqlx.Open("sqlite", base+"&_txlock=immediate")
+	write, err := sqlx.Open("sqlite", base+"&_txlock=immediate"+sqliteWritePragmas)
 	if err != nil {
 		read.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -133,10 +152,11 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 		q.Set("sslmode", "disable")
 		u.RawQuery = q.Encode()
 	}
-	pool, err := sqlx.Open("postgres", u.String())
+	connector, err := pgConnector(u.String())
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redactURL(rawURL), err)
 	}
+	pool := sqlx.NewDb(sql.OpenDB(connector), "postgres")
 	pool.SetMaxOpenConns(32)
 	pool.SetMaxIdleConns(32)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
@@ -147,7 +167,7 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(rawURL), err)
 	}
 	cache := newStmtCache(pool)
-	db := &DB{dialect: Postgres, read: pool, write: pool, readStmts: cache, writeStmts: cache}
+	db := &DB{dialect: Postgres, read: pool, write: pool, readStmts: cache, writeStmts: cache, dsn: u.String()}
 	db.conn = &conn{ext: pool, d: Postgres, stmts: cache}
 	return db, nil
 }
@@ -174,14 +194,55 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // SQL exposes the write pool to packages that need raw access in tests and tools.
 func (db *DB) SQL() *sqlx.DB { return db.write }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers, by ctx's deadline even when a frozen server
+// leaves the driver blocked (that goroutine ends with the socket timeouts of pgDialer). On
+// SQLite it also fails while writes fail (a full disk, I/O errors): reads alone would
+// still answer.
 func (db *DB) Ping(ctx context.Context) error {
+	if err := db.writeHealth(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- db.ping(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("ping database: %w: %w", provisioning.ErrUnavailable, ctx.Err())
+	}
+}
+
+func (db *DB) ping(ctx context.Context) error {
 	if err := db.read.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", err)
+		return fmt.Errorf("ping database: %w", mapErr(err))
 	}
 	var one int
 	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("ping database: %w", err)
+		return fmt.Errorf("ping database: %w", mapErr(err))
+	}
+	return nil
+}
+
+// writeFailWindow is how long a failed write keeps Ping failing when no write has
+// succeeded since: long enough for a load balancer to notice, short enough that a
+// replica taken out of rotation (and so receiving no writes) is tried again.
+const writeFailWindow = 30 * time.Second
+
+// noteWrite records the outcome of a write transaction for Ping: failures of the
+// database (ErrUnavailable) mark it, a commit clears it.
+func (db *DB) noteWrite(err error) {
+	switch {
+	case err == nil:
+		db.writeFailedAt.Store(0)
+	case errors.Is(err, provisioning.ErrUnavailable):
+		db.writeFailedAt.Store(time.Now().UnixNano())
+	}
+}
+
+func (db *DB) writeHealth() error {
+	at := db.writeFailedAt.Load()
+	if at != 0 && time.Since(time.Unix(0, at)) < writeFailWindow {
+		return fmt.Errorf("ping database: %w: the last write failed", provisioning.ErrUnavailable)
 	}
 	return nil
 }
@@ -253,7 +314,14 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(dialect, db.write.DB, fsys, opts...)
+	pool := db.write.DB
+	if db.dialect == Postgres {
+		if pool, err = unboundedPool(db.dsn); err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		defer pool.Close()
+	}
+	p, err := goose.NewProvider(dialect, pool, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -270,6 +338,20 @@ type conn struct {
 	inTx  bool
 	tx    *sqlx.Tx
 	stmts *stmtCache
+	// shared marks a transaction that carries several callers' work (SQLite group
+	// commit): its statements ignore the cancellation of the caller's context, because
+	// modernc's SQLite interrupts the whole connection when a context ends, which rolls
+	// back every caller's work in the transaction, not just the one that gave up.
+	shared bool
+}
+
+// stmtCtx is the context a statement runs with: the caller's, detached from its
+// cancellation in a shared transaction.
+func (c *conn) stmtCtx(ctx context.Context) context.Context {
+	if c.shared {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 var _ provisioning.Tx = (*conn)(nil)
@@ -295,7 +377,36 @@ func (c *conn) stmt(ctx context.Context, q string) *sqlx.Stmt {
 	return c.tx.StmtxContext(ctx, st)
 }
 
+// checkArgs refuses string arguments that are not storable text on both databases before
+// any reaches one: PostgreSQL rejects NUL bytes and invalid UTF-8 that SQLite would keep.
+// The engine's text rule (provisioning.CheckText) names the field; this is the net under
+// every door and every query, filters and path ids included.
+func checkArgs(args []any) error {
+	for _, a := range args {
+		var s string
+		switch v := a.(type) {
+		case string:
+			s = v
+		case *string:
+			if v == nil {
+				continue
+			}
+			s = *v
+		default:
+			continue
+		}
+		if p := provisioning.TextProblem(s, len(s)); p != "" {
+			return &provisioning.ValidationError{Reason: "a value " + p}
+		}
+	}
+	return nil
+}
+
 func (c *conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = c.stmtCtx(ctx)
+	if err := checkArgs(args); err != nil {
+		return nil, err
+	}
 	if st := c.stmt(ctx, q); st != nil {
 		res, err := st.ExecContext(ctx, args...)
 		return res, mapErr(err)
@@ -305,6 +416,10 @@ func (c *conn) exec(ctx context.Context, q string, args ...any) (sql.Result, err
 }
 
 func (c *conn) get(ctx context.Context, dest any, q string, args ...any) error {
+	ctx = c.stmtCtx(ctx)
+	if err := checkArgs(args); err != nil {
+		return err
+	}
 	if st := c.stmt(ctx, q); st != nil {
 		return mapErr(st.GetContext(ctx, dest, args...))
 	}
@@ -312,6 +427,10 @@ func (c *conn) get(ctx context.Context, dest any, q string, args ...any) error {
 }
 
 func (c *conn) selectx(ctx context.Context, dest any, q string, args ...any) error {
+	ctx = c.stmtCtx(ctx)
+	if err := checkArgs(args); err != nil {
+		return err
+	}
 	if st := c.stmt(ctx, q); st != nil {
 		return mapErr(st.SelectContext(ctx, dest, args...))
 	}
@@ -406,15 +525,28 @@ func mapErr(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return provisioning.ErrNotFound
 	}
+	if errors.Is(err, provisioning.ErrUnavailable) {
+		return err // mapped already (a statement's error returned again by commit)
+	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
-		switch pqErr.Code {
-		case "23505":
+		switch code := string(pqErr.Code); {
+		case code == "23505":
 			return fmt.Errorf("%w: %s", errUnique, pqErr.Constraint)
-		case "23503":
+		case code == "23503":
 			return fmt.Errorf("%w: referenced object does not exist (%s)", provisioning.ErrNotFound, pqErr.Constraint)
-		case "23514":
+		case code == "23514":
 			return fmt.Errorf("%w: check %s", errCheck, pqErr.Constraint)
+		case strings.HasPrefix(code, "54"):
+			// program_limit_exceeded: above all an index entry over PostgreSQL's row limit.
+			// The engine's text rule keeps inputs below it; this is the safety net.
+			return fmt.Errorf("%w (%w)", &provisioning.ValidationError{Reason: "a value is too long to be stored"}, err)
+		case code == "22021", code == "22P05", code == "22001":
+			// NUL bytes or invalid UTF-8 (or too long for a column) that slipped past the
+			// engine's text rule.
+			return fmt.Errorf("%w (%w)", &provisioning.ValidationError{Reason: "a value is not storable text"}, err)
+		case pgUnavailable(code):
+			return fmt.Errorf("%w: %w", provisioning.ErrUnavailable, err)
 		}
 		return err
 	}
@@ -428,8 +560,45 @@ func mapErr(err error) error {
 		case sqlite3.SQLITE_CONSTRAINT_CHECK:
 			return fmt.Errorf("%w: %s", errCheck, sqErr.Error())
 		}
+		switch sqErr.Code() & 0xff { // the primary result code of an extended one
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
+			sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM:
+			// Lock waits past the busy timeout, a full disk, I/O errors: the database, not
+			// the request, is at fault, and a retry may succeed.
+			return fmt.Errorf("%w: %w", provisioning.ErrUnavailable, err)
+		}
+		return err
+	}
+	if connectionLost(err) {
+		return fmt.Errorf("%w: %w", provisioning.ErrUnavailable, err)
 	}
 	return err
+}
+
+// pgUnavailable reports whether a PostgreSQL SQLSTATE says the server cannot serve now:
+// connection exceptions (08…), shutdown and start-up (57P01–57P03), statement and lock
+// timeouts (57014, 55P03), too many connections or no resources (53…), and lost
+// serialisation races (40001, 40P01), which a retry resolves.
+func pgUnavailable(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"), strings.HasPrefix(code, "57P"):
+		return true
+	}
+	switch code {
+	case "57014", "55P03", "40001", "40P01", "25P03":
+		return true
+	}
+	return false
+}
+
+// connectionLost reports errors of the connection rather than of a statement: a refused or
+// reset connection, a read that timed out (see pgDialer), a connection database/sql
+// gave up on, or a pool wait that ran out of time.
+func connectionLost(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, context.DeadlineExceeded)
 }
 
 var errCheck = errors.New("check constraint violated")

@@ -181,7 +181,13 @@ func (c *conn) CreateUser(ctx context.Context, tenantID string, u *provisioning.
 	if err != nil {
 		return err
 	}
-	_, err = c.exec(ctx, userInsertSQL, append([]any{u.ID, tenantID, string(u.Source), micros(u.CreatedAt)}, args...)...)
+	args = append([]any{u.ID, tenantID, string(u.Source), micros(u.CreatedAt)}, args...)
+	if c.d == Postgres {
+		if done, err := c.createUserOneTrip(ctx, tenantID, u, args); done || err != nil {
+			return err
+		}
+	}
+	_, err = c.exec(ctx, userInsertSQL, args...)
 	if errors.Is(err, errUnique) {
 		return uniqueConflict(u)
 	}
@@ -192,6 +198,52 @@ func (c *conn) CreateUser(ctx context.Context, tenantID string, u *provisioning.
 		return err
 	}
 	return c.clearTombstone(ctx, tenantID, u.UserName)
+}
+
+// createUserOneTrip inserts the user, its multi-valued attributes and clears its
+// tombstone in one PostgreSQL statement (data-modifying CTEs): one round trip instead of
+// three, a third of a create's statements. It reports false, having done nothing, for a
+// user with more values than one INSERT takes.
+func (c *conn) createUserOneTrip(ctx context.Context, tenantID string, u *provisioning.User, userArgs []any) (bool, error) {
+	n := 0
+	for _, vals := range multiValued(u) {
+		n += len(*vals)
+	}
+	if n > valuesPerInsert {
+		return false, nil
+	}
+	q := `WITH t AS (DELETE FROM tombstones WHERE tenant_id = ? AND user_name_key = ?)`
+	args := append(make([]any, 0, 2+len(userArgs)+9*n), tenantID, provisioning.FoldKey(u.UserName))
+	args = append(args, userArgs...)
+	if n == 0 {
+		q += " " + userInsertSQL
+	} else {
+		// The foreign key of user_values is checked at the end of the statement, when the
+		// user row exists.
+		var sb strings.Builder
+		sb.WriteString(q + `, u AS (` + userInsertSQL + ` RETURNING id)
+			INSERT INTO user_values (tenant_id, user_id, attr, idx, value, value_key, display, type, is_primary) VALUES `)
+		i := 0
+		for attr, vals := range multiValued(u) {
+			for j, v := range *vals {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				args = append(args, tenantID, u.ID, attr, j, v.Value, provisioning.FoldKey(v.Value), v.Display, v.Type, v.Primary)
+				i++
+			}
+		}
+		q = sb.String()
+	}
+	_, err := c.exec(ctx, q, args...)
+	if errors.Is(err, errUnique) {
+		return true, uniqueConflict(u)
+	}
+	if err != nil {
+		return true, fmt.Errorf("create user: %w", err)
+	}
+	return true, nil
 }
 
 // multiValued lists the simple multi-valued attributes kept in user_values.
@@ -209,9 +261,23 @@ func (c *conn) writeValues(ctx context.Context, tenantID string, u *provisioning
 			return fmt.Errorf("replace user values: %w", err)
 		}
 	}
+	// Rows go in chunks: one statement may bind at most 32,766 variables on SQLite and
+	// 65,535 on PostgreSQL, and a user may carry thousands of values.
 	var sb strings.Builder
 	var args []any
 	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		_, err := c.exec(ctx, `INSERT INTO user_values (tenant_id, user_id, attr, idx, value, value_key, display, type, is_primary) VALUES `+sb.String(), args...)
+		if err != nil {
+			return fmt.Errorf("write user values: %w", err)
+		}
+		sb.Reset()
+		args, n = args[:0], 0
+		return nil
+	}
 	for attr, vals := range multiValued(u) {
 		for i, v := range *vals {
 			if n > 0 {
@@ -220,17 +286,18 @@ func (c *conn) writeValues(ctx context.Context, tenantID string, u *provisioning
 			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, tenantID, u.ID, attr, i, v.Value, provisioning.FoldKey(v.Value), v.Display, v.Type, v.Primary)
 			n++
+			if n == valuesPerInsert {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	if n == 0 {
-		return nil
-	}
-	_, err := c.exec(ctx, `INSERT INTO user_values (tenant_id, user_id, attr, idx, value, value_key, display, type, is_primary) VALUES `+sb.String(), args...)
-	if err != nil {
-		return fmt.Errorf("write user values: %w", err)
-	}
-	return nil
+	return flush()
 }
+
+// valuesPerInsert is the most user_values rows one INSERT writes (9 variables each).
+const valuesPerInsert = 500
 
 // loadDetails fills, when asked, the groups and the roles and teams of a page of users with
 // one query each (multi-valued attributes come with the user rows).

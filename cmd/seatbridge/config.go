@@ -38,7 +38,12 @@ type Config struct {
 	SCIMRateBurst   int
 	SCIMTenantRate  float64
 	SCIMTenantBurst int
-	ShutdownTimeout time.Duration
+	// SCIMAuthFailRate and SCIMAuthFailBurst throttle failed SCIM authentications per
+	// client IP; SCIMMaxListBytes bounds a list page by its JSON size.
+	SCIMAuthFailRate  float64
+	SCIMAuthFailBurst int
+	SCIMMaxListBytes  int
+	ShutdownTimeout   time.Duration
 
 	MetricsToken  string
 	PprofAddr     string

@@ -50,6 +50,12 @@ func TestCLI(t *testing.T) {
 		{"bad database URL", []string{"tenant", "list", "--db", "mysql://x"}, 1, "", "want sqlite:PATH or postgres://", true},
 		{"unreachable postgres", []string{"tenant", "list", "--db", "postgres://seatbridge:secret@127.0.0.1:1/x"}, 1, "", "connect to postgres", true},
 		{"revoke unknown token", []string{"token", "revoke", "nope", "--tenant", "acme"}, 1, "", `has no token "nope"`, true},
+		{"update settings", []string{"tenant", "update", "acme", "--allow-password-login", "--invitation-ttl", "24h", "--default-role", ""}, 0, "invitation TTL    24h", "", false},
+		{"update nothing", []string{"tenant", "update", "acme"}, 2, "", "nothing to change", true},
+		{"update bad TTL", []string{"tenant", "update", "acme", "--invitation-ttl", "90d"}, 1, "", "from 1h to 30d", true},
+		{"update bad role", []string{"tenant", "update", "acme", "--default-role", "Pilot"}, 1, "", `no role "Pilot"`, true},
+		{"update bad app URL", []string{"tenant", "update", "acme", "--app-url", "ftp://x"}, 1, "", "https", true},
+		{"show tenant", []string{"tenant", "show", "acme"}, 0, "allow-password-login true", "", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

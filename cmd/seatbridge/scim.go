@@ -20,6 +20,9 @@ func mountSCIM(mux *http.ServeMux, a *app) error {
 		RateBurst:         a.cfg.SCIMRateBurst,
 		TenantRateLimit:   a.cfg.SCIMTenantRate,
 		TenantRateBurst:   a.cfg.SCIMTenantBurst,
+		AuthFailureRate:   a.cfg.SCIMAuthFailRate,
+		AuthFailureBurst:  a.cfg.SCIMAuthFailBurst,
+		MaxListBytes:      a.cfg.SCIMMaxListBytes,
 		TrustForwardedFor: a.cfg.TrustForwardedFor,
 	}))
 	return nil

@@ -28,6 +28,9 @@ func serveFlags(env *cliEnv, cfg *Config) (*flagBinder, error) {
 	b.integer(&cfg.SCIMRateBurst, "scim-burst", 200, "burst allowed per SCIM token above the rate")
 	b.float(&cfg.SCIMTenantRate, "scim-tenant-rate", 0, "requests per second allowed per tenant, all its SCIM tokens together, per replica (0: unlimited)")
 	b.integer(&cfg.SCIMTenantBurst, "scim-tenant-burst", 400, "burst allowed per tenant above the tenant rate")
+	b.float(&cfg.SCIMAuthFailRate, "scim-auth-fail-rate", 5, "failed SCIM authentications per second allowed per client IP before 429 (negative: unlimited)")
+	b.integer(&cfg.SCIMAuthFailBurst, "scim-auth-fail-burst", 50, "burst of failed SCIM authentications allowed per client IP")
+	b.integer(&cfg.SCIMMaxListBytes, "scim-max-list-bytes", 8<<20, "JSON bytes after which a SCIM list page ends early (itemsPerPage below count)")
 	b.duration(&cfg.SAMLClockSkew, "saml-clock-skew", defaultSAMLClockSkew, "clock difference allowed between an IdP and Seatbridge on SAML assertion times")
 	b.float(&cfg.LoginRate, "login-rate", 1, "password and invitation form posts per second per client IP, per replica (0: unlimited)")
 	b.integer(&cfg.LoginBurst, "login-burst", 10, "burst of form posts per client IP above the login rate")
@@ -96,7 +99,12 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+		// The grace period is over: cut the remaining requests and still exit 0. The stop
+		// was asked for and happened; a non-zero status would make an orchestrator report
+		// a crash. Nothing is lost: each cut request's change is one transaction, rolled
+		// back unless it committed, and its client sees a broken connection and retries.
+		a.log.Warn("shutdown timeout expired: closing the remaining connections", "timeout", cfg.ShutdownTimeout.String(), "err", err)
+		_ = srv.Close()
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +16,8 @@ func init() {
 	register(&command{name: "migrate", summary: "create or update the database schema", run: runMigrate})
 	register(&command{name: "tenant create", summary: "create a tenant: tenant create SLUG --name NAME --seats N", run: runTenantCreate})
 	register(&command{name: "tenant list", summary: "list tenants", run: runTenantList})
+	register(&command{name: "tenant update", summary: "change tenant settings: tenant update SLUG [--allow-password-login=true] [--invitation-ttl 24h] ... (see -h)", run: runTenantUpdate})
+	register(&command{name: "tenant show", summary: "show a tenant's settings: tenant show SLUG", run: runTenantShow})
 	register(&command{name: "token create", summary: "issue an API token: token create --tenant SLUG --kind scim|admin [--name NAME]", run: runTokenCreate})
 	register(&command{name: "token list", summary: "list a tenant's tokens: token list --tenant SLUG", run: runTokenList})
 	register(&command{name: "token revoke", summary: "revoke a token: token revoke ID --tenant SLUG", run: runTokenRevoke})
@@ -65,6 +69,130 @@ func runTenantCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fmt.Fprintf(env.stdout, "created tenant %s (%s) with %d seats, id %s\n", t.Slug, t.Name, t.SeatLimit, t.ID)
 	fmt.Fprintf(env.stdout, "next: seatbridge token create --tenant %s --kind scim\n", t.Slug)
 	return nil
+}
+
+// runTenantUpdate changes only the settings whose flags are given, through the same
+// engine call as PATCH /api/v1/policy.
+func runTenantUpdate(ctx context.Context, env *cliEnv, args []string) error {
+	var cfg Config
+	fs, b := newFlags("tenant update", env, &cfg)
+	name := fs.String("name", "", "display name of the tenant")
+	seats := fs.Int("seats", 0, "number of seats (licences); not below the seats in use")
+	allowPw := fs.Bool("allow-password-login", false, "let users sign in with a local password although the tenant has SSO (a tenant without an enabled SSO connection always does)")
+	ttl := fs.String("invitation-ttl", "", "how long invitation links stay valid, 1h to 30d, e.g. 24h or 7d")
+	defRole := fs.String("default-role", "", "role given to seated users without another role; \"\" for none (new users get no access)")
+	allowed := fs.String("allowed-domains", "", "comma-separated e-mail domains users must have (\"\" for any)")
+	blocked := fs.String("blocked-domains", "", "comma-separated e-mail domains refused, subdomains included")
+	freeMail := fs.Bool("block-free-mail", false, "refuse free-mail providers such as gmail.com")
+	twoFA := fs.Bool("require-2fa", false, "password sign-in asks for a second factor (TOTP)")
+	appURL := fs.String("app-url", "", "platform app URL browsers land on after sign-in (\"\" for the user's own page)")
+	var in provisioning.PolicyInput
+	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
+		if len(pos) != 1 {
+			return usagef("want exactly one SLUG, e.g. 'tenant update acme --allow-password-login=true --invitation-ttl 24h'")
+		}
+		list := func(v string) *[]string {
+			out := []string{}
+			for _, d := range strings.Split(v, ",") {
+				if d = strings.TrimSpace(d); d != "" {
+					out = append(out, d)
+				}
+			}
+			return &out
+		}
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "name":
+				in.Name = name
+			case "seats":
+				in.SeatLimit = seats
+			case "allow-password-login":
+				in.AllowPasswordLogin = allowPw
+			case "invitation-ttl":
+				in.InvitationTTL = ttl
+			case "default-role":
+				in.DefaultRole = defRole
+			case "allowed-domains":
+				in.AllowedDomains = list(*allowed)
+			case "blocked-domains":
+				in.BlockedDomains = list(*blocked)
+			case "block-free-mail":
+				in.BlockFreeMail = freeMail
+			case "require-2fa":
+				in.RequireTwoFactor = twoFA
+			case "app-url":
+				in.AppURL = appURL
+			}
+		})
+		if in == (provisioning.PolicyInput{}) {
+			return usagef("nothing to change: give at least one setting flag (see 'seatbridge tenant update -h')")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	t, err := tenantBySlug(ctx, a, pos[0])
+	if err != nil {
+		return err
+	}
+	if t, err = a.eng.UpdatePolicy(ctx, cliActor(), t.ID, in); err != nil {
+		return err
+	}
+	return printTenant(ctx, env, a, &cfg, t)
+}
+
+func runTenantShow(ctx context.Context, env *cliEnv, args []string) error {
+	var cfg Config
+	fs, b := newFlags("tenant show", env, &cfg)
+	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
+		if len(pos) != 1 {
+			return usagef("want exactly one SLUG")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	t, err := tenantBySlug(ctx, a, pos[0])
+	if err != nil {
+		return err
+	}
+	return printTenant(ctx, env, a, &cfg, t)
+}
+
+func printTenant(ctx context.Context, env *cliEnv, a *app, cfg *Config, t *provisioning.Tenant) error {
+	conns, err := a.eng.ListConnections(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		return printJSON(env.stdout, struct {
+			*provisioning.Tenant
+			PasswordLoginEffective bool `json:"passwordLoginEffective"`
+		}{t, t.PasswordLoginAllowed(conns)})
+	}
+	p := t.Policy
+	orNone := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "tenant\t%s (%s)\n", t.Slug, t.Name)
+	fmt.Fprintf(tw, "seats\t%d of %d used\n", t.SeatsUsed, t.SeatLimit)
+	fmt.Fprintf(tw, "password sign-in\t%v (allow-password-login %v, %d SSO connections)\n", t.PasswordLoginAllowed(conns), p.AllowPasswordLogin, len(conns))
+	fmt.Fprintf(tw, "require 2FA\t%v\n", p.RequireTwoFactor)
+	fmt.Fprintf(tw, "invitation TTL\t%s\n", provisioning.FormatTTL(provisioning.InvitationTTLOf(t)))
+	fmt.Fprintf(tw, "default role\t%s\n", orNone(p.DefaultRole))
+	fmt.Fprintf(tw, "allowed domains\t%s\n", orNone(strings.Join(p.AllowedDomains, ",")))
+	fmt.Fprintf(tw, "blocked domains\t%s\n", orNone(strings.Join(p.BlockedDomains, ",")))
+	fmt.Fprintf(tw, "block free mail\t%v\n", p.BlockFreeMail)
+	fmt.Fprintf(tw, "app URL\t%s\n", orNone(p.AppURL))
+	return tw.Flush()
 }
 
 func runTenantList(ctx context.Context, env *cliEnv, args []string) error {

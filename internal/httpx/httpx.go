@@ -137,6 +137,27 @@ func (l *RateLimiter) Allow(key string) (bool, time.Duration) {
 	return false, wait
 }
 
+// Wait reports how long until key's bucket holds a token, without taking one: zero when
+// Allow would succeed now. It lets a door refuse a caller whose failures (say, invalid
+// tokens) used up its bucket before doing any work for it.
+func (l *RateLimiter) Wait(key string) time.Duration {
+	if l == nil || l.rate <= 0 {
+		return 0
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return 0
+	}
+	tokens := min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / l.rate * float64(time.Second))
+}
+
 // gc drops full buckets now and then so that the map does not grow with every key ever
 // seen.
 func (l *RateLimiter) gc(now time.Time) {

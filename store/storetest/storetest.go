@@ -65,6 +65,13 @@ func PostgresDSN(t testing.TB) string {
 // OpenPostgres returns a migrated database in a new schema that is dropped afterwards.
 func OpenPostgres(t testing.TB) *store.DB {
 	t.Helper()
+	db, _ := openPostgres(t)
+	return db
+}
+
+// openPostgres is OpenPostgres that also returns the database's URL.
+func openPostgres(t testing.TB) (*store.DB, *url.URL) {
+	t.Helper()
 	dsn := PostgresDSN(t)
 	ctx := context.Background()
 	u, err := url.Parse(dsn)
@@ -103,7 +110,7 @@ func OpenPostgres(t testing.TB) *store.DB {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate postgres: %v", err)
 	}
-	return db
+	return db, u
 }
 
 func randomHex(n int) string {
