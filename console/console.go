@@ -89,6 +89,7 @@ func (h *Handler) table() []route {
 		{"POST", "/users/{id}/seat", users, h.userSeat},
 		{"POST", "/users/{id}/status", users, h.userStatus},
 		{"POST", "/users/{id}/password", users, h.userPassword},
+		{"POST", "/users/{id}/invite", users, h.sendInvitation},
 
 		{"GET", "/invite", users, h.invite},
 		{"POST", "/invite", users, h.invitePost},

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -381,6 +382,25 @@ func TestConsoleHTTP(t *testing.T) {
 		}
 		if p, _ := e.eng.ListUsers(bg, e.tenant.ID, provisioning.UserQuery{Limit: 0, Filter: provisioning.Compare{Field: "role", Op: provisioning.OpEq, Value: "Viewer"}}); p.Total != 10 {
 			t.Fatalf("Viewers after the bulk change on matching users: %d", p.Total)
+		}
+
+		// Invite later: the account first, the invitation from its page.
+		r = admin.post("/admin/acme/invite", url.Values{"csrf": {tok}, "email": {"later@acme.test"}, "displayName": {"Lea Later"}, "role": {"Agent"}})
+		if r.status != http.StatusSeeOther || !strings.Contains(r.header.Get("Location"), "done=later") {
+			t.Fatalf("invite later: %d %s", r.status, r.header.Get("Location"))
+		}
+		laterURL := strings.SplitN(r.header.Get("Location"), "?", 2)[0]
+		if invs, _ := e.acc.ListInvitations(bg, e.tenant.ID, provisioning.InvitePending); slices.ContainsFunc(invs, func(i provisioning.Invitation) bool { return i.Email == "later@acme.test" }) {
+			t.Fatal("invite later sent an invitation")
+		}
+		if r := admin.get(laterURL); !strings.Contains(r.body, "Send invitation") {
+			t.Fatal("the account created for later has no Send invitation button")
+		}
+		if r := admin.post(laterURL+"/invite", url.Values{"csrf": {tok}}); r.status != http.StatusSeeOther {
+			t.Fatalf("send invitation later: %d %s", r.status, r.body)
+		}
+		if invs, _ := e.acc.ListInvitations(bg, e.tenant.ID, provisioning.InvitePending); !slices.ContainsFunc(invs, func(i provisioning.Invitation) bool { return i.Email == "later@acme.test" }) {
+			t.Fatal("no invitation after Send invitation")
 		}
 
 		// Every page renders for the admin.

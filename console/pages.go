@@ -56,7 +56,7 @@ func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, rq *request, 
 }
 
 func (h *Handler) invite(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.formPage(w, r, rq, http.StatusOK, "invite", "Invite a user", url.Values{"seat": {"on"}}, nil)
+	h.formPage(w, r, rq, http.StatusOK, "invite", "Invite a user", url.Values{"seat": {"on"}, "sendNow": {"on"}}, nil)
 }
 
 func (h *Handler) invitePost(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -68,7 +68,20 @@ func (h *Handler) invitePost(w http.ResponseWriter, r *http.Request, rq *request
 	if req.Email == "" {
 		errs["email"] = "Enter the e-mail address to send the invitation to."
 	}
-	if len(errs) == 0 {
+	if len(errs) == 0 && f.Get("sendNow") != "on" {
+		// Invite later: the account exists now, the invitation goes from its page.
+		u, err := h.eng.CreateAdminUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, provisioning.NewUser{Email: req.Email,
+			DisplayName: req.DisplayName, GivenName: req.GivenName, FamilyName: req.FamilyName, Roles: req.Roles, Teams: req.Teams, Seat: req.Seat})
+		if err == nil {
+			http.Redirect(w, r, rq.base+"/users/"+url.PathEscape(u.ID)+"?done=later", http.StatusSeeOther)
+			return
+		}
+		var ok bool
+		if errs, ok = fieldErrors(err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat"); !ok {
+			h.fail(w, r, rq, err)
+			return
+		}
+	} else if len(errs) == 0 {
 		_, err := h.Accounts.CreateInvitation(r.Context(), rq.p.Actor, rq.p.Tenant.ID, req)
 		if err == nil {
 			http.Redirect(w, r, rq.base+"/invitations?done=invited", http.StatusSeeOther)
@@ -104,6 +117,15 @@ func (h *Handler) invitations(w http.ResponseWriter, r *http.Request, rq *reques
 	}
 	h.render(w, rq, http.StatusOK, "invitations", &view{Title: "Invitations", Nav: "invitations", Notice: notice(r),
 		Form: url.Values{"state": {string(state)}}, Data: rows})
+}
+
+// sendInvitation invites an account created without an invitation ("invite later").
+func (h *Handler) sendInvitation(w http.ResponseWriter, r *http.Request, rq *request) {
+	if _, err := h.Accounts.InviteUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id"), nil, nil, false); err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	http.Redirect(w, r, rq.base+"/invitations?done=invited", http.StatusSeeOther)
 }
 
 func (h *Handler) resend(w http.ResponseWriter, r *http.Request, rq *request) {
