@@ -76,6 +76,8 @@ func (h *Handler) table() []route {
 		{"GET", "/{$}", "", h.home},
 		{"GET", "/me", "", h.me},
 		{"POST", "/me/password", "", h.changeOwnPassword},
+		{"POST", "/me/profile", "", h.editOwnProfile},
+		{"POST", "/me/sessions/end-others", "", h.endOtherSessions},
 		{"POST", "/signout", "", h.signOut},
 
 		{"GET", "/users", users, h.users},

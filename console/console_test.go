@@ -195,6 +195,29 @@ func TestConsoleHTTP(t *testing.T) {
 		if r := agent.post("/admin/acme/users/bulk", url.Values{"csrf": {agent.token()}, "ids": {victim.ID}, "action": {"reactivate"}}); r.status != http.StatusForbidden {
 			t.Fatalf("agent bulk post: %d", r.status)
 		}
+		// Self-service: own profile, field errors, other sessions signed out.
+		atok := agent.token()
+		if r := agent.post("/admin/acme/me/profile", url.Values{"csrf": {atok}, "displayName": {"Andy A."}, "preferredLanguage": {"not a tag!"}}); r.status != http.StatusBadRequest ||
+			!strings.Contains(r.body, `id="e-preferredLanguage"`) {
+			t.Fatalf("own profile with a bad language: %d", r.status)
+		}
+		if r := agent.post("/admin/acme/me/profile", url.Values{"csrf": {atok}, "displayName": {"Andy A."}, "preferredLanguage": {"de-ch"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("own profile: %d %s", r.status, r.body)
+		}
+		second := e.session("andy@acme.test", "agent password 123")
+		if r := agent.get("/admin/acme/me"); !strings.Contains(r.body, "Andy A.") || !strings.Contains(r.body, "de-CH") || !strings.Contains(r.body, "Sign out everywhere else") {
+			t.Fatal("own profile after the change")
+		}
+		if r := agent.post("/admin/acme/me/sessions/end-others", url.Values{"csrf": {atok}}); r.status != http.StatusSeeOther {
+			t.Fatalf("end other sessions: %d", r.status)
+		}
+		if r := second.get("/admin/acme/me"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login/acme") {
+			t.Fatalf("the other session after sign-out everywhere else: %d", r.status)
+		}
+		if r := agent.get("/admin/acme/me"); r.status != 200 {
+			t.Fatalf("this session after sign-out everywhere else: %d", r.status)
+		}
+
 		// Settings pages need manage_settings.
 		if r := agent.get("/admin/acme/tokens"); r.status != http.StatusSeeOther {
 			t.Fatalf("agent on tokens: %d", r.status)
@@ -329,7 +352,7 @@ func TestConsoleHTTP(t *testing.T) {
 		if r := admin.post(teamURL+"/members", url.Values{"csrf": {tok}, "members": {"andy@acme.test\nolga@acme.test"}}); r.status != http.StatusSeeOther {
 			t.Fatalf("add members: %d %s", r.status, r.body)
 		}
-		if r := admin.get(teamURL); !strings.Contains(r.body, "Andy Agent") || !strings.Contains(r.body, "2 members") {
+		if r := admin.get(teamURL); !strings.Contains(r.body, "andy@acme.test") || !strings.Contains(r.body, "2 members") {
 			t.Fatal("team page after adding members")
 		}
 

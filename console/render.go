@@ -236,6 +236,7 @@ var notices = map[string]string{
 	"imported":     "Import applied.",
 	"removed":      "Removed.",
 	"unlocked":     "Account unlocked: the user can sign in again.",
+	"signedout":    "Your other sessions are signed out.",
 	"later":        "Account created without an invitation: send it from this page when you are ready.",
 	"tokenrevoked": "Token revoked: requests with it are refused from now on.",
 }

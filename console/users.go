@@ -381,6 +381,7 @@ type userData struct {
 	Self       bool
 	// Invitation is the user's pending (or expired) invitation, to resend or revoke here.
 	Invitation *provisioning.Invitation
+	Sessions   []provisioning.Session
 }
 
 func (h *Handler) loadUser(ctx context.Context, rq *request, id string, withAudit bool) (*userData, error) {
@@ -410,6 +411,9 @@ func (h *Handler) loadUser(ctx context.Context, rq *request, id string, withAudi
 		return nil, err
 	}
 	if d.Logins, err = h.eng.LoginHistory(ctx, rq.p.Tenant.ID, id, provisioning.LoginQuery{Limit: 20}); err != nil {
+		return nil, err
+	}
+	if d.Sessions, err = h.eng.OwnSessions(ctx, rq.p.Tenant.ID, id); err != nil {
 		return nil, err
 	}
 	if u.Status == provisioning.StatusInvited {
@@ -614,22 +618,80 @@ func (h *Handler) userPassword(w http.ResponseWriter, r *http.Request, rq *reque
 	}
 }
 
+// meData is the own profile page.
+type meData struct {
+	User     *provisioning.User
+	Roles    []string
+	Teams    []string
+	Logins   *provisioning.LoginSummary
+	Sessions []provisioning.Session
+	Current  string
+	Local    bool
+	IdP      bool
+}
+
 // me is the signed-in user's own profile: the only page of a user without manage_users.
 func (h *Handler) me(w http.ResponseWriter, r *http.Request, rq *request) {
+	h.mePage(w, r, rq, http.StatusOK, nil, nil)
+}
+
+func (h *Handler) mePage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
 	ctx := r.Context()
-	u := rq.acc.User
-	logins, err := h.eng.LoginHistory(ctx, rq.p.Tenant.ID, u.ID, provisioning.LoginQuery{Limit: 10})
+	u, err := h.eng.GetUser(ctx, rq.p.Tenant.ID, rq.acc.User.ID)
 	if err != nil {
 		h.fail(w, r, rq, err)
 		return
 	}
-	h.render(w, rq, http.StatusOK, "me", &view{Title: "My profile", Nav: "me", Notice: notice(r), Data: struct {
-		User   *provisioning.User
-		Roles  []string
-		Teams  []string
-		Logins *provisioning.LoginSummary
-		Local  bool
-	}{u, rq.acc.Roles, rq.acc.Teams, logins, u.PasswordHash != ""}})
+	d := &meData{User: u, Roles: rq.acc.Roles, Teams: rq.acc.Teams, Current: rq.acc.Session.ID, Local: u.PasswordHash != "", IdP: u.IdPManaged()}
+	if d.Logins, err = h.eng.LoginHistory(ctx, rq.p.Tenant.ID, u.ID, provisioning.LoginQuery{Limit: 10}); err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	if d.Sessions, err = h.eng.OwnSessions(ctx, rq.p.Tenant.ID, u.ID); err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	if form == nil {
+		form = profileForm(u)
+	}
+	v := &view{Title: "My profile", Nav: "me", Notice: notice(r), Form: form, Errors: errs, Data: d}
+	if len(errs) > 0 {
+		v.Error = "Nothing was saved: check the marked fields."
+	}
+	h.render(w, rq, status, "me", v)
+}
+
+// editOwnProfile saves the fields a user may change about themselves; the engine keeps
+// the identity provider's fields read-only.
+func (h *Handler) editOwnProfile(w http.ResponseWriter, r *http.Request, rq *request) {
+	var in provisioning.SelfEdit
+	ptr := map[string]**string{"givenName": &in.GivenName, "familyName": &in.FamilyName, "displayName": &in.DisplayName,
+		"externalId": &in.ExternalID, "preferredLanguage": &in.PreferredLanguage}
+	for name, p := range ptr {
+		if vs, ok := r.PostForm[name]; ok {
+			v := strings.TrimSpace(vs[0])
+			*p = &v
+		}
+	}
+	if _, err := h.eng.EditOwnProfile(r.Context(), rq.p.Actor, rq.p.Tenant.ID, in); err != nil {
+		errs, ok := fieldErrors(err, "givenName", "familyName", "displayName", "externalId", "preferredLanguage")
+		if !ok {
+			h.fail(w, r, rq, err)
+			return
+		}
+		h.mePage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+		return
+	}
+	http.Redirect(w, r, rq.base+"/me?done=saved", http.StatusSeeOther)
+}
+
+// endOtherSessions signs the user out everywhere but here.
+func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request, rq *request) {
+	if _, err := h.eng.EndOtherSessions(r.Context(), rq.p.Actor, rq.p.Tenant.ID, rq.acc.Session.ID); err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	http.Redirect(w, r, rq.base+"/me?done=signedout", http.StatusSeeOther)
 }
 
 func (h *Handler) changeOwnPassword(w http.ResponseWriter, r *http.Request, rq *request) {
