@@ -78,6 +78,9 @@ func (h *Handler) table() []route {
 		{"POST", "/me/password", "", h.changeOwnPassword},
 		{"POST", "/me/profile", "", h.editOwnProfile},
 		{"POST", "/me/sessions/end-others", "", h.endOtherSessions},
+		{"POST", "/me/2fa/begin", "", h.beginTOTP},
+		{"POST", "/me/2fa/confirm", "", h.confirmTOTP},
+		{"POST", "/me/2fa/remove", "", h.removeTOTP},
 		{"POST", "/signout", "", h.signOut},
 
 		{"GET", "/users", users, h.users},
@@ -92,6 +95,7 @@ func (h *Handler) table() []route {
 		{"POST", "/users/{id}/status", users, h.userStatus},
 		{"POST", "/users/{id}/password", users, h.userPassword},
 		{"POST", "/users/{id}/invite", users, h.sendInvitation},
+		{"POST", "/users/{id}/2fa/reset", users, h.resetTwoFactor},
 
 		{"GET", "/invite", users, h.invite},
 		{"POST", "/invite", users, h.invitePost},

@@ -14,6 +14,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/seatbridge/seatbridge/console"
 	"github.com/seatbridge/seatbridge/internal/httpx"
@@ -67,6 +70,17 @@ func (c *client) do(method, path string, body io.Reader, contentType string, hdr
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// sessionUserID is the id of the user a client is signed in as.
+func (e *env) sessionUserID(c *client) string {
+	e.t.Helper()
+	id, secret, _ := strings.Cut(c.cookie, ".")
+	acc, err := e.eng.SessionAccess(context.Background(), id, secret)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return acc.User.ID
 }
 
 func (c *client) get(path string) response { c.t.Helper(); return c.do("GET", path, nil, "", nil) }
@@ -216,6 +230,33 @@ func TestConsoleHTTP(t *testing.T) {
 		}
 		if r := agent.get("/admin/acme/me"); r.status != 200 {
 			t.Fatalf("this session after sign-out everywhere else: %d", r.status)
+		}
+
+		// Two-factor sign-in: set up with the QR page, recovery codes once; an admin resets it.
+		r = agent.post("/admin/acme/me/2fa/begin", url.Values{"csrf": {atok}})
+		totpSecret := regexp.MustCompile(`<code class="key">([A-Z2-7]+)</code>`).FindStringSubmatch(r.body)
+		if r.status != 200 || totpSecret == nil || !strings.Contains(r.body, `src="data:image/png;base64,`) {
+			t.Fatalf("2FA set-up page: %d", r.status)
+		}
+		if r := agent.post("/admin/acme/me/2fa/confirm", url.Values{"csrf": {atok}, "code": {"000000"}, "secret": {totpSecret[1]}}); r.status == 200 {
+			t.Fatal("a wrong code turned 2FA on")
+		}
+		code, err := totp.GenerateCode(totpSecret[1], time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := agent.post("/admin/acme/me/2fa/confirm", url.Values{"csrf": {atok}, "code": {code}, "secret": {totpSecret[1]}}); r.status != 200 || !strings.Contains(r.body, "recovery codes") {
+			t.Fatalf("2FA confirm: %d %s", r.status, r.body)
+		}
+		andyID := e.sessionUserID(agent)
+		if r := admin.get("/admin/acme/users/" + andyID); !strings.Contains(r.body, "Reset second factor") {
+			t.Fatal("no reset of the second factor on the user page")
+		}
+		if r := admin.post("/admin/acme/users/"+andyID+"/2fa/reset", url.Values{"csrf": {admin.token()}, "confirm": {"yes"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("reset 2FA: %d %s", r.status, r.body)
+		}
+		if st, _ := e.acc.TwoFactorStatus(bg, e.tenant.ID, andyID); st.TOTP {
+			t.Fatal("2FA still on after the reset")
 		}
 
 		// Settings pages need manage_settings.

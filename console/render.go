@@ -237,6 +237,8 @@ var notices = map[string]string{
 	"removed":      "Removed.",
 	"unlocked":     "Account unlocked: the user can sign in again.",
 	"signedout":    "Your other sessions are signed out.",
+	"2faoff":       "Two-factor sign-in is off.",
+	"2fareset":     "Second factor reset.",
 	"later":        "Account created without an invitation: send it from this page when you are ready.",
 	"tokenrevoked": "Token revoked: requests with it are refused from now on.",
 }

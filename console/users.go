@@ -382,6 +382,7 @@ type userData struct {
 	// Invitation is the user's pending (or expired) invitation, to resend or revoke here.
 	Invitation *provisioning.Invitation
 	Sessions   []provisioning.Session
+	TwoF       *provisioning.TwoFactorStatus
 }
 
 func (h *Handler) loadUser(ctx context.Context, rq *request, id string, withAudit bool) (*userData, error) {
@@ -415,6 +416,11 @@ func (h *Handler) loadUser(ctx context.Context, rq *request, id string, withAudi
 	}
 	if d.Sessions, err = h.eng.OwnSessions(ctx, rq.p.Tenant.ID, id); err != nil {
 		return nil, err
+	}
+	if u.PasswordHash != "" {
+		if d.TwoF, err = h.Accounts.TwoFactorStatus(ctx, rq.p.Tenant.ID, id); err != nil {
+			return nil, err
+		}
 	}
 	if u.Status == provisioning.StatusInvited {
 		// Pending invitations are few: the list is short even in a large tenant.
@@ -628,6 +634,7 @@ type meData struct {
 	Current  string
 	Local    bool
 	IdP      bool
+	TwoF     *provisioning.TwoFactorStatus
 }
 
 // me is the signed-in user's own profile: the only page of a user without manage_users.
@@ -650,6 +657,12 @@ func (h *Handler) mePage(w http.ResponseWriter, r *http.Request, rq *request, st
 	if d.Sessions, err = h.eng.OwnSessions(ctx, rq.p.Tenant.ID, u.ID); err != nil {
 		h.fail(w, r, rq, err)
 		return
+	}
+	if d.Local {
+		if d.TwoF, err = h.Accounts.TwoFactorStatus(ctx, rq.p.Tenant.ID, u.ID); err != nil {
+			h.fail(w, r, rq, err)
+			return
+		}
 	}
 	if form == nil {
 		form = profileForm(u)
