@@ -92,6 +92,15 @@ var funcs = template.FuncMap{
 	},
 	"add":   func(a, b int) int { return a + b },
 	"field": field,
+	"amr": func(s string) string {
+		switch s {
+		case "pwd", "":
+			return "password"
+		case "saml", "oidc":
+			return "single sign-on (" + strings.ToUpper(s) + ")"
+		}
+		return s
+	},
 	"list":  func(s ...string) []string { return s },
 	"pct":   func(a, b int) int { return pct(a, b) },
 	"name":  userName,
