@@ -101,9 +101,9 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"list":  func(s ...string) []string { return s },
-	"pct":   func(a, b int) int { return pct(a, b) },
-	"name":  userName,
+	"list": func(s ...string) []string { return s },
+	"pct":  func(a, b int) int { return pct(a, b) },
+	"name": userName,
 }
 
 func pct(a, b int) int {
