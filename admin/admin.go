@@ -46,6 +46,15 @@ type Options struct {
 	// Accounts serves invitations, local passwords and mail suppressions; without it
 	// those endpoints answer 501.
 	Accounts *provisioning.Accounts
+	// Connections checks and seals SSO connections (the SSO door's preparer); without it
+	// creating or changing a connection answers 501.
+	Connections provisioning.ConnectionPreparer
+	// FetchPrivate lets metadata and discovery URLs reach private and loopback addresses
+	// (tests, or an operator whose IdP is on the internal network). Off, such URLs are
+	// refused (SSRF).
+	FetchPrivate bool
+	// Webhooks serves the webhook endpoints; without it they answer 501.
+	Webhooks *provisioning.Webhooks
 }
 
 // API is the admin API handler.

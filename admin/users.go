@@ -76,6 +76,37 @@ func (a *API) table() []route {
 		{method: "GET", path: "/policy", perm: users, h: a.getPolicy},
 		{method: "PATCH", path: "/policy", perm: settings, h: a.updatePolicy},
 		{method: "GET", path: "/audit", perm: settings, h: a.listAudit},
+
+		{method: "GET", path: "/connections", perm: settings, h: a.listConnections},
+		{method: "POST", path: "/connections", perm: settings, h: a.createConnection},
+		{method: "GET", path: "/connections/{id}", perm: settings, h: a.getConnection},
+		{method: "PATCH", path: "/connections/{id}", perm: settings, h: a.updateConnection},
+		{method: "DELETE", path: "/connections/{id}", perm: settings, h: a.deleteConnection},
+		{method: "POST", path: "/connections/{id}/disable", perm: settings, h: a.disableConnection},
+		{method: "POST", path: "/connections/{id}/enable", perm: settings, h: a.enableConnection},
+		{method: "PUT", path: "/connections/{id}/mapping", perm: settings, h: a.setConnectionMapping},
+		{method: "POST", path: "/connections/{id}/mapping/preview", perm: settings, h: a.previewMapping},
+
+		{method: "GET", path: "/scim-tokens", perm: settings, h: a.listSCIMTokens},
+		{method: "POST", path: "/scim-tokens", perm: settings, h: a.createSCIMToken},
+		{method: "DELETE", path: "/scim-tokens/{id}", perm: settings, h: a.revokeSCIMToken},
+
+		{method: "GET", path: "/setup-links", perm: settings, h: a.listSetupLinks},
+		{method: "POST", path: "/setup-links", perm: settings, h: a.createSetupLink},
+		{method: "DELETE", path: "/setup-links/{id}", perm: settings, h: a.revokeSetupLink},
+		{method: "GET", path: "/provisioning-log", perm: settings, h: a.provisioningLog},
+
+		{method: "GET", path: "/events", perm: settings, h: a.listEvents},
+		{method: "GET", path: "/events/types", perm: settings, h: a.eventTypes},
+		{method: "GET", path: "/webhooks", perm: settings, h: a.listWebhooks},
+		{method: "POST", path: "/webhooks", perm: settings, h: a.createWebhook},
+		{method: "GET", path: "/webhooks/{id}", perm: settings, h: a.getWebhook},
+		{method: "PATCH", path: "/webhooks/{id}", perm: settings, h: a.updateWebhook},
+		{method: "DELETE", path: "/webhooks/{id}", perm: settings, h: a.deleteWebhook},
+		{method: "POST", path: "/webhooks/{id}/rotate-secret", perm: settings, h: a.rotateWebhookSecret},
+		{method: "GET", path: "/webhooks/{id}/deliveries", perm: settings, h: a.listDeliveries},
+		{method: "GET", path: "/webhooks/{id}/deliveries/{deliveryId}/attempts", perm: settings, h: a.listAttempts},
+		{method: "POST", path: "/webhooks/{id}/deliveries/{deliveryId}/replay", perm: settings, h: a.replayDelivery},
 	}
 }
 

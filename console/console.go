@@ -55,6 +55,12 @@ type Handler struct {
 	TrustForwarded bool
 	// MaxFormBytes limits form posts (default 64 KiB); a CSV upload gets 1 MiB.
 	MaxFormBytes int64
+	// BaseURL is the public URL the set-up wizard shows in the values an IdP needs.
+	BaseURL string
+	// Connections checks and seals the connections the set-up wizard makes (the SSO
+	// door's preparer); FetchPrivate lets its metadata URLs reach private addresses.
+	Connections  provisioning.ConnectionPreparer
+	FetchPrivate bool
 
 	csrf  *http.CrossOriginProtection
 	pages map[string]*template.Template
@@ -129,6 +135,10 @@ func (h *Handler) table() []route {
 		{"GET", "/tokens", settings, h.tokens},
 		{"POST", "/tokens", settings, h.createToken},
 		{"POST", "/tokens/{id}/revoke", settings, h.revokeToken},
+		{"GET", "/sso", settings, h.ssoPage},
+		{"POST", "/sso/links", settings, h.createSetupLink},
+		{"POST", "/sso/links/{id}/revoke", settings, h.revokeSetupLink},
+		{"GET", "/provisioning-log", settings, h.provisioningLog},
 	}
 }
 
@@ -155,6 +165,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	for _, rt := range h.table() {
 		mux.Handle(rt.method+" "+Prefix+"{tenant}"+rt.path, h.wrap(rt))
 	}
+	h.mountSetup(mux)
 	// A console URL without the trailing slash, and unknown pages below it.
 	mux.HandleFunc("GET "+Prefix+"{tenant}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+url.PathEscape(r.PathValue("tenant"))+"/", http.StatusSeeOther)

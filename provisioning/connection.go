@@ -64,6 +64,10 @@ type SAMLSettings struct {
 	SignRequests bool `json:"signRequests,omitempty"`
 	// AllowIdPInitiated accepts unsolicited responses (no InResponseTo).
 	AllowIdPInitiated bool `json:"allowIdpInitiated,omitempty"`
+	// IdPCertificatesPEM are extra IdP signing certificates accepted next to the ones in the
+	// metadata, so the IdP can switch to a new certificate while the old one still signs
+	// (two at once during a rotation).
+	IdPCertificatesPEM []string `json:"idpCertificatesPem,omitempty"`
 	// SubjectHint sends the e-mail the user typed as the AuthnRequest's Subject/NameID, a
 	// login hint for IdPs that read it (Keycloak, Shibboleth, ADFS). Off by default:
 	// Entra ID refuses AuthnRequests that carry a Subject.
@@ -251,6 +255,8 @@ type SSOTx interface {
 	Tx
 	SSOReader
 	CreateConnection(ctx context.Context, c *Connection) error
+	// UpdateConnection replaces a connection's settings (all but tenant, type and creation time).
+	UpdateConnection(ctx context.Context, c *Connection) error
 	DeleteConnection(ctx context.Context, tenantID, id string) error
 	LinkIdentity(ctx context.Context, id *Identity) error
 	TouchIdentity(ctx context.Context, tenantID, connectionID, subject string, at time.Time) error

@@ -35,6 +35,9 @@ func (e *Engine) appendLogin(ctx context.Context, tx Tx, ev *LoginEvent) error {
 	if err := tx.AppendLogin(ctx, ev); err != nil {
 		return err
 	}
+	if err := e.emitLogin(ctx, tx, ev); err != nil {
+		return err
+	}
 	if e.LoginObserver != nil {
 		e.LoginObserver(ev.Method, ev.Result)
 	}
@@ -224,7 +227,13 @@ func (e *Engine) audit(ctx context.Context, tx Tx, actor Actor, tenantID, action
 	if err := tx.AppendAudit(ctx, ev); err != nil {
 		return fmt.Errorf("append audit event: %w", err)
 	}
-	return nil
+	// The typed event is derived here, from the same snapshots, so that every audited
+	// change also reaches the event log in its transaction.
+	ds, err := deriveEvents(action, targetID, ev.Before, ev.After)
+	if err != nil {
+		return err
+	}
+	return e.emit(ctx, tx, actor, tenantID, ev.At, ds)
 }
 
 func snapshot(v any) ([]byte, error) {

@@ -41,6 +41,9 @@ type LoginRequest struct {
 	UserAgent string
 	// SessionTTL is the lifetime of the session created on success (default 8 hours).
 	SessionTTL time.Duration
+	// DryRun runs every step of the login and rolls all of it back (set-up wizard's
+	// test sign-in): no user, link, grant, session or login event is kept.
+	DryRun bool
 }
 
 // LoginResult is a successful login: the user and a new server-side session whose secret
@@ -127,7 +130,7 @@ func (e *Engine) Login(ctx context.Context, req LoginRequest) (*LoginResult, err
 		// Another login took the last seat between our check and our write.
 		res, refusal, err = e.login(ctx, req, false)
 	}
-	if err != nil {
+	if err != nil && !req.DryRun {
 		ev := &LoginEvent{TenantID: req.TenantID, ConnectionID: req.ConnectionID, Method: req.Method, Result: "error",
 			Reason: "internal", Subject: req.Claims.Subject, IP: req.IP, UserAgent: req.UserAgent, At: e.now()}
 		if lerr := e.Store.InTx(ctx, func(tx Tx) error { return e.appendLogin(ctx, tx, ev) }); lerr != nil {
@@ -150,7 +153,7 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 	)
 	c := req.Claims
 	actor := Actor{Kind: ActorSSO, ID: req.ConnectionID, Name: c.Subject, IP: req.IP}
-	err := e.inSSOTx(ctx, func(tx SSOTx) error {
+	body := func(tx SSOTx) error {
 		refusal, res = nil, nil
 		now := e.now()
 		ev := &LoginEvent{TenantID: req.TenantID, ConnectionID: req.ConnectionID, Method: req.Method,
@@ -176,7 +179,9 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 		if err != nil {
 			return err
 		}
-		if conn.Disabled {
+		// A test sign-in may run through a connection not yet activated (the set-up
+		// wizard's): it changes nothing.
+		if conn.Disabled && !req.DryRun {
 			return finish(nil, refuse(RefuseConnection, "This sign-in connection is disabled."))
 		}
 		if c.Subject == "" {
@@ -359,8 +364,18 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 		u.LastLoginAt = &now
 		res = &LoginResult{User: u, Session: sess, SessionSecret: secret, Created: created, Linked: linked}
 		return finish(u, nil)
+	}
+	err := e.inSSOTx(ctx, func(tx SSOTx) error {
+		if err := body(tx); err != nil {
+			return err
+		}
+		if req.DryRun {
+			// A test sign-in runs every step and then rolls all of it back.
+			return errDryRun
+		}
+		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, nil, err
 	}
 	return res, refusal, nil
@@ -556,7 +571,34 @@ func (e *Engine) access(ctx context.Context, s SSOStore, sess *Session) (*Access
 
 // EndSession ends one session (logout).
 func (e *Engine) EndSession(ctx context.Context, id string) error {
-	return e.inSSOTx(ctx, func(tx SSOTx) error { return tx.EndSession(ctx, id, e.now()) })
+	return e.inSSOTx(ctx, func(tx SSOTx) error {
+		sess, err := tx.GetSession(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if sess.EndedAt != nil {
+			return nil
+		}
+		if err := tx.EndSession(ctx, id, e.now()); err != nil {
+			return err
+		}
+		// A sign-out is an event, and the platform's sessions of it end by back-channel
+		// logout, queued in this transaction.
+		now := e.now()
+		if err := e.emit(ctx, tx, Actor{Kind: ActorSSO, ID: sess.UserID}, sess.TenantID, now, []derived{{typ: EvSessionEnded,
+			userID: sess.UserID, data: sessionData{UserID: sess.UserID, SessionID: sess.ID}}}); err != nil {
+			return err
+		}
+		etx, ok := tx.(EventTx)
+		if !ok {
+			return fmt.Errorf("transaction %T does not implement provisioning.EventTx", tx)
+		}
+		return etx.EnqueueLogout(ctx, &LogoutRequest{ID: e.NewID(), TenantID: sess.TenantID, UserID: sess.UserID, SessionID: sess.ID,
+			Reason: LogoutSignedOut, NextAttemptAt: now, CreatedAt: now})
+	})
 }
 
 func hashEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

@@ -197,6 +197,42 @@ func (a *Accounts) slots() chan struct{} {
 	return a.hashSlots
 }
 
+// errLockedMeanwhile aborts counting a failure on an account that another attempt locked
+// while this one was being hashed.
+var errLockedMeanwhile = errors.New("account locked meanwhile")
+
+// lockedOut is the refusal of an account locked at now, or nil.
+func lockedOut(acc *LocalAccount, now time.Time) *LoginRefusedError {
+	if acc == nil || acc.LockedUntil == nil || !now.Before(*acc.LockedUntil) {
+		return nil
+	}
+	wait := acc.LockedUntil.Sub(now).Round(time.Minute)
+	return refuse(RefuseLockedOut, "Too many failed attempts. Try again in %s or ask your administrator to unlock your account.",
+		max(wait, time.Minute))
+}
+
+// countFailureUnlessLocked counts a wrong password in one transaction with a fresh look at
+// the lock, and returns the lock's refusal instead when another attempt locked the account
+// while this one was being hashed: concurrent guesses then buy no more than the policy's
+// failures.
+func (a *Accounts) countFailureUnlessLocked(ctx context.Context, tenantID, userID string) (*LoginRefusedError, error) {
+	var locked *LoginRefusedError
+	err := a.inTx(ctx, func(tx AccountsTx) error {
+		_, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
+			if locked = lockedOut(acc, a.now()); locked != nil {
+				return errLockedMeanwhile
+			}
+			a.countFailure(acc)
+			return nil
+		})
+		if errors.Is(err, errLockedMeanwhile) {
+			return nil
+		}
+		return err
+	})
+	return locked, err
+}
+
 // countFailure records a wrong password and locks the account once the policy says so.
 func (a *Accounts) countFailure(acc *LocalAccount) {
 	at := a.now()
@@ -583,26 +619,37 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 		return nil, err
 	}
 	now := a.now()
-	if acc.LockedUntil != nil && now.Before(*acc.LockedUntil) {
+	if r := lockedOut(acc, now); r != nil {
 		// No hash is computed for a locked account: guessing costs the attacker nothing
 		// but costs us nothing either.
-		wait := acc.LockedUntil.Sub(now).Round(time.Minute)
-		return refuseWith(u, refuse(RefuseLockedOut, "Too many failed attempts. Try again in %s or ask your administrator to unlock your account.",
-			max(wait, time.Minute)), nil)
+		return refuseWith(u, r, nil)
 	}
 	ok, err := a.verifyPassword(ctx, u.PasswordHash, req.Password)
 	if err != nil {
 		a.Log.ErrorContext(ctx, "stored password hash unusable", "tenant", t.ID, "user", u.ID, "err", err)
 		ok = false
 	}
+	// The check above ran before the hash, which is slow on purpose: concurrent guesses
+	// all pass it before any of them is counted. So the lock is looked at again once the
+	// hash is known, atomically with counting a failure, and an attempt that finds the
+	// account locked by then gets the locked answer whether its password was right or
+	// wrong: a burst of guesses buys no more than the policy's failures, and the answers
+	// do not tell the right password from the wrong ones.
 	if !ok {
-		return refuseWith(u, badCreds, func(tx AccountsTx) error {
-			_, err := tx.UpdateLocalAccount(ctx, t.ID, u.ID, func(acc *LocalAccount) error {
-				a.countFailure(acc)
-				return nil
-			})
-			return err
-		})
+		locked, err := a.countFailureUnlessLocked(ctx, t.ID, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		if locked != nil {
+			return refuseWith(u, locked, nil)
+		}
+		return refuseWith(u, badCreds, nil)
+	}
+	if acc, err = a.localAccount(ctx, s, t.ID, u.ID); err != nil {
+		return nil, err
+	}
+	if r := lockedOut(acc, a.now()); r != nil {
+		return refuseWith(u, r, nil)
 	}
 	switch {
 	case u.Status == StatusDeactivated:
@@ -809,16 +856,22 @@ func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, curr
 	}
 	ok, err := a.verifyPassword(ctx, u.PasswordHash, current)
 	if err != nil || !ok {
-		if err := a.inTx(ctx, func(tx AccountsTx) error {
-			_, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
-				a.countFailure(acc)
-				return nil
-			})
-			return err
-		}); err != nil {
+		locked, err := a.countFailureUnlessLocked(ctx, tenantID, userID)
+		if err != nil {
 			return err
 		}
+		if locked != nil {
+			return locked
+		}
 		return Invalid("currentPassword", "is wrong")
+	}
+	// Concurrent wrong guesses may have locked the account while this hash ran: a right
+	// password found after the lock changes nothing, as at sign-in.
+	if acc, err = s.GetLocalAccount(ctx, tenantID, userID); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if r := lockedOut(acc, a.now()); r != nil {
+		return r
 	}
 	hash, err := a.hashPassword(ctx, newPassword)
 	if err != nil {

@@ -38,7 +38,10 @@ type OAuthClient struct {
 	Public                 bool
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
-	CreatedAt              time.Time
+	// BackchannelLogoutURI receives OpenID Connect Back-Channel Logout tokens (empty:
+	// the client is not told of logouts).
+	BackchannelLogoutURI string
+	CreatedAt            time.Time
 }
 
 // SigningKey is a key Seatbridge signs ID tokens with. The private key is sealed;

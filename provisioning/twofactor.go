@@ -532,10 +532,8 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, tenantID, ticket, c
 		return nil, r
 	}
 	now := a.now()
-	if acc.LockedUntil != nil && now.Before(*acc.LockedUntil) {
-		wait := acc.LockedUntil.Sub(now).Round(time.Minute)
-		return refused(refuse(RefuseLockedOut, "Too many failed attempts. Try again in %s or ask your administrator to unlock your account.",
-			max(wait, time.Minute)), false)
+	if r := lockedOut(acc, now); r != nil {
+		return refused(r, false)
 	}
 	tf, err := a.getTwoFactor(ctx, tenantID, u.ID)
 	if err != nil {
@@ -543,31 +541,62 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, tenantID, ticket, c
 	}
 	res := &SecondFactorResult{}
 	ok := false
+	var locked *LoginRefusedError
 	err = a.inTwoFactorTx(ctx, func(tx AccountsTx, ttx TwoFactorTx) error {
-		if !tf.Enabled() {
-			if !t.Policy.RequireTwoFactor || tf == nil {
-				return ErrSessionEnded
+		// The lock is looked at again in the transaction that checks the code and counts
+		// a wrong one (the user row is locked first, as by every writer of the account):
+		// concurrent guesses would otherwise all pass the check above before any of them
+		// is counted. An attempt that finds the account locked gets the locked answer
+		// whatever its code.
+		if _, err := tx.UpdateLocalAccount(ctx, tenantID, u.ID, func(acc *LocalAccount) error {
+			if locked = lockedOut(acc, a.now()); locked != nil {
+				return errLockedMeanwhile
 			}
-			codes, err := a.confirmTx(ctx, tx, ttx, Actor{Kind: ActorUser, ID: u.ID, Name: u.UserName, IP: ip}, tenantID, u.ID, code)
-			var ve *ValidationError
-			if errors.As(err, &ve) && ve.Field == "code" {
+			return nil
+		}); err != nil {
+			if errors.Is(err, errLockedMeanwhile) {
 				return nil
 			}
-			res.RecoveryCodes, ok = codes, err == nil
 			return err
 		}
-		_, err := ttx.UpdateTwoFactor(ctx, tenantID, u.ID, func(tf *TwoFactor) error {
-			var err error
-			ok, err = a.checkSecondFactor(tf, code)
+		check := func() error {
+			if !tf.Enabled() {
+				if !t.Policy.RequireTwoFactor || tf == nil {
+					return ErrSessionEnded
+				}
+				codes, err := a.confirmTx(ctx, tx, ttx, Actor{Kind: ActorUser, ID: u.ID, Name: u.UserName, IP: ip}, tenantID, u.ID, code)
+				var ve *ValidationError
+				if errors.As(err, &ve) && ve.Field == "code" {
+					return nil
+				}
+				res.RecoveryCodes, ok = codes, err == nil
+				return err
+			}
+			_, err := ttx.UpdateTwoFactor(ctx, tenantID, u.ID, func(tf *TwoFactor) error {
+				var err error
+				ok, err = a.checkSecondFactor(tf, code)
+				return err
+			})
 			return err
+		}
+		if err := check(); err != nil || ok {
+			return err
+		}
+		_, err := tx.UpdateLocalAccount(ctx, tenantID, u.ID, func(acc *LocalAccount) error {
+			a.countFailure(acc)
+			return nil
 		})
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if locked != nil {
+		return refused(locked, false)
+	}
 	if !ok {
-		return refused(refuse(RefuseBadSecondFactor, "The code is wrong. Enter the current code of your authenticator app, or one of your recovery codes."), true)
+		// Counted above, in the transaction that checked the code.
+		return refused(refuse(RefuseBadSecondFactor, "The code is wrong. Enter the current code of your authenticator app, or one of your recovery codes."), false)
 	}
 	// Used up only now, so that a mistyped code leaves the ticket usable.
 	if _, err := s.TakeState(ctx, StateSecondFactor, secretKey(ticket), now); err != nil {

@@ -72,6 +72,12 @@ type Options struct {
 	TrustForwardedFor bool
 	// Now is the clock for rate limiting (default time.Now).
 	Now func() time.Time
+	// Log, when set, receives every authenticated request with its captured bodies for the
+	// tenant's provisioning log; it must not block (provisioning.ProvisioningLog buffers
+	// and redacts off the request path).
+	Log interface {
+		Record(provisioning.ProvisioningLogEntry)
+	}
 }
 
 func (o *Options) defaults() {
@@ -270,9 +276,61 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(sw, r.Body, limit)
+	if h.opts.Log != nil {
+		reqCap := &capture{}
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(r.Body, reqCap), r.Body}
+		respCap := &capture{}
+		lw := &logWriter{statusWriter: sw, body: respCap}
+		completed := false
+		defer func() {
+			status := sw.status
+			switch {
+			case !completed && status == 0:
+				status = http.StatusInternalServerError // a panic: the recover above answers 500
+			case status == 0:
+				status = http.StatusOK // nothing written: net/http answers 200
+			}
+			h.opts.Log.Record(provisioning.ProvisioningLogEntry{TenantID: tenant.ID, At: start.UTC(), TokenID: tok.ID, RequestID: reqID,
+				Method: r.Method, Path: r.URL.RequestURI(), Status: status, LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
+				RawRequest: reqCap.bytes(), RawResponse: respCap.bytes()})
+		}()
+		rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
+			Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: httpx.ClientIP(r, h.opts.TrustForwardedFor), RequestID: reqID}}
+		h.mux.ServeHTTP(lw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
+		completed = true
+		return
+	}
 	rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
 		Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: ip, RequestID: reqID}}
 	h.mux.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
+}
+
+// capture keeps the first provisioning.MaxCapturedBody bytes written to it.
+type capture struct{ buf []byte }
+
+func (c *capture) Write(b []byte) (int, error) {
+	if room := provisioning.MaxCapturedBody - len(c.buf); room > 0 {
+		c.buf = append(c.buf, b[:min(room, len(b))]...)
+	}
+	return len(b), nil
+}
+
+// bytes returns the capture; a body that overflowed is returned at the cap's length so
+// that the log records it by size only.
+func (c *capture) bytes() []byte { return c.buf }
+
+// logWriter copies the response body into a capture for the provisioning log.
+type logWriter struct {
+	*statusWriter
+	body *capture
+}
+
+func (l *logWriter) Write(b []byte) (int, error) {
+	_, _ = l.body.Write(b)
+	return l.statusWriter.Write(b)
 }
 
 // endpoints are the path segments served under /scim/v2/{tenant}/, as registered.

@@ -100,6 +100,7 @@ func (s *Service) Register(t provisioning.ConnectionType, p Protocol) { s.protoc
 // Mount registers the shared routes and every protocol's routes on mux.
 func (s *Service) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sso/{tenant}/login", s.handleLogin)
+	mux.HandleFunc("GET /sso/{tenant}/test/{ticket}", s.handleTest)
 	for _, p := range s.protocols {
 		p.Mount(mux)
 	}
@@ -199,6 +200,68 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if err := p.Begin(w, r, t, pick, returnTo, hintOf(email)); err != nil {
 		s.Fail(w, r, http.StatusBadGateway, "The identity provider could not be reached.", err)
 	}
+}
+
+// testKey carries a test sign-in's ticket from handleTest to the protocol's Begin.
+type testKey struct{}
+
+// TestTicket returns the test sign-in ticket Begin runs under, or "".
+func TestTicket(ctx context.Context) string {
+	v, _ := ctx.Value(testKey{}).(string)
+	return v
+}
+
+// handleTest starts a test sign-in (the set-up wizard's): GET /sso/{tenant}/test/{ticket}.
+// The single-use ticket, issued by the wizard to the set-up link's holder, is what allows
+// a sign-in through a connection that is not active yet; its result is kept for the
+// wizard instead of opening a session.
+func (s *Service) handleTest(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	t, err := s.Tenant(r)
+	if err != nil {
+		s.Fail(w, r, http.StatusNotFound, "Unknown organisation.", notFoundOr(err))
+		return
+	}
+	ticket := r.PathValue("ticket")
+	connID, returnTo, err := s.Engine.RedeemTestTicket(ctx, t.ID, ticket)
+	if err != nil {
+		s.Fail(w, r, http.StatusNotFound, "This test sign-in link was already used or has expired. Start the test again from the set-up page.", notFoundOr(err))
+		return
+	}
+	rt, ok := s.SafeReturnTo(returnTo)
+	if !ok {
+		s.Fail(w, r, http.StatusBadRequest, "The return address of this sign-in is not allowed.", nil)
+		return
+	}
+	conn, err := s.Engine.GetConnection(ctx, t.ID, connID)
+	if err != nil {
+		s.Fail(w, r, http.StatusNotFound, "Unknown sign-in connection.", notFoundOr(err))
+		return
+	}
+	p, ok := s.protocols[conn.Type]
+	if !ok {
+		s.Fail(w, r, http.StatusNotImplemented, "This sign-in connection type is not available.", nil)
+		return
+	}
+	if err := p.Begin(w, r.WithContext(context.WithValue(ctx, testKey{}, ticket)), t, conn, rt, ""); err != nil {
+		s.Fail(w, r, http.StatusBadGateway, "The identity provider could not be reached.", err)
+	}
+}
+
+// CompleteTest finishes a test sign-in: the engine runs the login and rolls it back, the
+// result is stored under the ticket, and the browser goes back to the wizard.
+func (s *Service) CompleteTest(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, conn *provisioning.Connection,
+	claims provisioning.Claims, attrs map[string][]string, ticket, returnTo string) {
+	res, err := s.Engine.TestLogin(r.Context(), provisioning.LoginRequest{TenantID: t.ID, ConnectionID: conn.ID,
+		Method: string(conn.Type), Claims: claims, IP: httpx.ClientIP(r, s.Config.TrustForwarded)}, attrs)
+	if err == nil {
+		err = s.Engine.SaveTestResult(r.Context(), t.ID, ticket, res)
+	}
+	if err != nil {
+		s.Fail(w, r, http.StatusInternalServerError, "The test sign-in failed.", err)
+		return
+	}
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
 }
 
 // hintOf is the login hint sent upstream: the typed e-mail when it looks like one (a

@@ -117,6 +117,7 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 	}
 	c := &conn{ext: tx, d: g.db.dialect, inTx: true, tx: tx, stmts: g.db.writeStmts, shared: true}
 	ok := 0
+	wrote := false
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
 			results[i].err = err
@@ -127,7 +128,15 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 			results[i].err = fmt.Errorf("savepoint: %w", mapErr(err))
 			continue
 		}
+		c.events = nil
 		results[i] = runClosure(req, c)
+		if results[i].err == nil && results[i].panic == nil && len(c.events) > 0 {
+			wrote = true
+			// The closure's events are numbered inside its savepoint: a failure rolls
+			// them back with it.
+			results[i].err = c.flushEvents(req.ctx)
+		}
+		c.events = nil
 		if results[i].err != nil {
 			g.db.noteWrite(results[i].err)
 		}
@@ -169,6 +178,9 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 		}
 	} else {
 		g.db.noteWrite(nil)
+		if wrote {
+			g.db.eventsCommitted()
+		}
 	}
 	for i, req := range batch {
 		req.done <- results[i]

@@ -78,6 +78,27 @@ func (c *conn) CreateConnection(ctx context.Context, x *provisioning.Connection)
 	return nil
 }
 
+func (c *conn) UpdateConnection(ctx context.Context, x *provisioning.Connection) error {
+	domains, err := json.Marshal(append([]string{}, x.Domains...))
+	if err != nil {
+		return fmt.Errorf("connection domains: %w", err)
+	}
+	cfg, err := json.Marshal(connectionConfig{SAML: x.SAML, OIDC: x.OIDC, Mapping: x.Mapping})
+	if err != nil {
+		return fmt.Errorf("connection config: %w", err)
+	}
+	res, err := c.exec(ctx, `UPDATE connections SET name = ?, mode = ?, domains = ?, disabled = ?, config = ?, updated_at = ?
+		WHERE tenant_id = ? AND id = ?`, x.Name, string(x.Mode), string(domains), x.Disabled, string(cfg), micros(x.UpdatedAt),
+		x.TenantID, x.ID)
+	if err != nil {
+		return fmt.Errorf("update connection: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("connection %s: %w", x.ID, provisioning.ErrNotFound)
+	}
+	return nil
+}
+
 func (c *conn) GetConnection(ctx context.Context, tenantID, id string) (*provisioning.Connection, error) {
 	var r connectionRow
 	if err := c.get(ctx, &r, `SELECT `+connectionCols+` FROM connections WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
@@ -396,10 +417,12 @@ type clientRow struct {
 	Redirects   string `db:"redirect_uris"`
 	PostLogouts string `db:"post_logout_redirect_uris"`
 	CreatedAt   int64  `db:"created_at"`
+	Backchannel string `db:"backchannel_logout_uri"`
 }
 
 func (r *clientRow) client() (*provisioning.OAuthClient, error) {
-	c := &provisioning.OAuthClient{ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, Public: r.Public, CreatedAt: fromMicros(r.CreatedAt)}
+	c := &provisioning.OAuthClient{ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, Public: r.Public, CreatedAt: fromMicros(r.CreatedAt),
+		BackchannelLogoutURI: r.Backchannel}
 	if err := json.Unmarshal([]byte(r.Redirects), &c.RedirectURIs); err != nil {
 		return nil, fmt.Errorf("client %s redirect URIs: %w", r.ID, err)
 	}
@@ -409,7 +432,7 @@ func (r *clientRow) client() (*provisioning.OAuthClient, error) {
 	return c, nil
 }
 
-const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, created_at`
+const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, created_at, backchannel_logout_uri`
 
 func (db *DB) CreateClient(ctx context.Context, c *provisioning.OAuthClient) error {
 	red, err := json.Marshal(append([]string{}, c.RedirectURIs...))
@@ -424,8 +447,8 @@ func (db *DB) CreateClient(ctx context.Context, c *provisioning.OAuthClient) err
 	if c.SecretHash != nil {
 		secret = c.SecretHash
 	}
-	_, err = db.writer().exec(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, secret, c.Public, string(red), string(pl), micros(c.CreatedAt))
+	_, err = db.writer().exec(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Name, secret, c.Public, string(red), string(pl), micros(c.CreatedAt), c.BackchannelLogoutURI)
 	if errors.Is(err, errUnique) {
 		return &provisioning.ConflictError{Field: "clientId", Value: c.ID}
 	}

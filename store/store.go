@@ -73,6 +73,31 @@ type DB struct {
 	// writeFailedAt is when a write last failed for want of the database (unix ns), zero
 	// once one commits again.
 	writeFailedAt atomic.Int64
+	// eventHooks are called after a commit that wrote events (OnEvents).
+	hookMu     sync.Mutex
+	eventHooks atomic.Pointer[[]func()]
+}
+
+// OnEvents registers fn to be called (synchronously, so it must not block) after every
+// commit that wrote events, so that workers of this process wake at once instead of at
+// their next poll. Other replicas' workers still find the events by polling.
+func (db *DB) OnEvents(fn func()) {
+	db.hookMu.Lock()
+	defer db.hookMu.Unlock()
+	var hs []func()
+	if p := db.eventHooks.Load(); p != nil {
+		hs = append(hs, *p...)
+	}
+	hs = append(hs, fn)
+	db.eventHooks.Store(&hs)
+}
+
+func (db *DB) eventsCommitted() {
+	if p := db.eventHooks.Load(); p != nil {
+		for _, fn := range *p {
+			fn()
+		}
+	}
 }
 
 var _ provisioning.Store = (*DB)(nil)
@@ -267,6 +292,7 @@ func (db *DB) Close() error {
 // PostgreSQL is not retried here: the engine's statements are written so that row locks,
 // not retries, order concurrent writers.
 func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err error) {
+	wrote := false
 	if db.batcher != nil {
 		return db.batcher.run(ctx, fn)
 	}
@@ -285,9 +311,18 @@ func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err err
 		}
 		if cerr := tx.Commit(); cerr != nil {
 			err = fmt.Errorf("commit: %w", mapErr(cerr))
+			return
+		}
+		if wrote {
+			db.eventsCommitted()
 		}
 	}()
-	return fn(&conn{ext: tx, d: db.dialect, inTx: true, tx: tx, stmts: db.writeStmts})
+	c := &conn{ext: tx, d: db.dialect, inTx: true, tx: tx, stmts: db.writeStmts}
+	if err := fn(c); err != nil {
+		return err
+	}
+	wrote = len(c.events) > 0
+	return c.flushEvents(ctx)
 }
 
 // Migrations returns the embedded migration files of a dialect, for tests that compare them.
@@ -338,6 +373,8 @@ type conn struct {
 	inTx  bool
 	tx    *sqlx.Tx
 	stmts *stmtCache
+	// events buffers the transaction's events until flushEvents, just before commit.
+	events []*provisioning.Event
 	// shared marks a transaction that carries several callers' work (SQLite group
 	// commit): its statements ignore the cancellation of the caller's context, because
 	// modernc's SQLite interrupts the whole connection when a context ends, which rolls

@@ -17,6 +17,15 @@ func mountAdmin(mux *http.ServeMux, a *app) error {
 	if err != nil {
 		return err
 	}
-	admin.New(a.eng, admin.Options{Logger: a.log.With("door", "admin"), States: a.db, Accounts: acc}).Mount(mux)
+	box, err := a.secretBox()
+	if err != nil {
+		return err
+	}
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
+	}
+	admin.New(a.eng, admin.Options{Logger: a.log.With("door", "admin"), States: a.db, Accounts: acc,
+		Connections: newConnPreparer(box), Webhooks: wh}).Mount(mux)
 	return nil
 }

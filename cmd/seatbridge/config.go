@@ -51,7 +51,12 @@ type Config struct {
 	LoginRate     float64
 	LoginBurst    int
 
+	// ProvisioningLogDays keeps each SCIM request in the tenant's provisioning log this
+	// many days (0: no provisioning log).
+	ProvisioningLogDays int
+
 	Mail              MailConfig
+	Events            EventsConfig
 	AccessLog         bool
 	TrustForwardedFor bool
 }
@@ -155,6 +160,9 @@ type app struct {
 	eng *provisioning.Engine
 	log *slog.Logger
 	box *secretbox.Box
+	// provLog buffers the provisioning log of the SCIM door; the purge worker closes it
+	// (flushing what is left) when the server stops.
+	provLog *provisioning.ProvisioningLog
 }
 
 func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 
+	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/scim"
 )
 
@@ -10,7 +11,7 @@ func init() { mounts = append(mounts, mountSCIM) }
 
 // mountSCIM serves SCIM 2.0 at /scim/v2/{tenant}/….
 func mountSCIM(mux *http.ServeMux, a *app) error {
-	mux.Handle("/scim/v2/", scim.NewHandler(a.eng, scim.Options{
+	opts := scim.Options{
 		BaseURL:           a.cfg.BaseURL,
 		Logger:            a.log.With("door", "scim"),
 		MaxBodyBytes:      a.cfg.SCIMMaxBody,
@@ -24,6 +25,14 @@ func mountSCIM(mux *http.ServeMux, a *app) error {
 		AuthFailureBurst:  a.cfg.SCIMAuthFailBurst,
 		MaxListBytes:      a.cfg.SCIMMaxListBytes,
 		TrustForwardedFor: a.cfg.TrustForwardedFor,
-	}))
+	}
+	if a.cfg.ProvisioningLogDays > 0 {
+		l, err := provisioning.NewProvisioningLog(a.eng, 0)
+		if err != nil {
+			return err
+		}
+		a.provLog, opts.Log = l, l
+	}
+	mux.Handle("/scim/v2/", scim.NewHandler(a.eng, opts))
 	return nil
 }

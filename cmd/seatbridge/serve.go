@@ -39,7 +39,9 @@ func serveFlags(env *cliEnv, cfg *Config) (*flagBinder, error) {
 	b.boolean(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take client IPs from X-Forwarded-For (only behind a proxy that sets it)")
 	b.str(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty: off)")
 	b.duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for requests in flight")
+	b.integer(&cfg.ProvisioningLogDays, "provisioning-log-days", 14, "days each SCIM request stays in the tenant's provisioning log (0: no log)")
 	bindMailFlags(b, &cfg.Mail)
+	bindEventFlags(b, &cfg.Events)
 	return b, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/seatbridge/seatbridge/internal/httpx"
+	"github.com/seatbridge/seatbridge/internal/secretbox"
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/sso"
 	ssooidc "github.com/seatbridge/seatbridge/sso/oidc"
@@ -90,6 +91,25 @@ func purgeLoop(ctx context.Context, a *app) error {
 	}
 }
 
+// connPreparer is the SSO door's provisioning.ConnectionPreparer: SAML metadata and SP keys
+// from sso/saml, OIDC client secrets from sso/oidc.
+type connPreparer struct {
+	saml ssaml.Preparer
+	oidc ssooidc.Preparer
+}
+
+func newConnPreparer(box *secretbox.Box) connPreparer {
+	return connPreparer{ssaml.Preparer{Box: box}, ssooidc.Preparer{Box: box}}
+}
+
+func (p connPreparer) PrepareSAML(c *provisioning.Connection, md []byte) error {
+	return p.saml.PrepareSAML(c, md)
+}
+func (p connPreparer) CheckSAMLCertificate(pc string) error { return p.saml.CheckSAMLCertificate(pc) }
+func (p connPreparer) PrepareOIDC(c *provisioning.Connection, issuer, clientID, secret string) error {
+	return p.oidc.PrepareOIDC(c, issuer, clientID, secret)
+}
+
 type stringList []string
 
 func (s *stringList) String() string { return strings.Join(*s, ",") }
@@ -117,19 +137,12 @@ func readSource(ctx context.Context, file, rawURL string) ([]byte, error) {
 		if !strings.HasPrefix(rawURL, "https://") && !strings.HasPrefix(rawURL, "http://") {
 			return nil, usagef("--metadata-url must be an http(s) URL")
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+		// The operator may name an IdP on the internal network: private addresses allowed.
+		b, err := httpx.Fetch(ctx, rawURL, httpx.FetchOptions{MaxBytes: 2 << 20, Timeout: 20 * time.Second, AllowPrivate: true})
 		if err != nil {
 			return nil, fmt.Errorf("fetch metadata: %w", err)
 		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("fetch metadata: HTTP %d", resp.StatusCode)
-		}
-		return io.ReadAll(io.LimitReader(resp.Body, 2<<20))
+		return b, nil
 	}
 	return nil, usagef("SAML needs --metadata-file or --metadata-url")
 }
@@ -357,18 +370,21 @@ func runClientCreate(ctx context.Context, env *cliEnv, args []string) error {
 	var name string
 	var redirects, postLogout stringList
 	var public bool
+	var backchannel string
 	fs, b := newFlags("client create", env, &cfg)
 	b.str(&cfg.BaseURL, "base-url", "", "public URL of the server (the OIDC issuer)")
 	fs.StringVar(&name, "name", "platform", "client name")
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-uri", "post-logout redirect URI (repeatable)")
 	fs.BoolVar(&public, "public", false, "public client (no secret; PKCE required)")
+	fs.StringVar(&backchannel, "backchannel-logout-uri", "", "where the client receives OpenID Connect back-channel logout tokens")
 	a, err := openCommand(ctx, env, fs, b, &cfg, args)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	c, secret, err := provider.CreateClient(ctx, a.db, name, redirects, postLogout, public, time.Now().UTC())
+	c, secret, err := provider.RegisterClient(ctx, a.db, provider.ClientRegistration{Name: name, RedirectURIs: redirects,
+		PostLogoutRedirectURIs: postLogout, Public: public, BackchannelLogoutURI: backchannel}, time.Now().UTC())
 	if err != nil {
 		return err
 	}

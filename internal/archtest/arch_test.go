@@ -56,6 +56,7 @@ var allowed = map[string]rule{
 	"invite":  {internal: []string{"provisioning", "internal/httpx"}},
 	"console": {internal: []string{"provisioning", "internal/httpx"}},
 	"mail":    {internal: []string{"provisioning"}, thirdParty: []string{"github.com/emersion/go-smtp", "github.com/emersion/go-sasl"}},
+	"webhook": {internal: []string{"provisioning", "internal/httpx"}, thirdParty: []string{"github.com/nats-io/nats.go"}},
 	"sso":     {internal: []string{"provisioning", "internal/httpx", "internal/secretbox"}},
 	"sso/saml": {
 		internal:   []string{"provisioning", "sso", "internal/secretbox"},
@@ -71,7 +72,7 @@ var allowed = map[string]rule{
 	"internal/secretbox": {},
 	"cmd/seatbridge": {
 		internal: []string{"provisioning", "store", "scim", "sso", "sso/saml", "sso/oidc", "sso/provider",
-			"admin", "console", "invite", "mail", "internal/httpx", "internal/secretbox"},
+			"admin", "console", "invite", "mail", "webhook", "internal/httpx", "internal/secretbox"},
 		thirdParty: []string{"github.com/prometheus/client_golang"},
 	},
 	"cmd/seatbridge-load": {internal: []string{"sso/ssotest"}},

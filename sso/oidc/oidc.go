@@ -79,6 +79,8 @@ type loginState struct {
 	Nonce    string `json:"nonce"`
 	Verifier string `json:"verifier"`
 	ReturnTo string `json:"returnTo"`
+	// TestTicket marks the set-up wizard's test sign-in (sso.TestTicket).
+	TestTicket string `json:"testTicket,omitempty"`
 }
 
 func bindName(stateKey string) string { return "sb_oidc_" + stateKey[:16] }
@@ -99,7 +101,7 @@ func (p *RP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenan
 	if err != nil {
 		return err
 	}
-	ls := loginState{Nonce: nonce, Verifier: oauth2.GenerateVerifier(), ReturnTo: returnTo}
+	ls := loginState{Nonce: nonce, Verifier: oauth2.GenerateVerifier(), ReturnTo: returnTo, TestTicket: sso.TestTicket(r.Context())}
 	data, err := json.Marshal(ls)
 	if err != nil {
 		return err
@@ -125,79 +127,91 @@ func (p *RP) handleCallback(w http.ResponseWriter, r *http.Request) {
 		p.S.Fail(w, r, http.StatusNotFound, "Unknown organisation.", err)
 		return
 	}
-	c, err := p.S.Connection(r.Context(), t, r.PathValue("conn"), provisioning.ConnOIDC)
+	// A connection that is not active yet answers only the wizard's test sign-in (verify
+	// refuses any other callback to it).
+	c, err := p.S.Engine.GetConnection(r.Context(), t.ID, r.PathValue("conn"))
+	if err == nil && c.Type != provisioning.ConnOIDC {
+		err = provisioning.ErrNotFound
+	}
 	if err != nil {
 		p.S.Fail(w, r, http.StatusNotFound, "Unknown sign-in connection.", err)
 		return
 	}
-	claims, returnTo, err := p.verify(r, t, c)
+	claims, all, ls, err := p.verify(r, t, c)
 	if err != nil {
 		p.S.Fail(w, r, http.StatusForbidden, "The sign-in response from your identity provider was not accepted.", err)
 		return
 	}
-	p.S.Complete(w, r, t, c, claims, returnTo)
+	if ls.TestTicket != "" {
+		p.S.CompleteTest(w, r, t, c, claims, claimStrings(all), ls.TestTicket, ls.ReturnTo)
+		return
+	}
+	p.S.Complete(w, r, t, c, claims, ls.ReturnTo)
 }
 
-func (p *RP) verify(r *http.Request, t *provisioning.Tenant, c *provisioning.Connection) (provisioning.Claims, string, error) {
+func (p *RP) verify(r *http.Request, t *provisioning.Tenant, c *provisioning.Connection) (provisioning.Claims, map[string]any, loginState, error) {
 	var none provisioning.Claims
 	ctx := r.Context()
 	q := r.URL.Query()
 	state := q.Get("state")
 	if state == "" || len(state) > 256 {
-		return none, "", errors.New("missing state")
+		return none, nil, loginState{}, errors.New("missing state")
 	}
 	key := sso.HashKey(state)
 	if !p.S.CheckBinding(r, bindName(key), key) {
-		return none, "", errors.New("state is not bound to this browser")
+		return none, nil, loginState{}, errors.New("state is not bound to this browser")
 	}
 	st, err := p.S.States.TakeState(ctx, provisioning.StateOIDCLogin, key, p.S.Now())
 	if err != nil {
-		return none, "", fmt.Errorf("state: %w", err)
+		return none, nil, loginState{}, fmt.Errorf("state: %w", err)
 	}
 	if st.TenantID != t.ID || st.ConnectionID != c.ID {
-		return none, "", errors.New("state belongs to another connection")
+		return none, nil, loginState{}, errors.New("state belongs to another connection")
 	}
 	var ls loginState
 	if err := json.Unmarshal(st.Data, &ls); err != nil {
-		return none, "", fmt.Errorf("state data: %w", err)
+		return none, nil, loginState{}, fmt.Errorf("state data: %w", err)
+	}
+	if c.Disabled && ls.TestTicket == "" {
+		return none, nil, loginState{}, errors.New("the connection is not active")
 	}
 	if e := q.Get("error"); e != "" {
-		return none, "", fmt.Errorf("IdP error %q", truncate(e, 64))
+		return none, nil, loginState{}, fmt.Errorf("IdP error %q", truncate(e, 64))
 	}
 	prov, cfg, err := p.config(ctx, t, c)
 	if err != nil {
-		return none, "", err
+		return none, nil, loginState{}, err
 	}
 	tok, err := cfg.Exchange(p.ctx(ctx), q.Get("code"), oauth2.VerifierOption(ls.Verifier))
 	if err != nil {
-		return none, "", fmt.Errorf("code exchange: %w", err)
+		return none, nil, loginState{}, fmt.Errorf("code exchange: %w", err)
 	}
 	raw, ok := tok.Extra("id_token").(string)
 	if !ok || raw == "" {
-		return none, "", errors.New("token response has no id_token")
+		return none, nil, loginState{}, errors.New("token response has no id_token")
 	}
 	idt, err := prov.Verifier(&gooidc.Config{ClientID: c.OIDC.ClientID}).Verify(p.ctx(ctx), raw)
 	if err != nil {
-		return none, "", fmt.Errorf("ID token: %w", err)
+		return none, nil, loginState{}, fmt.Errorf("ID token: %w", err)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(ls.Nonce)) != 1 {
-		return none, "", errors.New("ID token nonce does not match")
+		return none, nil, loginState{}, errors.New("ID token nonce does not match")
 	}
 	all := map[string]any{}
 	if err := idt.Claims(&all); err != nil {
-		return none, "", fmt.Errorf("ID token claims: %w", err)
+		return none, nil, loginState{}, fmt.Errorf("ID token claims: %w", err)
 	}
 	if c.OIDC.UseUserinfo {
 		ui, err := prov.UserInfo(p.ctx(ctx), oauth2.StaticTokenSource(tok))
 		if err != nil {
-			return none, "", fmt.Errorf("userinfo: %w", err)
+			return none, nil, loginState{}, fmt.Errorf("userinfo: %w", err)
 		}
 		if ui.Subject != idt.Subject {
-			return none, "", errors.New("userinfo subject differs from the ID token's")
+			return none, nil, loginState{}, errors.New("userinfo subject differs from the ID token's")
 		}
 		extra := map[string]any{}
 		if err := ui.Claims(&extra); err != nil {
-			return none, "", fmt.Errorf("userinfo claims: %w", err)
+			return none, nil, loginState{}, fmt.Errorf("userinfo claims: %w", err)
 		}
 		for k, v := range extra {
 			if _, ok := all[k]; !ok {
@@ -209,7 +223,8 @@ func (p *RP) verify(r *http.Request, t *provisioning.Tenant, c *provisioning.Con
 	if safe, ok := p.S.SafeReturnTo(ls.ReturnTo); ok {
 		returnTo = safe
 	}
-	return claimsOf(c, idt.Issuer, idt.Subject, all), returnTo, nil
+	ls.ReturnTo = returnTo
+	return claimsOf(c, idt.Issuer, idt.Subject, all), all, ls, nil
 }
 
 func claimsOf(c *provisioning.Connection, iss, sub string, all map[string]any) provisioning.Claims {
@@ -252,6 +267,26 @@ func claimsOf(c *provisioning.Connection, iss, sub string, all map[string]any) p
 	return cl
 }
 
+// claimStrings renders claims for the test sign-in's table: strings as they are, lists
+// element by element, anything else in its JSON form.
+func claimStrings(all map[string]any) map[string][]string {
+	out := make(map[string][]string, len(all))
+	for k, v := range all {
+		switch x := v.(type) {
+		case string:
+			out[k] = []string{x}
+		case []any:
+			for _, e := range x {
+				out[k] = append(out[k], fmt.Sprint(e))
+			}
+		default:
+			b, _ := json.Marshal(x)
+			out[k] = []string{string(b)}
+		}
+	}
+	return out
+}
+
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
@@ -280,4 +315,17 @@ func Prepare(box interface {
 		c.OIDC.ClientSecretSealed = sealed
 	}
 	return nil
+}
+
+// Preparer seals the OIDC side of connections made through the admin API and the set-up
+// wizard (provisioning.ConnectionPreparer, together with saml.Preparer).
+type Preparer struct {
+	Box interface {
+		Seal([]byte, string) ([]byte, error)
+	}
+}
+
+// PrepareOIDC sets issuer and client ID and seals a new client secret (empty: unchanged).
+func (p Preparer) PrepareOIDC(c *provisioning.Connection, issuer, clientID, clientSecret string) error {
+	return Prepare(p.Box, c, issuer, clientID, clientSecret, func() string { return c.ID })
 }

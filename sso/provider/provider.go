@@ -87,6 +87,10 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		"scopes_supported":                      []string{"openid", "email", "profile"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
 		"code_challenge_methods_supported":      []string{"S256"},
+		// OpenID Connect Back-Channel Logout 1.0: logout tokens carry sub, and sid when
+		// one session ended (the sid of the ID tokens issued for it).
+		"backchannel_logout_supported":         true,
+		"backchannel_logout_session_supported": true,
 		"claims_supported": []string{"sub", "email", "name", "tenant", "tenant_id", "roles", "permissions", "teams",
 			"seat", "amr", "sid", "nonce", "auth_time"},
 	})
@@ -139,7 +143,11 @@ func (p *Provider) newKey(ctx context.Context) (*provisioning.SigningKey, error)
 }
 
 // signer returns the newest unretired key, creating the first one on demand.
-func (p *Provider) signer(ctx context.Context) (jose.Signer, error) {
+func (p *Provider) signer(ctx context.Context) (jose.Signer, error) { return p.typedSigner(ctx, "JWT") }
+
+// typedSigner is signer with the given JOSE typ header ("JWT" for ID tokens,
+// "logout+jwt" for logout tokens, so that one can never pass for the other).
+func (p *Provider) typedSigner(ctx context.Context, typ string) (jose.Signer, error) {
 	keys, err := p.S.States.ListSigningKeys(ctx, p.S.Now())
 	if err != nil {
 		return nil, err
@@ -156,7 +164,7 @@ func (p *Provider) signer(ctx context.Context) (jose.Signer, error) {
 			return nil, err
 		}
 	}
-	if cached, ok := p.signers.Load(k.ID); ok {
+	if cached, ok := p.signers.Load(k.ID + "|" + typ); ok {
 		return cached.(jose.Signer), nil
 	}
 	der, err := p.S.Box.Open(k.PrivateSealed, SigningKeyContext(k.ID))
@@ -168,11 +176,11 @@ func (p *Provider) signer(ctx context.Context) (jose.Signer, error) {
 		return nil, fmt.Errorf("parse signing key %s: %w", k.ID, err)
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
 	if err != nil {
 		return nil, err
 	}
-	p.signers.Store(k.ID, signer)
+	p.signers.Store(k.ID+"|"+typ, signer)
 	return signer, nil
 }
 
@@ -214,6 +222,23 @@ const ClientSecretPrefix = "sbcs_"
 // CreateClient registers an application; the secret (empty for public clients) is shown
 // once, only its SHA-256 is stored.
 func CreateClient(ctx context.Context, states provisioning.StateStore, name string, redirectURIs, postLogout []string, public bool, now time.Time) (*provisioning.OAuthClient, string, error) {
+	return RegisterClient(ctx, states, ClientRegistration{Name: name, RedirectURIs: redirectURIs, PostLogoutRedirectURIs: postLogout,
+		Public: public}, now)
+}
+
+// ClientRegistration is what an operator registers for an application.
+type ClientRegistration struct {
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	Public                 bool
+	// BackchannelLogoutURI receives logout tokens (OpenID Connect Back-Channel Logout).
+	BackchannelLogoutURI string
+}
+
+// RegisterClient is CreateClient with every registration field.
+func RegisterClient(ctx context.Context, states provisioning.StateStore, reg ClientRegistration, now time.Time) (*provisioning.OAuthClient, string, error) {
+	name, redirectURIs, postLogout, public := reg.Name, reg.RedirectURIs, reg.PostLogoutRedirectURIs, reg.Public
 	if len(redirectURIs) == 0 {
 		return nil, "", provisioning.Invalid("redirectUri", "at least one redirect URI is required")
 	}
@@ -228,7 +253,14 @@ func CreateClient(ctx context.Context, states provisioning.StateStore, name stri
 		return nil, "", err
 	}
 	c := &provisioning.OAuthClient{ID: "sbc_" + id, Name: strings.TrimSpace(name), Public: public, RedirectURIs: redirectURIs,
-		PostLogoutRedirectURIs: postLogout, CreatedAt: now}
+		PostLogoutRedirectURIs: postLogout, BackchannelLogoutURI: reg.BackchannelLogoutURI, CreatedAt: now}
+	if u := reg.BackchannelLogoutURI; u != "" {
+		// The spec forbids a fragment; the query is allowed and kept.
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && !(pu.Scheme == "http" && isLoopback(pu.Hostname()))) || pu.Fragment != "" || pu.Host == "" {
+			return nil, "", provisioning.Invalid("backchannelLogoutUri", "%q must be an absolute https URL (http only for localhost) without fragment", u)
+		}
+	}
 	if c.Name == "" {
 		c.Name = "platform"
 	}

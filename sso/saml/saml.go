@@ -65,7 +65,11 @@ type spParts struct {
 
 func connFingerprint(c *provisioning.Connection) [32]byte {
 	h := sha256.New()
-	for _, part := range [][]byte{c.SAML.SPKeySealed, []byte(c.SAML.SPCertPEM), []byte(c.SAML.IdPMetadataXML)} {
+	parts := [][]byte{c.SAML.SPKeySealed, []byte(c.SAML.SPCertPEM), []byte(c.SAML.IdPMetadataXML)}
+	for _, extra := range c.SAML.IdPCertificatesPEM {
+		parts = append(parts, []byte(extra))
+	}
+	for _, part := range parts {
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
@@ -162,9 +166,47 @@ func (p *SP) parts(c *provisioning.Connection) (*spParts, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := addSigningCerts(idp, c.SAML.IdPCertificatesPEM); err != nil {
+		return nil, err
+	}
 	parts := &spParts{fingerprint: fp, signer: signer, cert: cert, idp: idp}
 	p.parsed.Store(c.ID, parts)
 	return parts, nil
+}
+
+// addSigningCerts adds extra IdP signing certificates (a rotation's next certificate) to
+// every IdP SSO descriptor, so crewjam/saml accepts a signature by any of them.
+func addSigningCerts(idp *crewsaml.EntityDescriptor, pems []string) error {
+	for _, p := range pems {
+		der, err := certDER(p)
+		if err != nil {
+			return err
+		}
+		kd := crewsaml.KeyDescriptor{Use: "signing", KeyInfo: crewsaml.KeyInfo{X509Data: crewsaml.X509Data{
+			X509Certificates: []crewsaml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(der)}}}}}
+		for i := range idp.IDPSSODescriptors {
+			idp.IDPSSODescriptors[i].KeyDescriptors = append(idp.IDPSSODescriptors[i].KeyDescriptors, kd)
+		}
+	}
+	return nil
+}
+
+// certDER decodes one PEM X.509 certificate.
+func certDER(p string) ([]byte, error) {
+	block, _ := pem.Decode([]byte(p))
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("not a PEM certificate")
+	}
+	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+		return nil, fmt.Errorf("not an X.509 certificate: %w", err)
+	}
+	return block.Bytes, nil
+}
+
+// CheckCertificate reports whether p is one PEM X.509 certificate.
+func CheckCertificate(p string) error {
+	_, err := certDER(p)
+	return err
 }
 
 // SPKeyContext is the secretbox context of a connection's SP key.
@@ -193,9 +235,14 @@ func (p *SP) load(r *http.Request) (*provisioning.Tenant, *provisioning.Connecti
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	c, err := p.S.Connection(r.Context(), t, r.PathValue("conn"), provisioning.ConnSAML)
+	// A connection that is not active yet still serves its metadata and answers test
+	// sign-ins (verify refuses every other response to it).
+	c, err := p.S.Engine.GetConnection(r.Context(), t.ID, r.PathValue("conn"))
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if c.Type != provisioning.ConnSAML || len(r.PathValue("conn")) > 64 {
+		return nil, nil, nil, provisioning.ErrNotFound
 	}
 	sp, err := p.ServiceProvider(t, c)
 	if err != nil {
@@ -222,6 +269,8 @@ func (p *SP) handleMetadata(w http.ResponseWriter, r *http.Request) {
 // requestState is the server-side record of an AuthnRequest.
 type requestState struct {
 	ReturnTo string `json:"returnTo"`
+	// TestTicket marks the set-up wizard's test sign-in (sso.TestTicket).
+	TestTicket string `json:"testTicket,omitempty"`
 }
 
 // bindName is the name of the cookie binding an AuthnRequest to the browser that
@@ -252,7 +301,7 @@ func (p *SP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenan
 		// login hint; Entra ID refuses requests that carry one, hence the opt-in).
 		req.Subject = &crewsaml.Subject{NameID: &crewsaml.NameID{Format: string(crewsaml.EmailAddressNameIDFormat), Value: loginHint}}
 	}
-	data, err := json.Marshal(requestState{ReturnTo: returnTo})
+	data, err := json.Marshal(requestState{ReturnTo: returnTo, TestTicket: sso.TestTicket(r.Context())})
 	if err != nil {
 		return err
 	}
@@ -285,7 +334,7 @@ func (p *SP) handleACS(w http.ResponseWriter, r *http.Request) {
 		p.S.Fail(w, r, http.StatusNotFound, "Unknown SAML connection.", err)
 		return
 	}
-	claims, returnTo, inResponseTo, err := p.verify(ctx, r, t, c, sp)
+	claims, attrs, rs, inResponseTo, err := p.verify(ctx, r, t, c, sp)
 	if errors.Is(err, errUnbound) && r.PostForm.Get(sso.RepostField) == "" {
 		// The binding cookie did not come with the IdP's cross-site POST (SameSite=Lax
 		// over plain http, or a browser that withholds it): post the same form again
@@ -300,7 +349,11 @@ func (p *SP) handleACS(w http.ResponseWriter, r *http.Request) {
 	if inResponseTo != "" {
 		p.S.ClearCrossSite(w, bindName(inResponseTo))
 	}
-	p.S.Complete(w, r, t, c, claims, returnTo)
+	if rs.TestTicket != "" {
+		p.S.CompleteTest(w, r, t, c, claims, attrs, rs.TestTicket, rs.ReturnTo)
+		return
+	}
+	p.S.Complete(w, r, t, c, claims, rs.ReturnTo)
 }
 
 // errUnbound: an SP-initiated response arrived without the cookie binding its request to
@@ -308,43 +361,46 @@ func (p *SP) handleACS(w http.ResponseWriter, r *http.Request) {
 var errUnbound = errors.New("the SAML request is not bound to this browser")
 
 // verify runs every check on a posted response and returns the identity it asserts.
-func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, sp *crewsaml.ServiceProvider) (claims provisioning.Claims, returnTo, inResponseTo string, err error) {
+func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, sp *crewsaml.ServiceProvider) (claims provisioning.Claims, attrs map[string][]string, rs requestState, inResponseTo string, err error) {
 	var none provisioning.Claims
 	if r.Form.Get("SAMLart") != "" {
-		return none, "", "", errors.New("artifact binding is not supported")
+		return none, nil, rs, "", errors.New("artifact binding is not supported")
 	}
 	raw, err := base64.StdEncoding.DecodeString(r.PostForm.Get("SAMLResponse"))
 	if err != nil || len(raw) == 0 {
-		return none, "", "", errors.New("SAMLResponse is not base64")
+		return none, nil, rs, "", errors.New("SAMLResponse is not base64")
 	}
 	issued, inResponseTo, err := precheck(raw)
 	if err != nil {
-		return none, "", "", err
+		return none, nil, rs, "", err
 	}
 	now := p.S.Now()
 	if err := notFuture("response", issued, now); err != nil {
-		return none, "", "", err
+		return none, nil, rs, "", err
 	}
-	returnTo = p.S.Config.DefaultReturnTo
+	rs.ReturnTo = p.S.Config.DefaultReturnTo
 	var possible []string
+	if inResponseTo == "" && c.Disabled {
+		return none, nil, rs, "", errors.New("the connection is not active")
+	}
 	if inResponseTo == "" {
 		if !c.SAML.AllowIdPInitiated {
-			return none, "", "", errors.New("IdP-initiated login is disabled on this connection")
+			return none, nil, rs, "", errors.New("IdP-initiated login is disabled on this connection")
 		}
 		sp.AllowIDPInitiated = true
 	} else {
 		st, err := p.S.States.GetState(ctx, provisioning.StateSAMLRequest, inResponseTo, now)
 		if err != nil {
-			return none, "", "", fmt.Errorf("InResponseTo %q: %w", inResponseTo, err)
+			return none, nil, rs, "", fmt.Errorf("InResponseTo %q: %w", inResponseTo, err)
 		}
 		if st.TenantID != t.ID || st.ConnectionID != c.ID {
-			return none, "", "", errors.New("InResponseTo belongs to another connection")
+			return none, nil, rs, "", errors.New("InResponseTo belongs to another connection")
 		}
 		// The request must have been started by this browser. IdP-initiated responses
 		// (above) have no request to bind to: that is why they are a per-connection
 		// opt-in.
 		if !p.S.CheckCrossSite(r, bindName(inResponseTo), sso.HashKey(inResponseTo)) {
-			return none, "", "", errUnbound
+			return none, nil, rs, "", errUnbound
 		}
 		possible = []string{inResponseTo}
 	}
@@ -354,31 +410,39 @@ func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant
 		if errors.As(err, &ire) {
 			err = ire.PrivateErr
 		}
-		return none, "", "", fmt.Errorf("invalid SAML response: %w", err)
+		return none, nil, rs, "", fmt.Errorf("invalid SAML response: %w", err)
 	}
 	if inResponseTo != "" {
 		// Single use: a second response to the same request fails here.
 		st, err := p.S.States.TakeState(ctx, provisioning.StateSAMLRequest, inResponseTo, now)
 		if err != nil {
-			return none, "", "", fmt.Errorf("request %q already answered: %w", inResponseTo, err)
+			return none, nil, rs, "", fmt.Errorf("request %q already answered: %w", inResponseTo, err)
 		}
-		var rs requestState
-		if err := json.Unmarshal(st.Data, &rs); err == nil && rs.ReturnTo != "" {
-			if safe, ok := p.S.SafeReturnTo(rs.ReturnTo); ok {
-				returnTo = safe
+		var got requestState
+		if err := json.Unmarshal(st.Data, &got); err != nil {
+			return none, nil, rs, "", fmt.Errorf("request %q state: %w", inResponseTo, err)
+		}
+		if got.ReturnTo != "" {
+			if safe, ok := p.S.SafeReturnTo(got.ReturnTo); ok {
+				rs.ReturnTo = safe
 			}
+		}
+		rs.TestTicket = got.TestTicket
+		// A connection that is not active answers only the wizard's test sign-in.
+		if c.Disabled && rs.TestTicket == "" {
+			return none, nil, rs, "", errors.New("the connection is not active")
 		}
 	}
 	if err := notFuture("assertion", assertion.IssueInstant, now); err != nil {
-		return none, "", "", err
+		return none, nil, rs, "", err
 	}
 	if assertion.ID == "" {
-		return none, "", "", errors.New("assertion has no ID")
+		return none, nil, rs, "", errors.New("assertion has no ID")
 	}
 	if err := p.S.States.RememberAssertion(ctx, c.ID, assertion.ID, replayUntil(assertion, now), now); err != nil {
-		return none, "", "", fmt.Errorf("replayed assertion: %w", err)
+		return none, nil, rs, "", fmt.Errorf("replayed assertion: %w", err)
 	}
-	return claimsOf(c, assertion), returnTo, inResponseTo, nil
+	return claimsOf(c, assertion), attributesOf(assertion), rs, inResponseTo, nil
 }
 
 // precheck parses the response once before crewjam does: it must carry no DOCTYPE (no
@@ -493,6 +557,23 @@ var (
 	groupAttrs   = []string{"groups", "memberOf", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"}
 )
 
+// attributesOf lists every attribute of the assertion by name (the test sign-in shows
+// them), with the NameID as "NameID".
+func attributesOf(a *crewsaml.Assertion) map[string][]string {
+	out := map[string][]string{}
+	if a.Subject != nil && a.Subject.NameID != nil {
+		out["NameID"] = []string{a.Subject.NameID.Value}
+	}
+	for _, st := range a.AttributeStatements {
+		for _, at := range st.Attributes {
+			for _, v := range at.Values {
+				out[at.Name] = append(out[at.Name], v.Value)
+			}
+		}
+	}
+	return out
+}
+
 func claimsOf(c *provisioning.Connection, a *crewsaml.Assertion) provisioning.Claims {
 	values := map[string][]string{}
 	for _, st := range a.AttributeStatements {
@@ -568,6 +649,12 @@ func Prepare(box *secretbox.Box, c *provisioning.Connection, idpMetadata, keyPEM
 	if c.ID == "" {
 		c.ID = uuid.NewString()
 	}
+	if len(keyPEM) == 0 && c.SAML != nil && len(c.SAML.SPKeySealed) > 0 {
+		// New IdP metadata for an existing connection keeps its SP key: the IdP trusts it.
+		c.Type = provisioning.ConnSAML
+		c.SAML.IdPMetadataXML = string(idpMetadata)
+		return nil
+	}
 	var der []byte
 	if len(keyPEM) == 0 {
 		key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -606,3 +693,15 @@ func Prepare(box *secretbox.Box, c *provisioning.Connection, idpMetadata, keyPEM
 	c.SAML.IdPMetadataXML, c.SAML.SPKeySealed, c.SAML.SPCertPEM = string(idpMetadata), sealed, string(certPEM)
 	return nil
 }
+
+// Preparer checks and seals the SAML side of connections made through the admin API and
+// the set-up wizard (provisioning.ConnectionPreparer, together with oidc.Preparer).
+type Preparer struct{ Box *secretbox.Box }
+
+// PrepareSAML parses the IdP metadata into c and seals a new SP key unless c has one.
+func (p Preparer) PrepareSAML(c *provisioning.Connection, metadata []byte) error {
+	return Prepare(p.Box, c, metadata, nil, nil)
+}
+
+// CheckSAMLCertificate reports whether pemCert is one PEM X.509 certificate.
+func (p Preparer) CheckSAMLCertificate(pemCert string) error { return CheckCertificate(pemCert) }

@@ -1,0 +1,94 @@
+package admin
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+// setupLinkView is a set-up link without its hash, with its state.
+type setupLinkView struct {
+	*provisioning.SetupLink
+	State string `json:"state"`
+	URL   string `json:"url,omitempty"`
+}
+
+func (a *API) createSetupLink(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	var b struct {
+		// ExpiresIn is the lifetime in hours (default 168, at most 720).
+		ExpiresInHours int `json:"expiresInHours"`
+	}
+	if err := a.decode(w, r, &b); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	token, l, err := a.eng.CreateSetupLink(r.Context(), p.Actor, p.Tenant.ID, time.Duration(b.ExpiresInHours)*time.Hour)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	// The token is in this response only; the store keeps its hash.
+	writeJSON(w, http.StatusCreated, map[string]any{"id": l.ID, "token": token, "path": "/setup/" + token,
+		"expiresAt": l.ExpiresAt})
+}
+
+func (a *API) listSetupLinks(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	ls, err := a.eng.ListSetupLinks(r.Context(), p.Tenant.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	now := a.eng.Now()
+	out := make([]setupLinkView, len(ls))
+	for i := range ls {
+		out[i] = setupLinkView{SetupLink: &ls[i], State: ls[i].State(now)}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"setupLinks": out})
+}
+
+func (a *API) revokeSetupLink(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	if err := a.eng.RevokeSetupLink(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// provisioningLog serves the tenant's SCIM requests (kind=scim, the default) or sign-in
+// attempts with their refusal reasons (kind=signin), newest first.
+func (a *API) provisioningLog(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+	q := r.URL.Query()
+	limit, _, err := pageParams(r, 100)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	since, err := timeParam(r, "since")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	switch q.Get("kind") {
+	case "", "scim":
+		es, err := a.eng.ListProvisioningLog(r.Context(), p.Tenant.ID, provisioning.ProvisioningLogQuery{TokenID: q.Get("token"),
+			Method: q.Get("method"), Status: q.Get("status"), Since: since, Limit: limit})
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"kind": "scim", "entries": es})
+	case "signin":
+		es, err := a.eng.Store.ListLogins(r.Context(), p.Tenant.ID, provisioning.LoginQuery{Result: q.Get("result"), Since: since, Limit: limit})
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if es == nil {
+			es = []provisioning.LoginEvent{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"kind": "signin", "entries": es})
+	default:
+		a.fail(w, r, badf("kind", "must be scim or signin"))
+	}
+}

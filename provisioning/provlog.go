@@ -1,0 +1,268 @@
+package provisioning
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// ProvisioningLogEntry is one SCIM request and its response as the tenant's IT admin sees
+// it in the provisioning log: bodies redacted (passwords, secrets, tokens) and capped.
+type ProvisioningLogEntry struct {
+	ID        int64     `json:"id"`
+	TenantID  string    `json:"-"`
+	At        time.Time `json:"at"`
+	TokenID   string    `json:"tokenId,omitempty"`
+	RequestID string    `json:"requestId,omitempty"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Status    int       `json:"status"`
+	LatencyMS float64   `json:"latencyMs"`
+	SCIMType  string    `json:"scimType,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Request   string    `json:"request,omitempty"`
+	Response  string    `json:"response,omitempty"`
+	// RawRequest and RawResponse are the captured bodies handed to Record; the writer
+	// redacts them into Request and Response off the request path and drops them.
+	RawRequest  []byte `json:"-"`
+	RawResponse []byte `json:"-"`
+}
+
+// MaxCapturedBody is how much of a body a door captures for the log; a longer body is
+// logged by its size only.
+const MaxCapturedBody = 64 << 10
+
+// finish redacts the raw bodies and reads the SCIM error of a failed response.
+func (e *ProvisioningLogEntry) finish() {
+	if e.RawRequest != nil || e.RawResponse != nil {
+		e.Request, e.Response = RedactBody(e.RawRequest), RedactBody(e.RawResponse)
+		if e.Status >= 400 {
+			var se struct {
+				ScimType string `json:"scimType"`
+				Detail   string `json:"detail"`
+			}
+			if json.Unmarshal(e.RawResponse, &se) == nil {
+				e.SCIMType, e.Error = se.ScimType, capBody(redactString(se.Detail))
+			}
+		}
+	}
+	e.RawRequest, e.RawResponse = nil, nil
+}
+
+// ProvisioningLogQuery filters the log; zero fields do not filter.
+type ProvisioningLogQuery struct {
+	TokenID string
+	Method  string
+	// Status: "error" (>= 400), "ok" (< 400) or an exact code.
+	Status string
+	Since  time.Time
+	Limit  int
+}
+
+// MaxLoggedBody is how much of each body the log keeps (after redaction).
+const MaxLoggedBody = 4 << 10
+
+// Redacted replaces secret values in logged bodies.
+const Redacted = "[redacted]"
+
+// sensitiveKeys are JSON member names (compared case-insensitively, SCIM URN prefixes
+// removed) whose values are never logged.
+var sensitiveKeys = map[string]bool{"password": true, "secret": true, "clientsecret": true, "client_secret": true,
+	"token": true, "access_token": true, "refresh_token": true, "authorization": true, "apikey": true, "api_key": true}
+
+// RedactBody returns body with every sensitive member's value replaced and cut to
+// MaxLoggedBody. A body that is not JSON is kept only as its length: it might hold
+// anything.
+func RedactBody(body []byte) string {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return ""
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if len(body) >= MaxCapturedBody {
+		return "(" + itoa(len(body)) + "+ bytes, too large to log)"
+	}
+	if err := dec.Decode(&v); err != nil {
+		return "(" + itoa(len(body)) + " bytes, not JSON)"
+	}
+	v = redactValue(v, "")
+	out, err := json.Marshal(v)
+	if err != nil {
+		return "(" + itoa(len(body)) + " bytes)"
+	}
+	return capBody(string(out))
+}
+
+func redactValue(v any, key string) any {
+	if sensitive(key) {
+		return Redacted
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		// A PATCH operation names its target in "path": {"op":"replace","path":"password","value":"…"}.
+		if p, ok := x["path"].(string); ok && sensitive(p) {
+			if _, has := x["value"]; has {
+				x["value"] = Redacted
+			}
+		}
+		for k, val := range x {
+			x[k] = redactValue(val, k)
+		}
+		return x
+	case []any:
+		for i := range x {
+			x[i] = redactValue(x[i], "")
+		}
+		return x
+	case string:
+		return redactString(x)
+	}
+	return v
+}
+
+// sensitive reports whether a member name or PATCH path names a secret.
+func sensitive(key string) bool {
+	if key == "" {
+		return false
+	}
+	k := strings.ToLower(key)
+	if i := strings.LastIndexAny(k, ":."); i >= 0 {
+		k = k[i+1:]
+	}
+	return sensitiveKeys[k]
+}
+
+// redactString hides bearer tokens that appear inside a value.
+func redactString(s string) string {
+	if strings.Contains(s, TokenPrefix) || strings.Contains(s, SetupLinkPrefix) || strings.HasPrefix(strings.ToLower(s), "bearer ") {
+		return Redacted
+	}
+	return s
+}
+
+func capBody(s string) string {
+	if len(s) <= MaxLoggedBody {
+		return s
+	}
+	cut := MaxLoggedBody
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…(truncated)"
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// ProvisioningLog buffers log entries off the request path and writes them in batches:
+// Record never waits on the database. Entries reach the database within FlushEvery, or
+// sooner when a batch fills; Close writes what is left. Nothing is dropped: when the
+// buffer is full (the database is far behind) Record waits for room, and a batch whose
+// write fails is retried on the next ticks before it is given up with an error log.
+type ProvisioningLog struct {
+	store      SetupStore
+	log        *slog.Logger
+	ch         chan ProvisioningLogEntry
+	done       chan struct{}
+	flushEvery time.Duration
+	batch      int
+	closeOnce  sync.Once
+}
+
+// NewProvisioningLog starts the writer. flushEvery defaults to 250 ms.
+func NewProvisioningLog(e *Engine, flushEvery time.Duration) (*ProvisioningLog, error) {
+	s, err := e.setupStore()
+	if err != nil {
+		return nil, err
+	}
+	if flushEvery <= 0 {
+		flushEvery = 250 * time.Millisecond
+	}
+	l := &ProvisioningLog{store: s, log: e.Log, ch: make(chan ProvisioningLogEntry, 8192), done: make(chan struct{}),
+		flushEvery: flushEvery, batch: 200}
+	go l.run()
+	return l, nil
+}
+
+// Record queues an entry. It waits only when 8192 entries are already queued.
+func (l *ProvisioningLog) Record(e ProvisioningLogEntry) { l.ch <- e }
+
+// Close writes the buffered entries and stops the writer.
+func (l *ProvisioningLog) Close() {
+	l.closeOnce.Do(func() {
+		close(l.ch)
+		<-l.done
+	})
+}
+
+func (l *ProvisioningLog) run() {
+	defer close(l.done)
+	t := time.NewTicker(l.flushEvery)
+	defer t.Stop()
+	buf := make([]ProvisioningLogEntry, 0, l.batch)
+	failures := 0
+	flush := func() {
+		if len(buf) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := l.store.AppendProvisioningLog(ctx, buf)
+		cancel()
+		if err != nil && failures < 3 {
+			failures++
+			l.log.Warn("provisioning log: write batch, will retry", "entries", len(buf), "err", err)
+			return
+		}
+		if err != nil {
+			l.log.Error("provisioning log: batch given up", "entries", len(buf), "err", err)
+		}
+		failures = 0
+		buf = buf[:0]
+	}
+	for {
+		select {
+		case e, ok := <-l.ch:
+			if !ok {
+				flush()
+				return
+			}
+			e.finish()
+			buf = append(buf, e)
+			if len(buf) >= l.batch && failures == 0 {
+				flush()
+			}
+		case <-t.C:
+			flush()
+		}
+	}
+}
+
+// ListProvisioningLog reads a tenant's log, newest first.
+func (e *Engine) ListProvisioningLog(ctx context.Context, tenantID string, q ProvisioningLogQuery) ([]ProvisioningLogEntry, error) {
+	s, err := e.setupStore()
+	if err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 || q.Limit > 500 {
+		q.Limit = 100
+	}
+	return s.ListProvisioningLog(ctx, tenantID, q)
+}
+
+// PurgeProvisioningLog deletes entries older than the retention.
+func (e *Engine) PurgeProvisioningLog(ctx context.Context, retention time.Duration) (int64, error) {
+	s, err := e.setupStore()
+	if err != nil {
+		return 0, err
+	}
+	return s.PurgeProvisioningLog(ctx, e.now().Add(-retention))
+}

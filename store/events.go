@@ -1,0 +1,689 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/seatbridge/seatbridge/provisioning"
+)
+
+// This file implements the event log, webhook endpoints and deliveries, and the
+// back-channel logout outbox.
+
+var (
+	_ provisioning.WebhookStore = (*DB)(nil)
+	_ provisioning.WebhookTx    = (*conn)(nil)
+)
+
+// AppendEvent buffers ev; flushEvents writes the buffer as the transaction's last step.
+// Taking the tenant's sequence numbers there, and not at the first event, keeps the
+// counter row locked only for the commit: a transaction that took numbers early and then
+// waited for another row lock could deadlock with one holding that row and waiting for
+// the counter.
+func (c *conn) AppendEvent(ctx context.Context, ev *provisioning.Event) error {
+	if !c.inTx {
+		return errors.New("append event: not in a transaction")
+	}
+	c.events = append(c.events, ev)
+	return nil
+}
+
+// flushEvents numbers and inserts the buffered events. The counter row it updates stays
+// locked until commit (PostgreSQL row lock; SQLite has one writer), so sequence numbers
+// become visible in increasing order: no reader can see N+1 before N.
+func (c *conn) flushEvents(ctx context.Context) error {
+	evs := c.events
+	c.events = nil
+	if len(evs) == 0 {
+		return nil
+	}
+	byTenant := map[string][]*provisioning.Event{}
+	var order []string
+	for _, ev := range evs {
+		if _, ok := byTenant[ev.TenantID]; !ok {
+			order = append(order, ev.TenantID)
+		}
+		byTenant[ev.TenantID] = append(byTenant[ev.TenantID], ev)
+	}
+	for _, tid := range order {
+		list := byTenant[tid]
+		var top int64
+		if err := c.get(ctx, &top, `INSERT INTO event_cursors (tenant_id, seq) VALUES (?, ?)
+			ON CONFLICT (tenant_id) DO UPDATE SET seq = event_cursors.seq + excluded.seq RETURNING seq`, tid, len(list)); err != nil {
+			return fmt.Errorf("event sequence: %w", err)
+		}
+		first := top - int64(len(list)) + 1
+		for i, ev := range list {
+			ev.Seq = first + int64(i)
+			body, err := json.Marshal(ev)
+			if err != nil {
+				return fmt.Errorf("event body: %w", err)
+			}
+			if _, err := c.exec(ctx, `INSERT INTO events (tenant_id, seq, id, type, user_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				ev.TenantID, ev.Seq, ev.ID, ev.Type, ev.UserID, string(body), micros(ev.Time)); err != nil {
+				return fmt.Errorf("insert event: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+type eventRow struct {
+	Seq    int64  `db:"seq"`
+	UserID string `db:"user_id"`
+	Body   string `db:"body"`
+}
+
+func (r *eventRow) event() (provisioning.Event, error) {
+	var ev provisioning.Event
+	if err := json.Unmarshal([]byte(r.Body), &ev); err != nil {
+		return ev, fmt.Errorf("event %d: %w", r.Seq, err)
+	}
+	ev.Seq, ev.UserID = r.Seq, r.UserID
+	return ev, nil
+}
+
+func (db *DB) ListEvents(ctx context.Context, tenantID string, after int64, limit int) ([]provisioning.Event, error) {
+	var rows []eventRow
+	if err := db.selectx(ctx, &rows, `SELECT seq, user_id, body FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		tenantID, after, limit); err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	out := make([]provisioning.Event, 0, len(rows))
+	for i := range rows {
+		ev, err := rows[i].event()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+func (db *DB) LastEventSeq(ctx context.Context, tenantID string) (int64, error) {
+	var seq int64
+	err := db.get(ctx, &seq, `SELECT seq FROM event_cursors WHERE tenant_id = ?`, tenantID)
+	if errors.Is(err, provisioning.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("last event: %w", err)
+	}
+	return seq, nil
+}
+
+func (c *conn) EnqueueLogout(ctx context.Context, l *provisioning.LogoutRequest) error {
+	if _, err := c.exec(ctx, `INSERT INTO logout_outbox (id, tenant_id, user_id, session_id, reason, status, attempts, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`, l.ID, l.TenantID, l.UserID, l.SessionID, string(l.Reason),
+		micros(l.NextAttemptAt), micros(l.CreatedAt)); err != nil {
+		return fmt.Errorf("queue logout: %w", err)
+	}
+	return nil
+}
+
+type logoutRow struct {
+	ID            string `db:"id"`
+	TenantID      string `db:"tenant_id"`
+	UserID        string `db:"user_id"`
+	SessionID     string `db:"session_id"`
+	Reason        string `db:"reason"`
+	Attempts      int    `db:"attempts"`
+	NextAttemptAt int64  `db:"next_attempt_at"`
+	CreatedAt     int64  `db:"created_at"`
+}
+
+func (db *DB) ClaimLogouts(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]provisioning.LogoutRequest, error) {
+	var out []provisioning.LogoutRequest
+	err := db.InTx(ctx, func(tx provisioning.Tx) error {
+		c := tx.(*conn)
+		var rows []logoutRow
+		if err := c.selectx(ctx, &rows, `SELECT id, tenant_id, user_id, session_id, reason, attempts, next_attempt_at, created_at
+			FROM logout_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND claimed_until <= ?
+			ORDER BY next_attempt_at, id LIMIT ?`+c.skipLocked(), micros(now), micros(now), limit); err != nil {
+			return fmt.Errorf("claim logouts: %w", err)
+		}
+		out = out[:0]
+		for _, r := range rows {
+			if _, err := c.exec(ctx, `UPDATE logout_outbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 WHERE id = ?`,
+				worker, micros(now.Add(lease)), r.ID); err != nil {
+				return fmt.Errorf("claim logouts: %w", err)
+			}
+			out = append(out, provisioning.LogoutRequest{ID: r.ID, TenantID: r.TenantID, UserID: r.UserID, SessionID: r.SessionID,
+				Reason: provisioning.LogoutReason(r.Reason), Attempts: r.Attempts + 1, NextAttemptAt: fromMicros(r.NextAttemptAt),
+				CreatedAt: fromMicros(r.CreatedAt)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (c *conn) FinishLogout(ctx context.Context, l *provisioning.LogoutRequest, status, lastError, worker string) error {
+	res, err := c.exec(ctx, `UPDATE logout_outbox SET status = ?, last_error = ?, next_attempt_at = ?, claimed_by = '', claimed_until = 0
+		WHERE id = ? AND status = 'pending' AND claimed_by = ?`, status, lastError, micros(l.NextAttemptAt), l.ID, worker)
+	if err != nil {
+		return fmt.Errorf("finish logout: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("logout %s: claim lost: %w", l.ID, provisioning.ErrConflict)
+	}
+	return nil
+}
+
+// skipLocked lets concurrent claimers on PostgreSQL take disjoint rows instead of
+// queueing; SQLite's single writer already serialises them.
+func (c *conn) skipLocked() string {
+	if c.d == Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// ---- webhook endpoints ----
+
+type webhookRow struct {
+	ID             string `db:"id"`
+	TenantID       string `db:"tenant_id"`
+	URL            string `db:"url"`
+	Description    string `db:"description"`
+	EventFilter    string `db:"event_filter"`
+	Secrets        []byte `db:"secrets"`
+	State          string `db:"state"`
+	DisabledReason string `db:"disabled_reason"`
+	Cursor         int64  `db:"cursor"`
+	Version        int64  `db:"version"`
+	CreatedAt      int64  `db:"created_at"`
+	UpdatedAt      int64  `db:"updated_at"`
+}
+
+const webhookCols = `id, tenant_id, url, description, event_filter, secrets, state, disabled_reason, cursor, version, created_at, updated_at`
+
+func (r *webhookRow) endpoint() (*provisioning.WebhookEndpoint, error) {
+	ep := &provisioning.WebhookEndpoint{ID: r.ID, TenantID: r.TenantID, URL: r.URL, Description: r.Description, SecretsSealed: r.Secrets,
+		State: r.State, DisabledReason: r.DisabledReason, Cursor: r.Cursor, Version: r.Version, CreatedAt: fromMicros(r.CreatedAt),
+		UpdatedAt: fromMicros(r.UpdatedAt)}
+	if err := json.Unmarshal([]byte(r.EventFilter), &ep.Events); err != nil {
+		return nil, fmt.Errorf("webhook %s filter: %w", r.ID, err)
+	}
+	return ep, nil
+}
+
+func (c *conn) CreateWebhook(ctx context.Context, w *provisioning.WebhookEndpoint) error {
+	f, err := json.Marshal(w.Events)
+	if err != nil {
+		return err
+	}
+	if _, err := c.exec(ctx, `INSERT INTO webhook_endpoints (`+webhookCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.ID, w.TenantID, w.URL, w.Description, string(f), w.SecretsSealed, w.State, w.DisabledReason, w.Cursor, w.Version,
+		micros(w.CreatedAt), micros(w.UpdatedAt)); err != nil {
+		return fmt.Errorf("create webhook: %w", err)
+	}
+	return nil
+}
+
+func (c *conn) getWebhook(ctx context.Context, tenantID, id, lock string) (*provisioning.WebhookEndpoint, error) {
+	var r webhookRow
+	if err := c.get(ctx, &r, `SELECT `+webhookCols+` FROM webhook_endpoints WHERE tenant_id = ? AND id = ?`+lock, tenantID, id); err != nil {
+		return nil, fmt.Errorf("webhook %s: %w", id, err)
+	}
+	return r.endpoint()
+}
+
+func (db *DB) GetWebhook(ctx context.Context, tenantID, id string) (*provisioning.WebhookEndpoint, error) {
+	return db.conn.getWebhook(ctx, tenantID, id, "")
+}
+
+func (db *DB) ListWebhooks(ctx context.Context, tenantID string) ([]provisioning.WebhookEndpoint, error) {
+	var rows []webhookRow
+	if err := db.selectx(ctx, &rows, `SELECT `+webhookCols+` FROM webhook_endpoints WHERE tenant_id = ? ORDER BY created_at, id`, tenantID); err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	out := make([]provisioning.WebhookEndpoint, 0, len(rows))
+	for i := range rows {
+		ep, err := rows[i].endpoint()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *ep)
+	}
+	return out, nil
+}
+
+func (c *conn) UpdateWebhook(ctx context.Context, tenantID, id string, fn func(*provisioning.WebhookEndpoint) error) (*provisioning.WebhookEndpoint, error) {
+	ep, err := c.getWebhook(ctx, tenantID, id, c.forUpdate())
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(ep); err != nil {
+		return nil, err
+	}
+	ep.Version++
+	f, err := json.Marshal(ep.Events)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.exec(ctx, `UPDATE webhook_endpoints SET url = ?, description = ?, event_filter = ?, secrets = ?, state = ?,
+		disabled_reason = ?, version = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
+		ep.URL, ep.Description, string(f), ep.SecretsSealed, ep.State, ep.DisabledReason, ep.Version, micros(ep.UpdatedAt), tenantID, id); err != nil {
+		return nil, fmt.Errorf("update webhook: %w", err)
+	}
+	return ep, nil
+}
+
+func (c *conn) DeleteWebhook(ctx context.Context, tenantID, id string) error {
+	res, err := c.exec(ctx, `DELETE FROM webhook_endpoints WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	if err != nil {
+		return fmt.Errorf("delete webhook: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("webhook %s: %w", id, provisioning.ErrNotFound)
+	}
+	return nil
+}
+
+// ---- deliveries ----
+
+type deliveryRow struct {
+	ID            string        `db:"id"`
+	TenantID      string        `db:"tenant_id"`
+	EndpointID    string        `db:"endpoint_id"`
+	EventSeq      int64         `db:"event_seq"`
+	EventID       string        `db:"event_id"`
+	EventType     string        `db:"event_type"`
+	UserKey       string        `db:"user_key"`
+	Status        string        `db:"status"`
+	Attempts      int           `db:"attempts"`
+	NextAttemptAt int64         `db:"next_attempt_at"`
+	LastStatus    int           `db:"last_status"`
+	LastError     string        `db:"last_error"`
+	CreatedAt     int64         `db:"created_at"`
+	DeliveredAt   sql.NullInt64 `db:"delivered_at"`
+}
+
+const deliveryCols = `d.id, d.tenant_id, d.endpoint_id, d.event_seq, d.event_id, d.event_type, d.user_key, d.status, d.attempts,
+	d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.delivered_at`
+
+func (r *deliveryRow) delivery() provisioning.WebhookDelivery {
+	return provisioning.WebhookDelivery{ID: r.ID, TenantID: r.TenantID, EndpointID: r.EndpointID, EventSeq: r.EventSeq, EventID: r.EventID,
+		EventType: r.EventType, UserKey: r.UserKey, Status: r.Status, Attempts: r.Attempts, NextAttemptAt: fromMicros(r.NextAttemptAt),
+		LastStatus: r.LastStatus, LastError: r.LastError, CreatedAt: fromMicros(r.CreatedAt), DeliveredAt: fromOptMicros(r.DeliveredAt)}
+}
+
+func (db *DB) ListDeliveries(ctx context.Context, tenantID, endpointID string, limit int) ([]provisioning.WebhookDelivery, error) {
+	var rows []deliveryRow
+	if err := db.selectx(ctx, &rows, `SELECT `+deliveryCols+` FROM webhook_deliveries d WHERE d.tenant_id = ? AND d.endpoint_id = ?
+		ORDER BY d.event_seq DESC LIMIT ?`, tenantID, endpointID, limit); err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	out := make([]provisioning.WebhookDelivery, len(rows))
+	for i := range rows {
+		out[i] = rows[i].delivery()
+	}
+	return out, nil
+}
+
+// ListAttempts lists the logged failures of a delivery and, once delivered, its
+// successful attempt kept in the delivery row.
+func (db *DB) ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]provisioning.WebhookAttempt, error) {
+	out, err := db.listFailedAttempts(ctx, tenantID, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	var d struct {
+		Attempts  int           `db:"attempts"`
+		Status    int           `db:"last_status"`
+		Worker    string        `db:"last_worker"`
+		Latency   int64         `db:"last_latency_ms"`
+		Excerpt   string        `db:"last_excerpt"`
+		Delivered sql.NullInt64 `db:"delivered_at"`
+	}
+	err = db.get(ctx, &d, `SELECT attempts, last_status, last_worker, last_latency_ms, last_excerpt, delivered_at FROM webhook_deliveries
+		WHERE tenant_id = ? AND id = ?`, tenantID, deliveryID)
+	if errors.Is(err, provisioning.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delivery %s: %w", deliveryID, err)
+	}
+	if d.Delivered.Valid {
+		out = append(out, provisioning.WebhookAttempt{ID: deliveryID + ":" + fmt.Sprint(d.Attempts), TenantID: tenantID, DeliveryID: deliveryID,
+			Attempt: d.Attempts, Worker: d.Worker, StatusCode: d.Status, LatencyMS: d.Latency, ResponseExcerpt: d.Excerpt,
+			At: fromMicros(d.Delivered.Int64)})
+	}
+	return out, nil
+}
+
+func (db *DB) listFailedAttempts(ctx context.Context, tenantID, deliveryID string) ([]provisioning.WebhookAttempt, error) {
+	var rows []struct {
+		ID       string `db:"id"`
+		Attempt  int    `db:"attempt"`
+		Worker   string `db:"worker"`
+		Status   int    `db:"status_code"`
+		Latency  int64  `db:"latency_ms"`
+		Error    string `db:"error"`
+		Response string `db:"response_excerpt"`
+		At       int64  `db:"at"`
+	}
+	if err := db.selectx(ctx, &rows, `SELECT id, attempt, worker, status_code, latency_ms, error, response_excerpt, at
+		FROM webhook_attempts WHERE tenant_id = ? AND delivery_id = ? ORDER BY attempt, at`, tenantID, deliveryID); err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	out := make([]provisioning.WebhookAttempt, len(rows))
+	for i, r := range rows {
+		out[i] = provisioning.WebhookAttempt{ID: r.ID, TenantID: tenantID, DeliveryID: deliveryID, Attempt: r.Attempt, Worker: r.Worker,
+			StatusCode: r.Status, LatencyMS: r.Latency, Error: r.Error, ResponseExcerpt: r.Response, At: fromMicros(r.At)}
+	}
+	return out, nil
+}
+
+// FanOutWebhooks runs in its own short transaction per call. On PostgreSQL each active
+// endpoint row is locked with SKIP LOCKED, so two replicas never fan out the same
+// endpoint's events at once, and the delivery's unique (endpoint, event) index makes a
+// repeat harmless anyway.
+func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, match func(*provisioning.WebhookEndpoint, *provisioning.Event) bool, newID func() string) (int, error) {
+	if limit <= 0 {
+		limit = 500
+	}
+	created := 0
+	err := db.InTx(ctx, func(tx provisioning.Tx) error {
+		c := tx.(*conn)
+		created = 0
+		var rows []webhookRow
+		if err := c.selectx(ctx, &rows, `SELECT `+webhookCols+` FROM webhook_endpoints e WHERE state = 'active'
+			AND EXISTS (SELECT 1 FROM event_cursors k WHERE k.tenant_id = e.tenant_id AND k.seq > e.cursor)
+			ORDER BY updated_at, id LIMIT 50`+c.skipLocked()); err != nil {
+			return fmt.Errorf("fan out: %w", err)
+		}
+		for i := range rows {
+			ep, err := rows[i].endpoint()
+			if err != nil {
+				return err
+			}
+			// The filter needs the type only: the bodies stay unread.
+			var evs []struct {
+				Seq    int64  `db:"seq"`
+				UserID string `db:"user_id"`
+				ID     string `db:"id"`
+				Type   string `db:"type"`
+			}
+			if err := c.selectx(ctx, &evs, `SELECT seq, user_id, id, type FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+				ep.TenantID, ep.Cursor, limit); err != nil {
+				return fmt.Errorf("fan out: %w", err)
+			}
+			// One multi-row INSERT per chunk: on SQLite every statement runs under the
+			// single writer that SCIM requests wait for.
+			var args []any
+			rowsN := 0
+			insert := func() error {
+				if rowsN == 0 {
+					return nil
+				}
+				q := `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_seq, event_id, event_type, user_key,
+					status, attempts, next_attempt_at, created_at) VALUES ` +
+					strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?), `, rowsN), ", ") +
+					` ON CONFLICT (endpoint_id, event_seq) DO NOTHING`
+				if _, err := c.exec(ctx, q, args...); err != nil {
+					return fmt.Errorf("fan out: %w", err)
+				}
+				created += rowsN
+				args, rowsN = args[:0], 0
+				return nil
+			}
+			for j := range evs {
+				ev := provisioning.Event{Seq: evs[j].Seq, ID: evs[j].ID, TenantID: ep.TenantID, Type: evs[j].Type, UserID: evs[j].UserID}
+				if !match(ep, &ev) {
+					continue
+				}
+				args = append(args, newID(), ep.TenantID, ep.ID, ev.Seq, ev.ID, ev.Type, ev.UserID, micros(now), micros(now))
+				if rowsN++; rowsN == 100 {
+					if err := insert(); err != nil {
+						return err
+					}
+				}
+			}
+			if err := insert(); err != nil {
+				return err
+			}
+			if len(evs) > 0 {
+				if _, err := c.exec(ctx, `UPDATE webhook_endpoints SET cursor = ? WHERE id = ?`, evs[len(evs)-1].Seq, ep.ID); err != nil {
+					return fmt.Errorf("fan out: %w", err)
+				}
+			}
+		}
+		return nil
+	})
+	return created, err
+}
+
+// ClaimDeliveries takes, per endpoint and user, only the oldest pending delivery: the
+// next one becomes claimable when that one is delivered or fails for good, so one user's
+// events reach the receiver in order, whatever the number of workers.
+func (db *DB) ClaimDeliveries(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]provisioning.ClaimedDelivery, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	var out []provisioning.ClaimedDelivery
+	err := db.InTx(ctx, func(tx provisioning.Tx) error {
+		c := tx.(*conn)
+		lock := ""
+		if c.d == Postgres {
+			lock = " FOR UPDATE OF d SKIP LOCKED"
+		}
+		var rows []struct {
+			deliveryRow
+			URL     string `db:"url"`
+			Secrets []byte `db:"secrets"`
+			Body    string `db:"body"`
+		}
+		if err := c.selectx(ctx, &rows, `SELECT `+deliveryCols+`, e.url, e.secrets, ev.body FROM webhook_deliveries d
+			JOIN webhook_endpoints e ON e.id = d.endpoint_id
+			JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.seq = d.event_seq
+			WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND d.claimed_until <= ? AND e.state = 'active'
+			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.user_key = d.user_key
+				AND p.status = 'pending' AND p.event_seq < d.event_seq)
+			ORDER BY d.next_attempt_at, d.event_seq LIMIT ?`+lock, micros(now), micros(now), limit); err != nil {
+			return fmt.Errorf("claim deliveries: %w", err)
+		}
+		out = out[:0]
+		if len(rows) > 0 {
+			args := []any{worker, micros(now.Add(lease))}
+			for i := range rows {
+				args = append(args, rows[i].ID)
+			}
+			if _, err := c.exec(ctx, `UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1
+				WHERE id IN (`+placeholders(len(rows))+`)`, args...); err != nil {
+				return fmt.Errorf("claim deliveries: %w", err)
+			}
+		}
+		for i := range rows {
+			r := &rows[i]
+			r.Attempts++
+			// The stored body is the event as published, seq included (flushEvents).
+			out = append(out, provisioning.ClaimedDelivery{WebhookDelivery: r.delivery(), URL: r.URL, SecretsSealed: r.Secrets, Body: []byte(r.Body)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (c *conn) FinishDelivery(ctx context.Context, d *provisioning.WebhookDelivery, a *provisioning.WebhookAttempt, worker string) error {
+	res, err := c.exec(ctx, `UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = ?,
+		claimed_by = '', claimed_until = 0 WHERE id = ? AND status = 'pending' AND claimed_by = ?`,
+		d.Status, micros(d.NextAttemptAt), d.LastStatus, d.LastError, optMicros(d.DeliveredAt), d.ID, worker)
+	if err != nil {
+		return fmt.Errorf("finish delivery: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("delivery %s: claim lost: %w", d.ID, provisioning.ErrConflict)
+	}
+	if _, err := c.exec(ctx, `INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, worker, status_code, latency_ms, error,
+		response_excerpt, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.TenantID, a.DeliveryID, a.Attempt, a.Worker, a.StatusCode,
+		a.LatencyMS, a.Error, a.ResponseExcerpt, micros(a.At)); err != nil {
+		return fmt.Errorf("log attempt: %w", err)
+	}
+	return nil
+}
+
+// MarkDelivered finishes successful deliveries still claimed by worker, logging each
+// one's successful attempt in its row; it returns how many it finished (fewer when claims
+// were lost). A CASE per column keeps it one statement per chunk.
+func (c *conn) MarkDelivered(ctx context.Context, as []*provisioning.WebhookAttempt, worker string) (int, error) {
+	total := 0
+	for len(as) > 0 {
+		chunk := as[:min(len(as), 100)]
+		as = as[len(chunk):]
+		// The casts give PostgreSQL the parameters' types, which it cannot infer here.
+		cases := func(col, typ string, val func(*provisioning.WebhookAttempt) any) (string, []any) {
+			var b strings.Builder
+			var args []any
+			b.WriteString(col + " = CASE id")
+			for _, a := range chunk {
+				b.WriteString(" WHEN ? THEN CAST(? AS " + typ + ")")
+				args = append(args, a.DeliveryID, val(a))
+			}
+			b.WriteString(" END")
+			return b.String(), args
+		}
+		var sets []string
+		var args []any
+		for _, col := range []struct {
+			name, typ string
+			val       func(*provisioning.WebhookAttempt) any
+		}{
+			{"last_status", "INTEGER", func(a *provisioning.WebhookAttempt) any { return a.StatusCode }},
+			{"last_latency_ms", "BIGINT", func(a *provisioning.WebhookAttempt) any { return a.LatencyMS }},
+			{"last_excerpt", "TEXT", func(a *provisioning.WebhookAttempt) any { return a.ResponseExcerpt }},
+			{"delivered_at", "BIGINT", func(a *provisioning.WebhookAttempt) any { return micros(a.At) }},
+		} {
+			s, a := cases(col.name, col.typ, col.val)
+			sets = append(sets, s)
+			args = append(args, a...)
+		}
+		args = append(args, worker, worker)
+		for _, a := range chunk {
+			args = append(args, a.DeliveryID)
+		}
+		res, err := c.exec(ctx, `UPDATE webhook_deliveries SET status = 'delivered', last_error = '', `+strings.Join(sets, ", ")+`,
+			last_worker = ?, claimed_by = '', claimed_until = 0 WHERE status = 'pending' AND claimed_by = ? AND id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return total, fmt.Errorf("mark delivered: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+	}
+	return total, nil
+}
+
+func (c *conn) ReplayDelivery(ctx context.Context, tenantID, endpointID, id string, now time.Time) (*provisioning.WebhookDelivery, error) {
+	res, err := c.exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, created_at = ?, claimed_by = '',
+		claimed_until = 0, delivered_at = NULL WHERE tenant_id = ? AND endpoint_id = ? AND id = ? AND status <> 'pending'`,
+		micros(now), micros(now), tenantID, endpointID, id)
+	if err != nil {
+		return nil, fmt.Errorf("replay delivery: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var status string
+		if err := c.get(ctx, &status, `SELECT status FROM webhook_deliveries WHERE tenant_id = ? AND endpoint_id = ? AND id = ?`,
+			tenantID, endpointID, id); err != nil {
+			return nil, fmt.Errorf("delivery %s: %w", id, err)
+		}
+		return nil, &provisioning.RuleError{Field: "id", Reason: "the delivery is still pending"}
+	}
+	var r deliveryRow
+	if err := c.get(ctx, &r, `SELECT `+deliveryCols+` FROM webhook_deliveries d WHERE d.tenant_id = ? AND d.id = ?`, tenantID, id); err != nil {
+		return nil, fmt.Errorf("delivery %s: %w", id, err)
+	}
+	d := r.delivery()
+	return &d, nil
+}
+
+// ClaimSink leases, for one sink, up to limit tenants whose events it has not published
+// yet, with the events after its cursor (at most perTenant each).
+func (db *DB) ClaimSink(ctx context.Context, sink, worker string, now time.Time, lease time.Duration, limit, perTenant int) ([]provisioning.SinkBatch, error) {
+	var out []provisioning.SinkBatch
+	err := db.InTx(ctx, func(tx provisioning.Tx) error {
+		c := tx.(*conn)
+		out = out[:0]
+		if _, err := c.exec(ctx, `INSERT INTO event_sinks (sink, tenant_id) SELECT ?, k.tenant_id FROM event_cursors k
+			WHERE NOT EXISTS (SELECT 1 FROM event_sinks s WHERE s.sink = ? AND s.tenant_id = k.tenant_id)
+			ON CONFLICT (sink, tenant_id) DO NOTHING`, sink, sink); err != nil {
+			return fmt.Errorf("claim sink: %w", err)
+		}
+		var rows []struct {
+			TenantID string `db:"tenant_id"`
+			Cursor   int64  `db:"cursor"`
+		}
+		if err := c.selectx(ctx, &rows, `SELECT s.tenant_id, s.cursor FROM event_sinks s JOIN event_cursors k ON k.tenant_id = s.tenant_id
+			WHERE s.sink = ? AND s.cursor < k.seq AND s.claimed_until <= ? ORDER BY s.tenant_id LIMIT ?`+c.skipLocked(),
+			sink, micros(now), limit); err != nil {
+			return fmt.Errorf("claim sink: %w", err)
+		}
+		for _, r := range rows {
+			if _, err := c.exec(ctx, `UPDATE event_sinks SET claimed_by = ?, claimed_until = ? WHERE sink = ? AND tenant_id = ?`,
+				worker, micros(now.Add(lease)), sink, r.TenantID); err != nil {
+				return fmt.Errorf("claim sink: %w", err)
+			}
+			var evs []eventRow
+			if err := c.selectx(ctx, &evs, `SELECT seq, user_id, body FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+				r.TenantID, r.Cursor, perTenant); err != nil {
+				return fmt.Errorf("claim sink: %w", err)
+			}
+			b := provisioning.SinkBatch{TenantID: r.TenantID}
+			for i := range evs {
+				ev, err := evs[i].event()
+				if err != nil {
+					return err
+				}
+				b.Events = append(b.Events, ev)
+			}
+			out = append(out, b)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ReleaseSink moves a claimed sink cursor to seq (never backwards) and ends the lease.
+func (db *DB) ReleaseSink(ctx context.Context, sink, worker, tenantID string, seq int64) error {
+	return db.InTx(ctx, func(tx provisioning.Tx) error {
+		c := tx.(*conn)
+		res, err := c.exec(ctx, `UPDATE event_sinks SET cursor = CASE WHEN cursor < ? THEN ? ELSE cursor END, claimed_by = '', claimed_until = 0
+			WHERE sink = ? AND tenant_id = ? AND claimed_by = ?`, seq, seq, sink, tenantID, worker)
+		if err != nil {
+			return fmt.Errorf("release sink: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("sink %s tenant %s: claim lost: %w", sink, tenantID, provisioning.ErrConflict)
+		}
+		return nil
+	})
+}
+
+// PurgeEvents deletes what retention no longer keeps: events, deliveries (with their
+// attempts) and finished back-channel logouts. Deliveries still pending go too: their
+// events are gone, and left behind they would hold back their users' later deliveries.
+func (db *DB) PurgeEvents(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	err := db.InTx(ctx, func(tx provisioning.Tx) error {
+		c := tx.(*conn)
+		total = 0
+		for _, q := range []string{
+			`DELETE FROM webhook_deliveries WHERE created_at < ?`,
+			`DELETE FROM events WHERE created_at < ?`,
+			`DELETE FROM logout_outbox WHERE created_at < ? AND status <> 'pending'`,
+		} {
+			res, err := c.exec(ctx, q, micros(cutoff))
+			if err != nil {
+				return fmt.Errorf("purge events: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+		}
+		return nil
+	})
+	return total, err
+}

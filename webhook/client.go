@@ -1,0 +1,67 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/seatbridge/seatbridge/internal/httpx"
+)
+
+// ErrForbiddenAddress is returned when an outbound request would reach an address the
+// guard refuses (loopback, private, link-local, …).
+var ErrForbiddenAddress = errors.New("destination address not allowed")
+
+// ClientOptions configures the outbound client.
+type ClientOptions struct {
+	// AllowPrivate lets requests reach loopback and private addresses (tests, private
+	// networks). Off by default: a tenant admin must not be able to make Seatbridge
+	// call its own internal services.
+	AllowPrivate bool
+	// Timeout bounds a whole request (default 10 s).
+	Timeout time.Duration
+}
+
+// NewClient returns an HTTP client for outbound deliveries. The guard runs in the
+// dialer's Control hook, on the address actually dialed after DNS resolution, so a host
+// name that resolves (or re-resolves) to a private address is refused as well; proxies
+// from the environment are ignored and redirects are not followed, as both would bypass
+// it.
+func NewClient(o ClientOptions) *http.Client {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	if !o.AllowPrivate {
+		d.Control = func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
+			}
+			if !httpx.PublicAddr(ap.Addr()) {
+				return fmt.Errorf("%w: %s", ErrForbiddenAddress, ap.Addr())
+			}
+			return nil
+		}
+	}
+	tr := &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   10,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: o.Timeout,
+	}
+	return &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
