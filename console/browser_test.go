@@ -75,6 +75,13 @@ func TestBrowserInviteAndAccept(t *testing.T) {
 			t.Fatalf("the Agent's profile page:\n%s", txt)
 		}
 		shot(t, ctx, "own-profile")
+		// Two-factor set-up: the QR code renders under the console's CSP.
+		run(t, ctx, chromedp.Click(chromedp.CSS(`form[action$="/me/2fa/begin"] button`)), chromedp.WaitVisible(chromedp.CSS(`img.qr`)))
+		if w := get(t, ctx, chromedp.Evaluate[int](`document.querySelector('img.qr').naturalWidth`)); w == 0 {
+			t.Fatal("the QR code image did not load")
+		}
+		shot(t, ctx, "two-factor")
+		run(t, ctx, chromedp.Navigate(e.srv.URL+"/admin/acme/me"), chromedp.WaitVisible(chromedp.CSS(`header.top`)))
 		// Every other page sends them back to their profile.
 		run(t, ctx, chromedp.Navigate(e.srv.URL+"/admin/acme/users"), chromedp.WaitVisible(chromedp.CSS(`header.top`)))
 		loc = location(t, ctx)

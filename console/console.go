@@ -82,6 +82,11 @@ func (h *Handler) table() []route {
 		{"GET", "/{$}", "", h.home},
 		{"GET", "/me", "", h.me},
 		{"POST", "/me/password", "", h.changeOwnPassword},
+		{"POST", "/me/profile", "", h.editOwnProfile},
+		{"POST", "/me/sessions/end-others", "", h.endOtherSessions},
+		{"POST", "/me/2fa/begin", "", h.beginTOTP},
+		{"POST", "/me/2fa/confirm", "", h.confirmTOTP},
+		{"POST", "/me/2fa/remove", "", h.removeTOTP},
 		{"POST", "/signout", "", h.signOut},
 
 		{"GET", "/users", users, h.users},
@@ -94,6 +99,9 @@ func (h *Handler) table() []route {
 		{"POST", "/users/{id}/teams", users, h.userTeams},
 		{"POST", "/users/{id}/seat", users, h.userSeat},
 		{"POST", "/users/{id}/status", users, h.userStatus},
+		{"POST", "/users/{id}/password", users, h.userPassword},
+		{"POST", "/users/{id}/invite", users, h.sendInvitation},
+		{"POST", "/users/{id}/2fa/reset", users, h.resetTwoFactor},
 
 		{"GET", "/invite", users, h.invite},
 		{"POST", "/invite", users, h.invitePost},
@@ -161,6 +169,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	// A console URL without the trailing slash, and unknown pages below it.
 	mux.HandleFunc("GET "+Prefix+"{tenant}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+url.PathEscape(r.PathValue("tenant"))+"/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET "+Prefix+"{tenant}/", func(w http.ResponseWriter, r *http.Request) {
+		h.message(w, nil, http.StatusNotFound, "Page not found", "There is no such page in the console.")
 	})
 }
 
@@ -261,8 +272,8 @@ func (h *Handler) session(r *http.Request, slug string) (*provisioning.Access, e
 	return acc, nil
 }
 
-// toSignIn sends the browser to the tenant's sign-in page (password when the tenant allows
-// it, else single sign-on), which returns here afterwards. A POST returns to the page's
+// toSignIn sends the browser to the tenant's sign-in page (password when the engine says
+// the tenant signs in with passwords, else single sign-on), which returns here afterwards. A POST returns to the page's
 // GET form, never replays.
 func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request, slug string) {
 	t, err := h.eng.Store.GetTenantBySlug(r.Context(), slug)
@@ -280,9 +291,16 @@ func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request, slug string) 
 	if r.Method != http.MethodGet {
 		back = Prefix + url.PathEscape(t.Slug) + "/"
 	}
+	// The engine's rule: a tenant without an SSO connection always signs in with passwords.
+	pw, err := h.Accounts.PasswordLoginAllowed(r.Context(), t)
+	if err != nil {
+		h.Log.ErrorContext(r.Context(), "console: sign-in method", "err", err)
+		h.message(w, nil, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
 	q := url.Values{"return_to": {back}}
 	target := "/sso/" + url.PathEscape(t.Slug) + "/login?" + q.Encode()
-	if t.Policy.AllowPasswordLogin {
+	if pw {
 		target = "/login/" + url.PathEscape(t.Slug) + "?" + q.Encode()
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)

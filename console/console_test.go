@@ -11,8 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/seatbridge/seatbridge/console"
 	"github.com/seatbridge/seatbridge/internal/httpx"
@@ -68,6 +72,17 @@ func (c *client) do(method, path string, body io.Reader, contentType string, hdr
 	return response{resp.StatusCode, resp.Header, string(b)}
 }
 
+// sessionUserID is the id of the user a client is signed in as.
+func (e *env) sessionUserID(c *client) string {
+	e.t.Helper()
+	id, secret, _ := strings.Cut(c.cookie, ".")
+	acc, err := e.eng.SessionAccess(context.Background(), id, secret)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return acc.User.ID
+}
+
 func (c *client) get(path string) response { c.t.Helper(); return c.do("GET", path, nil, "", nil) }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
@@ -103,6 +118,14 @@ func TestConsoleHTTP(t *testing.T) {
 		}
 		other, err := e.eng.CreateTenant(bg, cli, "globex", "Globex", 5)
 		if err != nil {
+			t.Fatal(err)
+		}
+		// Without an SSO connection a tenant signs in with passwords; with one, through it.
+		if r := anon.get("/admin/globex/"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login/globex?return_to=") {
+			t.Fatalf("tenant without SSO: %d %s", r.status, r.header.Get("Location"))
+		}
+		if _, err := e.eng.CreateConnection(bg, cli, other.ID, &provisioning.Connection{Type: provisioning.ConnOIDC, Mode: provisioning.ModeJIT,
+			OIDC: &provisioning.OIDCSettings{Issuer: "https://idp.example.com", ClientID: "c"}}); err != nil {
 			t.Fatal(err)
 		}
 		if r := anon.get("/admin/globex/"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/sso/globex/login?return_to=") {
@@ -186,6 +209,56 @@ func TestConsoleHTTP(t *testing.T) {
 		if r := agent.post("/admin/acme/users/bulk", url.Values{"csrf": {agent.token()}, "ids": {victim.ID}, "action": {"reactivate"}}); r.status != http.StatusForbidden {
 			t.Fatalf("agent bulk post: %d", r.status)
 		}
+		// Self-service: own profile, field errors, other sessions signed out.
+		atok := agent.token()
+		if r := agent.post("/admin/acme/me/profile", url.Values{"csrf": {atok}, "displayName": {"Andy A."}, "preferredLanguage": {"not a tag!"}}); r.status != http.StatusBadRequest ||
+			!strings.Contains(r.body, `id="e-preferredLanguage"`) {
+			t.Fatalf("own profile with a bad language: %d", r.status)
+		}
+		if r := agent.post("/admin/acme/me/profile", url.Values{"csrf": {atok}, "displayName": {"Andy A."}, "preferredLanguage": {"de-ch"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("own profile: %d %s", r.status, r.body)
+		}
+		second := e.session("andy@acme.test", "agent password 123")
+		if r := agent.get("/admin/acme/me"); !strings.Contains(r.body, "Andy A.") || !strings.Contains(r.body, "de-CH") || !strings.Contains(r.body, "Sign out everywhere else") {
+			t.Fatal("own profile after the change")
+		}
+		if r := agent.post("/admin/acme/me/sessions/end-others", url.Values{"csrf": {atok}}); r.status != http.StatusSeeOther {
+			t.Fatalf("end other sessions: %d", r.status)
+		}
+		if r := second.get("/admin/acme/me"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login/acme") {
+			t.Fatalf("the other session after sign-out everywhere else: %d", r.status)
+		}
+		if r := agent.get("/admin/acme/me"); r.status != 200 {
+			t.Fatalf("this session after sign-out everywhere else: %d", r.status)
+		}
+
+		// Two-factor sign-in: set up with the QR page, recovery codes once; an admin resets it.
+		r = agent.post("/admin/acme/me/2fa/begin", url.Values{"csrf": {atok}})
+		totpSecret := regexp.MustCompile(`<code class="key">([A-Z2-7]+)</code>`).FindStringSubmatch(r.body)
+		if r.status != 200 || totpSecret == nil || !strings.Contains(r.body, `src="data:image/png;base64,`) {
+			t.Fatalf("2FA set-up page: %d", r.status)
+		}
+		if r := agent.post("/admin/acme/me/2fa/confirm", url.Values{"csrf": {atok}, "code": {"000000"}, "secret": {totpSecret[1]}}); r.status == 200 {
+			t.Fatal("a wrong code turned 2FA on")
+		}
+		code, err := totp.GenerateCode(totpSecret[1], time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := agent.post("/admin/acme/me/2fa/confirm", url.Values{"csrf": {atok}, "code": {code}, "secret": {totpSecret[1]}}); r.status != 200 || !strings.Contains(r.body, "recovery codes") {
+			t.Fatalf("2FA confirm: %d %s", r.status, r.body)
+		}
+		andyID := e.sessionUserID(agent)
+		if r := admin.get("/admin/acme/users/" + andyID); !strings.Contains(r.body, "Reset second factor") {
+			t.Fatal("no reset of the second factor on the user page")
+		}
+		if r := admin.post("/admin/acme/users/"+andyID+"/2fa/reset", url.Values{"csrf": {admin.token()}, "confirm": {"yes"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("reset 2FA: %d %s", r.status, r.body)
+		}
+		if st, _ := e.acc.TwoFactorStatus(bg, e.tenant.ID, andyID); st.TOTP {
+			t.Fatal("2FA still on after the reset")
+		}
+
 		// Settings pages need manage_settings.
 		if r := agent.get("/admin/acme/tokens"); r.status != http.StatusSeeOther {
 			t.Fatalf("agent on tokens: %d", r.status)
@@ -320,8 +393,78 @@ func TestConsoleHTTP(t *testing.T) {
 		if r := admin.post(teamURL+"/members", url.Values{"csrf": {tok}, "members": {"andy@acme.test\nolga@acme.test"}}); r.status != http.StatusSeeOther {
 			t.Fatalf("add members: %d %s", r.status, r.body)
 		}
-		if r := admin.get(teamURL); !strings.Contains(r.body, "Andy Agent") || !strings.Contains(r.body, "2 members") {
+		if r := admin.get(teamURL); !strings.Contains(r.body, "andy@acme.test") || !strings.Contains(r.body, "2 members") {
 			t.Fatal("team page after adding members")
+		}
+
+		// Password reset of a local account: confirmed, shown once, and it works.
+		andy, _ := e.eng.ListUsers(bg, e.tenant.ID, provisioning.UserQuery{Limit: 1, Filter: provisioning.Compare{Field: "userName", Op: provisioning.OpEq, Value: "andy@acme.test"}})
+		andyURL := "/admin/acme/users/" + andy.Users[0].ID
+		if r := admin.get(andyURL); !strings.Contains(r.body, "Reset password") {
+			t.Fatal("no password card for a local account")
+		}
+		pwForm := url.Values{"csrf": {tok}, "do": {"reset"}}
+		if r := admin.post(andyURL+"/password", pwForm); r.status != 200 || !strings.Contains(r.body, "Reset this password?") {
+			t.Fatalf("reset without confirmation: %d", r.status)
+		}
+		pwForm.Set("confirm", "yes")
+		r = admin.post(andyURL+"/password", pwForm)
+		temp := regexp.MustCompile(`id="secret" class="secret" readonly value="([^"]+)"`).FindStringSubmatch(r.body)
+		if r.status != 200 || temp == nil {
+			t.Fatalf("reset: %d", r.status)
+		}
+		if _, err := e.acc.PasswordLogin(bg, provisioning.PasswordLoginRequest{TenantID: e.tenant.ID, Email: "andy@acme.test", Password: html.UnescapeString(temp[1])}); err != nil {
+			t.Fatalf("sign in with the shown temporary password: %v", err)
+		}
+		if r := admin.post(andyURL+"/password", url.Values{"csrf": {tok}, "do": {"unlock"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("unlock: %d %s", r.status, r.body)
+		}
+
+		// The audit log filters by action and dates.
+		if r := admin.get("/admin/acme/audit?action=role.create"); r.status != 200 || !strings.Contains(r.body, "<code>role.create</code>") || strings.Contains(r.body, "<code>team.create</code>") {
+			t.Fatalf("audit filtered by action: %d", r.status)
+		}
+		if r := admin.get("/admin/acme/audit?from=2000-01-01&to=2000-01-02"); r.status != 200 || !strings.Contains(r.body, "No events") {
+			t.Fatalf("audit filtered by dates: %d", r.status)
+		}
+		if r := admin.get("/admin/acme/audit?from=yesterday"); r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="e-from"`) {
+			t.Fatalf("audit with a bad date: %d", r.status)
+		}
+
+		if r := admin.get("/admin/acme/no-such-page"); r.status != http.StatusNotFound || !strings.Contains(r.body, "Page not found") {
+			t.Fatalf("unknown console page: %d", r.status)
+		}
+
+		// "All matching users": every user the filters match, after a confirmation.
+		scope := url.Values{"csrf": {tok}, "action": {"add_roles"}, "role": {"Viewer"}, "scope": {"matching"}, "back": {"/admin/acme/users?q=filler1"}}
+		if r := admin.post("/admin/acme/users/bulk", scope); r.status != 200 || !strings.Contains(r.body, "all 10 users") {
+			t.Fatalf("bulk on matching users without confirmation: %d", r.status)
+		}
+		scope.Set("confirm", "yes")
+		if r := admin.post("/admin/acme/users/bulk", scope); r.status != http.StatusSeeOther {
+			t.Fatalf("bulk on matching users: %d %s", r.status, r.body)
+		}
+		if p, _ := e.eng.ListUsers(bg, e.tenant.ID, provisioning.UserQuery{Limit: 0, Filter: provisioning.Compare{Field: "role", Op: provisioning.OpEq, Value: "Viewer"}}); p.Total != 10 {
+			t.Fatalf("Viewers after the bulk change on matching users: %d", p.Total)
+		}
+
+		// Invite later: the account first, the invitation from its page.
+		r = admin.post("/admin/acme/invite", url.Values{"csrf": {tok}, "email": {"later@acme.test"}, "displayName": {"Lea Later"}, "role": {"Agent"}})
+		if r.status != http.StatusSeeOther || !strings.Contains(r.header.Get("Location"), "done=later") {
+			t.Fatalf("invite later: %d %s", r.status, r.header.Get("Location"))
+		}
+		laterURL := strings.SplitN(r.header.Get("Location"), "?", 2)[0]
+		if invs, _ := e.acc.ListInvitations(bg, e.tenant.ID, provisioning.InvitePending); slices.ContainsFunc(invs, func(i provisioning.Invitation) bool { return i.Email == "later@acme.test" }) {
+			t.Fatal("invite later sent an invitation")
+		}
+		if r := admin.get(laterURL); !strings.Contains(r.body, "Send invitation") {
+			t.Fatal("the account created for later has no Send invitation button")
+		}
+		if r := admin.post(laterURL+"/invite", url.Values{"csrf": {tok}}); r.status != http.StatusSeeOther {
+			t.Fatalf("send invitation later: %d %s", r.status, r.body)
+		}
+		if invs, _ := e.acc.ListInvitations(bg, e.tenant.ID, provisioning.InvitePending); !slices.ContainsFunc(invs, func(i provisioning.Invitation) bool { return i.Email == "later@acme.test" }) {
+			t.Fatal("no invitation after Send invitation")
 		}
 
 		// Every page renders for the admin.

@@ -56,7 +56,7 @@ func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, rq *request, 
 }
 
 func (h *Handler) invite(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.formPage(w, r, rq, http.StatusOK, "invite", "Invite a user", url.Values{"seat": {"on"}}, nil)
+	h.formPage(w, r, rq, http.StatusOK, "invite", "Invite a user", url.Values{"seat": {"on"}, "sendNow": {"on"}}, nil)
 }
 
 func (h *Handler) invitePost(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -68,7 +68,20 @@ func (h *Handler) invitePost(w http.ResponseWriter, r *http.Request, rq *request
 	if req.Email == "" {
 		errs["email"] = "Enter the e-mail address to send the invitation to."
 	}
-	if len(errs) == 0 {
+	if len(errs) == 0 && f.Get("sendNow") != "on" {
+		// Invite later: the account exists now, the invitation goes from its page.
+		u, err := h.eng.CreateAdminUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, provisioning.NewUser{Email: req.Email,
+			DisplayName: req.DisplayName, GivenName: req.GivenName, FamilyName: req.FamilyName, Roles: req.Roles, Teams: req.Teams, Seat: req.Seat})
+		if err == nil {
+			http.Redirect(w, r, rq.base+"/users/"+url.PathEscape(u.ID)+"?done=later", http.StatusSeeOther)
+			return
+		}
+		var ok bool
+		if errs, ok = fieldErrors(err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat"); !ok {
+			h.fail(w, r, rq, err)
+			return
+		}
+	} else if len(errs) == 0 {
 		_, err := h.Accounts.CreateInvitation(r.Context(), rq.p.Actor, rq.p.Tenant.ID, req)
 		if err == nil {
 			http.Redirect(w, r, rq.base+"/invitations?done=invited", http.StatusSeeOther)
@@ -104,6 +117,15 @@ func (h *Handler) invitations(w http.ResponseWriter, r *http.Request, rq *reques
 	}
 	h.render(w, rq, http.StatusOK, "invitations", &view{Title: "Invitations", Nav: "invitations", Notice: notice(r),
 		Form: url.Values{"state": {string(state)}}, Data: rows})
+}
+
+// sendInvitation invites an account created without an invitation ("invite later").
+func (h *Handler) sendInvitation(w http.ResponseWriter, r *http.Request, rq *request) {
+	if _, err := h.Accounts.InviteUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id"), nil, nil, false); err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	http.Redirect(w, r, rq.base+"/invitations?done=invited", http.StatusSeeOther)
 }
 
 func (h *Handler) resend(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -206,7 +228,8 @@ func (h *Handler) importPost(w http.ResponseWriter, r *http.Request, rq *request
 		return
 	}
 	apply := r.PostFormValue("apply") == "yes"
-	rep, err := h.eng.ImportCSV(r.Context(), rq.p.Actor, rq.p.Tenant.ID, bytes.NewReader(content), !apply)
+	invite := r.PostFormValue("invite") == "on"
+	rep, err := h.Accounts.ImportCSV(r.Context(), rq.p.Actor, rq.p.Tenant.ID, bytes.NewReader(content), !apply, invite)
 	status := http.StatusOK
 	switch {
 	case errors.Is(err, provisioning.ErrImportRejected):
@@ -230,7 +253,8 @@ func (h *Handler) importPost(w http.ResponseWriter, r *http.Request, rq *request
 	h.render(w, rq, status, "review", &view{Title: "Review the import", Nav: "users", Data: struct {
 		Report *provisioning.ImportReport
 		CSV    string
-	}{rep, string(content)}})
+		Invite bool
+	}{rep, string(content), invite}})
 }
 
 func (h *Handler) roles(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -489,6 +513,33 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, rq *request) {
 		}
 		aq.BeforeID = n
 	}
+	for _, f := range []struct {
+		name string
+		to   *time.Time
+		end  bool
+	}{{"from", &aq.Since, false}, {"to", &aq.Until, true}} {
+		v := q.Get(f.name)
+		if v == "" {
+			continue
+		}
+		d, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			errs[f.name] = "Use a date such as 2026-01-31."
+			continue
+		}
+		if f.end {
+			d = d.Add(24 * time.Hour) // through the end of that day (UTC)
+		}
+		*f.to = d
+	}
+	if len(errs) > 0 {
+		h.render(w, rq, http.StatusBadRequest, "audit", &view{Title: "Audit log", Nav: "audit", Form: q, Errors: errs,
+			Data: struct {
+				Events []provisioning.AuditEvent
+				Next   string
+			}{}})
+		return
+	}
 	evs, err := h.eng.ListAudit(r.Context(), rq.p.Tenant.ID, aq)
 	if err != nil {
 		h.fail(w, r, rq, err)
@@ -532,9 +583,13 @@ func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, rq *reque
 	}
 	if form == nil {
 		form = url.Values{"seatLimit": {strconv.Itoa(t.SeatLimit)}, "allowedDomains": {strings.Join(t.Policy.AllowedDomains, "\n")},
-			"blockedDomains": {strings.Join(t.Policy.BlockedDomains, "\n")}, "defaultRole": {t.Policy.DefaultRole}}
-		if t.Policy.BlockFreeMail {
-			form.Set("blockFreeMail", "on")
+			"blockedDomains": {strings.Join(t.Policy.BlockedDomains, "\n")}, "defaultRole": {t.Policy.DefaultRole},
+			"name": {t.Name}, "invitationTTL": {ttl(t)}, "appUrl": {t.Policy.AppURL}}
+		for k, on := range map[string]bool{"blockFreeMail": t.Policy.BlockFreeMail, "allowPasswordLogin": t.Policy.AllowPasswordLogin,
+			"requireTwoFactor": t.Policy.RequireTwoFactor} {
+			if on {
+				form.Set(k, "on")
+			}
 		}
 	}
 	v := &view{Title: "Settings", Nav: "settings", Notice: notice(r), Form: form, Errors: errs, Data: struct {
@@ -555,7 +610,10 @@ func ttl(t *provisioning.Tenant) string {
 		d = provisioning.DefaultInvitationTTL
 	}
 	if d%(24*time.Hour) == 0 {
-		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	if d%time.Hour == 0 {
+		return strconv.Itoa(int(d/time.Hour)) + "h"
 	}
 	return d.String()
 }
@@ -572,12 +630,15 @@ func (h *Handler) settingsPost(w http.ResponseWriter, r *http.Request, rq *reque
 		return
 	}
 	allowed, blocked := lines(f.Get("allowedDomains")), lines(f.Get("blockedDomains"))
-	block := f.Get("blockFreeMail") == "on"
-	role := strings.TrimSpace(f.Get("defaultRole"))
-	_, err = h.eng.UpdatePolicy(r.Context(), rq.p.Actor, rq.p.Tenant.ID, provisioning.PolicyInput{SeatLimit: &n,
-		AllowedDomains: &allowed, BlockedDomains: &blocked, BlockFreeMail: &block, DefaultRole: &role})
+	block, pwLogin, twoFA := f.Get("blockFreeMail") == "on", f.Get("allowPasswordLogin") == "on", f.Get("requireTwoFactor") == "on"
+	role, name := strings.TrimSpace(f.Get("defaultRole")), strings.TrimSpace(f.Get("name"))
+	inviteTTL, appURL := strings.TrimSpace(f.Get("invitationTTL")), strings.TrimSpace(f.Get("appUrl"))
+	_, err = h.eng.UpdatePolicy(r.Context(), rq.p.Actor, rq.p.Tenant.ID, provisioning.PolicyInput{Name: &name, SeatLimit: &n,
+		AllowedDomains: &allowed, BlockedDomains: &blocked, BlockFreeMail: &block, DefaultRole: &role,
+		AllowPasswordLogin: &pwLogin, InvitationTTL: &inviteTTL, RequireTwoFactor: &twoFA, AppURL: &appURL})
 	if err != nil {
-		errs, ok := fieldErrors(err, "seatLimit", "allowedDomains", "blockedDomains", "defaultRole")
+		errs, ok := fieldErrors(err, "name", "seatLimit", "allowedDomains", "blockedDomains", "defaultRole", "invitationTTL", "appUrl",
+			"allowPasswordLogin", "requireTwoFactor")
 		if !ok {
 			h.fail(w, r, rq, err)
 			return

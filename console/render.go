@@ -92,9 +92,18 @@ var funcs = template.FuncMap{
 	},
 	"add":   func(a, b int) int { return a + b },
 	"field": field,
-	"list":  func(s ...string) []string { return s },
-	"pct":   func(a, b int) int { return pct(a, b) },
-	"name":  userName,
+	"amr": func(s string) string {
+		switch s {
+		case "pwd", "":
+			return "password"
+		case "saml", "oidc":
+			return "single sign-on (" + strings.ToUpper(s) + ")"
+		}
+		return s
+	},
+	"list": func(s ...string) []string { return s },
+	"pct":  func(a, b int) int { return pct(a, b) },
+	"name": userName,
 }
 
 func pct(a, b int) int {
@@ -235,6 +244,11 @@ var notices = map[string]string{
 	"cleared":      "The address may receive mail again.",
 	"imported":     "Import applied.",
 	"removed":      "Removed.",
+	"unlocked":     "Account unlocked: the user can sign in again.",
+	"signedout":    "Your other sessions are signed out.",
+	"2faoff":       "Two-factor sign-in is off.",
+	"2fareset":     "Second factor reset.",
+	"later":        "Account created without an invitation: send it from this page when you are ready.",
 	"tokenrevoked": "Token revoked: requests with it are refused from now on.",
 }
 

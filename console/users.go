@@ -18,13 +18,13 @@ const PageSize = 25
 // sorts are the users list's sort choices: a key (a leading "-" sorts descending) and
 // the filter field it sorts by.
 var sorts = []struct{ Key, Label, Field string }{
-	{"name", "Name (A–Z)", "displayName"},
-	{"-name", "Name (Z–A)", "displayName"},
+	{"name", "Name A–Z", "displayName"},
+	{"-name", "Name Z–A", "displayName"},
 	{"email", "User name", "userName"},
-	{"-lastLogin", "Last sign-in (recent first)", "lastLoginAt"},
-	{"lastLogin", "Last sign-in (oldest first)", "lastLoginAt"},
-	{"-created", "Newest first", "meta.created"},
-	{"created", "Oldest first", "meta.created"},
+	{"-lastLogin", "Recent sign-in", "lastLoginAt"},
+	{"lastLogin", "Oldest sign-in", "lastLoginAt"},
+	{"-created", "Newest", "meta.created"},
+	{"created", "Oldest", "meta.created"},
 	{"status", "Status", "status"},
 }
 
@@ -209,11 +209,22 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, rq *request) {
 	if ret := r.PostFormValue("back"); strings.HasPrefix(ret, rq.base+"/users") && !strings.ContainsAny(ret, "\\\r\n") {
 		back = ret
 	}
+	action := r.PostFormValue("action")
+	if r.PostFormValue("scope") == "matching" {
+		// Every user the list's filters match (not only the ticked ones), read again now.
+		var err error
+		if ids, err = h.matching(r, rq, back); err != nil {
+			h.fail(w, r, rq, err)
+			return
+		}
+		if len(ids) > 0 && !h.confirmed(w, r, rq, "Change every matching user?", fmt.Sprintf("“%s” applies to all %d users the list's filters match, not only the ticked ones.", actionLabels[action], len(ids)), "Apply to all", back, nil) {
+			return
+		}
+	}
 	if len(ids) == 0 {
 		h.message(w, rq, http.StatusBadRequest, "No users selected", "Tick the users to change in the list first.")
 		return
 	}
-	action := r.PostFormValue("action")
 	roles, teams := nonEmpty(r.PostForm["role"]), nonEmpty(r.PostForm["team"])
 	var err error
 	done := "bulk"
@@ -255,6 +266,37 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, rq *request) {
 		return
 	}
 	http.Redirect(w, r, withDone(back, done), http.StatusSeeOther)
+}
+
+// actionLabels name the bulk actions in confirmations.
+var actionLabels = map[string]string{"assign_seat": "Assign a seat", "unassign_seat": "Free their seats", "add_roles": "Add role",
+	"remove_roles": "Remove role", "set_roles": "Set role", "add_teams": "Add to team", "remove_teams": "Remove from team",
+	"deactivate": "Deactivate", "reactivate": "Reactivate"}
+
+// matching returns the ids of every user the list at back (its filters) shows, at most
+// provisioning.MaxBatch: a larger selection is refused, never cut.
+func (h *Handler) matching(r *http.Request, rq *request, back string) ([]string, error) {
+	u, err := url.Parse(back)
+	if err != nil {
+		return nil, provisioning.Invalid("back", "is not a list of this console")
+	}
+	uq, _, errs := userQuery(u.Query())
+	if len(errs) > 0 {
+		return nil, provisioning.Invalid("back", "the list's filters are not valid")
+	}
+	uq.Offset, uq.After, uq.Limit, uq.WithAccess = 0, "", provisioning.MaxBatch, false
+	page, err := h.eng.ListUsers(r.Context(), rq.p.Tenant.ID, uq)
+	if err != nil {
+		return nil, err
+	}
+	if page.Total > provisioning.MaxBatch {
+		return nil, provisioning.Invalid("scope", "%d users match: narrow the filters to at most %d", page.Total, provisioning.MaxBatch)
+	}
+	ids := make([]string, len(page.Users))
+	for i, u := range page.Users {
+		ids[i] = u.ID
+	}
+	return ids, nil
 }
 
 func withoutDone(q url.Values) url.Values {
@@ -339,6 +381,8 @@ type userData struct {
 	Self       bool
 	// Invitation is the user's pending (or expired) invitation, to resend or revoke here.
 	Invitation *provisioning.Invitation
+	Sessions   []provisioning.Session
+	TwoF       *provisioning.TwoFactorStatus
 }
 
 func (h *Handler) loadUser(ctx context.Context, rq *request, id string, withAudit bool) (*userData, error) {
@@ -369,6 +413,14 @@ func (h *Handler) loadUser(ctx context.Context, rq *request, id string, withAudi
 	}
 	if d.Logins, err = h.eng.LoginHistory(ctx, rq.p.Tenant.ID, id, provisioning.LoginQuery{Limit: 20}); err != nil {
 		return nil, err
+	}
+	if d.Sessions, err = h.eng.OwnSessions(ctx, rq.p.Tenant.ID, id); err != nil {
+		return nil, err
+	}
+	if u.PasswordHash != "" {
+		if d.TwoF, err = h.Accounts.TwoFactorStatus(ctx, rq.p.Tenant.ID, id); err != nil {
+			return nil, err
+		}
 	}
 	if u.Status == provisioning.StatusInvited {
 		// Pending invitations are few: the list is short even in a large tenant.
@@ -542,22 +594,117 @@ func (h *Handler) userStatus(w http.ResponseWriter, r *http.Request, rq *request
 	http.Redirect(w, r, back+"?done="+done, http.StatusSeeOther)
 }
 
+// userPassword resets a local password (a temporary one, shown once) or clears a
+// lockout.
+func (h *Handler) userPassword(w http.ResponseWriter, r *http.Request, rq *request) {
+	id := r.PathValue("id")
+	back := rq.base + "/users/" + url.PathEscape(id)
+	switch r.PostFormValue("do") {
+	case "reset":
+		if !h.confirmed(w, r, rq, "Reset this password?", "The current password stops working, the user's sessions end, and a temporary password is shown once on the next page.", "Reset password", back, nil) {
+			return
+		}
+		pw, err := h.Accounts.ResetPassword(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.ResetPasswordRequest{
+			ForceChange: r.PostFormValue("forceChange") == "on", SendMail: r.PostFormValue("sendMail") == "on"})
+		if err != nil {
+			h.fail(w, r, rq, err)
+			return
+		}
+		h.render(w, rq, http.StatusOK, "secret", &view{Title: "Password reset", Nav: "users", Data: secretData{
+			Intro: "The user can now sign in with this temporary password.", Label: "Temporary password", Secret: pw,
+			Note: "It is shown only now: copy it and pass it on securely.", Next: back, NextLabel: "Back to the user"}})
+	case "unlock":
+		if err := h.Accounts.UnlockAccount(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id); err != nil {
+			h.fail(w, r, rq, err)
+			return
+		}
+		http.Redirect(w, r, back+"?done=unlocked", http.StatusSeeOther)
+	default:
+		h.message(w, rq, http.StatusBadRequest, "Check your input", "Choose reset or unlock.")
+	}
+}
+
+// meData is the own profile page.
+type meData struct {
+	User     *provisioning.User
+	Roles    []string
+	Teams    []string
+	Logins   *provisioning.LoginSummary
+	Sessions []provisioning.Session
+	Current  string
+	Local    bool
+	IdP      bool
+	TwoF     *provisioning.TwoFactorStatus
+}
+
 // me is the signed-in user's own profile: the only page of a user without manage_users.
 func (h *Handler) me(w http.ResponseWriter, r *http.Request, rq *request) {
+	h.mePage(w, r, rq, http.StatusOK, nil, nil)
+}
+
+func (h *Handler) mePage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
 	ctx := r.Context()
-	u := rq.acc.User
-	logins, err := h.eng.LoginHistory(ctx, rq.p.Tenant.ID, u.ID, provisioning.LoginQuery{Limit: 10})
+	u, err := h.eng.GetUser(ctx, rq.p.Tenant.ID, rq.acc.User.ID)
 	if err != nil {
 		h.fail(w, r, rq, err)
 		return
 	}
-	h.render(w, rq, http.StatusOK, "me", &view{Title: "My profile", Nav: "me", Notice: notice(r), Data: struct {
-		User   *provisioning.User
-		Roles  []string
-		Teams  []string
-		Logins *provisioning.LoginSummary
-		Local  bool
-	}{u, rq.acc.Roles, rq.acc.Teams, logins, u.PasswordHash != ""}})
+	d := &meData{User: u, Roles: rq.acc.Roles, Teams: rq.acc.Teams, Current: rq.acc.Session.ID, Local: u.PasswordHash != "", IdP: u.IdPManaged()}
+	if d.Logins, err = h.eng.LoginHistory(ctx, rq.p.Tenant.ID, u.ID, provisioning.LoginQuery{Limit: 10}); err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	if d.Sessions, err = h.eng.OwnSessions(ctx, rq.p.Tenant.ID, u.ID); err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	if d.Local {
+		if d.TwoF, err = h.Accounts.TwoFactorStatus(ctx, rq.p.Tenant.ID, u.ID); err != nil {
+			h.fail(w, r, rq, err)
+			return
+		}
+	}
+	if form == nil {
+		form = profileForm(u)
+	}
+	v := &view{Title: "My profile", Nav: "me", Notice: notice(r), Form: form, Errors: errs, Data: d}
+	if len(errs) > 0 {
+		v.Error = "Nothing was saved: check the marked fields."
+	}
+	h.render(w, rq, status, "me", v)
+}
+
+// editOwnProfile saves the fields a user may change about themselves; the engine keeps
+// the identity provider's fields read-only.
+func (h *Handler) editOwnProfile(w http.ResponseWriter, r *http.Request, rq *request) {
+	var in provisioning.SelfEdit
+	ptr := map[string]**string{"givenName": &in.GivenName, "familyName": &in.FamilyName, "displayName": &in.DisplayName,
+		"externalId": &in.ExternalID, "preferredLanguage": &in.PreferredLanguage}
+	for name, p := range ptr {
+		if vs, ok := r.PostForm[name]; ok {
+			v := strings.TrimSpace(vs[0])
+			*p = &v
+		}
+	}
+	if _, err := h.eng.EditOwnProfile(r.Context(), rq.p.Actor, rq.p.Tenant.ID, in); err != nil {
+		errs, ok := fieldErrors(err, "givenName", "familyName", "displayName", "externalId", "preferredLanguage")
+		if !ok {
+			h.fail(w, r, rq, err)
+			return
+		}
+		h.mePage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+		return
+	}
+	http.Redirect(w, r, rq.base+"/me?done=saved", http.StatusSeeOther)
+}
+
+// endOtherSessions signs the user out everywhere but here.
+func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request, rq *request) {
+	if _, err := h.eng.EndOtherSessions(r.Context(), rq.p.Actor, rq.p.Tenant.ID, rq.acc.Session.ID); err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	http.Redirect(w, r, rq.base+"/me?done=signedout", http.StatusSeeOther)
 }
 
 func (h *Handler) changeOwnPassword(w http.ResponseWriter, r *http.Request, rq *request) {
