@@ -176,6 +176,11 @@ type ProvisioningLog struct {
 	flushEvery time.Duration
 	batch      int
 	closeOnce  sync.Once
+	// mu orders Record against Close: requests still running when the server stops (a
+	// shutdown timeout cuts them) must never send on the closed channel, and an entry sent
+	// before Close is still written by the writer's last flush.
+	mu     sync.RWMutex
+	closed bool
 }
 
 // NewProvisioningLog starts the writer. flushEvery defaults to 250 ms.
@@ -193,13 +198,31 @@ func NewProvisioningLog(e *Engine, flushEvery time.Duration) (*ProvisioningLog, 
 	return l, nil
 }
 
-// Record queues an entry. It waits only when 8192 entries are already queued.
-func (l *ProvisioningLog) Record(e ProvisioningLogEntry) { l.ch <- e }
+// Record queues an entry. It waits only when 8192 entries are already queued. After
+// Close it writes the entry itself, so a request that outlives the writer is still logged.
+func (l *ProvisioningLog) Record(e ProvisioningLogEntry) {
+	l.mu.RLock()
+	if !l.closed {
+		l.ch <- e // the writer drains until Close has the lock, so this cannot block forever
+		l.mu.RUnlock()
+		return
+	}
+	l.mu.RUnlock()
+	e.finish()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.store.AppendProvisioningLog(ctx, []ProvisioningLogEntry{e}); err != nil {
+		l.log.Error("provisioning log: entry after close not written", "err", err)
+	}
+}
 
 // Close writes the buffered entries and stops the writer.
 func (l *ProvisioningLog) Close() {
 	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.closed = true
 		close(l.ch)
+		l.mu.Unlock()
 		<-l.done
 	})
 }
