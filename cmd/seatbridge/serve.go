@@ -121,12 +121,13 @@ func printQuickStart(env *cliEnv, a *app) {
 	}
 	fmt.Fprintf(env.stdout, `Seatbridge is listening on %s (database: %s)
 
-First tenant and token, in another terminal:
-  go run ./cmd/seatbridge tenant create acme --name "Acme Inc" --seats 25%s
+First tenant, its Admin and a SCIM token, in another terminal:
+  go run ./cmd/seatbridge tenant create acme --name "Acme Inc" --seats 25 --admin-email you@example.com%s
   go run ./cmd/seatbridge token create --tenant acme --kind scim --name okta%s
-Then point Okta or Entra ID at %s/scim/v2/acme with that token.
+Sign in to the admin console at %s/admin/acme/ with the temporary password printed.
+Point Okta or Entra ID at %s/scim/v2/acme with that token.
 Health: %s/healthz   Readiness: %s/readyz
-`, a.cfg.BaseURL, a.db.Dialect(), db, db, a.cfg.BaseURL, a.cfg.BaseURL, a.cfg.BaseURL)
+`, a.cfg.BaseURL, a.db.Dialect(), db, db, a.cfg.BaseURL, a.cfg.BaseURL, a.cfg.BaseURL, a.cfg.BaseURL)
 }
 
 // routes builds the server's handler: one mux for every door.

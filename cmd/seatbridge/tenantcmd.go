@@ -45,9 +45,19 @@ func runTenantCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs, b := newFlags("tenant create", env, &cfg)
 	fs.StringVar(&name, "name", "", "display name of the tenant")
 	fs.IntVar(&seats, "seats", 10, "number of seats (licences)")
+	var adminEmail, adminName string
+	fs.StringVar(&adminEmail, "admin-email", "", "also create the tenant's first Admin, a password account with a temporary password printed once")
+	fs.StringVar(&adminName, "admin-name", "", "display name of that Admin (default: the part of the address before @)")
+	b.str(&cfg.BaseURL, "base-url", "", "public URL of the server (to print the console's address; default http://127.0.0.1:8080)")
 	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
 		if len(pos) != 1 {
 			return usagef("want exactly one SLUG, e.g. 'tenant create acme --name \"Acme Inc\" --seats 25'")
+		}
+		// Checked before the tenant exists, so a mistyped address leaves nothing behind.
+		if adminEmail != "" {
+			if _, err := provisioning.NormalizeEmail("admin-email", adminEmail); err != nil {
+				return usagef("--admin-email %q is not an e-mail address", adminEmail)
+			}
 		}
 		return nil
 	})
@@ -63,12 +73,57 @@ func runTenantCreate(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	var first *firstAdmin
+	if adminEmail != "" {
+		if first, err = createFirstAdmin(ctx, a, t, adminEmail, adminName); err != nil {
+			return fmt.Errorf("tenant %s was created, but not its first Admin: %w", t.Slug, err)
+		}
+	}
 	if cfg.JSON {
-		return printJSON(env.stdout, t)
+		if first == nil {
+			return printJSON(env.stdout, t)
+		}
+		return printJSON(env.stdout, struct {
+			*provisioning.Tenant
+			Admin *firstAdmin `json:"admin"`
+		}{t, first})
 	}
 	fmt.Fprintf(env.stdout, "created tenant %s (%s) with %d seats, id %s\n", t.Slug, t.Name, t.SeatLimit, t.ID)
+	if first != nil {
+		fmt.Fprintf(env.stdout, "first Admin %s, temporary password (shown once, changed at first sign-in): %s\n", first.Email, first.TemporaryPassword)
+		fmt.Fprintf(env.stdout, "admin console: %s\n", first.ConsoleURL)
+	}
 	fmt.Fprintf(env.stdout, "next: seatbridge token create --tenant %s --kind scim\n", t.Slug)
 	return nil
+}
+
+// firstAdmin is the account 'tenant create --admin-email' makes, so that a new tenant can
+// be run from the console without a single API call.
+type firstAdmin struct {
+	ID                string `json:"id"`
+	Email             string `json:"email"`
+	TemporaryPassword string `json:"temporaryPassword"`
+	ConsoleURL        string `json:"consoleUrl"`
+}
+
+func createFirstAdmin(ctx context.Context, a *app, t *provisioning.Tenant, email, name string) (*firstAdmin, error) {
+	acc, err := a.accounts()
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		name, _, _ = strings.Cut(email, "@")
+	}
+	u, temp, err := acc.CreateLocalUser(ctx, cliActor(), t.ID, provisioning.LocalUserRequest{
+		Email: email, DisplayName: name, Roles: []string{provisioning.RoleAdmin}, Seat: true, ForceChange: true})
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimSuffix(a.cfg.BaseURL, "/")
+	if base == "" {
+		base = "http://127.0.0.1:8080"
+	}
+	return &firstAdmin{ID: u.ID, Email: u.PrimaryEmail(), TemporaryPassword: temp, ConsoleURL: base + "/admin/" + t.Slug + "/"}, nil
 }
 
 // runTenantUpdate changes only the settings whose flags are given, through the same
