@@ -55,7 +55,11 @@ func TestProvisioningLog(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer rows.Close()
-		secret := e.token[strings.LastIndex(e.token, "_")+1:]
+		// The secret is everything after sbt_{id}_: base64url, so it may itself hold "_".
+		_, secret, _ := strings.Cut(strings.TrimPrefix(e.token, provisioning.TokenPrefix), "_")
+		if len(secret) < 40 {
+			t.Fatalf("token %q: secret not found", e.token)
+		}
 		n := 0
 		for rows.Next() {
 			var cols [8]string
