@@ -134,6 +134,9 @@ type AccountsTx interface {
 	AddSuppression(ctx context.Context, s *Suppression) error
 	// DeleteSuppression returns ErrNotFound when the address was not suppressed.
 	DeleteSuppression(ctx context.Context, tenantID, email string) error
+	// AddTeamMembers adds admin-sourced team memberships: the teams an admin gives when
+	// creating a local user or sending an invitation are the admin's grants.
+	AddTeamMembers(ctx context.Context, tenantID string, teamIDs, userIDs []string) error
 }
 
 // AccountsStore is a Store with the accounts read side and the outbox claim.
@@ -322,9 +325,6 @@ func (a *Accounts) grantPower(ctx context.Context, tx AccountsTx, actor Actor, t
 	return a.power(ctx, atx, tenantID, actor)
 }
 
-// inviteTeamSource tags team memberships granted by an invitation (team_members.source).
-const inviteTeamSource = "invite"
-
 // CreateInvitation invites someone by e-mail: the user is created with status invited
 // (seated when asked, with its roles and teams), the invitation stores the token's hash,
 // and the invitation mail is queued in the same transaction.
@@ -397,7 +397,7 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 			return err
 		}
 		if len(teamIDs) > 0 {
-			if err := tx.SetSourcedTeams(ctx, tenantID, u.ID, inviteTeamSource, teamIDs); err != nil {
+			if err := tx.AddTeamMembers(ctx, tenantID, teamIDs, []string{u.ID}); err != nil {
 				return err
 			}
 		}
@@ -474,7 +474,7 @@ func (a *Accounts) inviteExistingTx(ctx context.Context, tx AccountsTx, actor Ac
 		u.Roles = cur.Roles
 	}
 	if len(teamIDs) > 0 {
-		if err := tx.SetSourcedTeams(ctx, t.ID, u.ID, inviteTeamSource, teamIDs); err != nil {
+		if err := tx.AddTeamMembers(ctx, t.ID, teamIDs, []string{u.ID}); err != nil {
 			return nil, err
 		}
 	}

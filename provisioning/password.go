@@ -399,7 +399,7 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 			return err
 		}
 		if len(teamIDs) > 0 {
-			if err := tx.SetSourcedTeams(ctx, tenantID, u.ID, inviteTeamSource, teamIDs); err != nil {
+			if err := tx.AddTeamMembers(ctx, tenantID, teamIDs, []string{u.ID}); err != nil {
 				return err
 			}
 		}
