@@ -37,7 +37,7 @@ type Options struct {
 	Logger *slog.Logger
 	// States resolves access tokens issued by Seatbridge's OIDC provider to sessions;
 	// without it only admin tokens and session cookies authenticate.
-	States provisioning.StateStore
+	States provisioning.Store
 	// TrustForwardedFor takes the client IP from X-Forwarded-For (behind a proxy only).
 	TrustForwardedFor bool
 	// MaxBodyBytes limits JSON bodies (default 1 MiB); CSV imports get 8 times as much.
