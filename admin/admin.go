@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ type Options struct {
 	Logger *slog.Logger
 	// States resolves access tokens issued by Seatbridge's OIDC provider to sessions;
 	// without it only admin tokens and session cookies authenticate.
-	States provisioning.StateStore
+	States provisioning.Store
 	// TrustForwardedFor takes the client IP from X-Forwarded-For (behind a proxy only).
 	TrustForwardedFor bool
 	// MaxBodyBytes limits JSON bodies (default 1 MiB); CSV imports get 8 times as much.
@@ -347,23 +348,28 @@ func badf(field, format string, args ...any) error {
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body := http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
 	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.Is(err, io.EOF):
 			return badf("body", "a JSON body is required")
 		case errors.As(err, &mbe):
 			return badf("body", "the body is larger than %d bytes", mbe.Limit)
-		case errors.As(err, &te):
-			return badf(te.Field, "must be a %s", jsonType(te.Type.Kind().String()))
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return badf(f, "unknown field")
 		default:
 			return badf("body", "not valid JSON")
 		}
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return badf(te.Field, "must be a %s", jsonType(te.Type.Kind().String()))
+		}
+		return badf("body", "not valid JSON")
+	}
+	var uf *unknownFieldError
+	if err := checkKnownFields(raw, reflect.TypeOf(v)); errors.As(err, &uf) {
+		return badf(uf.Field, "unknown field")
 	}
 	if dec.More() {
 		return badf("body", "unexpected data after the JSON value")

@@ -173,7 +173,7 @@ func (e *env) session(email string, roles ...string) (auth, string) {
 	sid := "sess-" + id
 	now := time.Now().UTC()
 	err := e.db.InTx(ctx, func(tx provisioning.Tx) error {
-		return tx.(provisioning.SSOTx).CreateSession(ctx, &provisioning.Session{ID: sid, TenantID: e.tenant.ID, UserID: id,
+		return tx.CreateSession(ctx, &provisioning.Session{ID: sid, TenantID: e.tenant.ID, UserID: id,
 			SecretHash: sum[:], AMR: "oidc", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -398,5 +399,55 @@ func TestAccountsNotConfigured(t *testing.T) {
 			wantError(t, e.do(e.as(), "GET", path, nil), http.StatusNotImplemented, "")
 		}
 		wantError(t, e.do(e.as(), "POST", "/users/local", map[string]any{"email": "a@acme.example"}), http.StatusNotImplemented, "")
+	})
+}
+
+// TestAdminGivenTeamsAreAdminGrants is the regression test of issue #12: the teams an admin
+// gives when creating a local user, sending an invitation or inviting an existing account
+// later are admin grants (source "admin"), so the admin API can take them away again.
+func TestAdminGivenTeamsAreAdminGrants(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		a, _ := newAccountsEnv(t, db, "acme", 10)
+		team := a.must(a.do(a.as(), "POST", "/teams", map[string]any{"name": "Tier 1"}), http.StatusCreated).str("id")
+		other := a.must(a.do(a.as(), "POST", "/teams", map[string]any{"name": "Tier 2"}), http.StatusCreated).str("id")
+
+		local := a.must(a.do(a.as(), "POST", "/users/local", map[string]any{"email": "local@acme.example", "displayName": "Local",
+			"teams": []string{"Tier 1"}}), http.StatusCreated).str("id")
+		invited := a.must(a.do(a.as(), "POST", "/invitations", map[string]any{"email": "invited@acme.example",
+			"teams": []string{"Tier 1"}}), http.StatusCreated).str("userId")
+		// Invite later: the account already has an admin-granted team, which the
+		// invitation's teams join rather than replace.
+		later := a.user("later@acme.example", map[string]any{"teams": []string{"Tier 2"}})
+		a.must(a.do(a.as(), "POST", "/users/"+later+"/invite", map[string]any{"teams": []string{"Tier 1"}}), http.StatusCreated)
+
+		for _, id := range []string{local, invited, later} {
+			u := a.must(a.do(a.as(), "GET", "/users/"+id, nil), http.StatusOK)
+			access, _ := u.body["access"].([]any)
+			var teams []string
+			for _, g := range access {
+				m, _ := g.(map[string]any)
+				if m["kind"] == "team" {
+					teams = append(teams, fmt.Sprint(m["name"], "/", m["source"]))
+				}
+			}
+			want := "[Tier 1/admin]"
+			if id == later {
+				want = "[Tier 1/admin Tier 2/admin]"
+			}
+			if got := fmt.Sprint(teams); got != want {
+				t.Fatalf("user %s team grants %s, want %s: %s", id, got, want, u.raw)
+			}
+		}
+		a.must(a.do(a.as(), "DELETE", "/teams/"+team+"/members/"+local, nil), http.StatusNoContent)
+		if u := a.must(a.do(a.as(), "PUT", "/users/"+invited+"/teams", map[string]any{"teams": []string{}}), http.StatusOK); u.str("teams") != "[]" {
+			t.Fatalf("teams after removing every admin grant: %s", u.raw)
+		}
+		a.must(a.do(a.as(), "DELETE", "/teams/"+team+"/members/"+later, nil), http.StatusNoContent)
+		a.must(a.do(a.as(), "DELETE", "/teams/"+other+"/members/"+later, nil), http.StatusNoContent)
+		for _, id := range []string{local, invited, later} {
+			if u := a.must(a.do(a.as(), "GET", "/users/"+id, nil), http.StatusOK); u.str("teams") != "[]" {
+				t.Fatalf("user %s keeps teams: %s", id, u.raw)
+			}
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -259,7 +260,7 @@ func userQuery(r *http.Request) (provisioning.UserQuery, error) {
 
 func (a *API) writeUserPage(w http.ResponseWriter, r *http.Request, uq provisioning.UserQuery, page *provisioning.UserPage, err error) {
 	if err != nil {
-		if uq.After != "" && strings.Contains(err.Error(), "cursor") {
+		if uq.After != "" && errors.Is(err, provisioning.ErrBadCursor) {
 			a.fail(w, r, badf("cursor", "is not a cursor of this API"))
 			return
 		}

@@ -43,74 +43,6 @@ type LoginSeen struct {
 	LastSeen time.Time `json:"lastSeen" db:"-"`
 }
 
-// AdminReader is the read side the admin API needs on top of Reader.
-type AdminReader interface {
-	GetRole(ctx context.Context, tenantID, id string) (*Role, error)
-	GetTeam(ctx context.Context, tenantID, id string) (*Team, error)
-	ListTeams(ctx context.Context, tenantID string) ([]Team, error)
-	// UserGrants lists the roles and teams of the users with their sources.
-	UserGrants(ctx context.Context, tenantID string, userIDs []string) ([]Grant, error)
-	// CountAdmins counts the seated, not deactivated users holding the built-in Admin role.
-	CountAdmins(ctx context.Context, tenantID string) (int, error)
-	// LoginSummary sums up the login events of a user (IPs and user agents: the 20 most
-	// recent).
-	LoginSummary(ctx context.Context, tenantID, userID string) (*LoginSummary, error)
-}
-
-// AdminTx is a transaction with the admin methods. store's transaction implements it.
-type AdminTx interface {
-	Tx
-	AdminReader
-	// LockTenant locks the tenant row until the end of the transaction: the engine takes it
-	// after locking users (the order every writer follows) to serialise rules that count
-	// across users, such as "never remove the last Admin".
-	LockTenant(ctx context.Context, tenantID string) error
-	// LockUsers returns the users with these ids (without details), locked in id order;
-	// ids of no user of the tenant are left out.
-	LockUsers(ctx context.Context, tenantID string, ids []string) ([]User, error)
-	// SetSeats gives (seat true) or takes the seat of every listed user, whose seat flag
-	// must currently be the opposite. Giving takes len(ids) seats in one conditional update
-	// of the tenant's count or fails with *SeatLimitError; every user's version goes up.
-	SetSeats(ctx context.Context, tenantID string, ids []string, seat bool, at time.Time) error
-	UpdateRole(ctx context.Context, tenantID string, r *Role) error
-	DeleteRole(ctx context.Context, tenantID, id string) error
-	CreateTeam(ctx context.Context, tenantID string, t *Team) error
-	UpdateTeam(ctx context.Context, tenantID string, t *Team) error
-	DeleteTeam(ctx context.Context, tenantID, id string) error
-	// GrantRoles and RevokeRoles add and remove admin-sourced roles of users.
-	GrantRoles(ctx context.Context, tenantID string, userIDs, roleIDs []string) error
-	RevokeRoles(ctx context.Context, tenantID string, userIDs, roleIDs []string) error
-	// AddTeamMembers and RemoveTeamMembers add and remove admin-sourced memberships;
-	// RemoveTeamMembers returns how many it removed.
-	AddTeamMembers(ctx context.Context, tenantID string, teamIDs, userIDs []string) error
-	RemoveTeamMembers(ctx context.Context, tenantID string, teamIDs, userIDs []string) (int, error)
-}
-
-// AdminStore is a Store with the admin read methods.
-type AdminStore interface {
-	Store
-	AdminReader
-}
-
-func (e *Engine) adminStore() (AdminStore, error) {
-	s, ok := e.Store.(AdminStore)
-	if !ok {
-		return nil, fmt.Errorf("store %T does not implement provisioning.AdminStore", e.Store)
-	}
-	return s, nil
-}
-
-// inAdminTx runs fn in a transaction whose Tx implements AdminTx.
-func (e *Engine) inAdminTx(ctx context.Context, fn func(AdminTx) error) error {
-	return e.Store.InTx(ctx, func(tx Tx) error {
-		atx, ok := tx.(AdminTx)
-		if !ok {
-			return fmt.Errorf("transaction %T does not implement provisioning.AdminTx", tx)
-		}
-		return fn(atx)
-	})
-}
-
 // RuleError is a refusal by one of the engine's invariants (the last Admin, a role in
 // use): the request is well-formed but conflicts with the current state.
 type RuleError struct {
@@ -175,7 +107,7 @@ type power struct {
 	perms map[Permission]bool
 }
 
-func (e *Engine) power(ctx context.Context, tx AdminTx, tenantID string, actor Actor) (power, error) {
+func (e *Engine) power(ctx context.Context, tx Tx, tenantID string, actor Actor) (power, error) {
 	switch actor.Kind {
 	case ActorAdminToken, ActorCLI, ActorSystem:
 		p := power{admin: true, perms: map[Permission]bool{}}
@@ -239,7 +171,7 @@ func holdsAdmin(u *User) bool {
 
 // keepAnAdmin refuses a change that leaves the tenant without an Admin when it had one
 // (wasAdmin: the changed user counted as one before).
-func keepAnAdmin(ctx context.Context, tx AdminTx, tenantID string, wasAdmin bool) error {
+func keepAnAdmin(ctx context.Context, tx Tx, tenantID string, wasAdmin bool) error {
 	if !wasAdmin {
 		return nil
 	}
@@ -302,7 +234,7 @@ func roleIDs(rs []Role) []string {
 	return out
 }
 
-func resolveTeams(ctx context.Context, tx AdminReader, tenantID, field string, refs []string) ([]Team, error) {
+func resolveTeams(ctx context.Context, tx Reader, tenantID, field string, refs []string) ([]Team, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
@@ -363,7 +295,7 @@ func checkIDs(field string, ids []string) ([]string, error) {
 }
 
 // lockAll locks the users and fails with a not-found naming the first missing id.
-func lockAll(ctx context.Context, tx AdminTx, tenantID, field string, ids []string) (map[string]*User, error) {
+func lockAll(ctx context.Context, tx Tx, tenantID, field string, ids []string) (map[string]*User, error) {
 	users, err := tx.LockUsers(ctx, tenantID, ids)
 	if err != nil {
 		return nil, err

@@ -158,7 +158,7 @@ func (e *Engine) ImportCSV(ctx context.Context, actor Actor, tenantID string, r 
 
 // importHook runs after a row's user is created, in the import's transaction. A
 // validation, conflict or seat error it returns fails the row; any other error the import.
-type importHook func(ctx context.Context, tx AdminTx, u *User, row *ImportRow) error
+type importHook func(ctx context.Context, tx Tx, u *User, row *ImportRow) error
 
 func (e *Engine) importCSV(ctx context.Context, actor Actor, tenantID string, r io.Reader, dryRun bool, after importHook) (*ImportReport, error) {
 	rows, rowErrs, err := parseImport(r)
@@ -167,7 +167,7 @@ func (e *Engine) importCSV(ctx context.Context, actor Actor, tenantID string, r 
 	}
 	rep := &ImportReport{DryRun: dryRun, Total: len(rows), Rows: make([]ImportRow, len(rows))}
 	seen := map[string]int{}
-	err = e.inAdminTx(ctx, func(tx AdminTx) error {
+	err = e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -323,7 +323,7 @@ func (e *Engine) Bulk(ctx context.Context, actor Actor, tenantID string, ch Bulk
 	default:
 		return 0, Invalid("action", "unknown action %q", ch.Action)
 	}
-	err = e.inAdminTx(ctx, func(tx AdminTx) error {
+	err = e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err

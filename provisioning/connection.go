@@ -234,70 +234,6 @@ type Session struct {
 // Open reports whether the session may still be used at now.
 func (s *Session) Open(now time.Time) bool { return s.EndedAt == nil && now.Before(s.ExpiresAt) }
 
-// SSOReader is the read side the SSO engine needs on top of Reader.
-type SSOReader interface {
-	GetConnection(ctx context.Context, tenantID, id string) (*Connection, error)
-	ListConnections(ctx context.Context, tenantID string) ([]Connection, error)
-	// GetIdentity returns the link of (connection, subject) or ErrNotFound.
-	GetIdentity(ctx context.Context, tenantID, connectionID, subject string) (*Identity, error)
-	// IsTombstoned reports whether a user with this userName (compared by FoldKey) was deleted by
-	// the directory and must not be recreated.
-	IsTombstoned(ctx context.Context, tenantID, userName string) (bool, error)
-	ListTeams(ctx context.Context, tenantID string) ([]Team, error)
-	// FindUsersByEmail lists the users whose userName or one of whose e-mails equals the
-	// key (FoldKey).
-	FindUsersByEmail(ctx context.Context, tenantID, emailKey string) ([]User, error)
-	GetSession(ctx context.Context, id string) (*Session, error)
-}
-
-// SSOTx is a transaction with the SSO methods. store's transaction implements it.
-type SSOTx interface {
-	Tx
-	SSOReader
-	CreateConnection(ctx context.Context, c *Connection) error
-	// UpdateConnection replaces a connection's settings (all but tenant, type and creation time).
-	UpdateConnection(ctx context.Context, c *Connection) error
-	DeleteConnection(ctx context.Context, tenantID, id string) error
-	LinkIdentity(ctx context.Context, id *Identity) error
-	TouchIdentity(ctx context.Context, tenantID, connectionID, subject string, at time.Time) error
-	// TouchLastLogin sets the user's last login time without bumping its version.
-	TouchLastLogin(ctx context.Context, tenantID, userID string, at time.Time) error
-	// SetSourcedRoles replaces the roles the user holds from source with roleIDs; roles
-	// from other sources stay.
-	SetSourcedRoles(ctx context.Context, tenantID, userID, source string, roleIDs []string) error
-	// SetSourcedTeams does the same for team memberships.
-	SetSourcedTeams(ctx context.Context, tenantID, userID, source string, teamIDs []string) error
-	CreateTeam(ctx context.Context, tenantID string, t *Team) error
-	CreateSession(ctx context.Context, s *Session) error
-	// EndSession ends one session (logout); ending an ended session is not an error.
-	EndSession(ctx context.Context, id string, at time.Time) error
-}
-
-// SSOStore is a Store with the SSO methods.
-type SSOStore interface {
-	Store
-	SSOReader
-}
-
-func (e *Engine) ssoStore() (SSOStore, error) {
-	s, ok := e.Store.(SSOStore)
-	if !ok {
-		return nil, fmt.Errorf("store %T does not implement provisioning.SSOStore", e.Store)
-	}
-	return s, nil
-}
-
-// inSSOTx runs fn in a transaction whose Tx implements SSOTx.
-func (e *Engine) inSSOTx(ctx context.Context, fn func(SSOTx) error) error {
-	return e.Store.InTx(ctx, func(tx Tx) error {
-		stx, ok := tx.(SSOTx)
-		if !ok {
-			return fmt.Errorf("transaction %T does not implement provisioning.SSOTx", tx)
-		}
-		return fn(stx)
-	})
-}
-
 // CreateConnection validates and stores a connection with its audit event.
 func (e *Engine) CreateConnection(ctx context.Context, actor Actor, tenantID string, c *Connection) (*Connection, error) {
 	now := e.now()
@@ -309,7 +245,7 @@ func (e *Engine) CreateConnection(ctx context.Context, actor Actor, tenantID str
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	err := e.inSSOTx(ctx, func(tx SSOTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		if _, err := tx.GetTenant(ctx, tenantID); err != nil {
 			return err
 		}
@@ -326,7 +262,7 @@ func (e *Engine) CreateConnection(ctx context.Context, actor Actor, tenantID str
 
 // DeleteConnection removes a connection and its identity links.
 func (e *Engine) DeleteConnection(ctx context.Context, actor Actor, tenantID, id string) error {
-	return e.inSSOTx(ctx, func(tx SSOTx) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
 		c, err := tx.GetConnection(ctx, tenantID, id)
 		if err != nil {
 			return err
@@ -340,19 +276,13 @@ func (e *Engine) DeleteConnection(ctx context.Context, actor Actor, tenantID, id
 
 // ListConnections lists a tenant's connections.
 func (e *Engine) ListConnections(ctx context.Context, tenantID string) ([]Connection, error) {
-	s, err := e.ssoStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	return s.ListConnections(ctx, tenantID)
 }
 
 // GetConnection returns one connection of the tenant.
 func (e *Engine) GetConnection(ctx context.Context, tenantID, id string) (*Connection, error) {
-	s, err := e.ssoStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	return s.GetConnection(ctx, tenantID, id)
 }
 

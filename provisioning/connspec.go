@@ -163,7 +163,7 @@ func (e *Engine) CreateConnectionFrom(ctx context.Context, actor Actor, tenantID
 // event (before and after, without secrets). The type cannot change.
 func (e *Engine) UpdateConnection(ctx context.Context, actor Actor, tenantID, id string, spec ConnectionSpec, prep ConnectionPreparer) (*Connection, error) {
 	var out *Connection
-	err := e.inSSOTx(ctx, func(tx SSOTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		c, err := tx.GetConnection(ctx, tenantID, id)
 		if err != nil {
 			return err

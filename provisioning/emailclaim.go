@@ -2,7 +2,6 @@ package provisioning
 
 import (
 	"context"
-	"fmt"
 )
 
 // E-mail addresses are not unique keys of users: RFC 7643 gives emails uniqueness "none",
@@ -12,12 +11,6 @@ import (
 // transaction that writes it. Sign-in links by e-mail only when exactly one account holds
 // the address (login.go).
 
-// emailClaimTx is what claimEmail needs from a transaction; store's transaction has it.
-type emailClaimTx interface {
-	LockTenant(ctx context.Context, tenantID string) error
-	FindUsersByEmail(ctx context.Context, tenantID, emailKey string) ([]User, error)
-}
-
 // claimEmail fails with a *ConflictError on field when an account of the tenant other than
 // exceptUserID ("" for a new account) uses email as its userName or as one of its e-mails.
 // It locks the tenant row first, so two transactions claiming one address are serialised
@@ -25,14 +18,10 @@ type emailClaimTx interface {
 // anyway). Callers hold their user row locks already: users, then the tenant, is the order
 // every writer follows.
 func claimEmail(ctx context.Context, tx Tx, tenantID, field, email, exceptUserID string) error {
-	c, ok := tx.(emailClaimTx)
-	if !ok {
-		return fmt.Errorf("transaction %T cannot check e-mail addresses in use", tx)
-	}
-	if err := c.LockTenant(ctx, tenantID); err != nil {
+	if err := tx.LockTenant(ctx, tenantID); err != nil {
 		return err
 	}
-	found, err := c.FindUsersByEmail(ctx, tenantID, FoldKey(email))
+	found, err := tx.FindUsersByEmail(ctx, tenantID, FoldKey(email))
 	if err != nil {
 		return err
 	}

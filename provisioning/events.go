@@ -57,23 +57,6 @@ type LogoutRequest struct {
 	CreatedAt     time.Time
 }
 
-// EventTx is a transaction that records events; the store's transaction implements it.
-type EventTx interface {
-	// AppendEvent records ev in this transaction; the store gives it its Seq as the last
-	// step before commit (so the per-tenant counter is locked only for the commit).
-	AppendEvent(ctx context.Context, ev *Event) error
-	// EnqueueLogout queues a back-channel logout, sent after the transaction commits.
-	EnqueueLogout(ctx context.Context, l *LogoutRequest) error
-}
-
-// EventReader reads the event log.
-type EventReader interface {
-	// ListEvents returns up to limit events of the tenant with Seq > after, in Seq order.
-	ListEvents(ctx context.Context, tenantID string, after int64, limit int) ([]Event, error)
-	// LastEventSeq is the tenant's newest Seq (0 when it has none).
-	LastEventSeq(ctx context.Context, tenantID string) (int64, error)
-}
-
 // The event types. EventTypes lists them; docs/events.md documents each one's data.
 const (
 	EvUserCreated       = "user.created"
@@ -422,10 +405,6 @@ func (e *Engine) emit(ctx context.Context, tx Tx, actor Actor, tenantID string, 
 	if len(ds) == 0 {
 		return nil
 	}
-	etx, ok := tx.(EventTx)
-	if !ok {
-		return fmt.Errorf("transaction %T does not implement provisioning.EventTx", tx)
-	}
 	for _, d := range ds {
 		data, err := json.Marshal(d.data)
 		if err != nil {
@@ -433,11 +412,11 @@ func (e *Engine) emit(ctx context.Context, tx Tx, actor Actor, tenantID string, 
 		}
 		ev := &Event{ID: "evt_" + strings.ReplaceAll(e.NewID(), "-", ""), TenantID: tenantID, Type: d.typ, Time: at,
 			Actor: EventActor{Kind: actor.Kind, ID: actor.ID, Name: actor.Name}, Data: data, UserID: d.userID}
-		if err := etx.AppendEvent(ctx, ev); err != nil {
+		if err := tx.AppendEvent(ctx, ev); err != nil {
 			return fmt.Errorf("append event %s: %w", d.typ, err)
 		}
 		if d.logout != "" && d.userID != "" {
-			if err := etx.EnqueueLogout(ctx, &LogoutRequest{ID: e.NewID(), TenantID: tenantID, UserID: d.userID, SessionID: d.sessionID,
+			if err := tx.EnqueueLogout(ctx, &LogoutRequest{ID: e.NewID(), TenantID: tenantID, UserID: d.userID, SessionID: d.sessionID,
 				Reason: d.logout, NextAttemptAt: at, CreatedAt: at}); err != nil {
 				return fmt.Errorf("queue back-channel logout: %w", err)
 			}
@@ -465,10 +444,7 @@ func (e *Engine) emitLogin(ctx context.Context, tx Tx, ev *LoginEvent) error {
 // committed data only, and Seq order is commit order, so a client that stores the last
 // Seq it processed and asks again from there never misses an event.
 func (e *Engine) ListEvents(ctx context.Context, tenantID string, after int64, limit int) ([]Event, error) {
-	r, ok := e.Store.(EventReader)
-	if !ok {
-		return nil, fmt.Errorf("store %T does not implement provisioning.EventReader", e.Store)
-	}
+	r := e.Store
 	if after < 0 {
 		return nil, Invalid("after", "must not be negative")
 	}

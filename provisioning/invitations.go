@@ -93,60 +93,6 @@ type LocalAccount struct {
 	PasswordChangedAt *time.Time
 }
 
-// AccountsReader is the read side of invitations, local accounts and mail.
-type AccountsReader interface {
-	GetInvitation(ctx context.Context, tenantID, id string) (*Invitation, error)
-	// GetInvitationByToken finds an invitation by the SHA-256 of its token, in any tenant
-	// (the token is the credential that names the tenant).
-	GetInvitationByToken(ctx context.Context, tokenHash []byte) (*Invitation, error)
-	ListInvitations(ctx context.Context, tenantID string, q InvitationQuery) ([]Invitation, error)
-	// GetLocalAccount returns ErrNotFound when the user has no local account row.
-	GetLocalAccount(ctx context.Context, tenantID, userID string) (*LocalAccount, error)
-	// GetSuppression returns ErrNotFound when the address (FoldKey) is not suppressed.
-	GetSuppression(ctx context.Context, tenantID, email string) (*Suppression, error)
-	ListSuppressions(ctx context.Context, tenantID string) ([]Suppression, error)
-	// ListMail lists a tenant's outbox messages about one object (payloads not included).
-	ListMail(ctx context.Context, tenantID, refID string) ([]OutboxMessage, error)
-}
-
-// AccountsTx is a transaction with the invitation, local account and outbox methods. The
-// store's transaction implements it.
-type AccountsTx interface {
-	SSOTx
-	AccountsReader
-	CreateInvitation(ctx context.Context, inv *Invitation) error
-	// UpdateInvitation locks the invitation, applies fn and writes it back.
-	UpdateInvitation(ctx context.Context, tenantID, id string, fn func(*Invitation) error) (*Invitation, error)
-	// DeleteInvitedUser removes a user that never accepted its invitation: like DeleteUser
-	// (seat freed, memberships gone) but without a directory tombstone, because nobody
-	// deleted it from a directory.
-	DeleteInvitedUser(ctx context.Context, tenantID, userID string) error
-	// UpdateLocalAccount locks (or creates) the user's local account row and applies fn.
-	UpdateLocalAccount(ctx context.Context, tenantID, userID string, fn func(*LocalAccount) error) (*LocalAccount, error)
-	// EnqueueMail inserts an outbox message; it is delivered after the transaction commits.
-	EnqueueMail(ctx context.Context, m *OutboxMessage) error
-	// CancelMail cancels the pending messages about refID (a resend or revoke made them
-	// stale).
-	CancelMail(ctx context.Context, tenantID, refID string) error
-	// FinishMail records the outcome of a delivery attempt of a message still claimed by
-	// worker; ErrConflict when the claim was lost (lease expired, cancelled).
-	FinishMail(ctx context.Context, m *OutboxMessage, worker string) error
-	AddSuppression(ctx context.Context, s *Suppression) error
-	// DeleteSuppression returns ErrNotFound when the address was not suppressed.
-	DeleteSuppression(ctx context.Context, tenantID, email string) error
-}
-
-// AccountsStore is a Store with the accounts read side and the outbox claim.
-type AccountsStore interface {
-	SSOStore
-	AccountsReader
-	StateStore
-	// ClaimMail leases up to limit due messages to worker until now+lease, so that every
-	// replica may run a worker: PostgreSQL skips rows other workers hold (FOR UPDATE SKIP
-	// LOCKED); SQLite's single writer serialises claims.
-	ClaimMail(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
-}
-
 // Accounts runs invitations, local password accounts and mail delivery on top of the
 // engine. Outbox payloads carry invitation links and temporary passwords: Sealer encrypts
 // them at rest.
@@ -167,24 +113,6 @@ type Accounts struct {
 func NewAccounts(e *Engine, sealer Sealer) *Accounts {
 	return &Accounts{Engine: e, Sealer: sealer, Password: DefaultPasswordParams, Lockout: DefaultLockout,
 		Retry: DefaultRetry, SessionTTL: DefaultSessionTTL}
-}
-
-func (a *Accounts) store() (AccountsStore, error) {
-	s, ok := a.Store.(AccountsStore)
-	if !ok {
-		return nil, fmt.Errorf("store %T does not implement provisioning.AccountsStore", a.Store)
-	}
-	return s, nil
-}
-
-func (a *Accounts) inTx(ctx context.Context, fn func(AccountsTx) error) error {
-	return a.Store.InTx(ctx, func(tx Tx) error {
-		atx, ok := tx.(AccountsTx)
-		if !ok {
-			return fmt.Errorf("transaction %T does not implement provisioning.AccountsTx", tx)
-		}
-		return fn(atx)
-	})
 }
 
 // InvitationRequest is what an admin fills in to invite someone.
@@ -239,7 +167,7 @@ func inviteTokenHash(tok string) []byte {
 func (a *Accounts) invitationTTL(t *Tenant) time.Duration { return InvitationTTLOf(t) }
 
 // checkNotSuppressed refuses mail to an address an earlier delivery found dead.
-func checkNotSuppressed(ctx context.Context, r AccountsReader, tenantID, field, email string) error {
+func checkNotSuppressed(ctx context.Context, r Reader, tenantID, field, email string) error {
 	s, err := r.GetSuppression(ctx, tenantID, email)
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -253,7 +181,7 @@ func checkNotSuppressed(ctx context.Context, r AccountsReader, tenantID, field, 
 
 // resolveAccess turns role and team names into IDs of the tenant. No role gives the
 // tenant's default role; every role must pass the admin engine's grant rule.
-func (a *Accounts) resolveAccess(ctx context.Context, tx AccountsTx, actor Actor, t *Tenant, roles, teams []string) (roleIDs, roleNames, teamIDs, teamNames []string, err error) {
+func (a *Accounts) resolveAccess(ctx context.Context, tx Tx, actor Actor, t *Tenant, roles, teams []string) (roleIDs, roleNames, teamIDs, teamNames []string, err error) {
 	all, err := tx.ListRoles(ctx, t.ID)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -314,16 +242,9 @@ func (a *Accounts) resolveAccess(ctx context.Context, tx AccountsTx, actor Actor
 // grantPower is what actor may grant, by the admin engine's rule (power.mayGrant): only an
 // Admin grants Admin, and no one grants a permission they lack. Admin API tokens and the
 // CLI act as the tenant's administrator.
-func (a *Accounts) grantPower(ctx context.Context, tx AccountsTx, actor Actor, tenantID string) (power, error) {
-	atx, ok := tx.(AdminTx)
-	if !ok {
-		return power{}, fmt.Errorf("transaction %T does not implement provisioning.AdminTx", tx)
-	}
-	return a.power(ctx, atx, tenantID, actor)
+func (a *Accounts) grantPower(ctx context.Context, tx Tx, actor Actor, tenantID string) (power, error) {
+	return a.power(ctx, tx, tenantID, actor)
 }
-
-// inviteTeamSource tags team memberships granted by an invitation (team_members.source).
-const inviteTeamSource = "invite"
 
 // CreateInvitation invites someone by e-mail: the user is created with status invited
 // (seated when asked, with its roles and teams), the invitation stores the token's hash,
@@ -345,7 +266,7 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 		return nil, Invalid("displayName", "is longer than 256 characters")
 	}
 	var out *Invitation
-	err = a.inTx(ctx, func(tx AccountsTx) error {
+	err = a.Store.InTx(ctx, func(tx Tx) error {
 		t, err := tx.GetTenant(ctx, tenantID)
 		if err != nil {
 			return err
@@ -397,7 +318,7 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 			return err
 		}
 		if len(teamIDs) > 0 {
-			if err := tx.SetSourcedTeams(ctx, tenantID, u.ID, inviteTeamSource, teamIDs); err != nil {
+			if err := tx.AddTeamMembers(ctx, tenantID, teamIDs, []string{u.ID}); err != nil {
 				return err
 			}
 		}
@@ -438,7 +359,7 @@ func uninvitable(u *User) string {
 // inviteExistingTx invites an account that exists but never signed in: it becomes invited
 // (so it signs in only after accepting), gains the roles, teams and seat asked for, and the
 // invitation mail is queued. A revoke gives the account back its former state.
-func (a *Accounts) inviteExistingTx(ctx context.Context, tx AccountsTx, actor Actor, t *Tenant, userID string, roles, teams []string, seat bool, tok string, hash []byte) (*Invitation, error) {
+func (a *Accounts) inviteExistingTx(ctx context.Context, tx Tx, actor Actor, t *Tenant, userID string, roles, teams []string, seat bool, tok string, hash []byte) (*Invitation, error) {
 	now := a.now()
 	cur, err := tx.GetUser(ctx, t.ID, userID)
 	if err != nil {
@@ -474,7 +395,7 @@ func (a *Accounts) inviteExistingTx(ctx context.Context, tx AccountsTx, actor Ac
 		u.Roles = cur.Roles
 	}
 	if len(teamIDs) > 0 {
-		if err := tx.SetSourcedTeams(ctx, t.ID, u.ID, inviteTeamSource, teamIDs); err != nil {
+		if err := tx.AddTeamMembers(ctx, t.ID, teamIDs, []string{u.ID}); err != nil {
 			return nil, err
 		}
 	}
@@ -497,7 +418,7 @@ func (a *Accounts) inviteExistingTx(ctx context.Context, tx AccountsTx, actor Ac
 
 // issueInvitationTx completes inv (user, address, access and token hash set by the
 // caller), stores it, queues its mail and audits it, in tx.
-func (a *Accounts) issueInvitationTx(ctx context.Context, tx AccountsTx, actor Actor, t *Tenant, inv *Invitation, tok string) (*Invitation, error) {
+func (a *Accounts) issueInvitationTx(ctx context.Context, tx Tx, actor Actor, t *Tenant, inv *Invitation, tok string) (*Invitation, error) {
 	now := a.now()
 	inv.ID, inv.TenantID, inv.State, inv.SentCount, inv.DeliveryStatus = a.NewID(), t.ID, InvitePending, 1, DeliveryQueued
 	inv.Roles, inv.Teams, inv.InvitedBy = nonNil(inv.Roles), nonNil(inv.Teams), actorLabel(actor)
@@ -522,7 +443,7 @@ func (a *Accounts) InviteUser(ctx context.Context, actor Actor, tenantID, userID
 		return nil, err
 	}
 	var out *Invitation
-	err = a.inTx(ctx, func(tx AccountsTx) error {
+	err = a.Store.InTx(ctx, func(tx Tx) error {
 		t, err := tx.GetTenant(ctx, tenantID)
 		if err != nil {
 			return err
@@ -539,12 +460,8 @@ func (a *Accounts) ImportCSV(ctx context.Context, actor Actor, tenantID string, 
 	if !invite {
 		return a.Engine.ImportCSV(ctx, actor, tenantID, r, dryRun)
 	}
-	return a.importCSV(ctx, actor, tenantID, r, dryRun, func(ctx context.Context, tx AdminTx, u *User, row *ImportRow) error {
-		atx, ok := tx.(AccountsTx)
-		if !ok {
-			return fmt.Errorf("transaction %T does not implement provisioning.AccountsTx", tx)
-		}
-		t, err := atx.GetTenant(ctx, tenantID)
+	return a.importCSV(ctx, actor, tenantID, r, dryRun, func(ctx context.Context, tx Tx, u *User, row *ImportRow) error {
+		t, err := tx.GetTenant(ctx, tenantID)
 		if err != nil {
 			return err
 		}
@@ -552,7 +469,7 @@ func (a *Accounts) ImportCSV(ctx context.Context, actor Actor, tenantID string, 
 		if err != nil {
 			return err
 		}
-		inv, err := a.inviteExistingTx(ctx, atx, actor, t, u.ID, nil, nil, false, tok, hash)
+		inv, err := a.inviteExistingTx(ctx, tx, actor, t, u.ID, nil, nil, false, tok, hash)
 		if err != nil {
 			return err
 		}
@@ -564,7 +481,7 @@ func (a *Accounts) ImportCSV(ctx context.Context, actor Actor, tenantID string, 
 // checkReachable refuses to invite an address that could not get in: no enabled SSO
 // connection serves its domain and the tenant does not sign in with passwords, so the
 // invitee would set a password only to be told "single sign-on only".
-func checkReachable(ctx context.Context, tx AccountsTx, t *Tenant, email string) error {
+func checkReachable(ctx context.Context, tx Tx, t *Tenant, email string) error {
 	conns, err := tx.ListConnections(ctx, t.ID)
 	if err != nil {
 		return err
@@ -623,7 +540,7 @@ func (a *Accounts) ResendInvitation(ctx context.Context, actor Actor, tenantID, 
 		return nil, err
 	}
 	var out *Invitation
-	err = a.inTx(ctx, func(tx AccountsTx) error {
+	err = a.Store.InTx(ctx, func(tx Tx) error {
 		t, err := tx.GetTenant(ctx, tenantID)
 		if err != nil {
 			return err
@@ -668,7 +585,7 @@ func (a *Accounts) ResendInvitation(ctx context.Context, actor Actor, tenantID, 
 // invite them from scratch.
 func (a *Accounts) RevokeInvitation(ctx context.Context, actor Actor, tenantID, id string) (*Invitation, error) {
 	var out *Invitation
-	err := a.inTx(ctx, func(tx AccountsTx) error {
+	err := a.Store.InTx(ctx, func(tx Tx) error {
 		now := a.now()
 		var before Invitation
 		inv, err := tx.UpdateInvitation(ctx, tenantID, id, func(inv *Invitation) error {
@@ -725,10 +642,7 @@ func (a *Accounts) RevokeInvitation(ctx context.Context, actor Actor, tenantID, 
 
 // GetInvitation returns one invitation with its current state.
 func (a *Accounts) GetInvitation(ctx context.Context, tenantID, id string) (*Invitation, error) {
-	s, err := a.store()
-	if err != nil {
-		return nil, err
-	}
+	s := a.Store
 	inv, err := s.GetInvitation(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
@@ -744,10 +658,7 @@ func (a *Accounts) ListInvitations(ctx context.Context, tenantID string, state I
 	default:
 		return nil, Invalid("state", "must be pending, accepted, revoked or expired")
 	}
-	s, err := a.store()
-	if err != nil {
-		return nil, err
-	}
+	s := a.Store
 	now := a.now()
 	out, err := s.ListInvitations(ctx, tenantID, InvitationQuery{State: state, Now: now})
 	if err != nil {
@@ -787,10 +698,7 @@ func (a *Accounts) InvitationByToken(ctx context.Context, token string) (*Invita
 	if token == "" || len(token) > 128 {
 		return nil, ErrNotFound
 	}
-	s, err := a.store()
-	if err != nil {
-		return nil, err
-	}
+	s := a.Store
 	inv, err := s.GetInvitationByToken(ctx, inviteTokenHash(token))
 	if err != nil {
 		return nil, err
@@ -877,7 +785,7 @@ func (a *Accounts) AcceptInvitation(ctx context.Context, token string, req Accep
 	}
 	res := &AcceptResult{Tenant: view.Tenant, Mode: view.Mode, ConnectionID: view.ConnectionID}
 	actor := Actor{Kind: ActorUser, ID: view.User.ID, Name: view.Invitation.Email, IP: req.IP}
-	err = a.inTx(ctx, func(tx AccountsTx) error {
+	err = a.Store.InTx(ctx, func(tx Tx) error {
 		now := a.now()
 		var before Invitation
 		inv, err := tx.UpdateInvitation(ctx, view.Invitation.TenantID, view.Invitation.ID, func(inv *Invitation) error {

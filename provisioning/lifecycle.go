@@ -66,7 +66,7 @@ func setPhone(u *User, typ, number string) {
 // seat taken when asked (then at least one role, the default role if none is given).
 func (e *Engine) CreateAdminUser(ctx context.Context, actor Actor, tenantID string, in NewUser) (*User, error) {
 	var out *User
-	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -86,7 +86,7 @@ func (e *Engine) CreateAdminUser(ctx context.Context, actor Actor, tenantID stri
 }
 
 // createUserTx creates one user; prefix qualifies field names ("rows[3].") for bulk use.
-func (e *Engine) createUserTx(ctx context.Context, tx AdminTx, actor Actor, pw power, rs roleSet, tenantID string, in NewUser, src Source, prefix string) (*User, error) {
+func (e *Engine) createUserTx(ctx context.Context, tx Tx, actor Actor, pw power, rs roleSet, tenantID string, in NewUser, src Source, prefix string) (*User, error) {
 	t, err := tx.GetTenant(ctx, tenantID)
 	if err != nil {
 		return nil, err
@@ -182,7 +182,7 @@ func (e *Engine) createUserTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 // identity provider are read-only (a 400 naming the field); so is the external ID of a
 // user pushed by SCIM, which is the directory's key for it.
 func (e *Engine) EditUser(ctx context.Context, actor Actor, tenantID, id string, ifVersion int64, in UserEdit) (*User, error) {
-	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -282,7 +282,7 @@ func (e *Engine) EditUser(ctx context.Context, actor Actor, tenantID, id string,
 // DeactivateUser stops a user: no sign-in, sessions ended, seat freed, history kept. The
 // last Admin cannot be deactivated. Deactivating a deactivated user changes nothing.
 func (e *Engine) DeactivateUser(ctx context.Context, actor Actor, tenantID, id string) (*User, error) {
-	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -295,7 +295,7 @@ func (e *Engine) DeactivateUser(ctx context.Context, actor Actor, tenantID, id s
 	return e.Store.GetUser(ctx, tenantID, id)
 }
 
-func (e *Engine) deactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw power, tenantID, id string) error {
+func (e *Engine) deactivateTx(ctx context.Context, tx Tx, actor Actor, pw power, tenantID, id string) error {
 	if actor.Kind == ActorUser && actor.ID == id {
 		return &RuleError{Field: "id", Reason: "you cannot deactivate yourself"}
 	}
@@ -340,7 +340,7 @@ type ReactivateOptions struct {
 // ReactivateUser lets a deactivated user sign in again, with its seat back (see
 // ReactivateOptions).
 func (e *Engine) ReactivateUser(ctx context.Context, actor Actor, tenantID, id string, opt ReactivateOptions) (*User, error) {
-	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -355,7 +355,7 @@ func (e *Engine) ReactivateUser(ctx context.Context, actor Actor, tenantID, id s
 
 // hadSeat reports whether the user held a seat when it was last deactivated, from that
 // change's audit event (deactivation frees the seat; the event keeps the state before).
-func hadSeat(ctx context.Context, tx AdminTx, tenantID, id string) (bool, error) {
+func hadSeat(ctx context.Context, tx Tx, tenantID, id string) (bool, error) {
 	evs, err := tx.ListAudit(ctx, tenantID, AuditQuery{Action: "user.deactivate", TargetKind: "user", TargetID: id, Limit: 1})
 	if err != nil || len(evs) == 0 {
 		return false, err
@@ -369,7 +369,7 @@ func hadSeat(ctx context.Context, tx AdminTx, tenantID, id string) (bool, error)
 	return before.Seat, nil
 }
 
-func (e *Engine) reactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw power, tenantID, id string, opt ReactivateOptions) error {
+func (e *Engine) reactivateTx(ctx context.Context, tx Tx, actor Actor, pw power, tenantID, id string, opt ReactivateOptions) error {
 	users, err := lockAll(ctx, tx, tenantID, "id", []string{id})
 	if err != nil {
 		return err
@@ -405,7 +405,7 @@ func (e *Engine) reactivateTx(ctx context.Context, tx AdminTx, actor Actor, pw p
 // against re-creation by SSO). The last Admin cannot be removed, nor can you remove
 // yourself.
 func (e *Engine) RemoveUser(ctx context.Context, actor Actor, tenantID, id string) error {
-	return e.inAdminTx(ctx, func(tx AdminTx) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -438,10 +438,7 @@ func (e *Engine) RemoveUser(ctx context.Context, actor Actor, tenantID, id strin
 
 // UserGrants lists a user's roles and teams with the source of each.
 func (e *Engine) UserGrants(ctx context.Context, tenantID, userID string) ([]Grant, error) {
-	s, err := e.adminStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	return s.UserGrants(ctx, tenantID, []string{userID})
 }
 
@@ -450,7 +447,7 @@ func (e *Engine) UserGrants(ctx context.Context, tenantID, userID string) ([]Gra
 // gives ErrNotFound when the tenant has no such user. Password resets, unlocks and the
 // password-restricted flag run it first: a reset is a way into the account.
 func (e *Engine) MayManageUser(ctx context.Context, actor Actor, tenantID, userID string) error {
-	return e.inAdminTx(ctx, func(tx AdminTx) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err

@@ -113,12 +113,6 @@ const DefaultSessionTTL = 8 * time.Hour
 // every login: roles and teams granted by this connection follow the groups sent now.
 // Every attempt writes a login event. A refusal is a *LoginRefusedError; changes made
 // before it (a JIT user created without a seat) are kept.
-// invitationAcceptor is implemented by stores that keep invitations.
-type invitationAcceptor interface {
-	// AcceptUserInvitations marks the user's pending invitations accepted.
-	AcceptUserInvitations(ctx context.Context, tenantID, userID string, at time.Time) error
-}
-
 func (e *Engine) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	if req.SessionTTL <= 0 {
 		req.SessionTTL = DefaultSessionTTL
@@ -153,7 +147,7 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 	)
 	c := req.Claims
 	actor := Actor{Kind: ActorSSO, ID: req.ConnectionID, Name: c.Subject, IP: req.IP}
-	body := func(tx SSOTx) error {
+	body := func(tx Tx) error {
 		refusal, res = nil, nil
 		now := e.now()
 		ev := &LoginEvent{TenantID: req.TenantID, ConnectionID: req.ConnectionID, Method: req.Method,
@@ -326,10 +320,8 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 			if before.Status == StatusInvited {
 				// The invitation is accepted by this first sign-in, not by the click on
 				// its link (see Accounts.AcceptInvitation).
-				if ia, ok := tx.(invitationAcceptor); ok {
-					if err := ia.AcceptUserInvitations(ctx, req.TenantID, u.ID, now); err != nil {
-						return err
-					}
+				if err := tx.AcceptUserInvitations(ctx, req.TenantID, u.ID, now); err != nil {
+					return err
 				}
 			}
 			u = nu
@@ -365,7 +357,7 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 		res = &LoginResult{User: u, Session: sess, SessionSecret: secret, Created: created, Linked: linked}
 		return finish(u, nil)
 	}
-	err := e.inSSOTx(ctx, func(tx SSOTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		if err := body(tx); err != nil {
 			return err
 		}
@@ -384,7 +376,7 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 // applyGrants makes the roles and teams held from this connection equal to what the
 // mapping grants now. A seated user left without any role gets the tenant's default role
 // (from this connection, so it goes when a rule grants a real one).
-func (e *Engine) applyGrants(ctx context.Context, tx SSOTx, actor Actor, tenant *Tenant, conn *Connection, u *User, g Grants) error {
+func (e *Engine) applyGrants(ctx context.Context, tx Tx, actor Actor, tenant *Tenant, conn *Connection, u *User, g Grants) error {
 	roles, err := tx.ListRoles(ctx, tenant.ID)
 	if err != nil {
 		return err
@@ -490,10 +482,7 @@ type Access struct {
 // and returns the user's current access. A session whose user is deactivated, lost the
 // seat or was deleted is ended and refused: the check is made on every use.
 func (e *Engine) SessionAccess(ctx context.Context, id, secret string) (*Access, error) {
-	s, err := e.ssoStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	if id == "" || secret == "" || TextProblem(id, 64) != "" {
 		return nil, ErrSessionEnded
 	}
@@ -514,10 +503,7 @@ func (e *Engine) SessionAccess(ctx context.Context, id, secret string) (*Access,
 // SessionAccessByID is SessionAccess for a session already authenticated by other means
 // (an authorization code or access token bound to it).
 func (e *Engine) SessionAccessByID(ctx context.Context, id string) (*Access, error) {
-	s, err := e.ssoStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	sess, err := s.GetSession(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrSessionEnded
@@ -531,7 +517,7 @@ func (e *Engine) SessionAccessByID(ctx context.Context, id string) (*Access, err
 	return e.access(ctx, s, sess)
 }
 
-func (e *Engine) access(ctx context.Context, s SSOStore, sess *Session) (*Access, error) {
+func (e *Engine) access(ctx context.Context, s Store, sess *Session) (*Access, error) {
 	u, err := s.GetUser(ctx, sess.TenantID, sess.UserID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrSessionEnded
@@ -571,7 +557,7 @@ func (e *Engine) access(ctx context.Context, s SSOStore, sess *Session) (*Access
 
 // EndSession ends one session (logout).
 func (e *Engine) EndSession(ctx context.Context, id string) error {
-	return e.inSSOTx(ctx, func(tx SSOTx) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
 		sess, err := tx.GetSession(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			return nil
@@ -592,11 +578,7 @@ func (e *Engine) EndSession(ctx context.Context, id string) error {
 			userID: sess.UserID, data: sessionData{UserID: sess.UserID, SessionID: sess.ID}}}); err != nil {
 			return err
 		}
-		etx, ok := tx.(EventTx)
-		if !ok {
-			return fmt.Errorf("transaction %T does not implement provisioning.EventTx", tx)
-		}
-		return etx.EnqueueLogout(ctx, &LogoutRequest{ID: e.NewID(), TenantID: sess.TenantID, UserID: sess.UserID, SessionID: sess.ID,
+		return tx.EnqueueLogout(ctx, &LogoutRequest{ID: e.NewID(), TenantID: sess.TenantID, UserID: sess.UserID, SessionID: sess.ID,
 			Reason: LogoutSignedOut, NextAttemptAt: now, CreatedAt: now})
 	})
 }

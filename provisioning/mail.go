@@ -112,7 +112,7 @@ func mailContext(id string) string { return "mail-outbox:" + id }
 
 // enqueue seals data and inserts the message in tx, so that the mail goes out if and only
 // if the change that causes it commits.
-func (a *Accounts) enqueue(ctx context.Context, tx AccountsTx, tenantID string, kind MailKind, refID, to string, data MailData) error {
+func (a *Accounts) enqueue(ctx context.Context, tx Tx, tenantID string, kind MailKind, refID, to string, data MailData) error {
 	if a.Sealer == nil {
 		return errors.New("accounts: no sealer configured for the mail outbox")
 	}
@@ -137,10 +137,7 @@ func (a *Accounts) enqueue(ctx context.Context, tx AccountsTx, tenantID string, 
 // ClaimMail leases due messages to worker and returns those that may be sent. Messages to
 // suppressed addresses are closed here without being sent.
 func (a *Accounts) ClaimMail(ctx context.Context, worker string, limit int) ([]Mail, error) {
-	s, err := a.store()
-	if err != nil {
-		return nil, err
-	}
+	s := a.Store
 	msgs, err := s.ClaimMail(ctx, worker, a.now(), a.Retry.Lease, limit)
 	if err != nil {
 		return nil, err
@@ -217,7 +214,7 @@ func (a *Accounts) finish(ctx context.Context, m *OutboxMessage, worker, status,
 	if status == OutboxSent {
 		m.SentAt = &now
 	}
-	err := a.inTx(ctx, func(tx AccountsTx) error {
+	err := a.Store.InTx(ctx, func(tx Tx) error {
 		if err := tx.FinishMail(ctx, m, worker); err != nil {
 			return err
 		}
@@ -255,16 +252,13 @@ func (a *Accounts) finish(ctx context.Context, m *OutboxMessage, worker, status,
 
 // ListSuppressions lists a tenant's suppressed addresses.
 func (a *Accounts) ListSuppressions(ctx context.Context, tenantID string) ([]Suppression, error) {
-	s, err := a.store()
-	if err != nil {
-		return nil, err
-	}
+	s := a.Store
 	return s.ListSuppressions(ctx, tenantID)
 }
 
 // ClearSuppression lets mail go to an address again (the admin fixed the mailbox).
 func (a *Accounts) ClearSuppression(ctx context.Context, actor Actor, tenantID, email string) error {
-	return a.inTx(ctx, func(tx AccountsTx) error {
+	return a.Store.InTx(ctx, func(tx Tx) error {
 		s, err := tx.GetSuppression(ctx, tenantID, email)
 		if err != nil {
 			return err

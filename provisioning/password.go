@@ -75,7 +75,7 @@ type PasswordChangeRequiredError struct {
 
 func (e *PasswordChangeRequiredError) Error() string { return "password change required" }
 
-// StatePasswordChange is the StateStore kind of password change tickets.
+// StatePasswordChange is the SSO state kind (Store.PutState) of password change tickets.
 const StatePasswordChange = "password_change"
 
 const passwordChangeTTL = 10 * time.Minute
@@ -217,7 +217,7 @@ func lockedOut(acc *LocalAccount, now time.Time) *LoginRefusedError {
 // failures.
 func (a *Accounts) countFailureUnlessLocked(ctx context.Context, tenantID, userID string) (*LoginRefusedError, error) {
 	var locked *LoginRefusedError
-	err := a.inTx(ctx, func(tx AccountsTx) error {
+	err := a.Store.InTx(ctx, func(tx Tx) error {
 		_, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
 			if locked = lockedOut(acc, a.now()); locked != nil {
 				return errLockedMeanwhile
@@ -355,7 +355,7 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 		return nil, "", err
 	}
 	var out *User
-	err = a.inTx(ctx, func(tx AccountsTx) error {
+	err = a.Store.InTx(ctx, func(tx Tx) error {
 		t, err := tx.GetTenant(ctx, tenantID)
 		if err != nil {
 			return err
@@ -399,7 +399,7 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 			return err
 		}
 		if len(teamIDs) > 0 {
-			if err := tx.SetSourcedTeams(ctx, tenantID, u.ID, inviteTeamSource, teamIDs); err != nil {
+			if err := tx.AddTeamMembers(ctx, tenantID, teamIDs, []string{u.ID}); err != nil {
 				return err
 			}
 		}
@@ -458,7 +458,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, actor Actor, tenantID, use
 	if err != nil {
 		return "", err
 	}
-	err = a.inTx(ctx, func(tx AccountsTx) error {
+	err = a.Store.InTx(ctx, func(tx Tx) error {
 		now := a.now()
 		t, err := tx.GetTenant(ctx, tenantID)
 		if err != nil {
@@ -507,7 +507,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, actor Actor, tenantID, use
 
 // SetPasswordRestricted grants or removes the password-restricted platform role.
 func (a *Accounts) SetPasswordRestricted(ctx context.Context, actor Actor, tenantID, userID string, restricted bool) error {
-	return a.inTx(ctx, func(tx AccountsTx) error {
+	return a.Store.InTx(ctx, func(tx Tx) error {
 		if _, err := tx.GetUser(ctx, tenantID, userID); err != nil {
 			return err
 		}
@@ -529,7 +529,7 @@ func (a *Accounts) SetPasswordRestricted(ctx context.Context, actor Actor, tenan
 
 // UnlockAccount clears a lockout.
 func (a *Accounts) UnlockAccount(ctx context.Context, actor Actor, tenantID, userID string) error {
-	return a.inTx(ctx, func(tx AccountsTx) error {
+	return a.Store.InTx(ctx, func(tx Tx) error {
 		acc, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
 			acc.FailedCount, acc.LockedUntil = 0, nil
 			return nil
@@ -544,10 +544,7 @@ func (a *Accounts) UnlockAccount(ctx context.Context, actor Actor, tenantID, use
 // PasswordLoginAllowed reports whether the tenant's users sign in with passwords now
 // (Tenant.PasswordLoginAllowed over its connections).
 func (a *Accounts) PasswordLoginAllowed(ctx context.Context, t *Tenant) (bool, error) {
-	s, err := a.store()
-	if err != nil {
-		return false, err
-	}
+	s := a.Store
 	conns, err := s.ListConnections(ctx, t.ID)
 	if err != nil {
 		return false, err
@@ -569,17 +566,14 @@ type PasswordLoginRequest struct {
 // login event. Refusals are *LoginRefusedError (bad credentials never say whether the
 // account exists); a correct temporary password gives *PasswordChangeRequiredError.
 func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) (*LoginResult, error) {
-	s, err := a.store()
-	if err != nil {
-		return nil, err
-	}
+	s := a.Store
 	ev := &LoginEvent{TenantID: req.TenantID, Method: "password", Subject: truncateReason(req.Email), IP: req.IP, UserAgent: req.UserAgent}
-	refuseWith := func(u *User, r *LoginRefusedError, fn func(tx AccountsTx) error) (*LoginResult, error) {
+	refuseWith := func(u *User, r *LoginRefusedError, fn func(tx Tx) error) (*LoginResult, error) {
 		ev.Result, ev.Reason, ev.At = "refused", string(r.Reason), a.now()
 		if u != nil {
 			ev.UserID = u.ID
 		}
-		err := a.inTx(ctx, func(tx AccountsTx) error {
+		err := a.Store.InTx(ctx, func(tx Tx) error {
 			if fn != nil {
 				if err := fn(tx); err != nil {
 					return err
@@ -676,7 +670,7 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 			return nil, err
 		}
 		ev.Result, ev.Reason, ev.UserID, ev.At = "challenge", "second_factor_required", u.ID, now
-		if err := a.inTx(ctx, func(tx AccountsTx) error { return a.appendLogin(ctx, tx, ev) }); err != nil {
+		if err := a.Store.InTx(ctx, func(tx Tx) error { return a.appendLogin(ctx, tx, ev) }); err != nil {
 			return nil, err
 		}
 		return nil, &SecondFactorRequiredError{Ticket: ticket, Enrol: !tf.Enabled()}
@@ -686,7 +680,7 @@ func (a *Accounts) PasswordLogin(ctx context.Context, req PasswordLoginRequest) 
 
 // afterFirstFactor finishes a sign-in whose factors are proven: a temporary password
 // asks for a new one first, otherwise the session opens.
-func (a *Accounts) afterFirstFactor(ctx context.Context, s AccountsStore, t *Tenant, u *User, acc *LocalAccount, ev *LoginEvent) (*LoginResult, error) {
+func (a *Accounts) afterFirstFactor(ctx context.Context, s Store, t *Tenant, u *User, acc *LocalAccount, ev *LoginEvent) (*LoginResult, error) {
 	now := a.now()
 	if acc.MustChange && !acc.PasswordRestricted {
 		ticket, err := randomSecret()
@@ -699,7 +693,7 @@ func (a *Accounts) afterFirstFactor(ctx context.Context, s AccountsStore, t *Ten
 			return nil, err
 		}
 		ev.Result, ev.Reason, ev.UserID, ev.At = "challenge", "password_change_required", u.ID, now
-		if err := a.inTx(ctx, func(tx AccountsTx) error {
+		if err := a.Store.InTx(ctx, func(tx Tx) error {
 			if _, err := tx.UpdateLocalAccount(ctx, t.ID, u.ID, func(acc *LocalAccount) error {
 				acc.FailedCount, acc.LockedUntil = 0, nil
 				return nil
@@ -717,9 +711,9 @@ func (a *Accounts) afterFirstFactor(ctx context.Context, s AccountsStore, t *Ten
 
 // openPasswordSession resets the failure counter, opens a session and records the login,
 // optionally after change (which runs first in the same transaction).
-func (a *Accounts) openPasswordSession(ctx context.Context, t *Tenant, userID string, ev *LoginEvent, change func(tx AccountsTx) error) (*LoginResult, error) {
+func (a *Accounts) openPasswordSession(ctx context.Context, t *Tenant, userID string, ev *LoginEvent, change func(tx Tx) error) (*LoginResult, error) {
 	var res *LoginResult
-	err := a.inTx(ctx, func(tx AccountsTx) error {
+	err := a.Store.InTx(ctx, func(tx Tx) error {
 		now := a.now()
 		if change != nil {
 			if err := change(tx); err != nil {
@@ -764,10 +758,7 @@ func (a *Accounts) openPasswordSession(ctx context.Context, t *Tenant, userID st
 // CompletePasswordChange finishes a sign-in that needed a new password: the ticket is
 // used up, the new password replaces the temporary one and a session opens.
 func (a *Accounts) CompletePasswordChange(ctx context.Context, tenantID, ticket, newPassword, ip, userAgent string) (*LoginResult, error) {
-	s, err := a.store()
-	if err != nil {
-		return nil, err
-	}
+	s := a.Store
 	now := a.now()
 	u, err := a.ticketUser(ctx, s, StatePasswordChange, tenantID, ticket)
 	if err != nil {
@@ -796,14 +787,14 @@ func (a *Accounts) CompletePasswordChange(ctx context.Context, tenantID, ticket,
 	}
 	ev := &LoginEvent{TenantID: tenantID, Method: "password", Subject: u.UserName, IP: ip, UserAgent: userAgent}
 	actor := Actor{Kind: ActorUser, ID: u.ID, Name: u.UserName, IP: ip}
-	return a.openPasswordSession(ctx, t, u.ID, ev, func(tx AccountsTx) error {
+	return a.openPasswordSession(ctx, t, u.ID, ev, func(tx Tx) error {
 		return a.setOwnPassword(ctx, tx, actor, tenantID, u.ID, hash, true)
 	})
 }
 
 // setOwnPassword stores a password the user chose. Restricted accounts may not; forced
 // is the change a temporary password demands, which must still be pending.
-func (a *Accounts) setOwnPassword(ctx context.Context, tx AccountsTx, actor Actor, tenantID, userID, hash string, forced bool) error {
+func (a *Accounts) setOwnPassword(ctx context.Context, tx Tx, actor Actor, tenantID, userID, hash string, forced bool) error {
 	now := a.now()
 	if _, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
 		if acc.PasswordRestricted {
@@ -830,10 +821,7 @@ func (a *Accounts) setOwnPassword(ctx context.Context, tx AccountsTx, actor Acto
 // one (a wrong one counts towards the lockout). Password-restricted accounts get
 // ErrPasswordRestricted.
 func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, current, newPassword, ip string) error {
-	s, err := a.store()
-	if err != nil {
-		return err
-	}
+	s := a.Store
 	u, err := s.GetUser(ctx, tenantID, userID)
 	if err != nil {
 		return err
@@ -878,7 +866,7 @@ func (a *Accounts) ChangeOwnPassword(ctx context.Context, tenantID, userID, curr
 		return err
 	}
 	actor := Actor{Kind: ActorUser, ID: userID, Name: u.UserName, IP: ip}
-	return a.inTx(ctx, func(tx AccountsTx) error {
+	return a.Store.InTx(ctx, func(tx Tx) error {
 		return a.setOwnPassword(ctx, tx, actor, tenantID, userID, hash, false)
 	})
 }
@@ -891,7 +879,7 @@ func userWords(u *User) []string {
 // ticketUser resolves a sign-in ticket of kind (password change, second factor) to its
 // user without using it up; an unknown, expired or other tenant's ticket, or a user gone
 // since, is ErrSessionEnded.
-func (a *Accounts) ticketUser(ctx context.Context, s AccountsStore, kind, tenantID, ticket string) (*User, error) {
+func (a *Accounts) ticketUser(ctx context.Context, s Store, kind, tenantID, ticket string) (*User, error) {
 	if ticket == "" || len(ticket) > 128 {
 		return nil, ErrSessionEnded
 	}
@@ -930,10 +918,7 @@ func secretKey(v string) string {
 
 // PasswordRestricted reports whether the user may not change its own password.
 func (a *Accounts) PasswordRestricted(ctx context.Context, tenantID, userID string) (bool, error) {
-	s, err := a.store()
-	if err != nil {
-		return false, err
-	}
+	s := a.Store
 	acc, err := a.localAccount(ctx, s, tenantID, userID)
 	if err != nil {
 		return false, err
@@ -942,7 +927,7 @@ func (a *Accounts) PasswordRestricted(ctx context.Context, tenantID, userID stri
 }
 
 // localAccount returns the user's local account row, or an empty one when it has none.
-func (a *Accounts) localAccount(ctx context.Context, s AccountsStore, tenantID, userID string) (*LocalAccount, error) {
+func (a *Accounts) localAccount(ctx context.Context, s Store, tenantID, userID string) (*LocalAccount, error) {
 	acc, err := s.GetLocalAccount(ctx, tenantID, userID)
 	if errors.Is(err, ErrNotFound) {
 		return &LocalAccount{TenantID: tenantID, UserID: userID}, nil

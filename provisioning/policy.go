@@ -104,7 +104,7 @@ func cleanDomains(field string, in []string) ([]string, error) {
 // the seats in use, and the default role must exist (empty: new users get no role).
 func (e *Engine) UpdatePolicy(ctx context.Context, actor Actor, tenantID string, in PolicyInput) (*Tenant, error) {
 	var out *Tenant
-	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -217,10 +217,7 @@ func (e *Engine) ListAudit(ctx context.Context, tenantID string, q AuditQuery) (
 // LoginHistory returns a user's login summary and a page of its login events, newest
 // first.
 func (e *Engine) LoginHistory(ctx context.Context, tenantID, userID string, q LoginQuery) (*LoginSummary, error) {
-	s, err := e.adminStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	if _, err := s.GetUser(ctx, tenantID, userID); err != nil {
 		return nil, err
 	}

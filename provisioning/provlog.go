@@ -169,7 +169,7 @@ func itoa(n int) string {
 // buffer is full (the database is far behind) Record waits for room, and a batch whose
 // write fails is retried on the next ticks before it is given up with an error log.
 type ProvisioningLog struct {
-	store      SetupStore
+	store      Store
 	log        *slog.Logger
 	ch         chan ProvisioningLogEntry
 	done       chan struct{}
@@ -185,10 +185,7 @@ type ProvisioningLog struct {
 
 // NewProvisioningLog starts the writer. flushEvery defaults to 250 ms.
 func NewProvisioningLog(e *Engine, flushEvery time.Duration) (*ProvisioningLog, error) {
-	s, err := e.setupStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	if flushEvery <= 0 {
 		flushEvery = 250 * time.Millisecond
 	}
@@ -271,10 +268,7 @@ func (l *ProvisioningLog) run() {
 
 // ListProvisioningLog reads a tenant's log, newest first.
 func (e *Engine) ListProvisioningLog(ctx context.Context, tenantID string, q ProvisioningLogQuery) ([]ProvisioningLogEntry, error) {
-	s, err := e.setupStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	if q.Limit <= 0 || q.Limit > 500 {
 		q.Limit = 100
 	}
@@ -283,9 +277,6 @@ func (e *Engine) ListProvisioningLog(ctx context.Context, tenantID string, q Pro
 
 // PurgeProvisioningLog deletes entries older than the retention.
 func (e *Engine) PurgeProvisioningLog(ctx context.Context, retention time.Duration) (int64, error) {
-	s, err := e.setupStore()
-	if err != nil {
-		return 0, err
-	}
+	s := e.Store
 	return s.PurgeProvisioningLog(ctx, e.now().Add(-retention))
 }

@@ -48,10 +48,7 @@ func (e *Engine) ListRoles(ctx context.Context, tenantID string) ([]Role, error)
 
 // GetRole returns one role of the tenant.
 func (e *Engine) GetRole(ctx context.Context, tenantID, id string) (*Role, error) {
-	s, err := e.adminStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	return s.GetRole(ctx, tenantID, id)
 }
 
@@ -76,7 +73,7 @@ func (e *Engine) CreateRole(ctx context.Context, actor Actor, tenantID string, i
 			return nil, err
 		}
 	}
-	err = e.inAdminTx(ctx, func(tx AdminTx) error {
+	err = e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -98,7 +95,7 @@ func (e *Engine) CreateRole(ctx context.Context, actor Actor, tenantID string, i
 // UpdateRole changes a custom role. Built-in roles are fixed.
 func (e *Engine) UpdateRole(ctx context.Context, actor Actor, tenantID, id string, in RoleInput) (*Role, error) {
 	var out *Role
-	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -146,7 +143,7 @@ func (e *Engine) UpdateRole(ctx context.Context, actor Actor, tenantID, id strin
 
 // DeleteRole removes a custom role that no user holds.
 func (e *Engine) DeleteRole(ctx context.Context, actor Actor, tenantID, id string) error {
-	return e.inAdminTx(ctx, func(tx AdminTx) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -186,7 +183,7 @@ type RoleChange struct {
 // ChangeUserRoles changes the admin-granted roles of a user. A seated user keeps at least
 // one role, only an Admin grants or revokes Admin, and the last Admin stays one.
 func (e *Engine) ChangeUserRoles(ctx context.Context, actor Actor, tenantID, userID string, ch RoleChange) (*User, error) {
-	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
@@ -203,7 +200,7 @@ func (e *Engine) ChangeUserRoles(ctx context.Context, actor Actor, tenantID, use
 	return e.Store.GetUser(ctx, tenantID, userID)
 }
 
-func (e *Engine) changeRolesTx(ctx context.Context, tx AdminTx, actor Actor, pw power, rs roleSet, tenantID, userID, field string, ch RoleChange) error {
+func (e *Engine) changeRolesTx(ctx context.Context, tx Tx, actor Actor, pw power, rs roleSet, tenantID, userID, field string, ch RoleChange) error {
 	users, err := lockAll(ctx, tx, tenantID, "id", []string{userID})
 	if err != nil {
 		return err

@@ -43,14 +43,14 @@ func (e *Engine) AssignSeats(ctx context.Context, actor Actor, tenantID string, 
 		return nil, err
 	}
 	var need []string
-	err = e.inAdminTx(ctx, func(tx AdminTx) error {
+	err = e.Store.InTx(ctx, func(tx Tx) error {
 		need, err = e.assignSeatsTx(ctx, tx, actor, tenantID, ids, roles)
 		return err
 	})
 	return need, err
 }
 
-func (e *Engine) assignSeatsTx(ctx context.Context, tx AdminTx, actor Actor, tenantID string, ids, roles []string) ([]string, error) {
+func (e *Engine) assignSeatsTx(ctx context.Context, tx Tx, actor Actor, tenantID string, ids, roles []string) ([]string, error) {
 	pw, err := e.power(ctx, tx, tenantID, actor)
 	if err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func (e *Engine) assignSeatsTx(ctx context.Context, tx AdminTx, actor Actor, ten
 	return need, e.seatRolesTx(ctx, tx, actor, pw, tenantID, ids, need, users, rs, grant)
 }
 
-func (e *Engine) seatRolesTx(ctx context.Context, tx AdminTx, actor Actor, pw power, tenantID string, ids, need []string,
+func (e *Engine) seatRolesTx(ctx context.Context, tx Tx, actor Actor, pw power, tenantID string, ids, need []string,
 	users map[string]*User, rs roleSet, grant []Role) error {
 	if len(grant) > 0 {
 		if err := tx.GrantRoles(ctx, tenantID, ids, roleIDs(grant)); err != nil {
@@ -156,7 +156,7 @@ func (e *Engine) UnassignSeats(ctx context.Context, actor Actor, tenantID string
 		return nil, err
 	}
 	drop := []string{}
-	err = e.inAdminTx(ctx, func(tx AdminTx) error {
+	err = e.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := e.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err

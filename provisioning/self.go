@@ -3,9 +3,7 @@ package provisioning
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
-	"time"
 
 	"golang.org/x/text/language"
 )
@@ -101,18 +99,9 @@ func (e *Engine) EditOwnProfile(ctx context.Context, actor Actor, tenantID strin
 	return e.Store.GetUser(ctx, tenantID, out.ID)
 }
 
-// SessionLister lists a user's sessions; store.DB implements it.
-type SessionLister interface {
-	// ListUserSessions returns the user's sessions open at now, newest first.
-	ListUserSessions(ctx context.Context, tenantID, userID string, now time.Time) ([]Session, error)
-}
-
 // OwnSessions lists the signed-in user's open sessions.
 func (e *Engine) OwnSessions(ctx context.Context, tenantID, userID string) ([]Session, error) {
-	s, ok := e.Store.(SessionLister)
-	if !ok {
-		return nil, fmt.Errorf("store %T does not implement provisioning.SessionLister", e.Store)
-	}
+	s := e.Store
 	return s.ListUserSessions(ctx, tenantID, userID, e.now())
 }
 
@@ -122,7 +111,7 @@ func (e *Engine) EndOwnSession(ctx context.Context, actor Actor, tenantID, sessi
 	if actor.Kind != ActorUser {
 		return &ForbiddenError{Reason: "only a signed-in user has sessions of their own"}
 	}
-	return e.inSSOTx(ctx, func(tx SSOTx) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
 		s, err := tx.GetSession(ctx, sessionID)
 		if errors.Is(err, ErrNotFound) || (err == nil && (s.TenantID != tenantID || s.UserID != actor.ID)) {
 			return ErrNotFound
@@ -151,7 +140,7 @@ func (e *Engine) EndOtherSessions(ctx context.Context, actor Actor, tenantID, ke
 		return 0, err
 	}
 	n := 0
-	err = e.inSSOTx(ctx, func(tx SSOTx) error {
+	err = e.Store.InTx(ctx, func(tx Tx) error {
 		n = 0
 		for _, s := range ss {
 			if s.ID == keep {

@@ -48,31 +48,6 @@ func (l *SetupLink) State(now time.Time) string {
 	return "active"
 }
 
-// SetupStore is the store side of set-up links and the provisioning log. store.DB
-// implements it.
-type SetupStore interface {
-	CreateSetupLink(ctx context.Context, l *SetupLink) error
-	GetSetupLink(ctx context.Context, id string) (*SetupLink, error)
-	ListSetupLinks(ctx context.Context, tenantID string) ([]SetupLink, error)
-	// RevokeSetupLink sets revoked_at unless already set; ErrNotFound for no such link.
-	RevokeSetupLink(ctx context.Context, tenantID, id string, at time.Time) error
-	SaveSetupProgress(ctx context.Context, tenantID, id string, p SetupProgress) error
-
-	// AppendProvisioningLog inserts a batch of entries in one statement.
-	AppendProvisioningLog(ctx context.Context, entries []ProvisioningLogEntry) error
-	ListProvisioningLog(ctx context.Context, tenantID string, q ProvisioningLogQuery) ([]ProvisioningLogEntry, error)
-	// PurgeProvisioningLog deletes entries older than before and returns how many.
-	PurgeProvisioningLog(ctx context.Context, before time.Time) (int64, error)
-}
-
-func (e *Engine) setupStore() (SetupStore, error) {
-	s, ok := e.Store.(SetupStore)
-	if !ok {
-		return nil, fmt.Errorf("store %T does not implement provisioning.SetupStore", e.Store)
-	}
-	return s, nil
-}
-
 // SetupLinkPrefix starts every set-up link token (secret scanners can spot leaked ones).
 const SetupLinkPrefix = "sbs_"
 
@@ -108,11 +83,7 @@ func (e *Engine) CreateSetupLink(ctx context.Context, actor Actor, tenantID stri
 		if _, err := tx.GetTenant(ctx, tenantID); err != nil {
 			return err
 		}
-		stx, ok := tx.(SetupStore)
-		if !ok {
-			return fmt.Errorf("transaction %T does not implement provisioning.SetupStore", tx)
-		}
-		if err := stx.CreateSetupLink(ctx, l); err != nil {
+		if err := tx.CreateSetupLink(ctx, l); err != nil {
 			return err
 		}
 		return e.audit(ctx, tx, actor, tenantID, "setup_link.create", "setup_link", l.ID, nil, l)
@@ -126,10 +97,7 @@ func (e *Engine) CreateSetupLink(ctx context.Context, actor Actor, tenantID stri
 // OpenSetupLink checks a presented token and returns the active link with its tenant.
 // The secret is compared in constant time; any failure is ErrBadSetupLink.
 func (e *Engine) OpenSetupLink(ctx context.Context, token string) (*SetupLink, *Tenant, error) {
-	s, err := e.setupStore()
-	if err != nil {
-		return nil, nil, err
-	}
+	s := e.Store
 	rest, ok := strings.CutPrefix(token, SetupLinkPrefix)
 	if !ok {
 		return nil, nil, ErrBadSetupLink
@@ -158,21 +126,14 @@ func (e *Engine) OpenSetupLink(ctx context.Context, token string) (*SetupLink, *
 
 // ListSetupLinks lists a tenant's set-up links (never their tokens).
 func (e *Engine) ListSetupLinks(ctx context.Context, tenantID string) ([]SetupLink, error) {
-	s, err := e.setupStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	return s.ListSetupLinks(ctx, tenantID)
 }
 
 // RevokeSetupLink makes a link unusable at once.
 func (e *Engine) RevokeSetupLink(ctx context.Context, actor Actor, tenantID, id string) error {
 	return e.Store.InTx(ctx, func(tx Tx) error {
-		stx, ok := tx.(SetupStore)
-		if !ok {
-			return fmt.Errorf("transaction %T does not implement provisioning.SetupStore", tx)
-		}
-		if err := stx.RevokeSetupLink(ctx, tenantID, id, e.now()); err != nil {
+		if err := tx.RevokeSetupLink(ctx, tenantID, id, e.now()); err != nil {
 			return err
 		}
 		return e.audit(ctx, tx, actor, tenantID, "setup_link.revoke", "setup_link", id, nil, nil)
@@ -181,10 +142,7 @@ func (e *Engine) RevokeSetupLink(ctx context.Context, actor Actor, tenantID, id 
 
 // SaveSetupProgress records the wizard's progress on the link.
 func (e *Engine) SaveSetupProgress(ctx context.Context, l *SetupLink) error {
-	s, err := e.setupStore()
-	if err != nil {
-		return err
-	}
+	s := e.Store
 	return s.SaveSetupProgress(ctx, l.TenantID, l.ID, l.Progress)
 }
 

@@ -1,11 +1,10 @@
 package provisioning
 
 import (
-	"context"
 	"time"
 )
 
-// State kinds kept in the StateStore.
+// State kinds kept in the SSO protocol state (Store.PutState).
 const (
 	StateSAMLRequest = "saml_request"
 	StateOIDCLogin   = "oidc_login"
@@ -53,31 +52,4 @@ type SigningKey struct {
 	PublicJWK     []byte
 	CreatedAt     time.Time
 	RetiredAt     *time.Time
-}
-
-// StateStore persists the SSO door's protocol state. store.DB implements it.
-type StateStore interface {
-	PutState(ctx context.Context, s *AuthState) error
-	// TakeState deletes and returns a state atomically (single use): ErrNotFound when it
-	// does not exist, was already taken or has expired.
-	TakeState(ctx context.Context, kind, key string, now time.Time) (*AuthState, error)
-	// GetState returns an unexpired state without consuming it.
-	GetState(ctx context.Context, kind, key string, now time.Time) (*AuthState, error)
-	// DeleteSessionStates removes the states bound to a session (logout).
-	DeleteSessionStates(ctx context.Context, sessionID string) error
-	// RememberAssertion records an assertion ID of a connection until expiresAt; an ID
-	// seen before gives ErrConflict (replay).
-	RememberAssertion(ctx context.Context, connectionID, assertionID string, expiresAt, now time.Time) error
-	// PurgeExpired removes expired states and replay entries.
-	PurgeExpired(ctx context.Context, now time.Time) error
-
-	CreateClient(ctx context.Context, c *OAuthClient) error
-	GetClient(ctx context.Context, id string) (*OAuthClient, error)
-	ListClients(ctx context.Context) ([]OAuthClient, error)
-
-	AddSigningKey(ctx context.Context, k *SigningKey) error
-	// ListSigningKeys returns the keys not retired before now, newest first.
-	ListSigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)
-	// RetireSigningKeys retires every key other than keepID at the given time.
-	RetireSigningKeys(ctx context.Context, keepID string, at time.Time) error
 }

@@ -28,19 +28,13 @@ func validTeamName(name string) (string, error) {
 
 // ListTeams lists the tenant's teams with their member counts.
 func (e *Engine) ListTeams(ctx context.Context, tenantID string) ([]Team, error) {
-	s, err := e.adminStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	return s.ListTeams(ctx, tenantID)
 }
 
 // GetTeam returns one team of the tenant.
 func (e *Engine) GetTeam(ctx context.Context, tenantID, id string) (*Team, error) {
-	s, err := e.adminStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	return s.GetTeam(ctx, tenantID, id)
 }
 
@@ -67,7 +61,7 @@ func (e *Engine) CreateTeam(ctx context.Context, actor Actor, tenantID string, i
 			return nil, err
 		}
 	}
-	err = e.inAdminTx(ctx, func(tx AdminTx) error {
+	err = e.Store.InTx(ctx, func(tx Tx) error {
 		if _, err := e.power(ctx, tx, tenantID, actor); err != nil {
 			return err
 		}
@@ -90,7 +84,7 @@ func (e *Engine) CreateTeam(ctx context.Context, actor Actor, tenantID string, i
 
 // UpdateTeam renames or describes a team.
 func (e *Engine) UpdateTeam(ctx context.Context, actor Actor, tenantID, id string, in TeamInput) (*Team, error) {
-	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		if _, err := e.power(ctx, tx, tenantID, actor); err != nil {
 			return err
 		}
@@ -124,7 +118,7 @@ func (e *Engine) UpdateTeam(ctx context.Context, actor Actor, tenantID, id strin
 
 // DeleteTeam removes a team and its memberships.
 func (e *Engine) DeleteTeam(ctx context.Context, actor Actor, tenantID, id string) error {
-	return e.inAdminTx(ctx, func(tx AdminTx) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
 		if _, err := e.power(ctx, tx, tenantID, actor); err != nil {
 			return err
 		}
@@ -145,7 +139,7 @@ func (e *Engine) AddTeamMembers(ctx context.Context, actor Actor, tenantID, team
 	if err != nil {
 		return nil, err
 	}
-	err = e.inAdminTx(ctx, func(tx AdminTx) error {
+	err = e.Store.InTx(ctx, func(tx Tx) error {
 		if _, err := e.power(ctx, tx, tenantID, actor); err != nil {
 			return err
 		}
@@ -161,7 +155,7 @@ func (e *Engine) AddTeamMembers(ctx context.Context, actor Actor, tenantID, team
 	return e.GetTeam(ctx, tenantID, teamID)
 }
 
-func (e *Engine) addMembersTx(ctx context.Context, tx AdminTx, actor Actor, tenantID string, t *Team, ids []string, field string) error {
+func (e *Engine) addMembersTx(ctx context.Context, tx Tx, actor Actor, tenantID string, t *Team, ids []string, field string) error {
 	if _, err := lockAll(ctx, tx, tenantID, field, ids); err != nil {
 		return err
 	}
@@ -174,7 +168,7 @@ func (e *Engine) addMembersTx(ctx context.Context, tx AdminTx, actor Actor, tena
 // RemoveTeamMember removes a user from a team. A membership granted by an identity
 // provider's group mapping cannot be removed here: the next sign-in would restore it.
 func (e *Engine) RemoveTeamMember(ctx context.Context, actor Actor, tenantID, teamID, userID string) error {
-	return e.inAdminTx(ctx, func(tx AdminTx) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
 		if _, err := e.power(ctx, tx, tenantID, actor); err != nil {
 			return err
 		}
@@ -222,7 +216,7 @@ func (e *Engine) ListTeamMembers(ctx context.Context, tenantID, teamID string, q
 // SetUserTeams replaces the admin-granted teams of a user (the user side of membership);
 // teams granted by an identity provider stay.
 func (e *Engine) SetUserTeams(ctx context.Context, actor Actor, tenantID, userID string, teams []string) (*User, error) {
-	err := e.inAdminTx(ctx, func(tx AdminTx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		if _, err := e.power(ctx, tx, tenantID, actor); err != nil {
 			return err
 		}
@@ -235,7 +229,7 @@ func (e *Engine) SetUserTeams(ctx context.Context, actor Actor, tenantID, userID
 }
 
 // changeTeamsTx sets (set not nil), adds and removes a user's admin-granted teams.
-func (e *Engine) changeTeamsTx(ctx context.Context, tx AdminTx, actor Actor, tenantID, userID, field string, set, add, remove []string) error {
+func (e *Engine) changeTeamsTx(ctx context.Context, tx Tx, actor Actor, tenantID, userID, field string, set, add, remove []string) error {
 	users, err := lockAll(ctx, tx, tenantID, "id", []string{userID})
 	if err != nil {
 		return err

@@ -73,14 +73,6 @@ type testTicket struct {
 // TestTicketTTL bounds a test sign-in from the wizard's button to the IdP's answer.
 const TestTicketTTL = 15 * time.Minute
 
-func (e *Engine) stateStore() (StateStore, error) {
-	s, ok := e.Store.(StateStore)
-	if !ok {
-		return nil, fmt.Errorf("store %T does not implement provisioning.StateStore", e.Store)
-	}
-	return s, nil
-}
-
 // StartTestSignIn issues a single-use ticket allowing one test sign-in through the link's
 // connection; the SSO door redeems it (RedeemTestTicket) and sends the browser back to
 // returnTo(ticket) with the result stored under the ticket.
@@ -88,10 +80,7 @@ func (e *Engine) StartTestSignIn(ctx context.Context, l *SetupLink, returnTo fun
 	if l.Progress.ConnectionID == "" {
 		return "", Invalid("connection", "create the connection first")
 	}
-	s, err := e.stateStore()
-	if err != nil {
-		return "", err
-	}
+	s := e.Store
 	raw := make([]byte, 24)
 	if _, err := rand.Read(raw); err != nil {
 		return "", fmt.Errorf("test ticket: %w", err)
@@ -113,10 +102,7 @@ func (e *Engine) StartTestSignIn(ctx context.Context, l *SetupLink, returnTo fun
 // RedeemTestTicket takes a ticket (single use) and returns its tenant, connection and
 // return path. Any failure is ErrNotFound.
 func (e *Engine) RedeemTestTicket(ctx context.Context, tenantID, key string) (connectionID, returnTo string, err error) {
-	s, err := e.stateStore()
-	if err != nil {
-		return "", "", err
-	}
+	s := e.Store
 	st, err := s.TakeState(ctx, StateTestTicket, key, e.now())
 	if err != nil {
 		return "", "", err
@@ -133,10 +119,7 @@ func (e *Engine) RedeemTestTicket(ctx context.Context, tenantID, key string) (co
 
 // SaveTestResult stores a test sign-in's result under its ticket for the wizard.
 func (e *Engine) SaveTestResult(ctx context.Context, tenantID, key string, r *TestLoginResult) error {
-	s, err := e.stateStore()
-	if err != nil {
-		return err
-	}
+	s := e.Store
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -148,10 +131,7 @@ func (e *Engine) SaveTestResult(ctx context.Context, tenantID, key string, r *Te
 
 // TestResult returns the stored result of the ticket's test sign-in.
 func (e *Engine) TestResult(ctx context.Context, tenantID, key string) (*TestLoginResult, error) {
-	s, err := e.stateStore()
-	if err != nil {
-		return nil, err
-	}
+	s := e.Store
 	st, err := s.GetState(ctx, StateTestResult, key, e.now())
 	if err != nil {
 		return nil, err

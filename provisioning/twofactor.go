@@ -35,21 +35,6 @@ type TwoFactor struct {
 // Enabled reports whether the authenticator is confirmed and so asked for at sign-in.
 func (t *TwoFactor) Enabled() bool { return t != nil && t.ConfirmedAt != nil }
 
-// TwoFactorReader reads second factors; store.DB implements it.
-type TwoFactorReader interface {
-	// GetTwoFactor returns ErrNotFound when the user has none.
-	GetTwoFactor(ctx context.Context, tenantID, userID string) (*TwoFactor, error)
-}
-
-// TwoFactorTx changes second factors inside a transaction.
-type TwoFactorTx interface {
-	TwoFactorReader
-	// UpdateTwoFactor locks (or creates) the user's second factor and applies fn.
-	UpdateTwoFactor(ctx context.Context, tenantID, userID string, fn func(*TwoFactor) error) (*TwoFactor, error)
-	// DeleteTwoFactor removes it; a missing one is not an error.
-	DeleteTwoFactor(ctx context.Context, tenantID, userID string) error
-}
-
 // TOTP parameters: the RFC 6238 defaults every authenticator app understands.
 const (
 	totpPeriod = 30
@@ -58,7 +43,7 @@ const (
 	totpSkew = 1
 	// recoveryCodeCount recovery codes are issued at enrolment, each usable once.
 	recoveryCodeCount = 10
-	// StateSecondFactor is the StateStore kind of sign-in tickets waiting for a second
+	// StateSecondFactor is the SSO state kind (Store.PutState) of sign-in tickets waiting for a second
 	// factor.
 	StateSecondFactor = "second_factor"
 	secondFactorTTL   = 10 * time.Minute
@@ -96,30 +81,9 @@ type TwoFactorStatus struct {
 	PendingEnrolment bool       `json:"pendingEnrolment"`
 }
 
-func (a *Accounts) twoFactorReader() (TwoFactorReader, error) {
-	r, ok := a.Store.(TwoFactorReader)
-	if !ok {
-		return nil, fmt.Errorf("store %T does not implement provisioning.TwoFactorReader", a.Store)
-	}
-	return r, nil
-}
-
-func (a *Accounts) inTwoFactorTx(ctx context.Context, fn func(AccountsTx, TwoFactorTx) error) error {
-	return a.inTx(ctx, func(tx AccountsTx) error {
-		ttx, ok := tx.(TwoFactorTx)
-		if !ok {
-			return fmt.Errorf("transaction %T does not implement provisioning.TwoFactorTx", tx)
-		}
-		return fn(tx, ttx)
-	})
-}
-
 // getTwoFactor returns the user's second factor, nil when there is none.
 func (a *Accounts) getTwoFactor(ctx context.Context, tenantID, userID string) (*TwoFactor, error) {
-	r, err := a.twoFactorReader()
-	if err != nil {
-		return nil, err
-	}
+	r := a.Store
 	tf, err := r.GetTwoFactor(ctx, tenantID, userID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -165,7 +129,7 @@ func (a *Accounts) BeginTOTP(ctx context.Context, tenantID, userID string) (*TOT
 		return nil, errors.New("two factor: no sealer configured")
 	}
 	var out *TOTPEnrolment
-	err := a.inTwoFactorTx(ctx, func(tx AccountsTx, ttx TwoFactorTx) error {
+	err := a.Store.InTx(ctx, func(tx Tx) error {
 		t, err := tx.GetTenant(ctx, tenantID)
 		if err != nil {
 			return err
@@ -174,7 +138,7 @@ func (a *Accounts) BeginTOTP(ctx context.Context, tenantID, userID string) (*TOT
 		if err != nil {
 			return err
 		}
-		_, err = ttx.UpdateTwoFactor(ctx, tenantID, userID, func(tf *TwoFactor) error {
+		_, err = tx.UpdateTwoFactor(ctx, tenantID, userID, func(tf *TwoFactor) error {
 			if tf.Enabled() {
 				return &RuleError{Field: "totp", Reason: "an authenticator is already set up; remove it first to set up another"}
 			}
@@ -292,13 +256,13 @@ func (a *Accounts) checkSecondFactor(tf *TwoFactor, code string) (bool, error) {
 }
 
 // confirmTx confirms a pending enrolment with its first code and issues recovery codes.
-func (a *Accounts) confirmTx(ctx context.Context, tx AccountsTx, ttx TwoFactorTx, actor Actor, tenantID, userID, code string) ([]string, error) {
+func (a *Accounts) confirmTx(ctx context.Context, tx Tx, actor Actor, tenantID, userID, code string) ([]string, error) {
 	codes, hashes, err := newRecoveryCodes()
 	if err != nil {
 		return nil, err
 	}
 	ok := false
-	tf, err := ttx.UpdateTwoFactor(ctx, tenantID, userID, func(tf *TwoFactor) error {
+	tf, err := tx.UpdateTwoFactor(ctx, tenantID, userID, func(tf *TwoFactor) error {
 		if tf.CreatedAt.IsZero() {
 			return &RuleError{Field: "totp", Reason: "no authenticator set-up is in progress; start one first"}
 		}
@@ -328,9 +292,9 @@ func (a *Accounts) ConfirmTOTP(ctx context.Context, actor Actor, tenantID, userI
 		return nil, err
 	}
 	var codes []string
-	err := a.inTwoFactorTx(ctx, func(tx AccountsTx, ttx TwoFactorTx) error {
+	err := a.Store.InTx(ctx, func(tx Tx) error {
 		var err error
-		codes, err = a.confirmTx(ctx, tx, ttx, actor, tenantID, userID, code)
+		codes, err = a.confirmTx(ctx, tx, actor, tenantID, userID, code)
 		return err
 	})
 	var ve *ValidationError
@@ -344,10 +308,7 @@ func (a *Accounts) ConfirmTOTP(ctx context.Context, actor Actor, tenantID, userI
 
 // refuseLocked refuses a locked account before any code is checked.
 func (a *Accounts) refuseLocked(ctx context.Context, tenantID, userID string) error {
-	s, err := a.store()
-	if err != nil {
-		return err
-	}
+	s := a.Store
 	acc, err := a.localAccount(ctx, s, tenantID, userID)
 	if err != nil {
 		return err
@@ -359,7 +320,7 @@ func (a *Accounts) refuseLocked(ctx context.Context, tenantID, userID string) er
 }
 
 func (a *Accounts) countSecondFactorFailure(ctx context.Context, tenantID, userID string) error {
-	return a.inTx(ctx, func(tx AccountsTx) error {
+	return a.Store.InTx(ctx, func(tx Tx) error {
 		_, err := tx.UpdateLocalAccount(ctx, tenantID, userID, func(acc *LocalAccount) error {
 			a.countFailure(acc)
 			return nil
@@ -376,12 +337,12 @@ func (a *Accounts) RemoveTOTP(ctx context.Context, actor Actor, tenantID, userID
 		return err
 	}
 	wrong := false
-	err := a.inTwoFactorTx(ctx, func(tx AccountsTx, ttx TwoFactorTx) error {
+	err := a.Store.InTx(ctx, func(tx Tx) error {
 		t, err := tx.GetTenant(ctx, tenantID)
 		if err != nil {
 			return err
 		}
-		tf, err := ttx.GetTwoFactor(ctx, tenantID, userID)
+		tf, err := tx.GetTwoFactor(ctx, tenantID, userID)
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
@@ -401,7 +362,7 @@ func (a *Accounts) RemoveTOTP(ctx context.Context, actor Actor, tenantID, userID
 				return Invalid("code", "is neither the current code of the authenticator app nor an unused recovery code")
 			}
 		}
-		if err := ttx.DeleteTwoFactor(ctx, tenantID, userID); err != nil {
+		if err := tx.DeleteTwoFactor(ctx, tenantID, userID); err != nil {
 			return err
 		}
 		return a.audit(ctx, tx, actor, tenantID, "user.2fa.disable", "user", userID, map[string]bool{"totp": tf.Enabled()}, nil)
@@ -418,7 +379,7 @@ func (a *Accounts) RemoveTOTP(ctx context.Context, actor Actor, tenantID, userID
 // user's sessions end, and a tenant that requires a second factor asks for a new one at
 // the next sign-in.
 func (a *Accounts) ResetTwoFactor(ctx context.Context, actor Actor, tenantID, userID string) error {
-	return a.inTwoFactorTx(ctx, func(tx AccountsTx, ttx TwoFactorTx) error {
+	return a.Store.InTx(ctx, func(tx Tx) error {
 		pw, err := a.grantPower(ctx, tx, actor, tenantID)
 		if err != nil {
 			return err
@@ -430,7 +391,7 @@ func (a *Accounts) ResetTwoFactor(ctx context.Context, actor Actor, tenantID, us
 		if err := pw.mayManage(u); err != nil {
 			return err
 		}
-		if err := ttx.DeleteTwoFactor(ctx, tenantID, userID); err != nil {
+		if err := tx.DeleteTwoFactor(ctx, tenantID, userID); err != nil {
 			return err
 		}
 		if err := tx.EndUserSessions(ctx, tenantID, userID, a.now()); err != nil {
@@ -442,17 +403,14 @@ func (a *Accounts) ResetTwoFactor(ctx context.Context, actor Actor, tenantID, us
 
 // secondFactorTicket resolves a sign-in ticket waiting for a second factor, without
 // using it up.
-func (a *Accounts) secondFactorTicket(ctx context.Context, s AccountsStore, tenantID, ticket string) (*User, error) {
+func (a *Accounts) secondFactorTicket(ctx context.Context, s Store, tenantID, ticket string) (*User, error) {
 	return a.ticketUser(ctx, s, StateSecondFactor, tenantID, ticket)
 }
 
 // EnrolForTicket starts the authenticator set-up of a user whose tenant requires a
 // second factor, during sign-in (the password is proven by the ticket).
 func (a *Accounts) EnrolForTicket(ctx context.Context, tenantID, ticket string) (*TOTPEnrolment, error) {
-	s, err := a.store()
-	if err != nil {
-		return nil, err
-	}
+	s := a.Store
 	u, err := a.secondFactorTicket(ctx, s, tenantID, ticket)
 	if err != nil {
 		return nil, err
@@ -496,10 +454,7 @@ type SecondFactorResult struct {
 // account is refused before any code is checked. A temporary password then still asks
 // for a new one (*PasswordChangeRequiredError).
 func (a *Accounts) CompleteSecondFactor(ctx context.Context, tenantID, ticket, code, ip, userAgent string) (*SecondFactorResult, error) {
-	s, err := a.store()
-	if err != nil {
-		return nil, err
-	}
+	s := a.Store
 	u, err := a.secondFactorTicket(ctx, s, tenantID, ticket)
 	if err != nil {
 		return nil, err
@@ -515,7 +470,7 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, tenantID, ticket, c
 	ev := &LoginEvent{TenantID: tenantID, UserID: u.ID, Method: "password", Subject: u.UserName, IP: ip, UserAgent: userAgent}
 	refused := func(r *LoginRefusedError, count bool) (*SecondFactorResult, error) {
 		ev.Result, ev.Reason, ev.At = "refused", string(r.Reason), a.now()
-		err := a.inTx(ctx, func(tx AccountsTx) error {
+		err := a.Store.InTx(ctx, func(tx Tx) error {
 			if count {
 				if _, err := tx.UpdateLocalAccount(ctx, tenantID, u.ID, func(acc *LocalAccount) error {
 					a.countFailure(acc)
@@ -542,7 +497,7 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, tenantID, ticket, c
 	res := &SecondFactorResult{}
 	ok := false
 	var locked *LoginRefusedError
-	err = a.inTwoFactorTx(ctx, func(tx AccountsTx, ttx TwoFactorTx) error {
+	err = a.Store.InTx(ctx, func(tx Tx) error {
 		// The lock is looked at again in the transaction that checks the code and counts
 		// a wrong one (the user row is locked first, as by every writer of the account):
 		// concurrent guesses would otherwise all pass the check above before any of them
@@ -564,7 +519,7 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, tenantID, ticket, c
 				if !t.Policy.RequireTwoFactor || tf == nil {
 					return ErrSessionEnded
 				}
-				codes, err := a.confirmTx(ctx, tx, ttx, Actor{Kind: ActorUser, ID: u.ID, Name: u.UserName, IP: ip}, tenantID, u.ID, code)
+				codes, err := a.confirmTx(ctx, tx, Actor{Kind: ActorUser, ID: u.ID, Name: u.UserName, IP: ip}, tenantID, u.ID, code)
 				var ve *ValidationError
 				if errors.As(err, &ve) && ve.Field == "code" {
 					return nil
@@ -572,7 +527,7 @@ func (a *Accounts) CompleteSecondFactor(ctx context.Context, tenantID, ticket, c
 				res.RecoveryCodes, ok = codes, err == nil
 				return err
 			}
-			_, err := ttx.UpdateTwoFactor(ctx, tenantID, u.ID, func(tf *TwoFactor) error {
+			_, err := tx.UpdateTwoFactor(ctx, tenantID, u.ID, func(tf *TwoFactor) error {
 				var err error
 				ok, err = a.checkSecondFactor(tf, code)
 				return err

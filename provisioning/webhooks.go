@@ -95,53 +95,6 @@ type ClaimedDelivery struct {
 	Body          []byte // the event as JSON
 }
 
-// WebhookStore is a Store with the webhook and back-channel logout tables.
-type WebhookStore interface {
-	Store
-	EventReader
-	ListWebhooks(ctx context.Context, tenantID string) ([]WebhookEndpoint, error)
-	GetWebhook(ctx context.Context, tenantID, id string) (*WebhookEndpoint, error)
-	ListDeliveries(ctx context.Context, tenantID, endpointID string, limit int) ([]WebhookDelivery, error)
-	ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]WebhookAttempt, error)
-	// FanOutWebhooks turns events after each active endpoint's cursor into deliveries for
-	// the events match selects, and advances the cursors. Replicas doing it at once take
-	// different endpoints (SKIP LOCKED). It returns how many deliveries it created.
-	FanOutWebhooks(ctx context.Context, now time.Time, limit int, match func(*WebhookEndpoint, *Event) bool, newID func() string) (int, error)
-	// ClaimDeliveries leases up to limit due deliveries of active endpoints to worker,
-	// only the oldest pending one per endpoint and user, so one user's events go out in
-	// order and never in parallel.
-	ClaimDeliveries(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ClaimedDelivery, error)
-	// ClaimLogouts leases due back-channel logouts to worker.
-	ClaimLogouts(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]LogoutRequest, error)
-	// ClaimSink leases tenants with unpublished events to a broker sink's worker, with
-	// those events; ReleaseSink records how far it published and ends the lease.
-	ClaimSink(ctx context.Context, sink, worker string, now time.Time, lease time.Duration, limit, perTenant int) ([]SinkBatch, error)
-	ReleaseSink(ctx context.Context, sink, worker, tenantID string, seq int64) error
-	// PurgeEvents deletes events, deliveries and their attempts, and finished logouts,
-	// created before cutoff.
-	PurgeEvents(ctx context.Context, cutoff time.Time) (int64, error)
-}
-
-// WebhookTx is a transaction with the webhook writes.
-type WebhookTx interface {
-	Tx
-	EventTx
-	CreateWebhook(ctx context.Context, w *WebhookEndpoint) error
-	// UpdateWebhook locks the endpoint, applies fn and writes it back (version + 1).
-	UpdateWebhook(ctx context.Context, tenantID, id string, fn func(*WebhookEndpoint) error) (*WebhookEndpoint, error)
-	DeleteWebhook(ctx context.Context, tenantID, id string) error
-	// FinishDelivery records an attempt and the delivery's new state if worker still
-	// holds its claim (ErrConflict otherwise).
-	FinishDelivery(ctx context.Context, d *WebhookDelivery, a *WebhookAttempt, worker string) error
-	// MarkDelivered finishes successful deliveries still claimed by worker, in few
-	// statements, with each one's attempt; it returns how many it finished.
-	MarkDelivered(ctx context.Context, as []*WebhookAttempt, worker string) (int, error)
-	// ReplayDelivery makes a finished delivery pending again, due at now.
-	ReplayDelivery(ctx context.Context, tenantID, endpointID, id string, now time.Time) (*WebhookDelivery, error)
-	// FinishLogout records the outcome of a back-channel logout held by worker.
-	FinishLogout(ctx context.Context, l *LogoutRequest, status, lastError, worker string) error
-}
-
 // WebhookRetry spaces delivery attempts: exponential from Base with ±20 % jitter, capped
 // at Max, until GiveUpAfter has passed since the delivery was created; then the delivery
 // fails and the endpoint is disabled.
@@ -191,24 +144,6 @@ type Webhooks struct {
 // NewWebhooks returns the webhook service with the default retry policy.
 func NewWebhooks(e *Engine, sealer Sealer) *Webhooks {
 	return &Webhooks{Engine: e, Sealer: sealer, Retry: DefaultWebhookRetry, RotationOverlap: 24 * time.Hour}
-}
-
-func (w *Webhooks) store() (WebhookStore, error) {
-	s, ok := w.Store.(WebhookStore)
-	if !ok {
-		return nil, fmt.Errorf("store %T does not implement provisioning.WebhookStore", w.Store)
-	}
-	return s, nil
-}
-
-func (w *Webhooks) inTx(ctx context.Context, fn func(WebhookTx) error) error {
-	return w.Store.InTx(ctx, func(tx Tx) error {
-		wtx, ok := tx.(WebhookTx)
-		if !ok {
-			return fmt.Errorf("transaction %T does not implement provisioning.WebhookTx", tx)
-		}
-		return fn(wtx)
-	})
 }
 
 // WebhookRequest creates or changes an endpoint; nil fields are left alone on update.
@@ -300,11 +235,8 @@ func (w *Webhooks) CreateWebhook(ctx context.Context, actor Actor, tenantID stri
 	if ep.SecretsSealed, err = w.seal(ep.ID, []WebhookSecret{{Secret: secret}}); err != nil {
 		return nil, "", err
 	}
-	s, err := w.store()
-	if err != nil {
-		return nil, "", err
-	}
-	err = w.inTx(ctx, func(tx WebhookTx) error {
+	s := w.Store
+	err = w.Store.InTx(ctx, func(tx Tx) error {
 		// Deliveries start with the next event: the endpoint never receives history.
 		if ep.Cursor, err = s.LastEventSeq(ctx, tenantID); err != nil {
 			return err
@@ -322,19 +254,13 @@ func (w *Webhooks) CreateWebhook(ctx context.Context, actor Actor, tenantID stri
 
 // ListWebhooks lists the tenant's endpoints.
 func (w *Webhooks) ListWebhooks(ctx context.Context, tenantID string) ([]WebhookEndpoint, error) {
-	s, err := w.store()
-	if err != nil {
-		return nil, err
-	}
+	s := w.Store
 	return s.ListWebhooks(ctx, tenantID)
 }
 
 // GetWebhook returns one endpoint.
 func (w *Webhooks) GetWebhook(ctx context.Context, tenantID, id string) (*WebhookEndpoint, error) {
-	s, err := w.store()
-	if err != nil {
-		return nil, err
-	}
+	s := w.Store
 	return s.GetWebhook(ctx, tenantID, id)
 }
 
@@ -351,7 +277,7 @@ func (w *Webhooks) UpdateWebhook(ctx context.Context, actor Actor, tenantID, id 
 		}
 	}
 	var out *WebhookEndpoint
-	err := w.inTx(ctx, func(tx WebhookTx) error {
+	err := w.Store.InTx(ctx, func(tx Tx) error {
 		var before WebhookEndpoint
 		ep, err := tx.UpdateWebhook(ctx, tenantID, id, func(ep *WebhookEndpoint) error {
 			before = *ep
@@ -390,7 +316,7 @@ func (w *Webhooks) RotateWebhookSecret(ctx context.Context, actor Actor, tenantI
 	if err != nil {
 		return "", err
 	}
-	err = w.inTx(ctx, func(tx WebhookTx) error {
+	err = w.Store.InTx(ctx, func(tx Tx) error {
 		var openErr error
 		_, err := tx.UpdateWebhook(ctx, tenantID, id, func(ep *WebhookEndpoint) error {
 			old, err := w.open(ep)
@@ -432,7 +358,7 @@ func (w *Webhooks) RotateWebhookSecret(ctx context.Context, actor Actor, tenantI
 
 // DeleteWebhook removes an endpoint with its deliveries.
 func (w *Webhooks) DeleteWebhook(ctx context.Context, actor Actor, tenantID, id string) error {
-	return w.inTx(ctx, func(tx WebhookTx) error {
+	return w.Store.InTx(ctx, func(tx Tx) error {
 		if err := tx.DeleteWebhook(ctx, tenantID, id); err != nil {
 			return err
 		}
@@ -442,10 +368,7 @@ func (w *Webhooks) DeleteWebhook(ctx context.Context, actor Actor, tenantID, id 
 
 // ListDeliveries lists an endpoint's newest deliveries.
 func (w *Webhooks) ListDeliveries(ctx context.Context, tenantID, endpointID string, limit int) ([]WebhookDelivery, error) {
-	s, err := w.store()
-	if err != nil {
-		return nil, err
-	}
+	s := w.Store
 	if _, err := s.GetWebhook(ctx, tenantID, endpointID); err != nil {
 		return nil, err
 	}
@@ -457,10 +380,7 @@ func (w *Webhooks) ListDeliveries(ctx context.Context, tenantID, endpointID stri
 
 // ListAttempts lists the attempts of one delivery.
 func (w *Webhooks) ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]WebhookAttempt, error) {
-	s, err := w.store()
-	if err != nil {
-		return nil, err
-	}
+	s := w.Store
 	return s.ListAttempts(ctx, tenantID, deliveryID)
 }
 
@@ -468,7 +388,7 @@ func (w *Webhooks) ListAttempts(ctx context.Context, tenantID, deliveryID string
 // window starts over.
 func (w *Webhooks) ReplayDelivery(ctx context.Context, actor Actor, tenantID, endpointID, id string) (*WebhookDelivery, error) {
 	var out *WebhookDelivery
-	err := w.inTx(ctx, func(tx WebhookTx) error {
+	err := w.Store.InTx(ctx, func(tx Tx) error {
 		d, err := tx.ReplayDelivery(ctx, tenantID, endpointID, id, w.now())
 		if err != nil {
 			return err
@@ -481,10 +401,7 @@ func (w *Webhooks) ReplayDelivery(ctx context.Context, actor Actor, tenantID, en
 
 // FanOut creates the deliveries of new events for every active endpoint.
 func (w *Webhooks) FanOut(ctx context.Context, limit int) (int, error) {
-	s, err := w.store()
-	if err != nil {
-		return 0, err
-	}
+	s := w.Store
 	return s.FanOutWebhooks(ctx, w.now(), limit, func(ep *WebhookEndpoint, ev *Event) bool {
 		return MatchEventFilter(ep.Events, ev.Type)
 	}, func() string { return "whd_" + strings.ReplaceAll(w.NewID(), "-", "") })
@@ -492,10 +409,7 @@ func (w *Webhooks) FanOut(ctx context.Context, limit int) (int, error) {
 
 // ClaimDeliveries leases due deliveries to worker with their signing secrets opened.
 func (w *Webhooks) ClaimDeliveries(ctx context.Context, worker string, limit int) ([]ClaimedDelivery, error) {
-	s, err := w.store()
-	if err != nil {
-		return nil, err
-	}
+	s := w.Store
 	ds, err := s.ClaimDeliveries(ctx, worker, w.now(), w.Retry.Lease, limit)
 	if err != nil {
 		return nil, err
@@ -556,7 +470,7 @@ func (w *Webhooks) FinishDeliveries(ctx context.Context, worker string, ds []Cla
 		return nil
 	}
 	var lost []error
-	err := w.inTx(ctx, func(tx WebhookTx) error {
+	err := w.Store.InTx(ctx, func(tx Tx) error {
 		lost = lost[:0]
 		// The common case, accepted deliveries, takes a few statements for the whole
 		// batch; failures go one by one (backoff, give-up, disabling).
@@ -602,7 +516,7 @@ func (w *Webhooks) attemptOf(worker string, d *ClaimedDelivery, r AttemptResult,
 		ResponseExcerpt: truncate(r.Excerpt, 1024), At: now}
 }
 
-func (w *Webhooks) finishTx(ctx context.Context, tx WebhookTx, worker string, d *ClaimedDelivery, r AttemptResult) error {
+func (w *Webhooks) finishTx(ctx context.Context, tx Tx, worker string, d *ClaimedDelivery, r AttemptResult) error {
 	now := w.now()
 	a := w.attemptOf(worker, d, r, now)
 	upd := d.WebhookDelivery
@@ -665,28 +579,19 @@ type SinkBatch struct {
 
 // ClaimSink leases unpublished events of up to limit tenants to a broker sink's worker.
 func (w *Webhooks) ClaimSink(ctx context.Context, sink, worker string, limit int) ([]SinkBatch, error) {
-	s, err := w.store()
-	if err != nil {
-		return nil, err
-	}
+	s := w.Store
 	return s.ClaimSink(ctx, sink, worker, w.now(), w.Retry.Lease, limit, 500)
 }
 
 // ReleaseSink records that the sink published a tenant's events up to seq.
 func (w *Webhooks) ReleaseSink(ctx context.Context, sink, worker, tenantID string, seq int64) error {
-	s, err := w.store()
-	if err != nil {
-		return err
-	}
+	s := w.Store
 	return s.ReleaseSink(ctx, sink, worker, tenantID, seq)
 }
 
 // ClaimLogouts leases due back-channel logouts to worker.
 func (w *Webhooks) ClaimLogouts(ctx context.Context, worker string, limit int) ([]LogoutRequest, error) {
-	s, err := w.store()
-	if err != nil {
-		return nil, err
-	}
+	s := w.Store
 	return s.ClaimLogouts(ctx, worker, w.now(), w.Retry.Lease, limit)
 }
 
@@ -703,14 +608,11 @@ func (w *Webhooks) FinishLogout(ctx context.Context, worker string, l *LogoutReq
 			status = "failed"
 		}
 	}
-	return w.inTx(ctx, func(tx WebhookTx) error { return tx.FinishLogout(ctx, l, status, msg, worker) })
+	return w.Store.InTx(ctx, func(tx Tx) error { return tx.FinishLogout(ctx, l, status, msg, worker) })
 }
 
 // PurgeEvents deletes events and finished deliveries older than retention.
 func (w *Webhooks) PurgeEvents(ctx context.Context, retention time.Duration) (int64, error) {
-	s, err := w.store()
-	if err != nil {
-		return 0, err
-	}
+	s := w.Store
 	return s.PurgeEvents(ctx, w.now().Add(-retention))
 }

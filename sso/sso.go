@@ -61,7 +61,7 @@ type Protocol interface {
 // Service is the shared flow. Create it with New, add protocols, then Mount.
 type Service struct {
 	Engine *provisioning.Engine
-	States provisioning.StateStore
+	States provisioning.Store
 	Box    *secretbox.Box
 	Log    *slog.Logger
 	Config Config
@@ -71,7 +71,7 @@ type Service struct {
 }
 
 // New returns a Service.
-func New(engine *provisioning.Engine, states provisioning.StateStore, box *secretbox.Box, log *slog.Logger, cfg Config) (*Service, error) {
+func New(engine *provisioning.Engine, states provisioning.Store, box *secretbox.Box, log *slog.Logger, cfg Config) (*Service, error) {
 	if cfg.BaseURL == nil || cfg.BaseURL.Host == "" {
 		return nil, errors.New("sso: base URL is required")
 	}

@@ -96,12 +96,12 @@ func TestCertificateRotation(t *testing.T) {
 		e.refused(b, c, as, id, http.StatusForbidden, "")
 
 		err = e.engine.Store.InTx(e.ctx, func(tx provisioning.Tx) error {
-			cur, err := tx.(provisioning.SSOTx).GetConnection(e.ctx, e.tenant.ID, c.ID)
+			cur, err := tx.GetConnection(e.ctx, e.tenant.ID, c.ID)
 			if err != nil {
 				return err
 			}
 			cur.SAML.IdPCertificatesPEM = []string{string(next.CertPEM)}
-			return tx.(provisioning.SSOTx).UpdateConnection(e.ctx, cur)
+			return tx.UpdateConnection(e.ctx, cur)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -123,7 +123,7 @@ func TestTestSignInOIDC(t *testing.T) {
 		c := e.oidcConn(op, provisioning.ModePreProvisioned, leadsRule)
 		err := e.engine.Store.InTx(e.ctx, func(tx provisioning.Tx) error {
 			c.Disabled = true
-			return tx.(provisioning.SSOTx).UpdateConnection(e.ctx, c)
+			return tx.UpdateConnection(e.ctx, c)
 		})
 		if err != nil {
 			t.Fatal(err)

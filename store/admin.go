@@ -12,11 +12,8 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-// This file implements provisioning.AdminReader and provisioning.AdminTx: roles, teams,
-// batched grants and seat changes for the admin API.
-
-var _ provisioning.AdminTx = (*conn)(nil)
-var _ provisioning.AdminStore = (*DB)(nil)
+// This file implements the roles, teams and grants part of the store contract: roles,
+// teams, batched grants and seat changes.
 
 func idArgs(lead []any, ids []string) []any {
 	args := append([]any{}, lead...)

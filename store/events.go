@@ -15,11 +15,6 @@ import (
 // This file implements the event log, webhook endpoints and deliveries, and the
 // back-channel logout outbox.
 
-var (
-	_ provisioning.WebhookStore = (*DB)(nil)
-	_ provisioning.WebhookTx    = (*conn)(nil)
-)
-
 // AppendEvent buffers ev; flushEvents writes the buffer as the transaction's last step.
 // Taking the tenant's sequence numbers there, and not at the first event, keeps the
 // counter row locked only for the commit: a transaction that took numbers early and then

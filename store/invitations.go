@@ -12,13 +12,7 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-// This file implements invitations and local accounts (provisioning.AccountsTx and the
-// AccountsReader side of provisioning.AccountsStore).
-
-var (
-	_ provisioning.AccountsTx    = (*conn)(nil)
-	_ provisioning.AccountsStore = (*DB)(nil)
-)
+// This file implements invitations and local accounts.
 
 type invitationRow struct {
 	ID             string        `db:"id"`

@@ -11,13 +11,8 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-// This file keeps set-up links and the provisioning log (provisioning.SetupStore), on the
-// pools (DB) and inside transactions (conn).
-
-var (
-	_ provisioning.SetupStore = (*DB)(nil)
-	_ provisioning.SetupStore = (*conn)(nil)
-)
+// This file keeps set-up links and the provisioning log, on the pools (DB) and inside
+// transactions (conn).
 
 type setupLinkRow struct {
 	ID         string `db:"id"`

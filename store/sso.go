@@ -12,14 +12,8 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-// This file implements the SSO side of the store: provisioning.SSOReader / SSOTx on conn
-// (so the engine's login runs in one transaction) and provisioning.StateStore on DB.
-
-var (
-	_ provisioning.SSOTx      = (*conn)(nil)
-	_ provisioning.SSOStore   = (*DB)(nil)
-	_ provisioning.StateStore = (*DB)(nil)
-)
+// This file implements connections, identities and sessions on conn (so the engine's
+// login runs in one transaction) and the SSO protocol state on DB.
 
 type connectionRow struct {
 	ID        string `db:"id"`

@@ -6,8 +6,6 @@ import (
 	"github.com/seatbridge/seatbridge/admin"
 )
 
-func init() { mounts = append(mounts, mountAdmin) }
-
 // mountAdmin serves the admin JSON API under /api/v1. The store doubles as the state store
 // through which access tokens of Seatbridge's OIDC provider resolve to sessions; the
 // Accounts service (which needs the secret box to seal outgoing mail) serves invitations,

@@ -7,8 +7,6 @@ import (
 	"github.com/seatbridge/seatbridge/console"
 )
 
-func init() { mounts = append(mounts, mountConsole) }
-
 // mountConsole serves the admin web console under /admin/{tenant}/ and the set-up wizard. Sign-in is the
 // invite (password) and sso doors' job; the console reads the same session cookie.
 func mountConsole(mux *http.ServeMux, a *app) error {

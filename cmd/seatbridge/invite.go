@@ -12,11 +12,6 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-func init() {
-	mounts = append(mounts, mountInvite)
-	workers = append(workers, func(ctx context.Context, a *app) error { return runMailWorker(ctx, a, a.cfg.Mail) })
-}
-
 // MailConfig configures outgoing mail (invitations, credentials). Without an SMTP host
 // mail stays queued in the outbox until a server with one runs.
 type MailConfig struct {

@@ -28,11 +28,6 @@ type command struct {
 	run     func(ctx context.Context, env *cliEnv, args []string) error
 }
 
-var commands = map[string]*command{}
-
-// register adds a command; files of this package call it from init.
-func register(c *command) { commands[c.name] = c }
-
 // cliEnv carries what every command gets: output streams and the process environment.
 type cliEnv struct {
 	stdout io.Writer
@@ -64,6 +59,7 @@ func run(ctx context.Context, args []string, env *cliEnv) int {
 		}
 		return 0
 	}
+	commands := commandsByName()
 	name := args[0]
 	rest := args[1:]
 	c, ok := commands[name]
@@ -101,6 +97,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Seatbridge: SCIM 2.0 provisioning and SAML/OIDC single sign-on for tenants.")
 	fmt.Fprintln(w, "\nUsage: seatbridge COMMAND [flags]   (every flag can also be set as SEATBRIDGE_<FLAG>)")
 	fmt.Fprintln(w, "\nCommands:")
+	commands := commandsByName()
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)

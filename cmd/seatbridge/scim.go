@@ -7,8 +7,6 @@ import (
 	"github.com/seatbridge/seatbridge/scim"
 )
 
-func init() { mounts = append(mounts, mountSCIM) }
-
 // mountSCIM serves SCIM 2.0 at /scim/v2/{tenant}/….
 func mountSCIM(mux *http.ServeMux, a *app) error {
 	opts := scim.Options{

@@ -6,10 +6,6 @@ import (
 	"time"
 )
 
-func init() {
-	register(&command{name: "seed", summary: "benchmark data: seed --tenant SLUG --users N [--prefix P] inserts synthetic users", run: runSeed})
-}
-
 func runSeed(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
 	var tenant, prefix string

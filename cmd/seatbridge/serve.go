@@ -12,10 +12,6 @@ import (
 	"time"
 )
 
-func init() {
-	register(&command{name: "serve", summary: "run the HTTP server (SCIM, SSO, admin API)", run: runServe})
-}
-
 // serveFlags binds the server's flags into cfg.
 func serveFlags(env *cliEnv, cfg *Config) (*flagBinder, error) {
 	_, b := newFlags("serve", env, cfg)
@@ -149,7 +145,7 @@ func routes(a *app) (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
 	})
-	for _, m := range mounts {
+	for _, m := range mounts() {
 		if err := m(mux, a); err != nil {
 			return nil, err
 		}
@@ -163,18 +159,11 @@ func routes(a *app) (http.Handler, error) {
 	return observe(mux, met, log, a.cfg.TrustForwardedFor), nil
 }
 
-// mounts add the doors' routes; each door's wiring file appends to it from init.
-var mounts []func(mux *http.ServeMux, a *app) error
-
-// workers are background loops of the server (mail delivery, purges). Each runs until its
-// context ends; all of them are safe to run on every replica at once.
-var workers []func(ctx context.Context, a *app) error
-
 // startWorkers starts every worker and returns a function that stops them and waits.
 func startWorkers(ctx context.Context, a *app) (stop func()) {
 	wctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for _, w := range workers {
+	for _, w := range workers() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

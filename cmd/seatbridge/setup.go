@@ -8,12 +8,6 @@ import (
 	"time"
 )
 
-func init() {
-	workers = append(workers, provisioningLogLoop)
-	register(&command{name: "setup-link create", summary: "a set-up link for a tenant's IT admin: setup-link create --tenant SLUG [--expires 7d]", run: runSetupLinkCreate})
-	register(&command{name: "setup-link revoke", summary: "revoke a set-up link: setup-link revoke ID --tenant SLUG", run: runSetupLinkRevoke})
-}
-
 // provisioningLogLoop purges provisioning log entries older than the retention every
 // hour (idempotent deletes: every replica may run it) and, when the server stops, closes
 // the log so that buffered entries are written.

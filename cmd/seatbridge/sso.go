@@ -21,17 +21,6 @@ import (
 	ssaml "github.com/seatbridge/seatbridge/sso/saml"
 )
 
-func init() {
-	mounts = append(mounts, mountSSO)
-	workers = append(workers, purgeLoop)
-	register(&command{name: "connection create", summary: "add an SSO connection: connection create --tenant SLUG --type saml|oidc --domains D --mode jit|pre_provisioned|directory", run: runConnectionCreate})
-	register(&command{name: "connection list", summary: "list a tenant's SSO connections: connection list --tenant SLUG", run: runConnectionList})
-	register(&command{name: "connection delete", summary: "remove an SSO connection: connection delete ID --tenant SLUG", run: runConnectionDelete})
-	register(&command{name: "client create", summary: "register the platform app as OIDC client: client create --redirect-uri URL", run: runClientCreate})
-	register(&command{name: "client list", summary: "list OIDC clients", run: runClientList})
-	register(&command{name: "signing-key rotate", summary: "start signing ID tokens with a new key (old keys stay published for a day)", run: runKeyRotate})
-}
-
 // defaultSAMLClockSkew is the clock skew allowed on SAML assertions unless
 // --saml-clock-skew says otherwise (crewjam/saml keeps it in a package variable).
 const defaultSAMLClockSkew = 60 * time.Second

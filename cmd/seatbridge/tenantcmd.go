@@ -12,17 +12,6 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-func init() {
-	register(&command{name: "migrate", summary: "create or update the database schema", run: runMigrate})
-	register(&command{name: "tenant create", summary: "create a tenant: tenant create SLUG --name NAME --seats N", run: runTenantCreate})
-	register(&command{name: "tenant list", summary: "list tenants", run: runTenantList})
-	register(&command{name: "tenant update", summary: "change tenant settings: tenant update SLUG [--allow-password-login=true] [--invitation-ttl 24h] ... (see -h)", run: runTenantUpdate})
-	register(&command{name: "tenant show", summary: "show a tenant's settings: tenant show SLUG", run: runTenantShow})
-	register(&command{name: "token create", summary: "issue an API token: token create --tenant SLUG --kind scim|admin [--name NAME]", run: runTokenCreate})
-	register(&command{name: "token list", summary: "list a tenant's tokens: token list --tenant SLUG", run: runTokenList})
-	register(&command{name: "token revoke", summary: "revoke a token: token revoke ID --tenant SLUG", run: runTokenRevoke})
-}
-
 func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
 	fs, b := newFlags("migrate", env, &cfg)

@@ -9,10 +9,6 @@ import (
 	"github.com/seatbridge/seatbridge/webhook"
 )
 
-func init() {
-	workers = append(workers, runWebhookWorker, runLogoutSender, runNATSSink)
-}
-
 // EventsConfig configures the event log, webhook delivery and back-channel logout.
 type EventsConfig struct {
 	// AllowPrivate lets webhooks reach loopback and private addresses.

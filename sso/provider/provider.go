@@ -221,7 +221,7 @@ const ClientSecretPrefix = "sbcs_"
 
 // CreateClient registers an application; the secret (empty for public clients) is shown
 // once, only its SHA-256 is stored.
-func CreateClient(ctx context.Context, states provisioning.StateStore, name string, redirectURIs, postLogout []string, public bool, now time.Time) (*provisioning.OAuthClient, string, error) {
+func CreateClient(ctx context.Context, states provisioning.Store, name string, redirectURIs, postLogout []string, public bool, now time.Time) (*provisioning.OAuthClient, string, error) {
 	return RegisterClient(ctx, states, ClientRegistration{Name: name, RedirectURIs: redirectURIs, PostLogoutRedirectURIs: postLogout,
 		Public: public}, now)
 }
@@ -237,7 +237,7 @@ type ClientRegistration struct {
 }
 
 // RegisterClient is CreateClient with every registration field.
-func RegisterClient(ctx context.Context, states provisioning.StateStore, reg ClientRegistration, now time.Time) (*provisioning.OAuthClient, string, error) {
+func RegisterClient(ctx context.Context, states provisioning.Store, reg ClientRegistration, now time.Time) (*provisioning.OAuthClient, string, error) {
 	name, redirectURIs, postLogout, public := reg.Name, reg.RedirectURIs, reg.PostLogoutRedirectURIs, reg.Public
 	if len(redirectURIs) == 0 {
 		return nil, "", provisioning.Invalid("redirectUri", "at least one redirect URI is required")

@@ -210,11 +210,7 @@ func testDeleteUserEffects(t *testing.T, eng *provisioning.Engine) {
 	tombstoned := func(tenantID string) (dead bool) {
 		t.Helper()
 		if err := eng.Store.InTx(ctx, func(tx provisioning.Tx) (err error) {
-			r, ok := tx.(provisioning.SSOReader)
-			if !ok {
-				return errors.New("the transaction offers no SSOReader")
-			}
-			dead, err = r.IsTombstoned(ctx, tenantID, "BOSS@acme.test")
+			dead, err = tx.IsTombstoned(ctx, tenantID, "BOSS@acme.test")
 			return err
 		}); err != nil {
 			t.Fatal(err)
