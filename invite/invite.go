@@ -175,6 +175,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			Message: "This link is not valid. If your administrator sent you a newer invitation, use the link in that e-mail."})
 	case errors.As(err, &ve):
 		h.render(w, http.StatusBadRequest, pageData{Title: "Check your input", Message: ve.Error()})
+	case errors.Is(err, provisioning.ErrUnavailable):
+		// The database is down or restarting: a 503 with Retry-After, as every door answers.
+		h.Log.WarnContext(r.Context(), "invite page: database unavailable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		h.render(w, http.StatusServiceUnavailable, pageData{Title: "Temporarily unavailable", Message: "Please try again in a moment."})
 	default:
 		h.Log.ErrorContext(r.Context(), "invite page failed", "path", r.URL.Path, "err", err)
 		h.render(w, http.StatusInternalServerError, pageData{Title: "Something went wrong", Message: "Please try again in a moment."})
