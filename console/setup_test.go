@@ -123,3 +123,33 @@ func TestConsoleSSOPages(t *testing.T) {
 		}
 	})
 }
+
+// TestConsoleUserIdentities: the user page lists the single sign-on identities linked to
+// the user, with the connection's name, and says so when there are none.
+func TestConsoleUserIdentities(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		admin := e.session("ada@acme.test", adminPassword)
+		grace := e.localUser("grace@acme.test", "Grace Hopper", "grace password 1", provisioning.RoleAgent)
+		if page := admin.get("/admin/acme/users/" + grace.ID); page.status != 200 || !strings.Contains(page.body, "Not linked to a single sign-on connection yet") {
+			t.Fatalf("user page without identities: %d\n%s", page.status, page.body)
+		}
+		now := time.Now().UTC()
+		conn := &provisioning.Connection{ID: e.eng.NewID(), TenantID: e.tenant.ID, Name: "Okta <prod>", Type: provisioning.ConnSAML,
+			Mode: provisioning.ModeJIT, Domains: []string{"acme.test"}, CreatedAt: now, UpdatedAt: now}
+		if err := db.InTx(ctx, func(tx provisioning.Tx) error {
+			if err := tx.CreateConnection(ctx, conn); err != nil {
+				return err
+			}
+			return tx.LinkIdentity(ctx, &provisioning.Identity{TenantID: e.tenant.ID, ConnectionID: conn.ID, Subject: "00u1grace",
+				UserID: grace.ID, CreatedAt: now})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		page := admin.get("/admin/acme/users/" + grace.ID)
+		if page.status != 200 || !strings.Contains(page.body, "Okta &lt;prod&gt;") || !strings.Contains(page.body, "00u1grace") {
+			t.Fatalf("user page with an identity: %d\n%s", page.status, page.body)
+		}
+	})
+}

@@ -382,6 +382,7 @@ type userData struct {
 	// Invitation is the user's pending (or expired) invitation, to resend or revoke here.
 	Invitation *provisioning.Invitation
 	Sessions   []provisioning.Session
+	Identities []provisioning.Identity
 	TwoF       *provisioning.TwoFactorStatus
 }
 
@@ -415,6 +416,9 @@ func (h *Handler) loadUser(ctx context.Context, rq *request, id string, withAudi
 		return nil, err
 	}
 	if d.Sessions, err = h.eng.OwnSessions(ctx, rq.p.Tenant.ID, id); err != nil {
+		return nil, err
+	}
+	if d.Identities, err = h.eng.UserIdentities(ctx, rq.p.Tenant.ID, id); err != nil {
 		return nil, err
 	}
 	if u.PasswordHash != "" {

@@ -213,6 +213,9 @@ type Identity struct {
 	UserID       string     `json:"userId"`
 	CreatedAt    time.Time  `json:"createdAt"`
 	LastLoginAt  *time.Time `json:"lastLoginAt,omitempty"`
+	// ConnectionName and ConnectionType are filled by ListUserIdentities, for display.
+	ConnectionName string         `json:"connectionName,omitempty"`
+	ConnectionType ConnectionType `json:"connectionType,omitempty"`
 }
 
 // Session is a server-side Seatbridge session: the browser holds ID and secret, the

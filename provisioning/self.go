@@ -105,6 +105,12 @@ func (e *Engine) OwnSessions(ctx context.Context, tenantID, userID string) ([]Se
 	return s.ListUserSessions(ctx, tenantID, userID, e.now())
 }
 
+// UserIdentities lists the single sign-on identities linked to a user: which connection
+// signs them in, under which IdP subject, since when and when last.
+func (e *Engine) UserIdentities(ctx context.Context, tenantID, userID string) ([]Identity, error) {
+	return e.Store.ListUserIdentities(ctx, tenantID, userID)
+}
+
 // EndOwnSession ends one of the signed-in user's sessions (another device, or this one).
 // Another user's session is ErrNotFound, never ended.
 func (e *Engine) EndOwnSession(ctx context.Context, actor Actor, tenantID, sessionID string) error {

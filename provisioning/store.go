@@ -137,6 +137,9 @@ type Reader interface {
 	ListConnections(ctx context.Context, tenantID string) ([]Connection, error)
 	// GetIdentity returns the link of (connection, subject) or ErrNotFound.
 	GetIdentity(ctx context.Context, tenantID, connectionID, subject string) (*Identity, error)
+	// ListUserIdentities returns the user's sign-in links with their connection's name and
+	// type, oldest first.
+	ListUserIdentities(ctx context.Context, tenantID, userID string) ([]Identity, error)
 	GetSession(ctx context.Context, id string) (*Session, error)
 	// ListUserSessions returns the user's sessions open at now, newest first.
 	ListUserSessions(ctx context.Context, tenantID, userID string, now time.Time) ([]Session, error)

@@ -147,6 +147,26 @@ func (c *conn) GetIdentity(ctx context.Context, tenantID, connectionID, subject 
 		CreatedAt: fromMicros(r.CreatedAt), LastLoginAt: fromOptMicros(r.LastLoginAt)}, nil
 }
 
+func (c *conn) ListUserIdentities(ctx context.Context, tenantID, userID string) ([]provisioning.Identity, error) {
+	var rows []struct {
+		identityRow
+		Name string `db:"name"`
+		Type string `db:"type"`
+	}
+	if err := c.selectx(ctx, &rows, `SELECT i.tenant_id, i.connection_id, i.subject, i.user_id, i.created_at, i.last_login_at, c.name, c.type
+		FROM identities i JOIN connections c ON c.id = i.connection_id AND c.tenant_id = i.tenant_id
+		WHERE i.tenant_id = ? AND i.user_id = ? ORDER BY i.created_at, i.connection_id`, tenantID, userID); err != nil {
+		return nil, fmt.Errorf("list identities: %w", err)
+	}
+	out := make([]provisioning.Identity, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, provisioning.Identity{TenantID: r.TenantID, ConnectionID: r.ConnectionID, Subject: r.Subject, UserID: r.UserID,
+			CreatedAt: fromMicros(r.CreatedAt), LastLoginAt: fromOptMicros(r.LastLoginAt),
+			ConnectionName: r.Name, ConnectionType: provisioning.ConnectionType(r.Type)})
+	}
+	return out, nil
+}
+
 // LinkIdentity links (connection, subject) to a user, replacing a link left behind.
 func (c *conn) LinkIdentity(ctx context.Context, id *provisioning.Identity) error {
 	_, err := c.exec(ctx, `INSERT INTO identities (tenant_id, connection_id, subject, user_id, created_at) VALUES (?, ?, ?, ?, ?)

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Groups", testGroups},
 		{"AuditEvents", testAudit},
 		{"VersionCheck", testVersionCheck},
+		{"UserIdentities", testUserIdentities},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -693,5 +694,53 @@ func testVersionCheck(t *testing.T, eng *provisioning.Engine) {
 	}
 	if err := eng.DeleteUser(ctx, cli, a.ID, u.ID, 1); !errors.Is(err, provisioning.ErrVersionMismatch) {
 		t.Fatalf("stale delete: %v", err)
+	}
+}
+
+// testUserIdentities: a user's sign-in links come back with their connection's name and
+// type, oldest first, and never across tenants.
+func testUserIdentities(t *testing.T, eng *provisioning.Engine) {
+	ctx := context.Background()
+	a := mustTenant(t, eng, "acme", 5)
+	b := mustTenant(t, eng, "beta", 5)
+	ua := mustUser(t, eng, a.ID, "a@acme.test")
+	other := mustUser(t, eng, a.ID, "other@acme.test")
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	okta := &provisioning.Connection{ID: eng.NewID(), TenantID: a.ID, Name: "Okta", Type: provisioning.ConnSAML,
+		Mode: provisioning.ModeJIT, Domains: []string{"acme.test"}, CreatedAt: t0, UpdatedAt: t0}
+	entra := &provisioning.Connection{ID: eng.NewID(), TenantID: a.ID, Name: "Entra ID", Type: provisioning.ConnOIDC,
+		Mode: provisioning.ModeJIT, Domains: []string{"acme.test"}, CreatedAt: t0, UpdatedAt: t0}
+	err := eng.Store.InTx(ctx, func(tx provisioning.Tx) error {
+		for _, c := range []*provisioning.Connection{okta, entra} {
+			if err := tx.CreateConnection(ctx, c); err != nil {
+				return err
+			}
+		}
+		links := []provisioning.Identity{
+			{TenantID: a.ID, ConnectionID: entra.ID, Subject: "entra-sub", UserID: ua.ID, CreatedAt: t0.Add(time.Hour)},
+			{TenantID: a.ID, ConnectionID: okta.ID, Subject: "00u1okta", UserID: ua.ID, CreatedAt: t0},
+			{TenantID: a.ID, ConnectionID: okta.ID, Subject: "00u2okta", UserID: other.ID, CreatedAt: t0},
+		}
+		for i := range links {
+			if err := tx.LinkIdentity(ctx, &links[i]); err != nil {
+				return err
+			}
+		}
+		return tx.TouchIdentity(ctx, a.ID, okta.ID, "00u1okta", t0.Add(2*time.Hour))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := eng.UserIdentities(ctx, a.ID, ua.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ConnectionName != "Okta" || got[0].ConnectionType != provisioning.ConnSAML || got[0].Subject != "00u1okta" ||
+		got[0].LastLoginAt == nil || !got[0].LastLoginAt.Equal(t0.Add(2*time.Hour)) ||
+		got[1].ConnectionName != "Entra ID" || got[1].ConnectionType != provisioning.ConnOIDC || got[1].LastLoginAt != nil {
+		t.Fatalf("identities of a@acme.test: %+v", got)
+	}
+	if got, err := eng.UserIdentities(ctx, b.ID, ua.ID); err != nil || len(got) != 0 {
+		t.Fatalf("another tenant reads the identities: %+v, %v", got, err)
 	}
 }
