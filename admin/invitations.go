@@ -68,6 +68,7 @@ type invitationReq struct {
 	Roles       []string `json:"roles"`
 	Teams       []string `json:"teams"`
 	Seat        bool     `json:"seat"`
+	ExpiresIn   string   `json:"expiresIn"`
 }
 
 // createInvitation invites someone by e-mail; the mail is queued in the same transaction.

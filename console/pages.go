@@ -63,7 +63,7 @@ func (h *Handler) invitePost(w http.ResponseWriter, r *http.Request, rq *request
 	f := r.PostForm
 	req := provisioning.InvitationRequest{Email: strings.TrimSpace(f.Get("email")), DisplayName: strings.TrimSpace(f.Get("displayName")),
 		GivenName: strings.TrimSpace(f.Get("givenName")), FamilyName: strings.TrimSpace(f.Get("familyName")),
-		Roles: nonEmpty(f["role"]), Teams: nonEmpty(f["team"]), Seat: f.Get("seat") == "on"}
+		Roles: nonEmpty(f["role"]), Teams: nonEmpty(f["team"]), Seat: f.Get("seat") == "on", ExpiresIn: f.Get("expiresIn")}
 	errs := map[string]string{}
 	if req.Email == "" {
 		errs["email"] = "Enter the e-mail address to send the invitation to."
@@ -88,7 +88,7 @@ func (h *Handler) invitePost(w http.ResponseWriter, r *http.Request, rq *request
 			return
 		}
 		var ok bool
-		if errs, ok = fieldErrors(err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat"); !ok {
+		if errs, ok = fieldErrors(err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat", "expiresIn"); !ok {
 			h.fail(w, r, rq, err)
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +103,17 @@ var funcs = template.FuncMap{
 		return s
 	},
 	"list": func(s ...string) []string { return s },
+	// ttlLabel writes a lifetime such as "3d" or "24h" for people: "3 days", "24 hours".
+	"ttlLabel": func(v string) string {
+		d, err := provisioning.ParseTTL(v)
+		if err != nil {
+			return v
+		}
+		if d%(24*time.Hour) == 0 && d > 24*time.Hour {
+			return strconv.Itoa(int(d/(24*time.Hour))) + " days"
+		}
+		return strconv.Itoa(int(d/time.Hour)) + " hours"
+	},
 	"pct":  func(a, b int) int { return pct(a, b) },
 	"name": userName,
 }

@@ -153,3 +153,28 @@ func TestConsoleUserIdentities(t *testing.T) {
 		}
 	})
 }
+
+// TestConsoleInviteExpiry: the invite form sets one invitation's lifetime; a value outside
+// the allowed range is shown next to its field and nothing is sent.
+func TestConsoleInviteExpiry(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		admin := e.session("ada@acme.test", adminPassword)
+		if page := admin.get("/admin/acme/invite"); page.status != 200 || !strings.Contains(page.body, `<option value="3d">3 days</option>`) {
+			t.Fatalf("invite form: %d\n%s", page.status, page.body)
+		}
+		form := url.Values{"csrf": {admin.token()}, "email": {"grace@acme.test"}, "role": {provisioning.RoleAgent}, "sendNow": {"on"}, "expiresIn": {"99d"}}
+		if r := admin.post("/admin/acme/invite", form); r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="e-expiresIn"`) {
+			t.Fatalf("invite with 99d: %d\n%s", r.status, r.body)
+		}
+		form.Set("expiresIn", "3d")
+		if r := admin.post("/admin/acme/invite", form); r.status != http.StatusSeeOther {
+			t.Fatalf("invite with 3d: %d\n%s", r.status, r.body)
+		}
+		list, err := e.acc.ListInvitations(ctx, e.tenant.ID, provisioning.InvitePending)
+		if err != nil || len(list) != 1 || list[0].ExpiresAt.Sub(list[0].CreatedAt) != 72*time.Hour {
+			t.Fatalf("invitations: %+v %v", list, err)
+		}
+	})
+}

@@ -125,6 +125,9 @@ type InvitationRequest struct {
 	Teams       []string `json:"teams,omitempty"`
 	// Seat gives the user a seat before it accepts.
 	Seat bool `json:"seat,omitempty"`
+	// ExpiresIn is this invitation's lifetime ("24h", "7d"; 1h to 30d); empty for the
+	// tenant's. A resend gives the new link the tenant's lifetime.
+	ExpiresIn string `json:"expiresIn,omitempty"`
 }
 
 // InvitationUnusableError says why a token cannot be used. Message is safe to show to the
@@ -254,6 +257,12 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 	if err != nil {
 		return nil, err
 	}
+	var lifetime time.Duration
+	if strings.TrimSpace(req.ExpiresIn) != "" {
+		if lifetime, err = parseInvitationTTL("expiresIn", req.ExpiresIn); err != nil {
+			return nil, err
+		}
+	}
 	tok, hash, err := newInviteToken()
 	if err != nil {
 		return nil, err
@@ -287,7 +296,7 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 			if err := claimEmail(ctx, tx, tenantID, "email", email, found[0].ID); err != nil {
 				return err
 			}
-			inv, err := a.inviteExistingTx(ctx, tx, actor, t, found[0].ID, req.Roles, req.Teams, req.Seat, tok, hash)
+			inv, err := a.inviteExistingTx(ctx, tx, actor, t, found[0].ID, req.Roles, req.Teams, req.Seat, lifetime, tok, hash)
 			out = inv
 			return err
 		}
@@ -327,7 +336,7 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 			return err
 		}
 		out, err = a.issueInvitationTx(ctx, tx, actor, t, &Invitation{UserID: u.ID, Email: email, DisplayName: display,
-			Roles: roleNames, Teams: teamNames, Seat: req.Seat, TokenHash: hash}, tok)
+			Roles: roleNames, Teams: teamNames, Seat: req.Seat, TokenHash: hash}, lifetime, tok)
 		return err
 	})
 	if err != nil {
@@ -359,7 +368,7 @@ func uninvitable(u *User) string {
 // inviteExistingTx invites an account that exists but never signed in: it becomes invited
 // (so it signs in only after accepting), gains the roles, teams and seat asked for, and the
 // invitation mail is queued. A revoke gives the account back its former state.
-func (a *Accounts) inviteExistingTx(ctx context.Context, tx Tx, actor Actor, t *Tenant, userID string, roles, teams []string, seat bool, tok string, hash []byte) (*Invitation, error) {
+func (a *Accounts) inviteExistingTx(ctx context.Context, tx Tx, actor Actor, t *Tenant, userID string, roles, teams []string, seat bool, lifetime time.Duration, tok string, hash []byte) (*Invitation, error) {
 	now := a.now()
 	cur, err := tx.GetUser(ctx, t.ID, userID)
 	if err != nil {
@@ -413,16 +422,20 @@ func (a *Accounts) inviteExistingTx(ctx context.Context, tx Tx, actor Actor, t *
 		return nil, err
 	}
 	return a.issueInvitationTx(ctx, tx, actor, t, &Invitation{UserID: u.ID, Email: email, DisplayName: u.DisplayName,
-		Roles: u.Roles, Teams: teamNames, Seat: u.Seat, TokenHash: hash}, tok)
+		Roles: u.Roles, Teams: teamNames, Seat: u.Seat, TokenHash: hash}, lifetime, tok)
 }
 
 // issueInvitationTx completes inv (user, address, access and token hash set by the
-// caller), stores it, queues its mail and audits it, in tx.
-func (a *Accounts) issueInvitationTx(ctx context.Context, tx Tx, actor Actor, t *Tenant, inv *Invitation, tok string) (*Invitation, error) {
+// caller), stores it, queues its mail and audits it, in tx. It expires after lifetime, or
+// the tenant's invitation lifetime when that is 0.
+func (a *Accounts) issueInvitationTx(ctx context.Context, tx Tx, actor Actor, t *Tenant, inv *Invitation, lifetime time.Duration, tok string) (*Invitation, error) {
 	now := a.now()
 	inv.ID, inv.TenantID, inv.State, inv.SentCount, inv.DeliveryStatus = a.NewID(), t.ID, InvitePending, 1, DeliveryQueued
 	inv.Roles, inv.Teams, inv.InvitedBy = nonNil(inv.Roles), nonNil(inv.Teams), actorLabel(actor)
-	inv.ExpiresAt, inv.CreatedAt, inv.UpdatedAt = now.Add(a.invitationTTL(t)), now, now
+	if lifetime <= 0 {
+		lifetime = a.invitationTTL(t)
+	}
+	inv.ExpiresAt, inv.CreatedAt, inv.UpdatedAt = now.Add(lifetime), now, now
 	if err := checkReachable(ctx, tx, t, inv.Email); err != nil {
 		return nil, err
 	}
@@ -448,7 +461,7 @@ func (a *Accounts) InviteUser(ctx context.Context, actor Actor, tenantID, userID
 		if err != nil {
 			return err
 		}
-		out, err = a.inviteExistingTx(ctx, tx, actor, t, userID, roles, teams, seat, tok, hash)
+		out, err = a.inviteExistingTx(ctx, tx, actor, t, userID, roles, teams, seat, 0, tok, hash)
 		return err
 	})
 	return out, err
@@ -469,7 +482,7 @@ func (a *Accounts) ImportCSV(ctx context.Context, actor Actor, tenantID string, 
 		if err != nil {
 			return err
 		}
-		inv, err := a.inviteExistingTx(ctx, tx, actor, t, u.ID, nil, nil, false, tok, hash)
+		inv, err := a.inviteExistingTx(ctx, tx, actor, t, u.ID, nil, nil, false, 0, tok, hash)
 		if err != nil {
 			return err
 		}

@@ -59,6 +59,19 @@ func FormatTTL(d time.Duration) string {
 	return d.String()
 }
 
+// parseInvitationTTL reads an invitation lifetime ("24h", "7d") within the allowed range,
+// for the tenant's default and for one invitation alike.
+func parseInvitationTTL(field, v string) (time.Duration, error) {
+	d, err := ParseTTL(v)
+	if err != nil {
+		return 0, Invalid(field, "%s", err.Error())
+	}
+	if d < MinInvitationTTL || d > MaxInvitationTTL {
+		return 0, Invalid(field, "must be from 1h to 30d")
+	}
+	return d, nil
+}
+
 // InvitationTTLOf is the tenant's invitation lifetime (the default when none is set).
 func InvitationTTLOf(t *Tenant) time.Duration {
 	if d := time.Duration(t.Policy.InvitationTTL); d > 0 {
@@ -133,12 +146,9 @@ func (e *Engine) UpdatePolicy(ctx context.Context, actor Actor, tenantID string,
 				t.Policy.RequireTwoFactor = *in.RequireTwoFactor
 			}
 			if in.InvitationTTL != nil {
-				d, err := ParseTTL(*in.InvitationTTL)
+				d, err := parseInvitationTTL("invitationTTL", *in.InvitationTTL)
 				if err != nil {
-					return Invalid("invitationTTL", "%s", err.Error())
-				}
-				if d < MinInvitationTTL || d > MaxInvitationTTL {
-					return Invalid("invitationTTL", "must be from 1h to 30d")
+					return err
 				}
 				t.Policy.InvitationTTL = Duration(d)
 			}
