@@ -138,6 +138,11 @@ func (h *Handler) table() []route {
 		{"GET", "/sso", settings, h.ssoPage},
 		{"POST", "/sso/links", settings, h.createSetupLink},
 		{"POST", "/sso/links/{id}/revoke", settings, h.revokeSetupLink},
+		{"GET", "/sso/connections/{id}", settings, h.connection},
+		{"POST", "/sso/connections/{id}", settings, h.updateConnection},
+		{"POST", "/sso/connections/{id}/state", settings, h.connectionState},
+		{"POST", "/sso/connections/{id}/delete", settings, h.deleteConnection},
+		{"POST", "/sso/connections/{id}/mapping", settings, h.connectionMapping},
 		{"GET", "/provisioning-log", settings, h.provisioningLog},
 	}
 }
