@@ -50,13 +50,12 @@ func (h *Handler) connPage(w http.ResponseWriter, r *http.Request, rq *request, 
 			form.Set("idpInitiated", "on")
 		}
 	}
-	prefix := h.base() + "/sso/" + url.PathEscape(rq.p.Tenant.Slug)
 	d := connData{Conn: provisioning.ConnectionView(c), Example: mappingExample, Preview: pv, Refusal: refusal}
+	acs, entityID, redirect := h.spURLs(rq.p.Tenant.Slug, c.ID)
 	if c.Type == provisioning.ConnSAML {
-		d.ACS = prefix + "/saml/" + c.ID + "/acs"
-		d.EntityID = prefix + "/saml/" + c.ID + "/metadata"
+		d.ACS, d.EntityID = acs, entityID
 	} else {
-		d.Redirect = prefix + "/oidc/" + c.ID + "/callback"
+		d.Redirect = redirect
 	}
 	v := &view{Title: "Connection " + c.Name, Nav: "sso", Notice: notice(r), Form: form, Errors: errs, Data: d}
 	if len(errs) > 0 {

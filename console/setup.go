@@ -121,6 +121,14 @@ func (h *Handler) setupPath(r *http.Request) string {
 
 func (h *Handler) base() string { return strings.TrimSuffix(h.BaseURL, "/") }
 
+// spURLs are the values an IdP is given for connection id of a tenant: the SAML ACS URL and
+// entity ID (also where its SP metadata is served), and the OIDC redirect URI. The sso
+// door serves exactly these paths.
+func (h *Handler) spURLs(tenantSlug, id string) (acs, entityID, redirect string) {
+	prefix := h.base() + "/sso/" + url.PathEscape(tenantSlug)
+	return prefix + "/saml/" + id + "/acs", prefix + "/saml/" + id + "/metadata", prefix + "/oidc/" + id + "/callback"
+}
+
 // renderSetup shows the wizard with the link's progress.
 func (h *Handler) renderSetup(w http.ResponseWriter, r *http.Request, l *provisioning.SetupLink, t *provisioning.Tenant, status int, v *view, d *setupData) {
 	if d == nil {
@@ -129,10 +137,7 @@ func (h *Handler) renderSetup(w http.ResponseWriter, r *http.Request, l *provisi
 	d.Path, d.Tenant, d.Link, d.Providers = h.setupPath(r), t, l, providers
 	d.Provider = providerByKey(l.Progress.Provider)
 	if id := l.Progress.ConnectionID; id != "" {
-		prefix := h.base() + "/sso/" + url.PathEscape(t.Slug)
-		d.ACS = prefix + "/saml/" + id + "/acs"
-		d.EntityID = prefix + "/saml/" + id + "/metadata"
-		d.Redirect = prefix + "/oidc/" + id + "/callback"
+		d.ACS, d.EntityID, d.Redirect = h.spURLs(t.Slug, id)
 		if c, err := h.eng.GetConnection(r.Context(), t.ID, id); err == nil {
 			d.Conn = provisioning.ConnectionView(c)
 			if c.Type == provisioning.ConnSAML {
