@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,31 +74,18 @@ func (a *API) connectionSpec(r *http.Request, b *connectionBody) (provisioning.C
 	return s, nil
 }
 
-const wellKnown = "/.well-known/openid-configuration"
-
-// discover reads an OpenID Provider's discovery document and returns its issuer, which
-// must be the URL the document was read from minus the well-known suffix (OpenID Connect
-// Discovery 1.0 §4.3): a document that names another issuer is refused.
+// discover reads an OpenID Provider's discovery document and returns its issuer
+// (httpx.DiscoverIssuer, shared with the console).
 func (a *API) discover(r *http.Request, u string) (string, error) {
-	if !strings.HasSuffix(u, wellKnown) {
-		u = strings.TrimSuffix(u, "/") + wellKnown
-	}
-	raw, err := a.fetch(r, u)
+	issuer, err := httpx.DiscoverIssuer(r.Context(), u, httpx.FetchOptions{MaxBytes: 2 << 20, AllowPrivate: a.opts.FetchPrivate})
 	if err != nil {
-		return "", badf("oidc.discoveryUrl", "%s", fetchReason(err))
+		var de *httpx.DiscoveryError
+		if errors.As(err, &de) {
+			return "", badf("oidc.discoveryUrl", "%s", de.Reason)
+		}
+		return "", err
 	}
-	var doc struct {
-		Issuer                string `json:"issuer"`
-		AuthorizationEndpoint string `json:"authorization_endpoint"`
-		JWKSURI               string `json:"jwks_uri"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil || doc.Issuer == "" || doc.AuthorizationEndpoint == "" || doc.JWKSURI == "" {
-		return "", badf("oidc.discoveryUrl", "not an OpenID Provider discovery document (issuer, authorization_endpoint and jwks_uri are required)")
-	}
-	if strings.TrimSuffix(doc.Issuer, "/")+wellKnown != u {
-		return "", badf("oidc.discoveryUrl", "the document's issuer %q does not match the URL it was read from", doc.Issuer)
-	}
-	return doc.Issuer, nil
+	return issuer, nil
 }
 
 func (a *API) fetch(r *http.Request, u string) ([]byte, error) {

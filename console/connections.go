@@ -2,12 +2,17 @@ package console
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+
+	"github.com/seatbridge/seatbridge/internal/httpx"
 
 	"github.com/seatbridge/seatbridge/provisioning"
 )
@@ -23,6 +28,10 @@ type connData struct {
 	Example  string
 	Preview  *provisioning.MappingPreview
 	Refusal  string
+	// Certs are the extra IdP signing certificates (rotation), as SHA-256 fingerprints.
+	Certs []string
+	// SecretSet: the OIDC client secret is stored (it is never shown).
+	SecretSet bool
 }
 
 const mappingExample = `{
@@ -44,13 +53,19 @@ func (h *Handler) connPage(w http.ResponseWriter, r *http.Request, rq *request, 
 		return
 	}
 	if form == nil {
-		m, _ := json.MarshalIndent(c.Mapping, "", "  ")
-		form = url.Values{"name": {c.Name}, "domains": {strings.Join(c.Domains, "\n")}, "mode": {string(c.Mode)}, "mapping": {string(m)}}
-		if c.SAML != nil && c.SAML.AllowIdPInitiated {
-			form.Set("idpInitiated", "on")
-		}
+		form = storedForm(c)
 	}
 	d := connData{Conn: provisioning.ConnectionView(c), Example: mappingExample, Preview: pv, Refusal: refusal}
+	if c.SAML != nil {
+		for _, pc := range c.SAML.IdPCertificatesPEM {
+			d.Certs = append(d.Certs, certFingerprint(pc))
+		}
+	}
+	if c.OIDC != nil {
+		d.SecretSet = len(c.OIDC.ClientSecretSealed) > 0
+		form = withDefault(form, "issuer", c.OIDC.Issuer)
+		form = withDefault(form, "client_id", c.OIDC.ClientID)
+	}
 	acs, entityID, redirect := h.spURLs(rq.p.Tenant.Slug, c.ID)
 	if c.Type == provisioning.ConnSAML {
 		d.ACS, d.EntityID = acs, entityID
@@ -65,6 +80,16 @@ func (h *Handler) connPage(w http.ResponseWriter, r *http.Request, rq *request, 
 		}
 	}
 	h.render(w, rq, status, "connection", v)
+}
+
+// storedForm is the page's forms filled from the stored connection.
+func storedForm(c *provisioning.Connection) url.Values {
+	m, _ := json.MarshalIndent(c.Mapping, "", "  ")
+	form := url.Values{"name": {c.Name}, "domains": {strings.Join(c.Domains, "\n")}, "mode": {string(c.Mode)}, "mapping": {string(m)}}
+	if c.SAML != nil && c.SAML.AllowIdPInitiated {
+		form.Set("idpInitiated", "on")
+	}
+	return form
 }
 
 func (h *Handler) updateConnection(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -222,4 +247,155 @@ func (h *Handler) connectionMapping(w http.ResponseWriter, r *http.Request, rq *
 		return
 	}
 	http.Redirect(w, r, rq.base+"/sso/connections/"+url.PathEscape(id)+"?done=saved#mapping", http.StatusSeeOther)
+}
+
+// withDefault sets key in a copy of form when it is absent.
+func withDefault(form url.Values, key, val string) url.Values {
+	if _, ok := form[key]; ok {
+		return form
+	}
+	f := url.Values{}
+	for k, v := range form {
+		f[k] = v
+	}
+	f.Set(key, val)
+	return f
+}
+
+// certFingerprint is a PEM certificate's SHA-256 fingerprint (of its DER), for the page.
+func certFingerprint(pemCert string) string {
+	b, _ := pem.Decode([]byte(pemCert))
+	if b == nil {
+		return "(unreadable certificate)"
+	}
+	sum := sha256.Sum256(b.Bytes)
+	parts := make([]string, 0, 8)
+	for _, x := range sum[:8] {
+		parts = append(parts, fmt.Sprintf("%02X", x))
+	}
+	return "SHA-256 " + strings.Join(parts, ":") + "…"
+}
+
+// connectionIdP changes what the connection trusts of its identity provider: for SAML,
+// new IdP metadata (pasted or by URL, action=metadata) and the extra signing certificate
+// of a rotation (action=add-cert / remove-cert); for OIDC, the issuer (or its discovery
+// URL), the client ID and a new client secret (write-only). The spec and the engine calls
+// are the admin API's (provisioning.ConnectionSpec, Engine.UpdateConnection with the SSO
+// door's preparer): a refusal is shown next to its field and nothing is stored.
+func (h *Handler) connectionIdP(w http.ResponseWriter, r *http.Request, rq *request) {
+	id := r.PathValue("id")
+	c, err := h.eng.GetConnection(r.Context(), rq.p.Tenant.ID, id)
+	if err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	if h.Connections == nil {
+		h.message(w, rq, http.StatusNotImplemented, "Not available", "SSO connections are not served by this server.")
+		return
+	}
+	f := r.PostForm
+	form := storedForm(c)
+	for _, k := range []string{"metadata_xml", "metadata_url", "certificate", "issuer", "client_id"} {
+		if v, ok := f[k]; ok {
+			form[k] = v
+		}
+	}
+	bad := func(field, msg string) {
+		h.connPage(w, r, rq, http.StatusBadRequest, form, map[string]string{field: msg}, nil, "")
+	}
+	var spec provisioning.ConnectionSpec
+	errField := "issuer"
+	if c.Type == provisioning.ConnSAML {
+		extra := []string{}
+		if c.SAML != nil {
+			extra = append(extra, c.SAML.IdPCertificatesPEM...)
+		}
+		switch f.Get("action") {
+		case "metadata":
+			md, mdURL := strings.TrimSpace(f.Get("metadata_xml")), strings.TrimSpace(f.Get("metadata_url"))
+			errField = "metadata_xml"
+			switch {
+			case md != "" && mdURL != "":
+				bad("metadata_url", "Paste the metadata or give its URL, not both.")
+				return
+			case md != "":
+				spec.SAMLMetadata = []byte(md)
+			case mdURL != "":
+				errField = "metadata_url"
+				b, err := httpx.Fetch(r.Context(), mdURL, httpx.FetchOptions{MaxBytes: 2 << 20, AllowPrivate: h.FetchPrivate})
+				if err != nil {
+					msg := "The metadata could not be fetched."
+					var fe *httpx.FetchError
+					if errors.As(err, &fe) {
+						msg = "The metadata URL did not work: " + fe.Reason + "."
+					}
+					bad("metadata_url", msg)
+					return
+				}
+				spec.SAMLMetadata, spec.SAMLMetadataURL = b, mdURL
+			default:
+				bad("metadata_xml", "Paste the IdP metadata XML or give its URL.")
+				return
+			}
+		case "add-cert":
+			errField = "certificate"
+			pc := strings.TrimSpace(f.Get("certificate"))
+			if pc == "" {
+				bad("certificate", "Paste the new certificate (PEM, -----BEGIN CERTIFICATE-----).")
+				return
+			}
+			extra = append(extra, pc)
+			spec.SAMLCertificates = &extra
+		case "remove-cert":
+			i, err := strconv.Atoi(f.Get("index"))
+			if err != nil || i < 0 || i >= len(extra) {
+				h.message(w, rq, http.StatusBadRequest, "Check your input", "Unknown certificate.")
+				return
+			}
+			extra = append(extra[:i:i], extra[i+1:]...)
+			spec.SAMLCertificates = &extra
+		default:
+			h.message(w, rq, http.StatusBadRequest, "Check your input", "Unknown action.")
+			return
+		}
+	} else {
+		issuer, clientID := strings.TrimSpace(f.Get("issuer")), strings.TrimSpace(f.Get("client_id"))
+		if issuer == "" {
+			bad("issuer", "Give the issuer or its discovery URL.")
+			return
+		}
+		if strings.HasSuffix(issuer, httpx.WellKnownOIDC) {
+			iss, err := httpx.DiscoverIssuer(r.Context(), issuer, httpx.FetchOptions{MaxBytes: 2 << 20, AllowPrivate: h.FetchPrivate})
+			if err != nil {
+				var de *httpx.DiscoveryError
+				if errors.As(err, &de) {
+					bad("issuer", "The discovery URL did not work: "+de.Reason+".")
+					return
+				}
+				h.fail(w, r, rq, err)
+				return
+			}
+			issuer = iss
+		}
+		spec.OIDCIssuer, spec.OIDCClientID, spec.OIDCClientSecret = &issuer, &clientID, f.Get("client_secret")
+	}
+	if _, err := h.eng.UpdateConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, spec, h.Connections); err != nil {
+		var ve *provisioning.ValidationError
+		if !errors.As(err, &ve) {
+			h.fail(w, r, rq, err)
+			return
+		}
+		field := errField
+		switch {
+		case strings.HasPrefix(ve.Field, "saml.certificates"):
+			field = "certificate"
+		case ve.Field == "oidc.clientId":
+			field = "client_id"
+		case ve.Field == "oidc.clientSecret":
+			field = "client_secret"
+		}
+		bad(field, ve.Reason)
+		return
+	}
+	http.Redirect(w, r, rq.base+"/sso/connections/"+url.PathEscape(id)+"?done=saved#idp", http.StatusSeeOther)
 }

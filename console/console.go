@@ -143,6 +143,7 @@ func (h *Handler) table() []route {
 		{"POST", "/sso/connections/{id}/state", settings, h.connectionState},
 		{"POST", "/sso/connections/{id}/delete", settings, h.deleteConnection},
 		{"POST", "/sso/connections/{id}/mapping", settings, h.connectionMapping},
+		{"POST", "/sso/connections/{id}/idp", settings, h.connectionIdP},
 		{"GET", "/provisioning-log", settings, h.provisioningLog},
 	}
 }

@@ -26,6 +26,8 @@ import (
 	smail "github.com/seatbridge/seatbridge/mail"
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/scim"
+	ssooidc "github.com/seatbridge/seatbridge/sso/oidc"
+	ssaml "github.com/seatbridge/seatbridge/sso/saml"
 	"github.com/seatbridge/seatbridge/store"
 )
 
@@ -50,6 +52,7 @@ type env struct {
 	admin  *provisioning.User
 	smtp   *smtpServer
 	mailer *smail.Worker
+	conns  provisioning.ConnectionPreparer
 }
 
 func newEnv(t testing.TB, db *store.DB) *env {
@@ -72,11 +75,12 @@ func newEnv(t testing.TB, db *store.DB) *env {
 	}
 	mux := http.NewServeMux()
 	(&invite.Handler{Accounts: acc, Log: log}).Mount(mux)
-	(&console.Handler{Accounts: acc, Log: log}).Mount(mux)
+	conns := wizardPreparer{ssaml.Preparer{Box: box}, ssooidc.Preparer{Box: box}}
+	(&console.Handler{Accounts: acc, Log: log, Connections: conns}).Mount(mux)
 	mux.Handle("/scim/v2/", scim.NewHandler(eng, scim.Options{Logger: log}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, db: db, eng: eng, acc: acc, srv: srv, tenant: tn}
+	e := &env{t: t, db: db, eng: eng, acc: acc, srv: srv, tenant: tn, conns: conns}
 	e.admin = e.localUser("ada@acme.test", "Ada Admin", adminPassword, provisioning.RoleAdmin)
 	e.smtp = startSMTP(t)
 	host, port, _ := net.SplitHostPort(e.smtp.addr)
