@@ -3,11 +3,13 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/store"
@@ -129,6 +131,44 @@ func TestConnectionIdP(t *testing.T) {
 		}
 		if len(get(c.ID).SAML.IdPCertificatesPEM) != 0 {
 			t.Fatal("a refused post added a certificate")
+		}
+	})
+}
+
+// TestSetupOIDCDiscovery: the wizard's generic OIDC step takes a discovery URL as well as
+// an issuer; a discovery URL that does not work is refused next to the field, nothing stored.
+func TestSetupOIDCDiscovery(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		token, _, err := e.eng.CreateSetupLink(ctx, cli, e.tenant.ID, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		post := func(path string, v url.Values) (int, string) {
+			resp, err := http.PostForm(e.srv.URL+"/setup/"+token+path, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		if code, body := post("/provider", url.Values{"provider": {"oidc"}}); code >= 400 {
+			t.Fatalf("provider: %d %s", code, body)
+		}
+		code, body := post("/connection", url.Values{"issuer": {"http://127.0.0.1:1/.well-known/openid-configuration"}, "client_id": {"c"}, "client_secret": {"s"}, "domains": {"acme.test"}})
+		if code != http.StatusBadRequest || !strings.Contains(body, "The discovery URL did not work") {
+			t.Fatalf("discovery URL: %d %s", code, body)
+		}
+		if cs, _ := e.eng.ListConnections(ctx, e.tenant.ID); len(cs) != 0 {
+			t.Fatal("a refused discovery URL stored a connection")
+		}
+		if code, body := post("/connection", url.Values{"issuer": {"https://op.example.test"}, "client_id": {"c"}, "client_secret": {"s"}, "domains": {"acme.test"}}); code != http.StatusSeeOther && code != 200 {
+			t.Fatalf("issuer: %d %s", code, body)
+		}
+		if cs, _ := e.eng.ListConnections(ctx, e.tenant.ID); len(cs) != 1 || cs[0].OIDC.Issuer != "https://op.example.test" {
+			t.Fatalf("issuer not stored: %+v", cs)
 		}
 	})
 }

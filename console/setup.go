@@ -263,6 +263,19 @@ func (h *Handler) setupConnection(w http.ResponseWriter, r *http.Request, l *pro
 		}
 	} else {
 		issuer, clientID := strings.TrimSpace(f.Get("issuer")), strings.TrimSpace(f.Get("client_id"))
+		if strings.HasSuffix(issuer, httpx.WellKnownOIDC) { // a discovery URL, as the API takes
+			iss, err := httpx.DiscoverIssuer(r.Context(), issuer, httpx.FetchOptions{MaxBytes: 2 << 20, AllowPrivate: h.FetchPrivate})
+			var de *httpx.DiscoveryError
+			switch {
+			case errors.As(err, &de):
+				formErr("issuer", "The discovery URL did not work: "+de.Reason+".")
+				return
+			case err != nil:
+				h.setupFail(w, r, err)
+				return
+			}
+			issuer = iss
+		}
 		spec.OIDCIssuer, spec.OIDCClientID, spec.OIDCClientSecret = &issuer, &clientID, f.Get("client_secret")
 	}
 	actor := provisioning.SetupActor(l, httpx.ClientIP(r, h.TrustForwarded))
