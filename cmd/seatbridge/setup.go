@@ -98,27 +98,14 @@ func runSetupLinkCreate(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runSetupLinkRevoke(ctx context.Context, env *cliEnv, args []string) error {
-	var cfg Config
-	var tenant string
-	fs, b := newFlags("setup-link revoke", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if tenant == "" || len(pos) != 1 {
-			return usagef("want 'setup-link revoke ID --tenant SLUG'")
-		}
-		return nil
-	})
+	id, a, t, err := openTenantItem(ctx, env, "setup-link revoke", args)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
+	if err := a.eng.RevokeSetupLink(ctx, cliActor(), t.ID, id); err != nil {
 		return err
 	}
-	if err := a.eng.RevokeSetupLink(ctx, cliActor(), t.ID, pos[0]); err != nil {
-		return err
-	}
-	fmt.Fprintf(env.stdout, "revoked set-up link %s\n", pos[0])
+	fmt.Fprintf(env.stdout, "revoked set-up link %s\n", id)
 	return nil
 }

@@ -326,31 +326,18 @@ func runConnectionList(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runConnectionDelete(ctx context.Context, env *cliEnv, args []string) error {
-	var cfg Config
-	var tenant string
-	fs, b := newFlags("connection delete", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if tenant == "" || len(pos) != 1 {
-			return usagef("want 'connection delete ID --tenant SLUG'")
-		}
-		return nil
-	})
+	id, a, t, err := openTenantItem(ctx, env, "connection delete", args)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
-	if err := a.eng.DeleteConnection(ctx, cliActor(), t.ID, pos[0]); err != nil {
+	if err := a.eng.DeleteConnection(ctx, cliActor(), t.ID, id); err != nil {
 		if errors.Is(err, provisioning.ErrNotFound) {
-			return fmt.Errorf("tenant %s has no connection %s", t.Slug, pos[0])
+			return fmt.Errorf("tenant %s has no connection %s", t.Slug, id)
 		}
 		return err
 	}
-	fmt.Fprintf(env.stdout, "deleted connection %s\n", pos[0])
+	fmt.Fprintf(env.stdout, "deleted connection %s\n", id)
 	return nil
 }
 

@@ -358,32 +358,43 @@ func fmtTime(t *time.Time) string {
 }
 
 func runTokenRevoke(ctx context.Context, env *cliEnv, args []string) error {
-	var cfg Config
-	var tenant string
-	fs, b := newFlags("token revoke", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if len(pos) != 1 {
-			return usagef("want exactly one token ID")
-		}
-		return nil
-	})
+	id, a, t, err := openTenantItem(ctx, env, "token revoke", args)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
-	if err := a.eng.RevokeToken(ctx, cliActor(), t.ID, pos[0]); errors.Is(err, provisioning.ErrNotFound) {
-		return fmt.Errorf("tenant %s has no token %q", t.Slug, pos[0])
+	if err := a.eng.RevokeToken(ctx, cliActor(), t.ID, id); errors.Is(err, provisioning.ErrNotFound) {
+		return fmt.Errorf("tenant %s has no token %q", t.Slug, id)
 	} else if err != nil {
 		return err
 	}
-	if cfg.JSON {
-		return printJSON(env.stdout, map[string]string{"revoked": pos[0]})
+	if a.cfg.JSON {
+		return printJSON(env.stdout, map[string]string{"revoked": id})
 	}
-	fmt.Fprintf(env.stdout, "revoked token %s\n", pos[0])
+	fmt.Fprintf(env.stdout, "revoked token %s\n", id)
 	return nil
+}
+
+// openTenantItem parses 'NAME ID --tenant SLUG' and opens the app and the tenant: the
+// opening of every command that acts on one object of one tenant. The caller closes the app.
+func openTenantItem(ctx context.Context, env *cliEnv, name string, args []string) (string, *app, *provisioning.Tenant, error) {
+	var cfg Config
+	var tenant string
+	fs, b := newFlags(name, env, &cfg)
+	fs.StringVar(&tenant, "tenant", "", "tenant slug")
+	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
+		if tenant == "" || len(pos) != 1 {
+			return usagef("want '%s ID --tenant SLUG'", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", nil, nil, err
+	}
+	t, err := tenantBySlug(ctx, a, tenant)
+	if err != nil {
+		a.Close()
+		return "", nil, nil, err
+	}
+	return pos[0], a, t, nil
 }
