@@ -8,13 +8,7 @@ import (
 )
 
 func (h *handler) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *provisioning.Group, withMembers bool) {
-	rc := rcOf(r)
-	res := projectionOf(groupType, r).apply(groupResource(g, rc.loc, withMembers))
-	w.Header().Set("ETag", etag(g.Version))
-	if status == http.StatusCreated {
-		w.Header().Set("Location", rc.loc+"/Groups/"+g.ID)
-	}
-	h.write(w, status, res)
+	h.writeResource(w, r, groupType, status, g.ID, g.Version, func(loc string) map[string]any { return groupResource(g, loc, withMembers) })
 }
 
 func hasKeyFold(m map[string]any, key string) bool {
@@ -67,11 +61,6 @@ func (h *handler) getGroup(w http.ResponseWriter, r *http.Request, id string) er
 	if err != nil {
 		return err
 	}
-	if notModified(r, g.Version) {
-		w.Header().Set("ETag", etag(g.Version))
-		w.WriteHeader(http.StatusNotModified)
-		return nil
-	}
 	h.writeGroup(w, r, http.StatusOK, g, withMembers)
 	return nil
 }
@@ -118,11 +107,8 @@ func (h *handler) patchGroup(w http.ResponseWriter, r *http.Request, id string) 
 	if err != nil {
 		return err
 	}
-	var req PatchRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	if err := req.check(); err != nil {
+	req, err := decodePatch(r)
+	if err != nil {
 		return err
 	}
 	ops, err := groupPatch(id, req.Operations)
@@ -144,18 +130,5 @@ func (h *handler) patchGroup(w http.ResponseWriter, r *http.Request, id string) 
 		return nil
 	}
 	h.writeGroup(w, r, http.StatusOK, g, withMembers)
-	return nil
-}
-
-func (h *handler) deleteGroup(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	ver, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	if err := h.p.DeleteGroup(r.Context(), rc.actor, rc.tenant.ID, id, ver); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -157,36 +157,16 @@ func rcOf(r *http.Request) *reqCtx {
 	return rc
 }
 
-// statusWriter remembers the status for the provisioning log and the panic answer.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := httpx.RequestID(r)
 	w.Header().Set(httpx.RequestIDHeader, reqID)
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &httpx.Recorder{ResponseWriter: w} // for the provisioning log and the panic answer
 	defer func() {
 		if v := recover(); v != nil {
 			// A bug must not take the server down or show a stack to the client.
 			h.log.ErrorContext(r.Context(), "scim: panic", "panic", v, "request_id", reqID, "method", r.Method, "path", r.URL.Path)
-			if sw.status == 0 {
+			if sw.Status == 0 {
 				h.writeError(sw, r, errf(http.StatusInternalServerError, "", "internal error"))
 			}
 		}
@@ -265,10 +245,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			io.Closer
 		}{io.TeeReader(r.Body, reqCap), r.Body}
 		respCap := &capture{}
-		lw := &logWriter{statusWriter: sw, body: respCap}
+		lw := &logWriter{Recorder: sw, body: respCap}
 		completed := false
 		defer func() {
-			status := sw.status
+			status := sw.Status
 			switch {
 			case !completed && status == 0:
 				status = http.StatusInternalServerError // a panic: the recover above answers 500
@@ -302,13 +282,13 @@ func (c *capture) bytes() []byte { return c.buf }
 
 // logWriter copies the response body into a capture for the provisioning log.
 type logWriter struct {
-	*statusWriter
+	*httpx.Recorder
 	body *capture
 }
 
 func (l *logWriter) Write(b []byte) (int, error) {
 	_, _ = l.body.Write(b)
-	return l.statusWriter.Write(b)
+	return l.Recorder.Write(b)
 }
 
 // endpoints are the path segments served under /scim/v2/{tenant}/, as registered.
@@ -425,6 +405,50 @@ func ifMatch(r *http.Request) (int64, error) {
 		return n, nil
 	}
 	return 0, provisioning.ErrVersionMismatch
+}
+
+// writeResource answers one resource of type rt: its ETag always, its Location when
+// created, and for a GET whose If-None-Match holds the version a 304 without building the
+// body (RFC 7644 §3.14). resource builds the full representation at a location; the
+// request's attributes / excludedAttributes project it.
+func (h *handler) writeResource(w http.ResponseWriter, r *http.Request, rt *resourceType, status int, id string, version int64,
+	resource func(loc string) map[string]any) {
+	w.Header().Set("ETag", etag(version))
+	if r.Method == http.MethodGet && notModified(r, version) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	rc := rcOf(r)
+	if status == http.StatusCreated {
+		w.Header().Set("Location", rc.loc+rt.Endpoint+"/"+id)
+	}
+	h.write(w, status, projectionOf(rt, r).apply(resource(rc.loc)))
+}
+
+// deleteOf serves DELETE of one resource with the engine's delete (DeleteUser,
+// DeleteGroup): 204, or 412 when If-Match names another version.
+func (h *handler) deleteOf(del func(ctx context.Context, actor provisioning.Actor, tenantID, id string, ifVersion int64) error) func(http.ResponseWriter, *http.Request, string) error {
+	return func(w http.ResponseWriter, r *http.Request, id string) error {
+		rc := rcOf(r)
+		ver, err := ifMatch(r)
+		if err != nil {
+			return err
+		}
+		if err := del(r.Context(), rc.actor, rc.tenant.ID, id, ver); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// decodePatch reads and checks a PATCH request body (RFC 7644 §3.5.2).
+func decodePatch(r *http.Request) (PatchRequest, error) {
+	var req PatchRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return req, err
+	}
+	return req, req.check()
 }
 
 func notModified(r *http.Request, version int64) bool {

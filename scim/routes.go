@@ -28,7 +28,7 @@ func (h *handler) table() []route {
 		{"GET", "/Users/{id}", withID(h.getUser)},
 		{"PUT", "/Users/{id}", withID(h.putUser)},
 		{"PATCH", "/Users/{id}", withID(h.patchUser)},
-		{"DELETE", "/Users/{id}", withID(h.deleteUser)},
+		{"DELETE", "/Users/{id}", withID(h.deleteOf(h.p.DeleteUser))},
 		{"", "/Me", h.me},
 
 		// groups (groups.go)
@@ -38,7 +38,7 @@ func (h *handler) table() []route {
 		{"GET", "/Groups/{id}", withID(h.getGroup)},
 		{"PUT", "/Groups/{id}", withID(h.putGroup)},
 		{"PATCH", "/Groups/{id}", withID(h.patchGroup)},
-		{"DELETE", "/Groups/{id}", withID(h.deleteGroup)},
+		{"DELETE", "/Groups/{id}", withID(h.deleteOf(h.p.DeleteGroup))},
 
 		// search across resource types (list.go) and bulk (bulk.go)
 		{"POST", "/.search", h.searchAll},

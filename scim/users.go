@@ -13,13 +13,7 @@ func projectionOf(rt *resourceType, r *http.Request) projection {
 }
 
 func (h *handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u *provisioning.User) {
-	rc := rcOf(r)
-	res := projectionOf(userType, r).apply(userResource(u, rc.loc))
-	w.Header().Set("ETag", etag(u.Version))
-	if status == http.StatusCreated {
-		w.Header().Set("Location", rc.loc+"/Users/"+u.ID)
-	}
-	h.write(w, status, res)
+	h.writeResource(w, r, userType, status, u.ID, u.Version, func(loc string) map[string]any { return userResource(u, loc) })
 }
 
 func (h *handler) getUser(w http.ResponseWriter, r *http.Request, id string) error {
@@ -27,11 +21,6 @@ func (h *handler) getUser(w http.ResponseWriter, r *http.Request, id string) err
 	u, err := h.p.GetUser(r.Context(), rc.tenant.ID, id)
 	if err != nil {
 		return err
-	}
-	if notModified(r, u.Version) {
-		w.Header().Set("ETag", etag(u.Version))
-		w.WriteHeader(http.StatusNotModified)
-		return nil
 	}
 	h.writeUser(w, r, http.StatusOK, u)
 	return nil
@@ -154,11 +143,8 @@ func (h *handler) patchUser(w http.ResponseWriter, r *http.Request, id string) e
 	if err != nil {
 		return err
 	}
-	var req PatchRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	if err := req.check(); err != nil {
+	req, err := decodePatch(r)
+	if err != nil {
 		return err
 	}
 	u, err := h.p.UpdateUser(r.Context(), rc.actor, rc.tenant.ID, id, ver, func(u *provisioning.User) error {
@@ -176,19 +162,6 @@ func (h *handler) patchUser(w http.ResponseWriter, r *http.Request, id string) e
 		return err
 	}
 	return h.respondUpdatedUser(w, r, u)
-}
-
-func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	ver, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	if err := h.p.DeleteUser(r.Context(), rc.actor, rc.tenant.ID, id, ver); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // me answers /Me, whatever the method: a SCIM token does not represent a user (RFC 7644

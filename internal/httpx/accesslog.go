@@ -67,10 +67,10 @@ func AccessLog(next http.Handler, o AccessLogOptions) http.Handler {
 		r.Header.Set(RequestIDHeader, id)
 		w.Header().Set(RequestIDHeader, id)
 		a := &Access{RequestID: id, Method: r.Method, Path: r.URL.Path}
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &Recorder{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), accessKey{}, a))
 		next.ServeHTTP(rec, r)
-		a.Status, a.Bytes, a.Duration = rec.status, rec.bytes, time.Since(start)
+		a.Status, a.Bytes, a.Duration = rec.Status, rec.Bytes, time.Since(start)
 		if a.Status == 0 {
 			a.Status = http.StatusOK // nothing written: net/http answers 200
 		}
@@ -116,28 +116,31 @@ func stripMethod(pattern string) string {
 	return pattern
 }
 
-// statusRecorder captures the status code and size of a response.
-type statusRecorder struct {
+// Recorder is a ResponseWriter that remembers the status code and size of the response
+// it passes on (Status stays 0 until something is written).
+type Recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int
+	Status int
+	Bytes  int
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+// WriteHeader records the first status written.
+func (s *Recorder) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
+// Write records a 200 if no status was written, and counts the bytes.
+func (s *Recorder) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
 	}
 	n, err := s.ResponseWriter.Write(b)
-	s.bytes += n
+	s.Bytes += n
 	return n, err
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *Recorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
