@@ -18,20 +18,12 @@ type seatsResp struct {
 
 func (a *API) seatUsage(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	u, err := a.eng.SeatUsage(r.Context(), p.Tenant.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, u)
-	return nil
+	return reply(w, http.StatusOK, u, err)
 }
 
 func (a *API) writeSeats(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, changed []string) error {
 	u, err := a.eng.SeatUsage(r.Context(), p.Tenant.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, seatsResp{Changed: nonNil(changed), Seats: u})
-	return nil
+	return reply(w, http.StatusOK, seatsResp{Changed: nonNil(changed), Seats: u}, err)
 }
 
 // assignSeats gives seats to one or many users at once ("Add user(s)").
@@ -68,11 +60,7 @@ func (a *API) listPermissions(w http.ResponseWriter, r *http.Request, p *provisi
 
 func (a *API) listRoles(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	roles, err := a.eng.ListRoles(r.Context(), p.Tenant.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"roles": nonNil(roles)})
-	return nil
+	return reply(w, http.StatusOK, map[string]any{"roles": nonNil(roles)}, err)
 }
 
 type roleReq struct {
@@ -97,11 +85,7 @@ func (a *API) createRole(w http.ResponseWriter, r *http.Request, p *provisioning
 
 func (a *API) getRole(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	role, err := a.eng.GetRole(r.Context(), p.Tenant.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, role)
-	return nil
+	return reply(w, http.StatusOK, role, err)
 }
 
 func (a *API) updateRole(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -110,11 +94,7 @@ func (a *API) updateRole(w http.ResponseWriter, r *http.Request, p *provisioning
 		return err
 	}
 	role, err := a.eng.UpdateRole(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), provisioning.RoleInput(in))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, role)
-	return nil
+	return reply(w, http.StatusOK, role, err)
 }
 
 func (a *API) deleteRole(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -127,11 +107,7 @@ func (a *API) deleteRole(w http.ResponseWriter, r *http.Request, p *provisioning
 
 func (a *API) listTeams(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	teams, err := a.eng.ListTeams(r.Context(), p.Tenant.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"teams": nonNil(teams)})
-	return nil
+	return reply(w, http.StatusOK, map[string]any{"teams": nonNil(teams)}, err)
 }
 
 type teamReq struct {
@@ -156,11 +132,7 @@ func (a *API) createTeam(w http.ResponseWriter, r *http.Request, p *provisioning
 
 func (a *API) getTeam(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	t, err := a.eng.GetTeam(r.Context(), p.Tenant.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return reply(w, http.StatusOK, t, err)
 }
 
 func (a *API) updateTeam(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -172,11 +144,7 @@ func (a *API) updateTeam(w http.ResponseWriter, r *http.Request, p *provisioning
 		return err
 	}
 	t, err := a.eng.UpdateTeam(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), provisioning.TeamInput(in))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return reply(w, http.StatusOK, t, err)
 }
 
 func (a *API) deleteTeam(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -204,11 +172,7 @@ func (a *API) addTeamMembers(w http.ResponseWriter, r *http.Request, p *provisio
 		return err
 	}
 	t, err := a.eng.AddTeamMembers(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), in.UserIDs)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return reply(w, http.StatusOK, t, err)
 }
 
 func (a *API) removeTeamMember(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {

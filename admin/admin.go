@@ -440,3 +440,13 @@ func jsonType(kind string) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) { httpx.WriteJSON(w, status, "", v) }
+
+// reply answers a handler's result: err when there is one (for fail), else v as JSON with
+// status. v is built before err is looked at, so it must not dereference a nil result.
+func reply(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}

@@ -100,11 +100,7 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *provisioni
 		return err
 	}
 	eps, err := wh.ListWebhooks(r.Context(), p.Tenant.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"webhooks": nonNil(eps)})
-	return nil
+	return reply(w, http.StatusOK, map[string]any{"webhooks": nonNil(eps)}, err)
 }
 
 func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -113,11 +109,7 @@ func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, p *provisioning
 		return err
 	}
 	ep, err := wh.GetWebhook(r.Context(), p.Tenant.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, ep)
-	return nil
+	return reply(w, http.StatusOK, ep, err)
 }
 
 func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -130,11 +122,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *provision
 		return err
 	}
 	ep, err := wh.UpdateWebhook(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, ep)
-	return nil
+	return reply(w, http.StatusOK, ep, err)
 }
 
 func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -155,11 +143,7 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, p *pro
 		return err
 	}
 	secret, err := wh.RotateWebhookSecret(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"secret": secret, "previousSecretValidFor": wh.RotationOverlap.String()})
-	return nil
+	return reply(w, http.StatusOK, map[string]any{"secret": secret, "previousSecretValidFor": wh.RotationOverlap.String()}, err)
 }
 
 func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -176,11 +160,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *provisio
 		limit = n
 	}
 	ds, err := wh.ListDeliveries(r.Context(), p.Tenant.ID, r.PathValue("id"), limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": nonNil(ds)})
-	return nil
+	return reply(w, http.StatusOK, map[string]any{"deliveries": nonNil(ds)}, err)
 }
 
 func (a *API) listAttempts(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -189,11 +169,7 @@ func (a *API) listAttempts(w http.ResponseWriter, r *http.Request, p *provisioni
 		return err
 	}
 	as, err := wh.ListAttempts(r.Context(), p.Tenant.ID, r.PathValue("deliveryId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"attempts": nonNil(as)})
-	return nil
+	return reply(w, http.StatusOK, map[string]any{"attempts": nonNil(as)}, err)
 }
 
 func (a *API) replayDelivery(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -202,9 +178,5 @@ func (a *API) replayDelivery(w http.ResponseWriter, r *http.Request, p *provisio
 		return err
 	}
 	d, err := wh.ReplayDelivery(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), r.PathValue("deliveryId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
+	return reply(w, http.StatusOK, d, err)
 }

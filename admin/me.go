@@ -23,6 +23,17 @@ func ownUser(p *provisioning.Principal) (string, error) {
 	return p.Actor.ID, nil
 }
 
+// ownAccount returns the signed-in user's id and the Accounts service that serves their
+// password and second factor (403 for a token, 501 without the service).
+func (a *API) ownAccount(p *provisioning.Principal) (string, *provisioning.Accounts, error) {
+	id, err := ownUser(p)
+	if err != nil {
+		return "", nil, err
+	}
+	acc, err := a.accounts()
+	return id, acc, err
+}
+
 type meView struct {
 	Actor       map[string]string             `json:"actor"`
 	Tenant      map[string]string             `json:"tenant"`
@@ -90,11 +101,7 @@ func (a *API) editMe(w http.ResponseWriter, r *http.Request, p *provisioning.Pri
 // changeMyPassword: POST /me/password {"currentPassword", "newPassword"}. A wrong current
 // password counts towards the lockout; a password-restricted account gets 403.
 func (a *API) changeMyPassword(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	id, err := ownUser(p)
-	if err != nil {
-		return err
-	}
-	acc, err := a.accounts()
+	id, acc, err := a.ownAccount(p)
 	if err != nil {
 		return err
 	}
@@ -133,11 +140,7 @@ func (a *API) endMyOtherSessions(w http.ResponseWriter, r *http.Request, p *prov
 		return err
 	}
 	n, err := a.eng.EndOtherSessions(r.Context(), p.Actor, p.Tenant.ID, p.SessionID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"ended": n})
-	return nil
+	return reply(w, http.StatusOK, map[string]int{"ended": n}, err)
 }
 
 type sessionView struct {
@@ -179,39 +182,23 @@ func (a *API) endMySession(w http.ResponseWriter, r *http.Request, p *provisioni
 }
 
 func (a *API) myTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	id, err := ownUser(p)
-	if err != nil {
-		return err
-	}
-	acc, err := a.accounts()
+	id, acc, err := a.ownAccount(p)
 	if err != nil {
 		return err
 	}
 	st, err := acc.TwoFactorStatus(r.Context(), p.Tenant.ID, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
+	return reply(w, http.StatusOK, st, err)
 }
 
 // beginTOTP: POST /me/2fa/totp starts an authenticator set-up: the secret, its otpauth://
 // URI and a PNG QR code (base64), shown once. It protects nothing until confirmed.
 func (a *API) beginTOTP(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	id, err := ownUser(p)
-	if err != nil {
-		return err
-	}
-	acc, err := a.accounts()
+	id, acc, err := a.ownAccount(p)
 	if err != nil {
 		return err
 	}
 	en, err := acc.BeginTOTP(r.Context(), p.Tenant.ID, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, en)
-	return nil
+	return reply(w, http.StatusCreated, en, err)
 }
 
 type codeReq struct {
@@ -221,11 +208,7 @@ type codeReq struct {
 // confirmTOTP: POST /me/2fa/totp/confirm {"code"} enables the authenticator and returns
 // the recovery codes, shown once.
 func (a *API) confirmTOTP(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	id, err := ownUser(p)
-	if err != nil {
-		return err
-	}
-	acc, err := a.accounts()
+	id, acc, err := a.ownAccount(p)
 	if err != nil {
 		return err
 	}
@@ -234,7 +217,7 @@ func (a *API) confirmTOTP(w http.ResponseWriter, r *http.Request, p *provisionin
 		return err
 	}
 	codes, err := acc.ConfirmTOTP(r.Context(), p.Actor, p.Tenant.ID, id, in.Code)
-	if err := err; err != nil {
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"recoveryCodes": codes})
@@ -243,11 +226,7 @@ func (a *API) confirmTOTP(w http.ResponseWriter, r *http.Request, p *provisionin
 
 // removeTOTP: DELETE /me/2fa/totp {"code"} with a current or recovery code.
 func (a *API) removeTOTP(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	id, err := ownUser(p)
-	if err != nil {
-		return err
-	}
-	acc, err := a.accounts()
+	id, acc, err := a.ownAccount(p)
 	if err != nil {
 		return err
 	}
@@ -272,11 +251,7 @@ func (a *API) userTwoFactor(w http.ResponseWriter, r *http.Request, p *provision
 		return err
 	}
 	st, err := acc.TwoFactorStatus(r.Context(), p.Tenant.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
+	return reply(w, http.StatusOK, st, err)
 }
 
 // resetTwoFactor: DELETE /users/{id}/2fa removes a user's authenticator (lost phone).

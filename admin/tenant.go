@@ -44,11 +44,7 @@ func (a *API) viewPolicy(r *http.Request, t *provisioning.Tenant) (policyView, e
 
 func (a *API) writePolicy(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant) error {
 	v, err := a.viewPolicy(r, t)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return reply(w, http.StatusOK, v, err)
 }
 
 func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -183,9 +179,5 @@ func (a *API) bulk(w http.ResponseWriter, r *http.Request, p *provisioning.Princ
 		return err
 	}
 	n, err := a.eng.Bulk(r.Context(), p.Actor, p.Tenant.ID, provisioning.BulkChange(in))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"action": in.Action, "applied": n})
-	return nil
+	return reply(w, http.StatusOK, map[string]any{"action": in.Action, "applied": n}, err)
 }
