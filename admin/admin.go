@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -394,16 +393,16 @@ func badf(field, format string, args ...any) error {
 
 // decode reads a JSON body into v, refusing unknown fields and trailing data.
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
-	dec := json.NewDecoder(body)
 	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+	if err := httpx.DecodeJSON(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes), &raw); err != nil {
 		var mbe *http.MaxBytesError
 		switch {
-		case errors.Is(err, io.EOF):
+		case errors.Is(err, httpx.ErrEmptyBody):
 			return badf("body", "a JSON body is required")
 		case errors.As(err, &mbe):
 			return badf("body", "the body is larger than %d bytes", mbe.Limit)
+		case errors.Is(err, httpx.ErrTrailingData):
+			return badf("body", "unexpected data after the JSON value")
 		default:
 			return badf("body", "not valid JSON")
 		}
@@ -418,9 +417,6 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	var uf *unknownFieldError
 	if err := checkKnownFields(raw, reflect.TypeOf(v)); errors.As(err, &uf) {
 		return badf(uf.Field, "unknown field")
-	}
-	if dec.More() {
-		return badf("body", "unexpected data after the JSON value")
 	}
 	return nil
 }

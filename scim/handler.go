@@ -366,31 +366,24 @@ func (h *handler) write(w http.ResponseWriter, status int, v any) {
 	httpx.WriteJSON(w, status, contentTypeSCIM, v)
 }
 
-// decodeJSON reads exactly one JSON value from the body.
+// decodeJSON reads exactly one JSON value from the body (already limited by ServeHTTP),
+// its faults as SCIM invalidSyntax errors.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		if errors.Is(err, io.EOF) {
-			return badRequest(scimInvalidSyntax, "the request body is empty")
-		}
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return badRequest(scimInvalidSyntax, "the request body has the wrong JSON type at %q", ute.Field)
-		}
+	err := httpx.DecodeJSON(r.Body, v)
+	var ute *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ute):
+		return badRequest(scimInvalidSyntax, "the request body has the wrong JSON type at %q", ute.Field)
+	case errors.Is(err, httpx.ErrEmptyBody):
+		return badRequest(scimInvalidSyntax, "the request body is empty")
+	case errors.Is(err, httpx.ErrTrailingData):
+		return badRequest(scimInvalidSyntax, "the request body has data after the JSON value")
+	case errors.Is(err, httpx.ErrInvalidJSON):
 		return badRequest(scimInvalidSyntax, "the request body is not valid JSON")
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return badRequest(scimInvalidSyntax, "the request body has data after the JSON value")
-	}
-	return nil
+	return err // too large: toSCIMError answers 413
 }
 
 // ifMatch reads If-Match as a version for the engine. A tag that cannot be one of ours can
