@@ -16,8 +16,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -445,4 +447,18 @@ func reply(w http.ResponseWriter, status int, v any, err error) error {
 	}
 	writeJSON(w, status, v)
 	return nil
+}
+
+// intParam reads the query parameter name as a whole number from lo to hi, def when it is
+// absent; msg words the refusal.
+func intParam(q url.Values, name string, def, lo, hi int, msg string) (int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, badf(name, "%s", msg)
+	}
+	return n, nil
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,22 +30,16 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request, p *provisioning
 		}
 		after = n
 	}
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return badf("limit", "must be between 1 and 1000")
-		}
-		limit = n
+	limit, err := intParam(q, "limit", 100, 1, 1000, "must be between 1 and 1000")
+	if err != nil {
+		return err
 	}
-	var wait time.Duration
-	if v := q.Get("wait"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || time.Duration(n)*time.Second > maxEventWait {
-			return badf("wait", "must be between 0 and %d seconds", int(maxEventWait.Seconds()))
-		}
-		wait = time.Duration(n) * time.Second
+	maxWait := int(maxEventWait.Seconds())
+	waitSeconds, err := intParam(q, "wait", 0, 0, maxWait, fmt.Sprintf("must be between 0 and %d seconds", maxWait))
+	if err != nil {
+		return err
 	}
+	wait := time.Duration(waitSeconds) * time.Second
 	evs, err := a.eng.WaitEvents(r.Context(), p.Tenant.ID, after, limit, wait, 250*time.Millisecond)
 	if err != nil {
 		return err
@@ -151,13 +146,9 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *provisio
 	if err != nil {
 		return err
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return badf("limit", "must be between 1 and 500")
-		}
-		limit = n
+	limit, err := intParam(r.URL.Query(), "limit", 100, 1, 500, "must be between 1 and 500")
+	if err != nil {
+		return err
 	}
 	ds, err := wh.ListDeliveries(r.Context(), p.Tenant.ID, r.PathValue("id"), limit)
 	return reply(w, http.StatusOK, map[string]any{"deliveries": nonNil(ds)}, err)

@@ -235,19 +235,12 @@ func userQuery(r *http.Request) (provisioning.UserQuery, error) {
 	default:
 		return uq, badf("order", "must be asc or desc")
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			return uq, badf("limit", "must be a number from 1 to 200")
-		}
-		uq.Limit = n
+	var err error
+	if uq.Limit, err = intParam(q, "limit", uq.Limit, 1, 200, "must be a number from 1 to 200"); err != nil {
+		return uq, err
 	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1_000_000 {
-			return uq, badf("offset", "must be a number from 0")
-		}
-		uq.Offset = n
+	if uq.Offset, err = intParam(q, "offset", 0, 0, 1_000_000, "must be a number from 0"); err != nil {
+		return uq, err
 	}
 	if v := q.Get("cursor"); v != "" {
 		if len(v) > 1024 {
@@ -455,13 +448,8 @@ func (a *API) setUserTeams(w http.ResponseWriter, r *http.Request, p *provisioni
 
 func pageParams(r *http.Request, def int) (limit int, before int64, err error) {
 	q := r.URL.Query()
-	limit = def
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return 0, 0, badf("limit", "must be a number from 1 to 500")
-		}
-		limit = n
+	if limit, err = intParam(q, "limit", def, 1, 500, "must be a number from 1 to 500"); err != nil {
+		return 0, 0, err
 	}
 	if v := q.Get("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
