@@ -96,7 +96,6 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) putUser(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
 	ver, err := ifMatch(r)
 	if err != nil {
 		return err
@@ -108,7 +107,35 @@ func (h *handler) putUser(w http.ResponseWriter, r *http.Request, id string) err
 	if getStr(m, "userName") == "" {
 		return badRequest(scimInvalidValue, "userName is required")
 	}
+	return h.updateUser(w, r, id, ver, func(*provisioning.User) (map[string]any, error) { return m, nil })
+}
+
+func (h *handler) patchUser(w http.ResponseWriter, r *http.Request, id string) error {
+	ver, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	req, err := decodePatch(r)
+	if err != nil {
+		return err
+	}
+	loc := rcOf(r).loc
+	return h.updateUser(w, r, id, ver, func(u *provisioning.User) (map[string]any, error) {
+		m := userResource(u, loc)
+		return m, applyUserPatch(m, u.ID, req.Operations)
+	})
+}
+
+// updateUser changes user id in one engine transaction into the resource target returns
+// (a PUT's body, or the user's own resource with a PATCH applied) and answers with it.
+func (h *handler) updateUser(w http.ResponseWriter, r *http.Request, id string, ver int64,
+	target func(*provisioning.User) (map[string]any, error)) error {
+	rc := rcOf(r)
 	u, err := h.p.UpdateUser(r.Context(), rc.actor, rc.tenant.ID, id, ver, func(u *provisioning.User) error {
+		m, err := target(u)
+		if err != nil {
+			return err
+		}
 		applyUserResource(m, u)
 		// A PUT without active leaves the status alone: Okta's PUTs omit it.
 		if active, ok := activeOf(m); ok {
@@ -119,49 +146,15 @@ func (h *handler) putUser(w http.ResponseWriter, r *http.Request, id string) err
 	if err != nil {
 		return err
 	}
-	return h.respondUpdatedUser(w, r, u)
-}
-
-func (h *handler) respondUpdatedUser(w http.ResponseWriter, r *http.Request, u *provisioning.User) error {
-	rc := rcOf(r)
 	if projectionOf(userType, r).wants("groups") && u.Groups == nil {
 		// The groups are a read view: fetch them after the write rather than trust the
 		// update's copy.
-		fresh, err := h.p.GetUser(r.Context(), rc.tenant.ID, u.ID)
-		if err != nil {
+		if u, err = h.p.GetUser(r.Context(), rc.tenant.ID, u.ID); err != nil {
 			return err
 		}
-		u = fresh
 	}
 	h.writeUser(w, r, http.StatusOK, u)
 	return nil
-}
-
-func (h *handler) patchUser(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	ver, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	req, err := decodePatch(r)
-	if err != nil {
-		return err
-	}
-	u, err := h.p.UpdateUser(r.Context(), rc.actor, rc.tenant.ID, id, ver, func(u *provisioning.User) error {
-		m := userResource(u, rc.loc)
-		if err := applyUserPatch(m, u.ID, req.Operations); err != nil {
-			return err
-		}
-		applyUserResource(m, u)
-		if active, ok := activeOf(m); ok {
-			applyActive(u, active)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return h.respondUpdatedUser(w, r, u)
 }
 
 // me answers /Me, whatever the method: a SCIM token does not represent a user (RFC 7644
