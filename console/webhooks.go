@@ -111,6 +111,21 @@ func (h *Handler) hooks(w http.ResponseWriter, rq *request) *provisioning.Webhoo
 	return h.Webhooks
 }
 
+// endpoint loads the endpoint of the path ({id}) in the signed-in tenant; when it
+// cannot, it has answered and returns a nil endpoint.
+func (h *Handler) endpoint(w http.ResponseWriter, r *http.Request, rq *request) (*provisioning.Webhooks, *provisioning.WebhookEndpoint) {
+	wh := h.hooks(w, rq)
+	if wh == nil {
+		return nil, nil
+	}
+	ep, err := wh.GetWebhook(r.Context(), rq.p.Tenant.ID, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, rq, err)
+		return nil, nil
+	}
+	return wh, ep
+}
+
 func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request, rq *request) {
 	wh := h.hooks(w, rq)
 	if wh == nil {
@@ -175,17 +190,11 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request, rq *request) {
 
 // webhookPage renders an endpoint's page; form and errs are a refused edit shown again.
 func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
-	wh := h.hooks(w, rq)
-	if wh == nil {
+	wh, ep := h.endpoint(w, r, rq)
+	if ep == nil {
 		return
 	}
-	ctx, tenant := r.Context(), rq.p.Tenant.ID
-	ep, err := wh.GetWebhook(ctx, tenant, r.PathValue("id"))
-	if err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	ds, err := h.deliveries(ctx, wh, tenant, ep.ID)
+	ds, err := h.deliveries(r.Context(), wh, rq.p.Tenant.ID, ep.ID)
 	if err != nil {
 		h.fail(w, r, rq, err)
 		return
@@ -264,13 +273,8 @@ func (h *Handler) webhookState(w http.ResponseWriter, r *http.Request, rq *reque
 }
 
 func (h *Handler) rotateWebhook(w http.ResponseWriter, r *http.Request, rq *request) {
-	wh := h.hooks(w, rq)
-	if wh == nil {
-		return
-	}
-	ep, err := wh.GetWebhook(r.Context(), rq.p.Tenant.ID, r.PathValue("id"))
-	if err != nil {
-		h.fail(w, r, rq, err)
+	wh, ep := h.endpoint(w, r, rq)
+	if ep == nil {
 		return
 	}
 	back := rq.base + "/webhooks/" + url.PathEscape(ep.ID)
@@ -292,13 +296,8 @@ func (h *Handler) rotateWebhook(w http.ResponseWriter, r *http.Request, rq *requ
 }
 
 func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, rq *request) {
-	wh := h.hooks(w, rq)
-	if wh == nil {
-		return
-	}
-	ep, err := wh.GetWebhook(r.Context(), rq.p.Tenant.ID, r.PathValue("id"))
-	if err != nil {
-		h.fail(w, r, rq, err)
+	wh, ep := h.endpoint(w, r, rq)
+	if ep == nil {
 		return
 	}
 	if !h.confirmed(w, r, rq, "Delete this webhook endpoint?", "Events are no longer sent to "+ep.URL+", and its delivery log is deleted. This cannot be undone.",
