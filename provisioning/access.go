@@ -181,6 +181,12 @@ func (s refSet[T]) find(ref string) (T, bool) {
 	return x, ok
 }
 
+// named looks up a name only: a connection's mapping rules name roles and teams.
+func (s refSet[T]) named(name string) (T, bool) {
+	x, ok := s.byName[FoldKey(name)]
+	return x, ok
+}
+
 // resolve resolves every reference, without duplicates, in the order given; an unknown
 // one is a *ValidationError naming its index ("roles[2]").
 func (s refSet[T]) resolve(field string, refs []string) ([]T, error) {
@@ -240,7 +246,7 @@ func defaultRole(s roleSet, t *Tenant, field string) (r Role, ok bool, err error
 	if t.Policy.DefaultRole == "" {
 		return Role{}, false, nil
 	}
-	def, found := s.byName[FoldKey(t.Policy.DefaultRole)]
+	def, found := s.named(t.Policy.DefaultRole)
 	if !found {
 		return Role{}, false, Invalid(field, "the organisation's default role %q no longer exists; give roles or fix the default role", t.Policy.DefaultRole)
 	}
@@ -603,11 +609,11 @@ func (e *Engine) changeRolesTx(ctx context.Context, tx Tx, actor Actor, pw power
 	}
 	var set []string
 	if ch.Set != nil {
-		rs, err := rs.resolve(field, ch.Set)
+		sr, err := rs.resolve(field, ch.Set)
 		if err != nil {
 			return err
 		}
-		set = append([]string{}, roleIDs(rs)...)
+		set = append([]string{}, roleIDs(sr)...)
 	}
 	add, err := rs.resolve(field, ch.Add)
 	if err != nil {

@@ -422,7 +422,7 @@ func (r *loginRun) applyGrants(ctx context.Context, u *User) error {
 	source := r.conn.IdentitySource()
 	var roles []Role
 	for _, name := range g.Roles {
-		x, ok := rs.byName[FoldKey(name)]
+		x, ok := rs.named(name)
 		if !ok {
 			e.Log.WarnContext(ctx, "group rule names an unknown role", "tenant", tenant.ID, "connection", r.conn.ID, "role", name)
 			continue
@@ -431,7 +431,7 @@ func (r *loginRun) applyGrants(ctx context.Context, u *User) error {
 	}
 	otherRoles := slices.ContainsFunc(held, func(x Grant) bool { return x.Kind == "role" && x.Source != source })
 	if u.Seat && len(roles) == 0 && !otherRoles && tenant.Policy.DefaultRole != "" {
-		if def, ok := rs.byName[FoldKey(tenant.Policy.DefaultRole)]; ok {
+		if def, ok := rs.named(tenant.Policy.DefaultRole); ok {
 			roles = append(roles, def)
 		}
 	}
@@ -442,7 +442,7 @@ func (r *loginRun) applyGrants(ctx context.Context, u *User) error {
 			return err
 		}
 		for _, name := range g.Teams {
-			x, ok := ts.byName[FoldKey(name)]
+			x, ok := ts.named(name)
 			if !ok {
 				// Teams named by the connection's rules are created on first use.
 				x = Team{ID: e.NewID(), TenantID: tenant.ID, Name: strings.TrimSpace(name), CreatedAt: e.now(), UpdatedAt: e.now()}
