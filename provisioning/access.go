@@ -15,8 +15,8 @@ import (
 // and the one diff of grants. Every path that gives or takes access goes through it.
 
 // Grant is one role or team of a user together with the source that granted it: "admin"
-// for grants made through the admin API or CSV, "idp:<connection>" for grants of an SSO
-// group mapping. Only admin grants are changed by the admin API.
+// for grants an admin made (admin API, console, CSV, local users, invitations),
+// "idp:<connection>" for grants of an SSO group mapping. Only admin grants are changed by the admin API.
 type Grant struct {
 	UserID string `json:"-" db:"user_id"`
 	Kind   string `json:"kind" db:"kind"` // "role" or "team"

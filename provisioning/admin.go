@@ -2,15 +2,13 @@ package provisioning
 
 import (
 	"context"
-
 	"fmt"
-
 	"strings"
 	"time"
 )
 
-// This file holds what the admin API's engine methods share: the Store and Tx extensions
-// they need, the caller's powers, and the name → id resolution of roles and teams.
+// This file holds what the admin API's engine methods share beyond access (access.go):
+// their refusal types, the check of caller-given user ids and the locking of those users.
 
 // LoginSummary sums up a user's sign-ins.
 type LoginSummary struct {
