@@ -180,8 +180,3 @@ func RetryAfterSeconds(d time.Duration) string {
 	}
 	return strconv.Itoa(s)
 }
-
-// SessionCookie is the name of the Seatbridge session cookie, "<session id>.<secret>": the
-// SSO and password doors set it, the admin API reads it. One name for all of them here,
-// because those packages must not import each other.
-const SessionCookie = "sb_session"
