@@ -21,7 +21,6 @@ import (
 	"github.com/seatbridge/seatbridge/store/storetest"
 )
 
-
 func TestPages(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
