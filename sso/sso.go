@@ -14,7 +14,6 @@
 package sso
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -151,21 +150,6 @@ func (s *Service) Tenant(r *http.Request) (*provisioning.Tenant, error) {
 		return nil, provisioning.ErrNotFound
 	}
 	return s.Engine.Store.GetTenantBySlug(r.Context(), slug)
-}
-
-// Connection loads an enabled connection of the tenant of the given type.
-func (s *Service) Connection(ctx context.Context, t *provisioning.Tenant, id string, typ provisioning.ConnectionType) (*provisioning.Connection, error) {
-	if id == "" || len(id) > 64 {
-		return nil, provisioning.ErrNotFound
-	}
-	c, err := s.Engine.GetConnection(ctx, t.ID, id)
-	if err != nil {
-		return nil, err
-	}
-	if c.Type != typ || c.Disabled {
-		return nil, provisioning.ErrNotFound
-	}
-	return c, nil
 }
 
 // handleLogin is home-realm discovery: GET /sso/{tenant}/login?email=…&connection=…&return_to=….

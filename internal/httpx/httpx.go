@@ -1,6 +1,7 @@
 // Package httpx holds the small HTTP helpers shared by Seatbridge's doors (SCIM, admin API,
-// SSO pages): JSON writers, request IDs, client IPs and per-key rate limits. It owns no
-// protocol and no policy, and imports nothing but the standard library.
+// console, sign-in pages): JSON writers, request IDs, client IPs, per-key rate limits, page
+// headers, the return-to guard and the session cookie format. It owns no protocol and no
+// policy, and imports nothing but the standard library.
 package httpx
 
 import (
