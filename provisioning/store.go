@@ -41,7 +41,7 @@ type Store interface {
 	AddSigningKey(ctx context.Context, k *SigningKey) error
 	// ListSigningKeys returns the keys not retired before now, newest first.
 	ListSigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)
-	// RetireSigningKeys retires every key other than keepID at the given time.
+	// RetireSigningKeys retires, at the given time, every other key of keepID's algorithm.
 	RetireSigningKeys(ctx context.Context, keepID string, at time.Time) error
 
 	// --- Mail outbox (mail.go) ---

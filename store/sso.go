@@ -432,11 +432,12 @@ type clientRow struct {
 	PostLogouts string `db:"post_logout_redirect_uris"`
 	CreatedAt   int64  `db:"created_at"`
 	Backchannel string `db:"backchannel_logout_uri"`
+	IDTokenAlg  string `db:"id_token_alg"`
 }
 
 func (r *clientRow) client() (*provisioning.OAuthClient, error) {
 	c := &provisioning.OAuthClient{ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, Public: r.Public, CreatedAt: fromMicros(r.CreatedAt),
-		BackchannelLogoutURI: r.Backchannel}
+		BackchannelLogoutURI: r.Backchannel, IDTokenAlg: r.IDTokenAlg}
 	if err := json.Unmarshal([]byte(r.Redirects), &c.RedirectURIs); err != nil {
 		return nil, fmt.Errorf("client %s redirect URIs: %w", r.ID, err)
 	}
@@ -446,7 +447,7 @@ func (r *clientRow) client() (*provisioning.OAuthClient, error) {
 	return c, nil
 }
 
-const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, created_at, backchannel_logout_uri`
+const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, created_at, backchannel_logout_uri, id_token_alg`
 
 func (db *DB) CreateClient(ctx context.Context, c *provisioning.OAuthClient) error {
 	red, err := json.Marshal(append([]string{}, c.RedirectURIs...))
@@ -461,8 +462,8 @@ func (db *DB) CreateClient(ctx context.Context, c *provisioning.OAuthClient) err
 	if c.SecretHash != nil {
 		secret = c.SecretHash
 	}
-	_, err = db.writer().exec(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, secret, c.Public, string(red), string(pl), micros(c.CreatedAt), c.BackchannelLogoutURI)
+	_, err = db.writer().exec(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Name, secret, c.Public, string(red), string(pl), micros(c.CreatedAt), c.BackchannelLogoutURI, idTokenAlg(c.IDTokenAlg))
 	if errors.Is(err, errUnique) {
 		return &provisioning.ConflictError{Field: "clientId", Value: c.ID}
 	}
@@ -494,6 +495,14 @@ func (db *DB) ListClients(ctx context.Context) ([]provisioning.OAuthClient, erro
 		out = append(out, *c)
 	}
 	return out, nil
+}
+
+// idTokenAlg is the stored ID token algorithm of a client: RS256 when it registered none.
+func idTokenAlg(alg string) string {
+	if alg == "" {
+		return provisioning.DefaultIDTokenAlg
+	}
+	return alg
 }
 
 type keyRow struct {
@@ -528,8 +537,9 @@ func (db *DB) ListSigningKeys(ctx context.Context, now time.Time) ([]provisionin
 }
 
 func (db *DB) RetireSigningKeys(ctx context.Context, keepID string, at time.Time) error {
-	if _, err := db.writer().exec(ctx, `UPDATE signing_keys SET retired_at = ? WHERE id <> ? AND (retired_at IS NULL OR retired_at > ?)`,
-		micros(at), keepID, micros(at)); err != nil {
+	if _, err := db.writer().exec(ctx, `UPDATE signing_keys SET retired_at = ?
+		WHERE id <> ? AND alg = (SELECT alg FROM signing_keys WHERE id = ?) AND (retired_at IS NULL OR retired_at > ?)`,
+		micros(at), keepID, keepID, micros(at)); err != nil {
 		return fmt.Errorf("retire signing keys: %w", err)
 	}
 	return nil

@@ -351,7 +351,7 @@ func runClientCreate(ctx context.Context, env *cliEnv, args []string) error {
 	var name string
 	var redirects, postLogout stringList
 	var public bool
-	var backchannel string
+	var backchannel, idTokenAlg string
 	fs, b := newFlags("client create", env, &cfg)
 	b.str(&cfg.BaseURL, "base-url", "", "public URL of the server (the OIDC issuer)")
 	fs.StringVar(&name, "name", "platform", "client name")
@@ -359,13 +359,15 @@ func runClientCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(&postLogout, "post-logout-uri", "post-logout redirect URI (repeatable)")
 	fs.BoolVar(&public, "public", false, "public client (no secret; PKCE required)")
 	fs.StringVar(&backchannel, "backchannel-logout-uri", "", "where the client receives OpenID Connect back-channel logout tokens")
+	fs.StringVar(&idTokenAlg, "id-token-alg", "RS256", "JWS algorithm of the client's ID tokens (id_token_signed_response_alg): RS256 or ES256")
 	a, err := openCommand(ctx, env, fs, b, &cfg, args)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	c, secret, err := provider.RegisterClient(ctx, a.db, provider.ClientRegistration{Name: name, RedirectURIs: redirects,
-		PostLogoutRedirectURIs: postLogout, Public: public, BackchannelLogoutURI: backchannel}, time.Now().UTC())
+		PostLogoutRedirectURIs: postLogout, Public: public, BackchannelLogoutURI: backchannel,
+		IDTokenSignedResponseAlg: idTokenAlg}, time.Now().UTC())
 	if err != nil {
 		return err
 	}
@@ -375,7 +377,7 @@ func runClientCreate(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if cfg.JSON {
 		return printJSON(env.stdout, map[string]any{"clientId": c.ID, "clientSecret": secret, "issuer": issuer,
-			"redirectUris": c.RedirectURIs, "public": c.Public})
+			"redirectUris": c.RedirectURIs, "public": c.Public, "idTokenSignedResponseAlg": c.IDTokenAlg})
 	}
 	fmt.Fprintf(env.stdout, "client_id:     %s\n", c.ID)
 	if secret != "" {
@@ -436,7 +438,7 @@ func runKeyRotate(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "ID tokens are now signed with key %s; older keys stay in the JWKS for 24h\n", kid)
+	fmt.Fprintf(env.stdout, "ID tokens are now signed with new keys (RS256 key %s, and a new ES256 key); older keys stay in the JWKS for 24h\n", kid)
 	return nil
 }
 
