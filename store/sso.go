@@ -396,18 +396,19 @@ func (db *DB) DeleteSessionStates(ctx context.Context, sessionID string) error {
 }
 
 func (db *DB) RememberAssertion(ctx context.Context, connectionID, assertionID string, expiresAt, now time.Time) error {
-	w := db.writer()
-	if _, err := w.exec(ctx, `DELETE FROM saml_assertions WHERE connection_id = ? AND assertion_id = ? AND expires_at <= ?`,
-		connectionID, assertionID, micros(now)); err != nil {
-		return fmt.Errorf("replay cache: %w", err)
-	}
-	_, err := w.exec(ctx, `INSERT INTO saml_assertions (connection_id, assertion_id, expires_at) VALUES (?, ?, ?)`,
-		connectionID, assertionID, micros(expiresAt))
-	if errors.Is(err, errUnique) {
-		return fmt.Errorf("assertion %q seen before: %w", assertionID, provisioning.ErrConflict)
-	}
+	// One statement: a new ID is inserted; an ID remembered before takes the new expiry
+	// only when its old one has passed (its row is then stale), else nothing changes and
+	// the assertion is a replay. The primary key makes it atomic against a concurrent use.
+	res, err := db.writer().exec(ctx, `INSERT INTO saml_assertions (connection_id, assertion_id, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (connection_id, assertion_id) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE saml_assertions.expires_at <= ?`, connectionID, assertionID, micros(expiresAt), micros(now))
 	if err != nil {
 		return fmt.Errorf("replay cache: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("replay cache: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("assertion %q seen before: %w", assertionID, provisioning.ErrConflict)
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/beevik/etree"
@@ -52,11 +53,13 @@ const defaultIssueDelay = 90 * time.Second
 type SP struct {
 	// Box opens the connections' sealed SP keys.
 	Box *secretbox.Box
-	// parsed caches each connection's opened key, certificate and IdP metadata: opening
-	// the sealed key, RSA precomputation and metadata parsing cost more than the rest of a
-	// login page. Entries are checked against a fingerprint of the stored connection, so an
-	// edited or re-created connection is parsed afresh; the cache holds nothing that is
-	// not also in the database.
+	// parsed caches each connection's opened key, certificate, IdP metadata and the
+	// crewjam ServiceProvider built from them: opening the sealed key, RSA precomputation
+	// and metadata parsing cost more than the rest of a login page. Entries are checked
+	// against a fingerprint of the connection as read from the database for this request
+	// (its key, certificates and metadata, not only its updated_at), so an edit made on any
+	// replica, or a connection deleted and re-created under its ID, is parsed afresh at
+	// once; the cache holds nothing that is not also in the database.
 	parsed sync.Map // connection id → *spParts
 }
 
@@ -65,6 +68,14 @@ type spParts struct {
 	signer      crypto.Signer
 	cert        *x509.Certificate
 	idp         *crewsaml.EntityDescriptor
+	// sp is the ServiceProvider built from these parts at the endpoints it was last asked
+	// for (one connection has one set of endpoints per door); never changed once stored.
+	sp atomic.Pointer[builtSP]
+}
+
+type builtSP struct {
+	ep sso.Endpoints
+	sp *crewsaml.ServiceProvider
 }
 
 func connFingerprint(c *provisioning.Connection) [32]byte {
@@ -98,8 +109,9 @@ func New(box *secretbox.Box, clockSkew time.Duration) *SP {
 	return &SP{Box: box}
 }
 
-// ServiceProvider builds the crewjam/saml SP of one connection at the door's endpoints,
-// opening its sealed key.
+// ServiceProvider returns the crewjam/saml SP of one connection at the door's endpoints:
+// a copy of the one built when the connection (as stored now) was first seen at these
+// endpoints, so a caller may change its copy (Verify allows IdP-initiated logins on it).
 func (p *SP) ServiceProvider(c *provisioning.Connection, ep sso.Endpoints) (*crewsaml.ServiceProvider, error) {
 	if c.SAML == nil {
 		return nil, errors.New("connection has no SAML settings")
@@ -107,6 +119,10 @@ func (p *SP) ServiceProvider(c *provisioning.Connection, ep sso.Endpoints) (*cre
 	parts, err := p.parts(c)
 	if err != nil {
 		return nil, err
+	}
+	if built := parts.sp.Load(); built != nil && built.ep == ep {
+		sp := *built.sp
+		return &sp, nil
 	}
 	meta, err := url.Parse(ep.Metadata)
 	if err != nil {
@@ -129,7 +145,9 @@ func (p *SP) ServiceProvider(c *provisioning.Connection, ep sso.Endpoints) (*cre
 	if c.SAML.SignRequests {
 		sp.SignatureMethod = dsig.RSASHA256SignatureMethod
 	}
-	return sp, nil
+	parts.sp.Store(&builtSP{ep: ep, sp: sp})
+	cp := *sp
+	return &cp, nil
 }
 
 // parts returns the opened key, certificate and IdP metadata of a connection.
