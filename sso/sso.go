@@ -14,12 +14,7 @@
 package sso
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -250,20 +245,11 @@ func hintOf(email string) string {
 	return email
 }
 
-// RandomToken returns n random bytes, URL-safe base64.
-func RandomToken(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("random: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
+// RandomToken returns n random bytes, URL-safe base64 (provisioning.RandomToken).
+func RandomToken(n int) (string, error) { return provisioning.RandomToken(n) }
 
-// HashKey is the state key of a secret value: hex SHA-256.
-func HashKey(v string) string {
-	sum := sha256.Sum256([]byte(v))
-	return hex.EncodeToString(sum[:])
-}
+// HashKey is the state key of a secret value: hex SHA-256 (provisioning.StateKey).
+func HashKey(v string) string { return provisioning.StateKey(v) }
 
 func notFoundOr(err error) error {
 	if errors.Is(err, provisioning.ErrNotFound) {
