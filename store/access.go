@@ -13,14 +13,6 @@ import (
 // permissions, teams, and the user grants of both with their sources (admin and
 // idp:<connection>).
 
-func idArgs(lead []any, ids []string) []any {
-	args := append([]any{}, lead...)
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	return args
-}
-
 func (c *conn) GetRole(ctx context.Context, tenantID, id string) (*provisioning.Role, error) {
 	var r roleRow
 	if err := c.get(ctx, &r, `SELECT id, tenant_id, name, description, built_in, permissions, created_at FROM roles
@@ -65,6 +57,50 @@ func (c *conn) DeleteRole(ctx context.Context, tenantID, id string) error {
 	return nil
 }
 
+type roleRow struct {
+	ID          string `db:"id"`
+	TenantID    string `db:"tenant_id"`
+	Name        string `db:"name"`
+	Description string `db:"description"`
+	BuiltIn     bool   `db:"built_in"`
+	Permissions string `db:"permissions"`
+	CreatedAt   int64  `db:"created_at"`
+}
+
+func (c *conn) CreateRole(ctx context.Context, tenantID string, r *provisioning.Role) error {
+	perms, err := json.Marshal(r.Permissions)
+	if err != nil {
+		return fmt.Errorf("role permissions: %w", err)
+	}
+	r.TenantID = tenantID
+	_, err = c.exec(ctx, `INSERT INTO roles (id, tenant_id, name, name_key, description, built_in, permissions, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, tenantID, r.Name, provisioning.FoldKey(r.Name), r.Description, r.BuiltIn, string(perms), micros(r.CreatedAt))
+	if errors.Is(err, errUnique) {
+		return &provisioning.ConflictError{Field: "name", Value: r.Name}
+	}
+	if err != nil {
+		return fmt.Errorf("create role: %w", err)
+	}
+	return nil
+}
+
+func (c *conn) ListRoles(ctx context.Context, tenantID string) ([]provisioning.Role, error) {
+	var rows []roleRow
+	if err := c.selectx(ctx, &rows, `SELECT id, tenant_id, name, description, built_in, permissions, created_at FROM roles
+		WHERE tenant_id = ? ORDER BY built_in DESC, name_key`, tenantID); err != nil {
+		return nil, fmt.Errorf("list roles: %w", err)
+	}
+	out := make([]provisioning.Role, len(rows))
+	for i, r := range rows {
+		out[i] = provisioning.Role{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Description: r.Description, BuiltIn: r.BuiltIn,
+			CreatedAt: fromMicros(r.CreatedAt)}
+		if err := json.Unmarshal([]byte(r.Permissions), &out[i].Permissions); err != nil {
+			return nil, fmt.Errorf("role %s permissions: %w", r.ID, err)
+		}
+	}
+	return out, nil
+}
+
 func (c *conn) GetTeam(ctx context.Context, tenantID, id string) (*provisioning.Team, error) {
 	var r teamRow
 	if err := c.get(ctx, &r, `SELECT t.id, t.tenant_id, t.name, t.description, t.created_at, t.updated_at,
@@ -100,6 +136,54 @@ func (c *conn) DeleteTeam(ctx context.Context, tenantID, id string) error {
 		return fmt.Errorf("team %s: %w", id, provisioning.ErrNotFound)
 	}
 	return nil
+}
+
+type teamRow struct {
+	ID          string `db:"id"`
+	TenantID    string `db:"tenant_id"`
+	Name        string `db:"name"`
+	Description string `db:"description"`
+	Members     int    `db:"members"`
+	CreatedAt   int64  `db:"created_at"`
+	UpdatedAt   int64  `db:"updated_at"`
+}
+
+// ListTeams lists the tenant's teams. (Named so that a later team store in another file
+// can take it over; kept here because the SSO group mapping needs it first.)
+func (c *conn) ListTeams(ctx context.Context, tenantID string) ([]provisioning.Team, error) {
+	var rows []teamRow
+	if err := c.selectx(ctx, &rows, `SELECT t.id, t.tenant_id, t.name, t.description, t.created_at, t.updated_at,
+		(SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id) AS members
+		FROM teams t WHERE t.tenant_id = ? ORDER BY t.name_key`, tenantID); err != nil {
+		return nil, fmt.Errorf("list teams: %w", err)
+	}
+	out := make([]provisioning.Team, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, provisioning.Team{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Description: r.Description,
+			MemberCount: r.Members, CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt)})
+	}
+	return out, nil
+}
+
+func (c *conn) CreateTeam(ctx context.Context, tenantID string, t *provisioning.Team) error {
+	_, err := c.exec(ctx, `INSERT INTO teams (id, tenant_id, name, name_key, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, tenantID, t.Name, provisioning.FoldKey(t.Name), t.Description, micros(t.CreatedAt), micros(t.UpdatedAt))
+	if errors.Is(err, errUnique) {
+		return &provisioning.ConflictError{Field: "name", Value: t.Name}
+	}
+	if err != nil {
+		return fmt.Errorf("create team: %w", err)
+	}
+	t.TenantID = tenantID
+	return nil
+}
+
+func idArgs(lead []any, ids []string) []any {
+	args := append([]any{}, lead...)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return args
 }
 
 func (c *conn) UserGrants(ctx context.Context, tenantID string, userIDs []string) ([]provisioning.Grant, error) {
@@ -195,50 +279,6 @@ func (c *conn) revoke(ctx context.Context, q, tenantID string, userIDs, objIDs [
 	return total, nil
 }
 
-type roleRow struct {
-	ID          string `db:"id"`
-	TenantID    string `db:"tenant_id"`
-	Name        string `db:"name"`
-	Description string `db:"description"`
-	BuiltIn     bool   `db:"built_in"`
-	Permissions string `db:"permissions"`
-	CreatedAt   int64  `db:"created_at"`
-}
-
-func (c *conn) CreateRole(ctx context.Context, tenantID string, r *provisioning.Role) error {
-	perms, err := json.Marshal(r.Permissions)
-	if err != nil {
-		return fmt.Errorf("role permissions: %w", err)
-	}
-	r.TenantID = tenantID
-	_, err = c.exec(ctx, `INSERT INTO roles (id, tenant_id, name, name_key, description, built_in, permissions, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, tenantID, r.Name, provisioning.FoldKey(r.Name), r.Description, r.BuiltIn, string(perms), micros(r.CreatedAt))
-	if errors.Is(err, errUnique) {
-		return &provisioning.ConflictError{Field: "name", Value: r.Name}
-	}
-	if err != nil {
-		return fmt.Errorf("create role: %w", err)
-	}
-	return nil
-}
-
-func (c *conn) ListRoles(ctx context.Context, tenantID string) ([]provisioning.Role, error) {
-	var rows []roleRow
-	if err := c.selectx(ctx, &rows, `SELECT id, tenant_id, name, description, built_in, permissions, created_at FROM roles
-		WHERE tenant_id = ? ORDER BY built_in DESC, name_key`, tenantID); err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	out := make([]provisioning.Role, len(rows))
-	for i, r := range rows {
-		out[i] = provisioning.Role{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Description: r.Description, BuiltIn: r.BuiltIn,
-			CreatedAt: fromMicros(r.CreatedAt)}
-		if err := json.Unmarshal([]byte(r.Permissions), &out[i].Permissions); err != nil {
-			return nil, fmt.Errorf("role %s permissions: %w", r.ID, err)
-		}
-	}
-	return out, nil
-}
-
 // SetUserRoles replaces the admin-granted roles of a user (roles granted by an IdP mapping
 // keep their own source and are left alone).
 func (c *conn) SetUserRoles(ctx context.Context, tenantID, userID string, roleIDs []string) error {
@@ -296,45 +336,5 @@ func (c *conn) SetSourcedTeams(ctx context.Context, tenantID, userID, source str
 			return fmt.Errorf("add sourced team: %w", err)
 		}
 	}
-	return nil
-}
-
-type teamRow struct {
-	ID          string `db:"id"`
-	TenantID    string `db:"tenant_id"`
-	Name        string `db:"name"`
-	Description string `db:"description"`
-	Members     int    `db:"members"`
-	CreatedAt   int64  `db:"created_at"`
-	UpdatedAt   int64  `db:"updated_at"`
-}
-
-// ListTeams lists the tenant's teams. (Named so that a later team store in another file
-// can take it over; kept here because the SSO group mapping needs it first.)
-func (c *conn) ListTeams(ctx context.Context, tenantID string) ([]provisioning.Team, error) {
-	var rows []teamRow
-	if err := c.selectx(ctx, &rows, `SELECT t.id, t.tenant_id, t.name, t.description, t.created_at, t.updated_at,
-		(SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id) AS members
-		FROM teams t WHERE t.tenant_id = ? ORDER BY t.name_key`, tenantID); err != nil {
-		return nil, fmt.Errorf("list teams: %w", err)
-	}
-	out := make([]provisioning.Team, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, provisioning.Team{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Description: r.Description,
-			MemberCount: r.Members, CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt)})
-	}
-	return out, nil
-}
-
-func (c *conn) CreateTeam(ctx context.Context, tenantID string, t *provisioning.Team) error {
-	_, err := c.exec(ctx, `INSERT INTO teams (id, tenant_id, name, name_key, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, tenantID, t.Name, provisioning.FoldKey(t.Name), t.Description, micros(t.CreatedAt), micros(t.UpdatedAt))
-	if errors.Is(err, errUnique) {
-		return &provisioning.ConflictError{Field: "name", Value: t.Name}
-	}
-	if err != nil {
-		return fmt.Errorf("create team: %w", err)
-	}
-	t.TenantID = tenantID
 	return nil
 }
