@@ -61,6 +61,9 @@ type Handler struct {
 	// door's preparer); FetchPrivate lets its metadata URLs reach private addresses.
 	Connections  provisioning.ConnectionPreparer
 	FetchPrivate bool
+	// Webhooks serves the webhook screens (the admin API's service); without it they
+	// say the server runs without webhooks.
+	Webhooks *provisioning.Webhooks
 
 	csrf  *http.CrossOriginProtection
 	pages map[string]*template.Template
@@ -145,6 +148,15 @@ func (h *Handler) table() []route {
 		{"POST", "/sso/connections/{id}/mapping", settings, h.connectionMapping},
 		{"POST", "/sso/connections/{id}/idp", settings, h.connectionIdP},
 		{"GET", "/provisioning-log", settings, h.provisioningLog},
+		{"GET", "/webhooks", settings, h.webhooks},
+		{"GET", "/webhooks/new", settings, h.newWebhook},
+		{"POST", "/webhooks/new", settings, h.createWebhook},
+		{"GET", "/webhooks/{id}", settings, h.webhook},
+		{"POST", "/webhooks/{id}", settings, h.updateWebhook},
+		{"POST", "/webhooks/{id}/state", settings, h.webhookState},
+		{"POST", "/webhooks/{id}/rotate", settings, h.rotateWebhook},
+		{"POST", "/webhooks/{id}/delete", settings, h.deleteWebhook},
+		{"POST", "/webhooks/{id}/deliveries/{did}/replay", settings, h.replayDelivery},
 	}
 }
 

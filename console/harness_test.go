@@ -53,6 +53,7 @@ type env struct {
 	smtp   *smtpServer
 	mailer *smail.Worker
 	conns  provisioning.ConnectionPreparer
+	wh     *provisioning.Webhooks
 }
 
 func newEnv(t testing.TB, db *store.DB) *env {
@@ -76,11 +77,12 @@ func newEnv(t testing.TB, db *store.DB) *env {
 	mux := http.NewServeMux()
 	(&invite.Handler{Accounts: acc, Log: log}).Mount(mux)
 	conns := wizardPreparer{ssaml.Preparer{Box: box}, ssooidc.Preparer{Box: box}}
-	(&console.Handler{Accounts: acc, Log: log, Connections: conns}).Mount(mux)
+	wh := provisioning.NewWebhooks(eng, box)
+	(&console.Handler{Accounts: acc, Log: log, Connections: conns, Webhooks: wh}).Mount(mux)
 	mux.Handle("/scim/v2/", scim.NewHandler(eng, scim.Options{Logger: log}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, db: db, eng: eng, acc: acc, srv: srv, tenant: tn, conns: conns}
+	e := &env{t: t, db: db, eng: eng, acc: acc, srv: srv, tenant: tn, conns: conns, wh: wh}
 	e.admin = e.localUser("ada@acme.test", "Ada Admin", adminPassword, provisioning.RoleAdmin)
 	e.smtp = startSMTP(t)
 	host, port, _ := net.SplitHostPort(e.smtp.addr)

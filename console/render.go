@@ -262,6 +262,9 @@ var notices = map[string]string{
 	"2fareset":     "Second factor reset.",
 	"later":        "Account created without an invitation: send it from this page when you are ready.",
 	"tokenrevoked": "Token revoked: requests with it are refused from now on.",
+	"hookoff":      "Endpoint disabled: no events are sent to it until you enable it again.",
+	"hookon":       "Endpoint enabled: the events it missed while disabled and every new one are sent to it.",
+	"replayed":     "Delivery queued again: it is sent within a few seconds.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

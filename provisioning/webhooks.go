@@ -38,6 +38,10 @@ const (
 	WebhookDisabled = "disabled"
 )
 
+// WebhookDisabledByAdmin is the DisabledReason of an endpoint an admin disabled; any
+// other reason of a disabled endpoint is the delivery worker's, after persistent failure.
+const WebhookDisabledByAdmin = "disabled by an admin"
+
 // WebhookSecret is one signing secret; a rotated-out secret keeps signing until
 // ExpiresAt so that the receiver can switch without losing a delivery.
 type WebhookSecret struct {
@@ -139,6 +143,12 @@ type Webhooks struct {
 	Retry  WebhookRetry
 	// RotationOverlap is how long a rotated-out secret keeps signing (default 24 h).
 	RotationOverlap time.Duration
+	// CheckURL, when set, refuses an endpoint URL when it is created or changed (the
+	// wiring sets the delivery client's SSRF rule: no loopback, private or link-local
+	// address unless the operator allows them). The client refuses such addresses when
+	// it dials anyway; checking early tells the admin at once and stores nothing. Its
+	// error text is shown to the admin next to the URL.
+	CheckURL func(ctx context.Context, u *url.URL) error
 }
 
 // NewWebhooks returns the webhook service with the default retry policy.
@@ -162,6 +172,24 @@ func checkWebhookURL(raw string) error {
 	}
 	if len(raw) > 2048 {
 		return Invalid("url", "must be at most 2048 characters")
+	}
+	return nil
+}
+
+// checkURL applies the syntax rules and then the operator's CheckURL.
+func (w *Webhooks) checkURL(ctx context.Context, raw string) error {
+	if err := checkWebhookURL(raw); err != nil {
+		return err
+	}
+	if w.CheckURL == nil {
+		return nil
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return Invalid("url", "is not a valid URL")
+	}
+	if err := w.CheckURL(ctx, u); err != nil {
+		return Invalid("url", "%s", err.Error())
 	}
 	return nil
 }
@@ -212,7 +240,7 @@ func (w *Webhooks) CreateWebhook(ctx context.Context, actor Actor, tenantID stri
 	if req.URL == nil {
 		return nil, "", Invalid("url", "is required")
 	}
-	if err := checkWebhookURL(*req.URL); err != nil {
+	if err := w.checkURL(ctx, *req.URL); err != nil {
 		return nil, "", err
 	}
 	events := []string{"*"}
@@ -267,7 +295,7 @@ func (w *Webhooks) GetWebhook(ctx context.Context, tenantID, id string) (*Webhoo
 // UpdateWebhook changes an endpoint's URL, description, filter or state.
 func (w *Webhooks) UpdateWebhook(ctx context.Context, actor Actor, tenantID, id string, req WebhookRequest) (*WebhookEndpoint, error) {
 	if req.URL != nil {
-		if err := checkWebhookURL(*req.URL); err != nil {
+		if err := w.checkURL(ctx, *req.URL); err != nil {
 			return nil, err
 		}
 	}
@@ -294,7 +322,7 @@ func (w *Webhooks) UpdateWebhook(ctx context.Context, actor Actor, tenantID, id 
 				if *req.Enabled {
 					ep.State, ep.DisabledReason = WebhookActive, ""
 				} else if ep.State == WebhookActive {
-					ep.State, ep.DisabledReason = WebhookDisabled, "disabled by an admin"
+					ep.State, ep.DisabledReason = WebhookDisabled, WebhookDisabledByAdmin
 				}
 			}
 			ep.UpdatedAt = w.now()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"syscall"
 	"time"
 
@@ -64,4 +65,43 @@ func NewClient(o ClientOptions) *http.Client {
 	return &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
+}
+
+// URLGuard refuses, when an endpoint is registered, a URL whose host is or resolves to an
+// address the client (without AllowPrivate) refuses to dial: the same rule, told to the
+// admin at once instead of as failed deliveries. It is provisioning.Webhooks.CheckURL. A
+// host that resolves to a public address now may re-resolve later; the dialer's guard
+// still holds then.
+type URLGuard struct {
+	// Resolver looks host names up (default net.DefaultResolver).
+	Resolver interface {
+		LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+	}
+}
+
+// Check returns an error that reads well after "url ": the reason the URL is refused.
+func (g URLGuard) Check(ctx context.Context, u *url.URL) error {
+	host := u.Hostname()
+	if a, err := netip.ParseAddr(host); err == nil {
+		if !httpx.PublicAddr(a) {
+			return errors.New("points to a private, loopback or link-local address, which webhooks may not reach")
+		}
+		return nil
+	}
+	r := g.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	addrs, err := r.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return fmt.Errorf("host %q could not be resolved", host)
+	}
+	for _, a := range addrs {
+		if !httpx.PublicAddr(a) {
+			return fmt.Errorf("host %q resolves to a private, loopback or link-local address, which webhooks may not reach", host)
+		}
+	}
+	return nil
 }

@@ -18,10 +18,14 @@ func mountConsole(mux *http.ServeMux, a *app) error {
 	if err != nil {
 		return err
 	}
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
+	}
 	// The console also serves the set-up wizard (/setup/{token}), which makes connections
 	// through the SSO door's preparer and shows URLs under the public base URL.
 	(&console.Handler{Accounts: acc, Log: a.log.With("door", "console"), TrustForwarded: a.cfg.TrustForwardedFor,
 		SecureCookies: strings.HasPrefix(a.cfg.BaseURL, "https://"), BaseURL: a.cfg.BaseURL,
-		Connections: newConnPreparer(box)}).Mount(mux)
+		Connections: newConnPreparer(box), Webhooks: wh}).Mount(mux)
 	return nil
 }

@@ -37,7 +37,12 @@ func (a *app) webhooks() (*provisioning.Webhooks, error) {
 	if err != nil {
 		return nil, err
 	}
-	return provisioning.NewWebhooks(a.eng, box), nil
+	wh := provisioning.NewWebhooks(a.eng, box)
+	if !a.cfg.Events.AllowPrivate {
+		// The admin API and the console refuse an SSRF target when it is registered.
+		wh.CheckURL = webhook.URLGuard{}.Check
+	}
+	return wh, nil
 }
 
 // wakeOnEvents returns a channel signalled when this process commits events.
