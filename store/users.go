@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -595,7 +596,10 @@ func (c *conn) IsTombstoned(ctx context.Context, tenantID, userName string) (boo
 }
 
 func (c *conn) LockUsers(ctx context.Context, tenantID string, ids []string) ([]provisioning.User, error) {
-	ids = dedupe(ids)
+	// Sorted before chunking: each statement locks in id order, and so must the chunks
+	// (the documented lock order), or two large sets in opposite orders deadlock.
+	ids = dedupe(ids) // a new slice: sorting it leaves the caller's alone
+	slices.Sort(ids)
 	var out []provisioning.User
 	for start := 0; start < len(ids); start += memberChunk {
 		chunk := ids[start:min(start+memberChunk, len(ids))]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -343,6 +344,52 @@ func contractLogoutClaimsDisjoint(t *testing.T, s provisioning.Store) {
 func contractTransactions(t *testing.T, s provisioning.Store) {
 	t.Run("Rollback", func(t *testing.T) { contractRollback(t, s) })
 	t.Run("LockOrder", func(t *testing.T) { contractLockOrder(t, s) })
+	t.Run("LockOrderManyUsers", func(t *testing.T) { contractLockOrderMany(t, s) })
+}
+
+// contractLockOrderMany: LockUsers keeps the id order across its statements too (the
+// store locks large sets in chunks), so opposite orders of many users never deadlock.
+func contractLockOrderMany(t *testing.T, s provisioning.Store) {
+	const n = 1200 // more than two of the store's chunks
+	tn := newTenant(t, s, 0)
+	var ids []string
+	inTx(t, s, func(tx provisioning.Tx) error {
+		for i := range n {
+			u := userSpec(fmt.Sprintf("many-%04d", i), false)
+			ids = append(ids, u.ID)
+			if err := tx.CreateUser(context.Background(), tn.ID, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	slices.Sort(ids)
+	reversed := slices.Clone(ids)
+	slices.Reverse(reversed)
+	var errs []error
+	within(t, func(ctx context.Context) {
+		errs = race(4, func(i int) error {
+			order := ids
+			if i%2 == 1 {
+				order = reversed
+			}
+			return s.InTx(ctx, func(tx provisioning.Tx) error {
+				locked, err := tx.LockUsers(ctx, tn.ID, order)
+				if err == nil && len(locked) != n {
+					err = fmt.Errorf("locked %d users, want %d", len(locked), n)
+				}
+				if err == nil && !slices.IsSortedFunc(locked, func(a, b provisioning.User) int { return strings.Compare(a.ID, b.ID) }) {
+					err = errors.New("LockUsers did not return the users in id order")
+				}
+				return err
+			})
+		})
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+	}
 }
 
 // contractRollback: when fn fails, its write, audit event and event all vanish.
