@@ -14,11 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,8 +84,9 @@ func New(eng *provisioning.Engine, opts Options) *API {
 	return a
 }
 
-// handlerFunc is an endpoint: it gets the authenticated caller.
-type handlerFunc func(w http.ResponseWriter, r *http.Request, p *provisioning.Principal)
+// handlerFunc is an endpoint: it gets the authenticated caller and returns the error to
+// answer, which wrap maps to the JSON error once (fail), as the SCIM door does.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error
 
 // route is one endpoint and the permission it needs. The OpenAPI test walks this table.
 type route struct {
@@ -133,11 +135,11 @@ func (a *API) Mount(mux *http.ServeMux) {
 				allow = append(allow, "HEAD")
 			}
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
-				fmt.Sprintf("%s is not allowed here; use %s", r.Method, strings.Join(allow, ", ")), "")
+			writeError(w, apiErr(http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s is not allowed here; use %s", r.Method, strings.Join(allow, ", ")), ""))
 			return
 		}
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint", "")
+		writeError(w, apiErr(http.StatusNotFound, "not_found", "no such endpoint", ""))
 	})
 }
 
@@ -150,44 +152,42 @@ func (a *API) Handler() http.Handler {
 
 func (a *API) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reqID := httpx.RequestID(r)
-		w.Header().Set(httpx.RequestIDHeader, reqID)
+		w.Header().Set(httpx.RequestIDHeader, httpx.RequestID(r))
 		w.Header().Set("Cache-Control", "no-store")
-		if rt.public {
-			rt.h(w, r, nil)
-			return
+		if err := a.serve(w, r, rt); err != nil {
+			a.fail(w, r, err)
 		}
-		p, err := a.authenticate(r)
-		if err != nil {
-			var fe *provisioning.ForbiddenError
-			if errors.As(err, &fe) {
-				writeError(w, http.StatusForbidden, "forbidden", fe.Reason, "")
-				return
-			}
-			if errors.Is(err, provisioning.ErrUnavailable) {
-				// The token may well be valid: the database that would say so is down.
-				a.fail(w, r, err)
-				return
-			}
-			if !errors.Is(err, errUnauthenticated) {
-				a.log.ErrorContext(r.Context(), "admin: authenticate", "err", err, "request_id", reqID)
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="seatbridge-admin"`)
-			writeError(w, http.StatusUnauthorized, "unauthenticated", "a valid admin token or session is required", "")
-			return
-		}
-		if !rt.self && p.Actor.Kind == provisioning.ActorUser && !p.Can(provisioning.PermManageUsers) {
-			writeError(w, http.StatusForbidden, "forbidden", "your roles do not grant manage_users; your own account is under "+Prefix+"/me", "")
-			return
-		}
-		if !rt.self && !p.Can(rt.perm) {
-			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this requires the %s permission", rt.perm), "")
-			return
-		}
-		p.Actor.IP = httpx.ClientIP(r, a.opts.TrustForwardedFor)
-		p.Actor.RequestID = reqID
-		rt.h(w, r, p)
 	})
+}
+
+// serve authenticates and authorises the caller of rt, then runs its handler.
+func (a *API) serve(w http.ResponseWriter, r *http.Request, rt route) error {
+	if rt.public {
+		return rt.h(w, r, nil)
+	}
+	p, err := a.authenticate(r)
+	if err != nil {
+		var fe *provisioning.ForbiddenError
+		if errors.As(err, &fe) || errors.Is(err, provisioning.ErrUnavailable) {
+			// Unavailable: the token may well be valid, the database that would say so is down.
+			return err
+		}
+		if !errors.Is(err, errUnauthenticated) {
+			a.log.ErrorContext(r.Context(), "admin: authenticate", "err", err, "request_id", w.Header().Get(httpx.RequestIDHeader))
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="seatbridge-admin"`)
+		return apiErr(http.StatusUnauthorized, "unauthenticated", "a valid admin token or session is required", "")
+	}
+	httpx.SetTenant(r.Context(), p.Tenant.ID)
+	if !rt.self && p.Actor.Kind == provisioning.ActorUser && !p.Can(provisioning.PermManageUsers) {
+		return apiErr(http.StatusForbidden, "forbidden", "your roles do not grant manage_users; your own account is under "+Prefix+"/me", "")
+	}
+	if !rt.self && !p.Can(rt.perm) {
+		return apiErr(http.StatusForbidden, "forbidden", fmt.Sprintf("this requires the %s permission", rt.perm), "")
+	}
+	p.Actor.IP = httpx.ClientIP(r, a.opts.TrustForwardedFor)
+	p.Actor.RequestID = w.Header().Get(httpx.RequestIDHeader)
+	return rt.h(w, r, p)
 }
 
 var errUnauthenticated = errors.New("unauthenticated")
@@ -278,61 +278,110 @@ type errorDetail struct {
 	Details map[string]any `json:"details,omitempty"`
 }
 
-func writeError(w http.ResponseWriter, status int, code, msg, field string) {
-	httpx.WriteJSON(w, status, "", errorBody{Error: errorDetail{Code: code, Message: msg, Field: field}})
+// apiError is an answer of this API that is not the engine's: its status and wire body.
+type apiError struct {
+	status int
+	body   errorDetail
 }
 
-// fail maps the engine's error vocabulary to a status, once. Text of unknown errors never
-// reaches the client.
+func (e *apiError) Error() string {
+	return fmt.Sprintf("admin %d %s: %s", e.status, e.body.Code, e.body.Message)
+}
+
+func apiErr(status int, code, msg, field string) *apiError {
+	return &apiError{status: status, body: errorDetail{Code: code, Message: msg, Field: field}}
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	httpx.WriteJSON(w, e.status, "", errorBody{Error: e.body})
+}
+
+// fail answers err: the one place that maps the engine's error vocabulary (and this API's
+// own apiError) to a status and JSON error. Text of unknown errors never reaches the client.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := toAPIError(err)
+	switch e.status {
+	case http.StatusServiceUnavailable:
+		a.log.WarnContext(r.Context(), "admin: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err,
+			"request_id", w.Header().Get(httpx.RequestIDHeader))
+		w.Header().Set("Retry-After", "5")
+	case http.StatusInternalServerError:
+		a.log.ErrorContext(r.Context(), "admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err,
+			"request_id", w.Header().Get(httpx.RequestIDHeader))
+	}
+	writeError(w, e)
+}
+
+// toAPIError maps an error to the answer; the first match wins.
+func toAPIError(err error) *apiError {
 	var (
+		ae  *apiError
 		ve  *provisioning.ValidationError
 		ce  *provisioning.ConflictError
 		re  *provisioning.RuleError
 		se  *provisioning.SeatLimitError
 		fe  *provisioning.ForbiddenError
 		nfe *provisioning.NotFoundError
+		ue  *provisioning.InvitationUnusableError
+		le  *provisioning.LoginRefusedError
 		bre *badRequest
 	)
 	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &ue):
+		// A used invitation conflicts with the request; a revoked or expired one is gone.
+		status := http.StatusGone
+		if ue.State == provisioning.InviteAccepted {
+			status = http.StatusConflict
+		}
+		return apiErr(status, "invitation_"+string(ue.State), ue.Message, "")
+	case errors.As(err, &le):
+		return apiErr(http.StatusTooManyRequests, string(le.Reason), le.Message, "")
+	case errors.Is(err, provisioning.ErrPasswordRestricted):
+		return apiErr(http.StatusForbidden, "forbidden", "this account may not change its own password", "")
 	case errors.As(err, &bre):
-		writeError(w, http.StatusBadRequest, "invalid", bre.msg, bre.field)
+		return apiErr(http.StatusBadRequest, "invalid", bre.msg, bre.field)
 	case errors.As(err, &ve):
-		writeError(w, http.StatusBadRequest, "invalid", ve.Reason, ve.Field)
+		return apiErr(http.StatusBadRequest, "invalid", ve.Reason, ve.Field)
 	case errors.As(err, &se):
 		field := se.Field
 		if field == "" {
 			field = "userIds"
 		}
-		httpx.WriteJSON(w, http.StatusConflict, "", errorBody{Error: errorDetail{Code: "seat_limit", Field: field,
-			Message: fmt.Sprintf("not enough seats: %d requested, %d of %d free", se.Requested, se.Free, se.Limit),
-			Details: map[string]any{"requested": se.Requested, "free": se.Free, "limit": se.Limit}}})
+		e := apiErr(http.StatusConflict, "seat_limit", fmt.Sprintf("not enough seats: %d requested, %d of %d free", se.Requested, se.Free, se.Limit), field)
+		e.body.Details = map[string]any{"requested": se.Requested, "free": se.Free, "limit": se.Limit}
+		return e
 	case errors.As(err, &re):
-		writeError(w, http.StatusConflict, "conflict", re.Reason, re.Field)
+		return apiErr(http.StatusConflict, "conflict", re.Reason, re.Field)
 	case errors.As(err, &ce):
-		writeError(w, http.StatusConflict, "conflict", ce.Error(), ce.Field)
+		return apiErr(http.StatusConflict, "conflict", ce.Error(), ce.Field)
 	case errors.As(err, &fe):
-		writeError(w, http.StatusForbidden, "forbidden", fe.Reason, "")
+		return apiErr(http.StatusForbidden, "forbidden", fe.Reason, "")
 	case errors.Is(err, provisioning.ErrForbidden):
-		writeError(w, http.StatusForbidden, "forbidden", "not allowed", "")
+		return apiErr(http.StatusForbidden, "forbidden", "not allowed", "")
 	case errors.As(err, &nfe):
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no %s with id %q in this organisation", nfe.Kind, nfe.ID), nfe.Field)
+		return apiErr(http.StatusNotFound, "not_found", fmt.Sprintf("no %s with id %q in this organisation", nfe.Kind, nfe.ID), nfe.Field)
 	case errors.Is(err, provisioning.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", "not found", "")
+		return apiErr(http.StatusNotFound, "not_found", "not found", "")
 	case errors.Is(err, provisioning.ErrVersionMismatch):
-		writeError(w, http.StatusPreconditionFailed, "version_mismatch", "the object changed since it was read; reload and retry", "If-Match")
+		return apiErr(http.StatusPreconditionFailed, "version_mismatch", "the object changed since it was read; reload and retry", "If-Match")
 	case errors.Is(err, provisioning.ErrUnsupportedFilter):
-		writeError(w, http.StatusBadRequest, "invalid", "unsupported query", "")
+		return apiErr(http.StatusBadRequest, "invalid", "unsupported query", "")
 	case errors.Is(err, provisioning.ErrUnavailable):
-		a.log.WarnContext(r.Context(), "admin: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err,
-			"request_id", w.Header().Get(httpx.RequestIDHeader))
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable; retry later", "")
-	default:
-		a.log.ErrorContext(r.Context(), "admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err,
-			"request_id", w.Header().Get(httpx.RequestIDHeader))
-		writeError(w, http.StatusInternalServerError, "internal", "internal error", "")
+		return apiErr(http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable; retry later", "")
 	}
+	return apiErr(http.StatusInternalServerError, "internal", "internal error", "")
+}
+
+// configured returns an optional service of the server, or a 501 (code, msg) when the
+// server runs without it.
+func configured[T comparable](svc T, code, msg string) (T, error) {
+	var none T
+	if svc == none {
+		return none, apiErr(http.StatusNotImplemented, code, msg, "")
+	}
+	return svc, nil
 }
 
 // badRequest is a request-level (not engine) validation error.
@@ -346,16 +395,16 @@ func badf(field, format string, args ...any) error {
 
 // decode reads a JSON body into v, refusing unknown fields and trailing data.
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
-	dec := json.NewDecoder(body)
 	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+	if err := httpx.DecodeJSON(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes), &raw); err != nil {
 		var mbe *http.MaxBytesError
 		switch {
-		case errors.Is(err, io.EOF):
+		case errors.Is(err, httpx.ErrEmptyBody):
 			return badf("body", "a JSON body is required")
 		case errors.As(err, &mbe):
 			return badf("body", "the body is larger than %d bytes", mbe.Limit)
+		case errors.Is(err, httpx.ErrTrailingData):
+			return badf("body", "unexpected data after the JSON value")
 		default:
 			return badf("body", "not valid JSON")
 		}
@@ -370,9 +419,6 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	var uf *unknownFieldError
 	if err := checkKnownFields(raw, reflect.TypeOf(v)); errors.As(err, &uf) {
 		return badf(uf.Field, "unknown field")
-	}
-	if dec.More() {
-		return badf("body", "unexpected data after the JSON value")
 	}
 	return nil
 }
@@ -392,3 +438,27 @@ func jsonType(kind string) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) { httpx.WriteJSON(w, status, "", v) }
+
+// reply answers a handler's result: err when there is one (for fail), else v as JSON with
+// status. v is built before err is looked at, so it must not dereference a nil result.
+func reply(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+// intParam reads the query parameter name as a whole number from lo to hi, def when it is
+// absent; msg words the refusal.
+func intParam(q url.Values, name string, def, lo, hi int, msg string) (int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, badf(name, "%s", msg)
+	}
+	return n, nil
+}

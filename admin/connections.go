@@ -100,123 +100,114 @@ func fetchReason(err error) string {
 	return "could not be fetched"
 }
 
-func (a *API) preparer(w http.ResponseWriter) (provisioning.ConnectionPreparer, bool) {
-	if a.opts.Connections == nil {
-		writeError(w, http.StatusNotImplemented, "not_implemented", "SSO connections are not served by this server", "")
-		return nil, false
-	}
-	return a.opts.Connections, true
+// preparer returns the SSO door's connection preparer, or a 501 when the server runs
+// without one.
+func (a *API) preparer() (provisioning.ConnectionPreparer, error) {
+	return configured(a.opts.Connections, "not_implemented", "SSO connections are not served by this server")
 }
 
-func (a *API) listConnections(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) listConnections(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	cs, err := a.eng.ListConnections(r.Context(), p.Tenant.ID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]*provisioning.Connection, 0, len(cs))
 	for i := range cs {
 		out = append(out, provisioning.ConnectionView(&cs[i]))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
+	return nil
 }
 
-func (a *API) createConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	prep, ok := a.preparer(w)
-	if !ok {
-		return
+func (a *API) createConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	prep, err := a.preparer()
+	if err != nil {
+		return err
 	}
 	var b connectionBody
 	if err := a.decode(w, r, &b); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if b.Type == "" {
-		a.fail(w, r, badf("type", "is required (saml or oidc)"))
-		return
+		return badf("type", "is required (saml or oidc)")
 	}
 	spec, err := a.connectionSpec(r, &b)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	c, err := a.eng.CreateConnectionFrom(r.Context(), p.Actor, p.Tenant.ID, spec, prep)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", Prefix+"/connections/"+c.ID)
 	writeJSON(w, http.StatusCreated, provisioning.ConnectionView(c))
+	return nil
 }
 
-func (a *API) getConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) getConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	c, err := a.eng.GetConnection(r.Context(), p.Tenant.ID, r.PathValue("id"))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, provisioning.ConnectionView(c))
+	return nil
 }
 
-func (a *API) updateConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) updateConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	var b connectionBody
 	if err := a.decode(w, r, &b); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.changeConnection(w, r, p, &b)
+	return a.changeConnection(w, r, p, &b)
 }
 
-func (a *API) changeConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, b *connectionBody) {
-	prep, ok := a.preparer(w)
-	if !ok {
-		return
+func (a *API) changeConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, b *connectionBody) error {
+	prep, err := a.preparer()
+	if err != nil {
+		return err
 	}
 	spec, err := a.connectionSpec(r, b)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	c, err := a.eng.UpdateConnection(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), spec, prep)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, provisioning.ConnectionView(c))
+	return nil
 }
 
-func (a *API) setConnectionMapping(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) setConnectionMapping(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	var m provisioning.Mapping
 	if err := a.decode(w, r, &m); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.changeConnection(w, r, p, &connectionBody{Mapping: &m})
+	return a.changeConnection(w, r, p, &connectionBody{Mapping: &m})
 }
 
-func (a *API) disableConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) disableConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	t := true
-	a.changeConnection(w, r, p, &connectionBody{Disabled: &t})
+	return a.changeConnection(w, r, p, &connectionBody{Disabled: &t})
 }
 
-func (a *API) enableConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) enableConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	f := false
-	a.changeConnection(w, r, p, &connectionBody{Disabled: &f})
+	return a.changeConnection(w, r, p, &connectionBody{Disabled: &f})
 }
 
-func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	if err := a.eng.DeleteConnection(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (a *API) listSCIMTokens(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) listSCIMTokens(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	ts, err := a.eng.Store.ListTokens(r.Context(), p.Tenant.ID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := []provisioning.APIToken{}
 	for _, t := range ts {
@@ -225,30 +216,29 @@ func (a *API) listSCIMTokens(w http.ResponseWriter, r *http.Request, p *provisio
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	return nil
 }
 
-func (a *API) createSCIMToken(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) createSCIMToken(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	var b struct {
 		Name string `json:"name"`
 	}
 	if err := a.decode(w, r, &b); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	secret, t, err := a.eng.CreateToken(r.Context(), p.Actor, p.Tenant.ID, provisioning.TokenSCIM, b.Name)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	// The secret is in this response only; the store keeps its hash.
 	writeJSON(w, http.StatusCreated, map[string]any{"id": t.ID, "name": t.Name, "createdAt": t.CreatedAt, "token": secret})
+	return nil
 }
 
-func (a *API) revokeSCIMToken(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) revokeSCIMToken(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	ts, err := a.eng.Store.ListTokens(r.Context(), p.Tenant.ID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
 	found := false
@@ -256,23 +246,21 @@ func (a *API) revokeSCIMToken(w http.ResponseWriter, r *http.Request, p *provisi
 		found = found || (t.ID == id && t.Kind == provisioning.TokenSCIM)
 	}
 	if !found {
-		a.fail(w, r, provisioning.ErrNotFound)
-		return
+		return provisioning.ErrNotFound
 	}
 	if err := a.eng.RevokeToken(r.Context(), p.Actor, p.Tenant.ID, id); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // previewMapping answers what a mapping (the body) would change for the directory's users,
 // without applying it; 409 seat_limit when it would need more seats than are free.
-func (a *API) previewMapping(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) previewMapping(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	var m provisioning.Mapping
 	if err := a.decode(w, r, &m); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	pv, err := a.eng.PreviewMapping(r.Context(), p.Tenant.ID, r.PathValue("id"), m)
 	var se *provisioning.SeatLimitError
@@ -280,11 +268,11 @@ func (a *API) previewMapping(w http.ResponseWriter, r *http.Request, p *provisio
 		httpx.WriteJSON(w, http.StatusConflict, "", errorBody{Error: errorDetail{Code: "seat_limit", Field: "mapping",
 			Message: fmt.Sprintf("this mapping would give %d users without a seat one, but only %d of %d seats are free", se.Requested, se.Free, se.Limit),
 			Details: map[string]any{"requested": se.Requested, "free": se.Free, "limit": se.Limit, "preview": pv}}})
-		return
+		return nil
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, pv)
+	return nil
 }

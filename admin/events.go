@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,57 +20,46 @@ type eventPage struct {
 	Next   int64                `json:"next"`
 }
 
-func (a *API) listEvents(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) listEvents(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	q := r.URL.Query()
 	var after int64
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			a.fail(w, r, badf("after", "must be a non-negative event cursor"))
-			return
+			return badf("after", "must be a non-negative event cursor")
 		}
 		after = n
 	}
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			a.fail(w, r, badf("limit", "must be between 1 and 1000"))
-			return
-		}
-		limit = n
+	limit, err := intParam(q, "limit", 100, 1, 1000, "must be between 1 and 1000")
+	if err != nil {
+		return err
 	}
-	var wait time.Duration
-	if v := q.Get("wait"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || time.Duration(n)*time.Second > maxEventWait {
-			a.fail(w, r, badf("wait", "must be between 0 and %d seconds", int(maxEventWait.Seconds())))
-			return
-		}
-		wait = time.Duration(n) * time.Second
+	maxWait := int(maxEventWait.Seconds())
+	waitSeconds, err := intParam(q, "wait", 0, 0, maxWait, fmt.Sprintf("must be between 0 and %d seconds", maxWait))
+	if err != nil {
+		return err
 	}
+	wait := time.Duration(waitSeconds) * time.Second
 	evs, err := a.eng.WaitEvents(r.Context(), p.Tenant.ID, after, limit, wait, 250*time.Millisecond)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	next := after
 	if len(evs) > 0 {
 		next = evs[len(evs)-1].Seq
 	}
 	writeJSON(w, http.StatusOK, eventPage{Events: nonNil(evs), Next: next})
+	return nil
 }
 
-func (a *API) eventTypes(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) eventTypes(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	writeJSON(w, http.StatusOK, map[string]any{"types": provisioning.EventTypes})
+	return nil
 }
 
-// webhooks returns the webhook service, or answers 501 when the server runs without one.
-func (a *API) webhooks(w http.ResponseWriter) *provisioning.Webhooks {
-	if a.opts.Webhooks == nil {
-		writeError(w, http.StatusNotImplemented, "not_configured", "webhooks are not configured on this server", "")
-	}
-	return a.opts.Webhooks
+// webhooks returns the webhook service, or a 501 when the server runs without one.
+func (a *API) webhooks() (*provisioning.Webhooks, error) {
+	return configured(a.opts.Webhooks, "not_configured", "webhooks are not configured on this server")
 }
 
 // createdWebhook carries the signing secret: the only answer that shows it.
@@ -78,142 +68,106 @@ type createdWebhook struct {
 	Secret string `json:"secret"`
 }
 
-func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	wh := a.webhooks(w)
-	if wh == nil {
-		return
+func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
 	}
 	var in provisioning.WebhookRequest
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if in.Enabled != nil {
-		a.fail(w, r, badf("enabled", "a new endpoint is enabled; disable it with PATCH"))
-		return
+		return badf("enabled", "a new endpoint is enabled; disable it with PATCH")
 	}
 	ep, secret, err := wh.CreateWebhook(r.Context(), p.Actor, p.Tenant.ID, in)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", Prefix+"/webhooks/"+ep.ID)
 	writeJSON(w, http.StatusCreated, createdWebhook{WebhookEndpoint: ep, Secret: secret})
+	return nil
 }
 
-func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	wh := a.webhooks(w)
-	if wh == nil {
-		return
+func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
 	}
 	eps, err := wh.ListWebhooks(r.Context(), p.Tenant.ID)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"webhooks": nonNil(eps)})
+	return reply(w, http.StatusOK, map[string]any{"webhooks": nonNil(eps)}, err)
 }
 
-func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	wh := a.webhooks(w)
-	if wh == nil {
-		return
+func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
 	}
 	ep, err := wh.GetWebhook(r.Context(), p.Tenant.ID, r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ep)
+	return reply(w, http.StatusOK, ep, err)
 }
 
-func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	wh := a.webhooks(w)
-	if wh == nil {
-		return
+func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
 	}
 	var in provisioning.WebhookRequest
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	ep, err := wh.UpdateWebhook(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), in)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ep)
+	return reply(w, http.StatusOK, ep, err)
 }
 
-func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	wh := a.webhooks(w)
-	if wh == nil {
-		return
+func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
 	}
 	if err := wh.DeleteWebhook(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	wh := a.webhooks(w)
-	if wh == nil {
-		return
+func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
 	}
 	secret, err := wh.RotateWebhookSecret(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"secret": secret, "previousSecretValidFor": wh.RotationOverlap.String()})
+	return reply(w, http.StatusOK, map[string]any{"secret": secret, "previousSecretValidFor": wh.RotationOverlap.String()}, err)
 }
 
-func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	wh := a.webhooks(w)
-	if wh == nil {
-		return
+func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			a.fail(w, r, badf("limit", "must be between 1 and 500"))
-			return
-		}
-		limit = n
+	limit, err := intParam(r.URL.Query(), "limit", 100, 1, 500, "must be between 1 and 500")
+	if err != nil {
+		return err
 	}
 	ds, err := wh.ListDeliveries(r.Context(), p.Tenant.ID, r.PathValue("id"), limit)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": nonNil(ds)})
+	return reply(w, http.StatusOK, map[string]any{"deliveries": nonNil(ds)}, err)
 }
 
-func (a *API) listAttempts(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	wh := a.webhooks(w)
-	if wh == nil {
-		return
+func (a *API) listAttempts(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
 	}
 	as, err := wh.ListAttempts(r.Context(), p.Tenant.ID, r.PathValue("deliveryId"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"attempts": nonNil(as)})
+	return reply(w, http.StatusOK, map[string]any{"attempts": nonNil(as)}, err)
 }
 
-func (a *API) replayDelivery(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	wh := a.webhooks(w)
-	if wh == nil {
-		return
+func (a *API) replayDelivery(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	wh, err := a.webhooks()
+	if err != nil {
+		return err
 	}
 	d, err := wh.ReplayDelivery(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), r.PathValue("deliveryId"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	return reply(w, http.StatusOK, d, err)
 }

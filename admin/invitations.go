@@ -12,46 +12,25 @@ import (
 // suppression list. Every rule lives in provisioning.Accounts; handlers decode, call and
 // encode.
 
-// accounts returns the Accounts service, or answers 501 when the server runs without one.
-func (a *API) accounts(w http.ResponseWriter) *provisioning.Accounts {
-	if a.opts.Accounts == nil {
-		writeError(w, http.StatusNotImplemented, "not_configured", "invitations and local accounts are not configured on this server", "")
-	}
-	return a.opts.Accounts
+// accounts returns the Accounts service, or a 501 when the server runs without one.
+func (a *API) accounts() (*provisioning.Accounts, error) {
+	return configured(a.opts.Accounts, "not_configured", "invitations and local accounts are not configured on this server")
 }
 
-// failAccounts maps the errors only invitations and passwords produce, then the shared
-// vocabulary through fail.
-func (a *API) failAccounts(w http.ResponseWriter, r *http.Request, err error) {
-	var ue *provisioning.InvitationUnusableError
-	switch {
-	case errors.As(err, &ue):
-		status := http.StatusGone
-		if ue.State == provisioning.InviteAccepted {
-			status = http.StatusConflict
-		}
-		writeError(w, status, "invitation_"+string(ue.State), ue.Message, "")
-	case errors.Is(err, provisioning.ErrPasswordRestricted):
-		writeError(w, http.StatusForbidden, "forbidden", "this account may not change its own password", "")
-	default:
-		a.fail(w, r, err)
-	}
-}
-
-// failInvitationState answers a resend or revoke the invitation's state refuses: 410 when
+// invitationStateError answers a resend or revoke the invitation's state refuses: 410 when
 // the invitation was revoked (that is final), 409 otherwise (accepted, or the person has
-// already signed in). The engine reports these as a validation error of field "state".
-func (a *API) failInvitationState(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts, id string, err error) {
+// already signed in). The engine reports these as a validation error of field "state";
+// other errors pass through.
+func invitationStateError(r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts, id string, err error) error {
 	var ve *provisioning.ValidationError
 	if !errors.As(err, &ve) || ve.Field != "state" {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	status, code := http.StatusConflict, "conflict"
 	if inv, gerr := acc.GetInvitation(r.Context(), p.Tenant.ID, id); gerr == nil && inv.State == provisioning.InviteRevoked {
 		status, code = http.StatusGone, "invitation_revoked"
 	}
-	writeError(w, status, code, ve.Reason, "state")
+	return apiErr(status, code, ve.Reason, "state")
 }
 
 // invitationView is an invitation on the wire (lists never null).
@@ -72,118 +51,116 @@ type invitationReq struct {
 }
 
 // createInvitation invites someone by e-mail; the mail is queued in the same transaction.
-func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	var in invitationReq
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	inv, err := acc.CreateInvitation(r.Context(), p.Actor, p.Tenant.ID, provisioning.InvitationRequest(in))
 	if err != nil {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", Prefix+"/invitations/"+inv.ID)
 	writeJSON(w, http.StatusCreated, invitationView(inv))
+	return nil
 }
 
 // listInvitations: GET /invitations?state=pending|accepted|revoked|expired, newest first.
-func (a *API) listInvitations(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) listInvitations(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	list, err := acc.ListInvitations(r.Context(), p.Tenant.ID, provisioning.InvitationState(r.URL.Query().Get("state")))
 	if err != nil {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	out := make([]*provisioning.Invitation, len(list))
 	for i := range list {
 		out[i] = invitationView(&list[i])
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"invitations": out})
+	return nil
 }
 
-func (a *API) getInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) getInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	inv, err := acc.GetInvitation(r.Context(), p.Tenant.ID, r.PathValue("id"))
 	if err != nil {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, invitationView(inv))
+	return nil
 }
 
 // resendInvitation issues a new token (the old link dies) and queues a new mail.
-func (a *API) resendInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) resendInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	id := r.PathValue("id")
 	inv, err := acc.ResendInvitation(r.Context(), p.Actor, p.Tenant.ID, id)
 	if err != nil {
-		a.failInvitationState(w, r, p, acc, id, err)
-		return
+		return invitationStateError(r, p, acc, id, err)
 	}
 	writeJSON(w, http.StatusOK, invitationView(inv))
+	return nil
 }
 
 // revokeInvitation withdraws an invitation for good and removes the invited user.
-func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	id := r.PathValue("id")
 	inv, err := acc.RevokeInvitation(r.Context(), p.Actor, p.Tenant.ID, id)
 	if err != nil {
-		a.failInvitationState(w, r, p, acc, id, err)
-		return
+		return invitationStateError(r, p, acc, id, err)
 	}
 	writeJSON(w, http.StatusOK, invitationView(inv))
+	return nil
 }
 
-func (a *API) listSuppressions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) listSuppressions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	list, err := acc.ListSuppressions(r.Context(), p.Tenant.ID)
 	if err != nil {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	if list == nil {
 		list = []provisioning.Suppression{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"suppressions": list})
+	return nil
 }
 
 // clearSuppression lets mail go to the address again.
-func (a *API) clearSuppression(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) clearSuppression(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	email := strings.TrimSpace(r.PathValue("email"))
 	if email == "" || len(email) > 254 {
-		a.fail(w, r, badf("email", "must be an e-mail address"))
-		return
+		return badf("email", "must be an e-mail address")
 	}
 	if err := acc.ClearSuppression(r.Context(), p.Actor, p.Tenant.ID, email); err != nil {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // localUserReq is the "Add agent" form: the profile fields of POST /users plus the
@@ -214,15 +191,14 @@ type localUserResp struct {
 }
 
 // createLocalUser creates a user who signs in with a password ("Add agent").
-func (a *API) createLocalUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) createLocalUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	var in localUserReq
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	var phones []provisioning.MultiValue
 	if v := strings.TrimSpace(in.WorkPhone); v != "" {
@@ -236,8 +212,7 @@ func (a *API) createLocalUser(w http.ResponseWriter, r *http.Request, p *provisi
 		Language: in.PreferredLanguage, BusinessUnit: in.BusinessUnit, PhoneNumbers: phones, Roles: in.Roles, Teams: in.Teams,
 		Seat: in.Seat, Password: in.Password, ForceChange: in.ForceChange, SendMail: in.SendMail, Restricted: in.PasswordRestricted})
 	if err != nil {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	out := localUserResp{userView: viewUser(u)}
 	if in.Password == "" {
@@ -245,22 +220,18 @@ func (a *API) createLocalUser(w http.ResponseWriter, r *http.Request, p *provisi
 	}
 	grants, err := a.eng.UserGrants(r.Context(), p.Tenant.ID, u.ID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out.Access = nonNil(grants)
 	w.Header().Set("Location", Prefix+"/users/"+u.ID)
 	writeJSON(w, http.StatusCreated, out)
+	return nil
 }
 
 // mayManage runs the engine's "only an Admin changes another Admin" before a credential
-// change; it answers and returns false when refused (404 for no such user).
-func (a *API) mayManage(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, userID string) bool {
-	if err := a.eng.MayManageUser(r.Context(), p.Actor, p.Tenant.ID, userID); err != nil {
-		a.failAccounts(w, r, err)
-		return false
-	}
-	return true
+// change (ErrNotFound for no such user).
+func (a *API) mayManage(r *http.Request, p *provisioning.Principal, userID string) error {
+	return a.eng.MayManageUser(r.Context(), p.Actor, p.Tenant.ID, userID)
 }
 
 type resetPasswordReq struct {
@@ -271,86 +242,83 @@ type resetPasswordReq struct {
 
 // resetPassword sets a new password (given or generated), clears any lockout and ends the
 // user's sessions. The body is optional: without one a temporary password is generated.
-func (a *API) resetPassword(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	var in resetPasswordReq
 	if r.ContentLength != 0 {
 		if err := a.decode(w, r, &in); err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	id := r.PathValue("id")
-	if !a.mayManage(w, r, p, id) {
-		return
+	if err := a.mayManage(r, p, id); err != nil {
+		return err
 	}
 	pw, err := acc.ResetPassword(r.Context(), p.Actor, p.Tenant.ID, id, provisioning.ResetPasswordRequest(in))
 	if err != nil {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	out := map[string]any{"id": id, "forceChange": in.ForceChange, "mailQueued": in.SendMail}
 	if in.Password == "" {
 		out["temporaryPassword"] = pw
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // unlockAccount clears a password lockout.
-func (a *API) unlockAccount(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) unlockAccount(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	id := r.PathValue("id")
-	if !a.mayManage(w, r, p, id) {
-		return
+	if err := a.mayManage(r, p, id); err != nil {
+		return err
 	}
 	if err := acc.UnlockAccount(r.Context(), p.Actor, p.Tenant.ID, id); err != nil {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // setPasswordRestricted: PUT {"passwordRestricted": true|false}.
-func (a *API) setPasswordRestricted(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) setPasswordRestricted(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	var in struct {
 		PasswordRestricted *bool `json:"passwordRestricted"`
 	}
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if in.PasswordRestricted == nil {
-		a.fail(w, r, badf("passwordRestricted", "is required (true or false)"))
-		return
+		return badf("passwordRestricted", "is required (true or false)")
 	}
 	id := r.PathValue("id")
-	if !a.mayManage(w, r, p, id) {
-		return
+	if err := a.mayManage(r, p, id); err != nil {
+		return err
 	}
 	if err := acc.SetPasswordRestricted(r.Context(), p.Actor, p.Tenant.ID, id, *in.PasswordRestricted); err != nil {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "passwordRestricted": *in.PasswordRestricted})
+	return nil
 }
 
 // inviteUser: POST /users/{id}/invite sends an invitation to an account created without
 // one that never signed in ("invite later"). The body is optional: {"roles": [...],
 // "teams": [...], "seat": true} grants more on the way.
-func (a *API) inviteUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) inviteUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	var in struct {
 		Roles []string `json:"roles"`
@@ -359,15 +327,14 @@ func (a *API) inviteUser(w http.ResponseWriter, r *http.Request, p *provisioning
 	}
 	if r.ContentLength != 0 {
 		if err := a.decode(w, r, &in); err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	inv, err := acc.InviteUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), in.Roles, in.Teams, in.Seat)
 	if err != nil {
-		a.failAccounts(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", Prefix+"/invitations/"+inv.ID)
 	writeJSON(w, http.StatusCreated, invitationView(inv))
+	return nil
 }

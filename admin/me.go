@@ -15,13 +15,23 @@ import (
 // sessions, and sets up a TOTP second factor. Admin tokens have no account of their own:
 // they get the caller view of GET /me and 403 elsewhere.
 
-// ownUser returns the signed-in user's id, or answers 403 for a token.
-func ownUser(w http.ResponseWriter, p *provisioning.Principal) (string, bool) {
+// ownUser returns the signed-in user's id, or a 403 for a token.
+func ownUser(p *provisioning.Principal) (string, error) {
 	if p.Actor.Kind != provisioning.ActorUser || p.Actor.ID == "" {
-		writeError(w, http.StatusForbidden, "forbidden", "an admin token has no account of its own; sign in as a user", "")
-		return "", false
+		return "", apiErr(http.StatusForbidden, "forbidden", "an admin token has no account of its own; sign in as a user", "")
 	}
-	return p.Actor.ID, true
+	return p.Actor.ID, nil
+}
+
+// ownAccount returns the signed-in user's id and the Accounts service that serves their
+// password and second factor (403 for a token, 501 without the service).
+func (a *API) ownAccount(p *provisioning.Principal) (string, *provisioning.Accounts, error) {
+	id, err := ownUser(p)
+	if err != nil {
+		return "", nil, err
+	}
+	acc, err := a.accounts()
+	return id, acc, err
 }
 
 type meView struct {
@@ -35,7 +45,7 @@ type meView struct {
 	PasswordRestricted bool `json:"passwordRestricted"`
 }
 
-func (a *API) me(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) me(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	out := meView{
 		Actor:       map[string]string{"kind": string(p.Actor.Kind), "id": p.Actor.ID, "name": p.Actor.Name},
 		Tenant:      map[string]string{"id": p.Tenant.ID, "slug": p.Tenant.Slug, "name": p.Tenant.Name},
@@ -45,24 +55,22 @@ func (a *API) me(w http.ResponseWriter, r *http.Request, p *provisioning.Princip
 	if p.Actor.Kind == provisioning.ActorUser {
 		u, err := a.eng.GetUser(r.Context(), p.Tenant.ID, p.Actor.ID)
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 		v := viewUser(u)
 		out.User = &v
 		if acc := a.opts.Accounts; acc != nil {
 			if out.TwoFactor, err = acc.TwoFactorStatus(r.Context(), p.Tenant.ID, u.ID); err != nil {
-				a.fail(w, r, err)
-				return
+				return err
 			}
 			if out.PasswordRestricted, err = acc.PasswordRestricted(r.Context(), p.Tenant.ID, u.ID); err != nil {
-				a.fail(w, r, err)
-				return
+				return err
 			}
 		}
 		w.Header().Set("ETag", `W/"`+itoa(u.Version)+`"`)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 type selfEditReq struct {
@@ -75,80 +83,64 @@ type selfEditReq struct {
 
 // editMe: PATCH /me changes the signed-in user's own profile. The e-mail address is not
 // editable here (an admin changes it), as seed "Platform User" says.
-func (a *API) editMe(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	if _, ok := ownUser(w, p); !ok {
-		return
+func (a *API) editMe(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	if _, err := ownUser(p); err != nil {
+		return err
 	}
 	var in selfEditReq
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if _, err := a.eng.EditOwnProfile(r.Context(), p.Actor, p.Tenant.ID, provisioning.SelfEdit(in)); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	a.me(w, r, p)
+	return nil
 }
 
 // changeMyPassword: POST /me/password {"currentPassword", "newPassword"}. A wrong current
 // password counts towards the lockout; a password-restricted account gets 403.
-func (a *API) changeMyPassword(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	id, ok := ownUser(w, p)
-	if !ok {
-		return
-	}
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) changeMyPassword(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	id, acc, err := a.ownAccount(p)
+	if err != nil {
+		return err
 	}
 	var in struct {
 		CurrentPassword string `json:"currentPassword"`
 		NewPassword     string `json:"newPassword"`
 	}
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if in.CurrentPassword == "" {
-		a.fail(w, r, badf("currentPassword", "is required"))
-		return
+		return badf("currentPassword", "is required")
 	}
 	if in.NewPassword == "" {
-		a.fail(w, r, badf("newPassword", "is required"))
-		return
+		return badf("newPassword", "is required")
 	}
-	err := acc.ChangeOwnPassword(r.Context(), p.Tenant.ID, id, in.CurrentPassword, in.NewPassword, p.Actor.IP)
-	var ve *provisioning.ValidationError
-	var le *provisioning.LoginRefusedError
-	switch {
-	case errors.As(err, &ve) && ve.Field == "password":
-		writeError(w, http.StatusBadRequest, "invalid", ve.Reason, "newPassword")
-	case errors.As(err, &le):
-		writeError(w, http.StatusTooManyRequests, string(le.Reason), le.Message, "")
-	case err != nil:
-		a.failAccounts(w, r, err)
-	default:
-		// Whoever knew the old password is signed out everywhere but here.
-		if _, err := a.eng.EndOtherSessions(r.Context(), p.Actor, p.Tenant.ID, p.SessionID); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	err = acc.ChangeOwnPassword(r.Context(), p.Tenant.ID, id, in.CurrentPassword, in.NewPassword, p.Actor.IP)
+	if ve := (*provisioning.ValidationError)(nil); errors.As(err, &ve) && ve.Field == "password" {
+		// The engine's field is the password; this request calls it newPassword.
+		return badf("newPassword", "%s", ve.Reason)
 	}
+	if err != nil {
+		return err
+	}
+	// Whoever knew the old password is signed out everywhere but here.
+	if _, err := a.eng.EndOtherSessions(r.Context(), p.Actor, p.Tenant.ID, p.SessionID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // endMyOtherSessions: DELETE /me/sessions signs out every other device.
-func (a *API) endMyOtherSessions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	if _, ok := ownUser(w, p); !ok {
-		return
+func (a *API) endMyOtherSessions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	if _, err := ownUser(p); err != nil {
+		return err
 	}
 	n, err := a.eng.EndOtherSessions(r.Context(), p.Actor, p.Tenant.ID, p.SessionID)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"ended": n})
+	return reply(w, http.StatusOK, map[string]int{"ended": n}, err)
 }
 
 type sessionView struct {
@@ -159,70 +151,54 @@ type sessionView struct {
 	Current   bool      `json:"current"`
 }
 
-func (a *API) mySessions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	id, ok := ownUser(w, p)
-	if !ok {
-		return
+func (a *API) mySessions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	id, err := ownUser(p)
+	if err != nil {
+		return err
 	}
 	ss, err := a.eng.OwnSessions(r.Context(), p.Tenant.ID, id)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]sessionView, len(ss))
 	for i, s := range ss {
 		out[i] = sessionView{ID: s.ID, Method: s.AMR, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, Current: s.ID == p.SessionID}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	return nil
 }
 
 // endMySession: DELETE /me/sessions/{id} signs one of the user's sessions out (also the
 // current one); another user's session is 404.
-func (a *API) endMySession(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	if _, ok := ownUser(w, p); !ok {
-		return
+func (a *API) endMySession(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	if _, err := ownUser(p); err != nil {
+		return err
 	}
 	if err := a.eng.EndOwnSession(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (a *API) myTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	id, ok := ownUser(w, p)
-	if !ok {
-		return
-	}
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) myTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	id, acc, err := a.ownAccount(p)
+	if err != nil {
+		return err
 	}
 	st, err := acc.TwoFactorStatus(r.Context(), p.Tenant.ID, id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+	return reply(w, http.StatusOK, st, err)
 }
 
 // beginTOTP: POST /me/2fa/totp starts an authenticator set-up: the secret, its otpauth://
 // URI and a PNG QR code (base64), shown once. It protects nothing until confirmed.
-func (a *API) beginTOTP(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	id, ok := ownUser(w, p)
-	if !ok {
-		return
-	}
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) beginTOTP(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	id, acc, err := a.ownAccount(p)
+	if err != nil {
+		return err
 	}
 	en, err := acc.BeginTOTP(r.Context(), p.Tenant.ID, id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, en)
+	return reply(w, http.StatusCreated, en, err)
 }
 
 type codeReq struct {
@@ -231,91 +207,64 @@ type codeReq struct {
 
 // confirmTOTP: POST /me/2fa/totp/confirm {"code"} enables the authenticator and returns
 // the recovery codes, shown once.
-func (a *API) confirmTOTP(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	id, ok := ownUser(w, p)
-	if !ok {
-		return
-	}
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) confirmTOTP(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	id, acc, err := a.ownAccount(p)
+	if err != nil {
+		return err
 	}
 	var in codeReq
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	codes, err := acc.ConfirmTOTP(r.Context(), p.Actor, p.Tenant.ID, id, in.Code)
-	if a.failLocked(w, r, err) {
-		return
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"recoveryCodes": codes})
+	return nil
 }
 
 // removeTOTP: DELETE /me/2fa/totp {"code"} with a current or recovery code.
-func (a *API) removeTOTP(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	id, ok := ownUser(w, p)
-	if !ok {
-		return
-	}
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) removeTOTP(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	id, acc, err := a.ownAccount(p)
+	if err != nil {
+		return err
 	}
 	var in codeReq
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	if a.failLocked(w, r, acc.RemoveTOTP(r.Context(), p.Actor, p.Tenant.ID, id, in.Code)) {
-		return
+	if err := acc.RemoveTOTP(r.Context(), p.Actor, p.Tenant.ID, id, in.Code); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// failLocked answers err (a lockout is 429); it reports whether there was one.
-func (a *API) failLocked(w http.ResponseWriter, r *http.Request, err error) bool {
-	var le *provisioning.LoginRefusedError
-	switch {
-	case err == nil:
-		return false
-	case errors.As(err, &le):
-		writeError(w, http.StatusTooManyRequests, string(le.Reason), le.Message, "")
-	default:
-		a.fail(w, r, err)
-	}
-	return true
+	return nil
 }
 
 // userTwoFactor: GET /users/{id}/2fa tells an admin whether a user has a second factor.
-func (a *API) userTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) userTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	if _, err := a.eng.GetUser(r.Context(), p.Tenant.ID, r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	st, err := acc.TwoFactorStatus(r.Context(), p.Tenant.ID, r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+	return reply(w, http.StatusOK, st, err)
 }
 
 // resetTwoFactor: DELETE /users/{id}/2fa removes a user's authenticator (lost phone).
-func (a *API) resetTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
-	acc := a.accounts(w)
-	if acc == nil {
-		return
+func (a *API) resetTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+	acc, err := a.accounts()
+	if err != nil {
+		return err
 	}
 	if err := acc.ResetTwoFactor(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -15,7 +15,8 @@ var openAPIDoc []byte
 // OpenAPI returns the embedded OpenAPI 3 document.
 func OpenAPI() []byte { return append([]byte(nil), openAPIDoc...) }
 
-func (a *API) openAPI(w http.ResponseWriter, r *http.Request, _ *provisioning.Principal) {
+func (a *API) openAPI(w http.ResponseWriter, r *http.Request, _ *provisioning.Principal) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_, _ = w.Write(openAPIDoc)
+	return nil
 }

@@ -42,22 +42,17 @@ func (a *API) viewPolicy(r *http.Request, t *provisioning.Tenant) (policyView, e
 		AppURL: t.Policy.AppURL}, nil
 }
 
-func (a *API) writePolicy(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant) {
+func (a *API) writePolicy(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant) error {
 	v, err := a.viewPolicy(r, t)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	return reply(w, http.StatusOK, v, err)
 }
 
-func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	t, err := a.eng.GetTenant(r.Context(), p.Tenant.ID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.writePolicy(w, r, t)
+	return a.writePolicy(w, r, t)
 }
 
 // policyReq is a PATCH of the settings: absent fields stay as they are.
@@ -74,18 +69,16 @@ type policyReq struct {
 	AppURL             *string   `json:"appUrl"`
 }
 
-func (a *API) updatePolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) updatePolicy(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	var in policyReq
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	t, err := a.eng.UpdatePolicy(r.Context(), p.Actor, p.Tenant.ID, provisioning.PolicyInput(in))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.writePolicy(w, r, t)
+	return a.writePolicy(w, r, t)
 }
 
 type auditView struct {
@@ -94,28 +87,24 @@ type auditView struct {
 	After  json.RawMessage `json:"after,omitempty"`
 }
 
-func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	limit, before, err := pageParams(r, 100)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	since, err := timeParam(r, "since")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	until, err := timeParam(r, "until")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	evs, err := a.eng.ListAudit(r.Context(), p.Tenant.ID, provisioning.AuditQuery{ActorID: q.Get("actor"), Action: q.Get("action"),
 		TargetKind: q.Get("targetKind"), TargetID: q.Get("target"), Since: since, Until: until, BeforeID: before, Limit: limit})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := struct {
 		Events []auditView `json:"events"`
@@ -128,39 +117,37 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p *provisioning.
 		out.Next = strconv.FormatInt(evs[len(evs)-1].ID, 10)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // importCSV: POST /users/import?dryRun=true&invite=true with a text/csv body. A rejected
 // import is a 422 with the per-row report; nothing is applied. invite sends every imported
 // user an invitation in the same transaction.
-func (a *API) importCSV(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) importCSV(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "text/csv" && mt != "application/csv") {
-		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the file as text/csv", "Content-Type")
-		return
+		return apiErr(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the file as text/csv", "Content-Type")
 	}
 	dry := false
 	if v := r.URL.Query().Get("dryRun"); v != "" {
 		var err error
 		if dry, err = strconv.ParseBool(v); err != nil {
-			a.fail(w, r, badf("dryRun", "must be true or false"))
-			return
+			return badf("dryRun", "must be true or false")
 		}
 	}
 	invite := false
 	if v := r.URL.Query().Get("invite"); v != "" {
 		var err error
 		if invite, err = strconv.ParseBool(v); err != nil {
-			a.fail(w, r, badf("invite", "must be true or false"))
-			return
+			return badf("invite", "must be true or false")
 		}
 	}
 	body := http.MaxBytesReader(w, r.Body, 8*a.opts.MaxBodyBytes)
 	var rep *provisioning.ImportReport
 	var err error
 	if invite {
-		acc := a.accounts(w)
-		if acc == nil {
-			return
+		acc, aerr := a.accounts()
+		if aerr != nil {
+			return aerr
 		}
 		rep, err = acc.ImportCSV(r.Context(), p.Actor, p.Tenant.ID, body, dry, true)
 	} else {
@@ -169,17 +156,18 @@ func (a *API) importCSV(w http.ResponseWriter, r *http.Request, p *provisioning.
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the file is larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes", "body")
+		return apiErr(http.StatusRequestEntityTooLarge, "too_large", "the file is larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes", "body")
 	case errors.Is(err, provisioning.ErrImportRejected):
 		writeJSON(w, http.StatusUnprocessableEntity, rep)
 	case err != nil:
-		a.fail(w, r, err)
+		return err
 	default:
 		writeJSON(w, http.StatusOK, rep)
 	}
+	return nil
 }
 
-func (a *API) bulk(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) bulk(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	var in struct {
 		Action  provisioning.BulkAction `json:"action"`
 		UserIDs []string                `json:"userIds"`
@@ -188,13 +176,8 @@ func (a *API) bulk(w http.ResponseWriter, r *http.Request, p *provisioning.Princ
 		Seat    *bool                   `json:"seat"`
 	}
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	n, err := a.eng.Bulk(r.Context(), p.Actor, p.Tenant.ID, provisioning.BulkChange(in))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"action": in.Action, "applied": n})
+	return reply(w, http.StatusOK, map[string]any{"action": in.Action, "applied": n}, err)
 }

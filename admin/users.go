@@ -235,19 +235,12 @@ func userQuery(r *http.Request) (provisioning.UserQuery, error) {
 	default:
 		return uq, badf("order", "must be asc or desc")
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			return uq, badf("limit", "must be a number from 1 to 200")
-		}
-		uq.Limit = n
+	var err error
+	if uq.Limit, err = intParam(q, "limit", uq.Limit, 1, 200, "must be a number from 1 to 200"); err != nil {
+		return uq, err
 	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1_000_000 {
-			return uq, badf("offset", "must be a number from 0")
-		}
-		uq.Offset = n
+	if uq.Offset, err = intParam(q, "offset", 0, 0, 1_000_000, "must be a number from 0"); err != nil {
+		return uq, err
 	}
 	if v := q.Get("cursor"); v != "" {
 		if len(v) > 1024 {
@@ -258,31 +251,29 @@ func userQuery(r *http.Request) (provisioning.UserQuery, error) {
 	return uq, nil
 }
 
-func (a *API) writeUserPage(w http.ResponseWriter, r *http.Request, uq provisioning.UserQuery, page *provisioning.UserPage, err error) {
+func (a *API) writeUserPage(w http.ResponseWriter, r *http.Request, uq provisioning.UserQuery, page *provisioning.UserPage, err error) error {
 	if err != nil {
 		if uq.After != "" && errors.Is(err, provisioning.ErrBadCursor) {
-			a.fail(w, r, badf("cursor", "is not a cursor of this API"))
-			return
+			return badf("cursor", "is not a cursor of this API")
 		}
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := userList{Users: make([]userView, len(page.Users)), Total: page.Total, Limit: uq.Limit, Offset: uq.Offset, Next: page.Next}
 	for i := range page.Users {
 		out.Users[i] = viewUser(&page.Users[i])
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // listUsers is the users overview: GET /users?q=&status=&seat=&role=&team=&source=&…
-func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	uq, err := userQuery(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	page, err := a.eng.ListUsers(r.Context(), p.Tenant.ID, uq)
-	a.writeUserPage(w, r, uq, page, err)
+	return a.writeUserPage(w, r, uq, page, err)
 }
 
 type createUserReq struct {
@@ -301,41 +292,38 @@ type createUserReq struct {
 	Seat              bool     `json:"seat"`
 }
 
-func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	var in createUserReq
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	u, err := a.eng.CreateAdminUser(r.Context(), p.Actor, p.Tenant.ID, provisioning.NewUser(in))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", Prefix+"/users/"+u.ID)
-	a.writeUser(w, r, p, http.StatusCreated, u)
+	return a.writeUser(w, r, p, http.StatusCreated, u)
 }
 
 // writeUser answers with the user and the source of each role and team.
-func (a *API) writeUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, status int, u *provisioning.User) {
+func (a *API) writeUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, status int, u *provisioning.User) error {
 	v := viewUser(u)
 	grants, err := a.eng.UserGrants(r.Context(), p.Tenant.ID, u.ID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	v.Access = nonNil(grants)
 	w.Header().Set("ETag", `W/"`+strconv.FormatInt(u.Version, 10)+`"`)
 	writeJSON(w, status, v)
+	return nil
 }
 
-func (a *API) getUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) getUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	u, err := a.eng.GetUser(r.Context(), p.Tenant.ID, r.PathValue("id"))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.writeUser(w, r, p, http.StatusOK, u)
+	return a.writeUser(w, r, p, http.StatusOK, u)
 }
 
 type editUserReq struct {
@@ -364,61 +352,55 @@ func ifMatch(r *http.Request) (int64, error) {
 	return n, nil
 }
 
-func (a *API) editUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) editUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	ver, err := ifMatch(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	var in editUserReq
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	u, err := a.eng.EditUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), ver, provisioning.UserEdit(in))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.writeUser(w, r, p, http.StatusOK, u)
+	return a.writeUser(w, r, p, http.StatusOK, u)
 }
 
-func (a *API) removeUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) removeUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	if err := a.eng.RemoveUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (a *API) deactivate(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) deactivate(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	u, err := a.eng.DeactivateUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.writeUser(w, r, p, http.StatusOK, u)
+	return a.writeUser(w, r, p, http.StatusOK, u)
 }
 
 // reactivate: POST /users/{id}/reactivate with an optional {"seat": false} (no seat) or
 // {"seat": true}; without it the seat held at deactivation is given back, or 409
 // seat_limit when none is free.
-func (a *API) reactivate(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) reactivate(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	var in struct {
 		Seat *bool `json:"seat"`
 	}
 	if r.ContentLength != 0 {
 		if err := a.decode(w, r, &in); err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	u, err := a.eng.ReactivateUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), provisioning.ReactivateOptions{Seat: in.Seat})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.writeUser(w, r, p, http.StatusOK, u)
+	return a.writeUser(w, r, p, http.StatusOK, u)
 }
 
 type rolesReq struct {
@@ -429,56 +411,45 @@ type rolesReq struct {
 
 // setUserRoles: {"roles": [...]} replaces the admin-granted roles; {"add": [...],
 // "remove": [...]} adjusts them.
-func (a *API) setUserRoles(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) setUserRoles(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	var in rolesReq
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if in.Roles == nil && in.Add == nil && in.Remove == nil {
-		a.fail(w, r, badf("roles", "is required (or add / remove)"))
-		return
+		return badf("roles", "is required (or add / remove)")
 	}
 	u, err := a.eng.ChangeUserRoles(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"),
 		provisioning.RoleChange{Set: in.Roles, Add: in.Add, Remove: in.Remove})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.writeUser(w, r, p, http.StatusOK, u)
+	return a.writeUser(w, r, p, http.StatusOK, u)
 }
 
 type teamsReq struct {
 	Teams []string `json:"teams"`
 }
 
-func (a *API) setUserTeams(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) setUserTeams(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	var in teamsReq
 	if err := a.decode(w, r, &in); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if in.Teams == nil {
-		a.fail(w, r, badf("teams", "is required (an empty list removes every team)"))
-		return
+		return badf("teams", "is required (an empty list removes every team)")
 	}
 	u, err := a.eng.SetUserTeams(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), in.Teams)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.writeUser(w, r, p, http.StatusOK, u)
+	return a.writeUser(w, r, p, http.StatusOK, u)
 }
 
 func pageParams(r *http.Request, def int) (limit int, before int64, err error) {
 	q := r.URL.Query()
-	limit = def
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return 0, 0, badf("limit", "must be a number from 1 to 500")
-		}
-		limit = n
+	if limit, err = intParam(q, "limit", def, 1, 500, "must be a number from 1 to 500"); err != nil {
+		return 0, 0, err
 	}
 	if v := q.Get("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -508,26 +479,24 @@ type loginHistory struct {
 	Next   string                    `json:"next,omitempty"`
 }
 
-func (a *API) userLogins(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) {
+func (a *API) userLogins(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
 	limit, before, err := pageParams(r, 50)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	since, err := timeParam(r, "since")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	h, err := a.eng.LoginHistory(r.Context(), p.Tenant.ID, r.PathValue("id"),
 		provisioning.LoginQuery{Result: r.URL.Query().Get("result"), Since: since, BeforeID: before, Limit: limit})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := loginHistory{LoginSummary: h, Events: nonNil(h.Events)}
 	if len(h.Events) == limit {
 		out.Next = strconv.FormatInt(h.Events[len(h.Events)-1].ID, 10)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }

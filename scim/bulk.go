@@ -41,31 +41,23 @@ var (
 // bulk serves /Bulk (RFC 7644 §3.7). Operations run in order, each through the same
 // handlers (and engine transactions) as a single request; an operation whose bulkId
 // references are not resolved yet waits for a later pass, so forward references work.
-func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		h.writeError(w, r, methodNotAllowed(w, "POST"))
-		return
-	}
+func (h *handler) bulk(w http.ResponseWriter, r *http.Request) error {
 	rc := rcOf(r)
 	var req bulkRequest
 	if err := decodeJSON(r, &req); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	if len(req.Operations) == 0 {
-		h.writeError(w, r, badRequest(scimInvalidSyntax, "a bulk request needs Operations"))
-		return
+		return badRequest(scimInvalidSyntax, "a bulk request needs Operations")
 	}
 	if len(req.Operations) > h.opts.MaxBulkOperations {
-		h.writeError(w, r, errf(http.StatusRequestEntityTooLarge, "", "a bulk request may have at most %d operations", h.opts.MaxBulkOperations))
-		return
+		return errf(http.StatusRequestEntityTooLarge, "", "a bulk request may have at most %d operations", h.opts.MaxBulkOperations)
 	}
 	seen := map[string]bool{}
 	for _, op := range req.Operations {
 		if op.BulkID != "" {
 			if seen[op.BulkID] {
-				h.writeError(w, r, badRequest(scimInvalidValue, "bulkId %q is used twice", truncate(op.BulkID)))
-				return
+				return badRequest(scimInvalidValue, "bulkId %q is used twice", truncate(op.BulkID))
 			}
 			seen[op.BulkID] = true
 		}
@@ -99,6 +91,7 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.write(w, http.StatusOK, map[string]any{"schemas": []string{URNBulkResponse}, "Operations": out})
+	return nil
 }
 
 // bulkOrder orders operations so that each runs after the operations whose bulkId it
@@ -230,7 +223,7 @@ func (h *handler) bulkOne(ctx context.Context, rc *reqCtx, op bulkOp, path strin
 		req.Header.Set("If-Match", op.Version)
 	}
 	rec := &recorder{header: http.Header{}}
-	h.mux.ServeHTTP(rec, req)
+	h.dispatch(rec, req)
 	res := &bulkResult{Method: method, BulkID: op.BulkID, Status: fmt.Sprint(rec.status), Version: rec.header.Get("ETag")}
 	if rec.status >= 200 && rec.status < 300 {
 		if loc := rec.header.Get("Location"); loc != "" {
@@ -245,4 +238,24 @@ func (h *handler) bulkOne(ctx context.Context, rc *reqCtx, op bulkOp, path strin
 	}
 	res.Response = json.RawMessage(bytes.TrimSpace(rec.body.Bytes()))
 	return res
+}
+
+// recorder captures a sub-request's response inside /Bulk.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (rw *recorder) Header() http.Header { return rw.header }
+func (rw *recorder) WriteHeader(code int) {
+	if rw.status == 0 {
+		rw.status = code
+	}
+}
+func (rw *recorder) Write(b []byte) (int, error) {
+	if rw.status == 0 {
+		rw.status = http.StatusOK
+	}
+	return rw.body.Write(b)
 }

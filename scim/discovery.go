@@ -5,20 +5,9 @@ import (
 	"strings"
 )
 
-func (h *handler) discoveryGET(w http.ResponseWriter, r *http.Request) bool {
-	if r.Method != http.MethodGet {
-		h.writeError(w, r, methodNotAllowed(w, "GET"))
-		return false
-	}
-	return true
-}
-
 // serviceProviderConfig tells what this server really does (RFC 7643 §5): every feature
 // listed as supported is implemented and tested here.
-func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
-	if !h.discoveryGET(w, r) {
-		return
-	}
+func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) error {
 	rc := rcOf(r)
 	h.write(w, http.StatusOK, map[string]any{
 		"schemas":        []string{URNServiceProvider},
@@ -36,6 +25,7 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 		}},
 		"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": rc.loc + "/ServiceProviderConfig"},
 	})
+	return nil
 }
 
 func schemaResource(s *Schema, loc string) map[string]any {
@@ -47,26 +37,9 @@ func schemaResource(s *Schema, loc string) map[string]any {
 
 var allSchemas = []*Schema{userSchema, enterpriseSchema, groupSchema}
 
-func (h *handler) schemas(w http.ResponseWriter, r *http.Request) {
-	if !h.discoveryGET(w, r) {
-		return
-	}
-	rc := rcOf(r)
-	if id := r.PathValue("id"); id != "" {
-		for _, s := range allSchemas {
-			if strings.EqualFold(s.ID, id) {
-				h.write(w, http.StatusOK, schemaResource(s, rc.loc))
-				return
-			}
-		}
-		h.writeError(w, r, errf(http.StatusNotFound, "", "no such schema"))
-		return
-	}
-	var res []any
-	for _, s := range allSchemas {
-		res = append(res, schemaResource(s, rc.loc))
-	}
-	h.write(w, http.StatusOK, listResponse{Schemas: []string{URNListResponse}, TotalResults: len(res), ItemsPerPage: len(res), StartIndex: 1, Resources: res})
+// schemas serves /Schemas and /Schemas/{id} (RFC 7644 §4).
+func (h *handler) schemas(w http.ResponseWriter, r *http.Request) error {
+	return discovery(h, w, r, allSchemas, func(s *Schema) string { return s.ID }, schemaResource, "no such schema")
 }
 
 func resourceTypeResource(rt *resourceType, loc string) map[string]any {
@@ -85,25 +58,30 @@ func resourceTypeResource(rt *resourceType, loc string) map[string]any {
 	return m
 }
 
-func (h *handler) resourceTypes(w http.ResponseWriter, r *http.Request) {
-	if !h.discoveryGET(w, r) {
-		return
-	}
+// resourceTypes serves /ResourceTypes and /ResourceTypes/{id} (RFC 7644 §4).
+func (h *handler) resourceTypes(w http.ResponseWriter, r *http.Request) error {
+	return discovery(h, w, r, []*resourceType{userType, groupType}, func(rt *resourceType) string { return rt.Name },
+		resourceTypeResource, "no such resource type")
+}
+
+// discovery answers a discovery endpoint: the item whose id is the path's {id} (compared
+// case-insensitively), or all of them as a list response.
+func discovery[T any](h *handler, w http.ResponseWriter, r *http.Request, items []T, id func(T) string,
+	resource func(T, string) map[string]any, notFound string) error {
 	rc := rcOf(r)
-	types := []*resourceType{userType, groupType}
-	if id := r.PathValue("id"); id != "" {
-		for _, rt := range types {
-			if strings.EqualFold(rt.Name, id) {
-				h.write(w, http.StatusOK, resourceTypeResource(rt, rc.loc))
-				return
+	if want := r.PathValue("id"); want != "" {
+		for _, it := range items {
+			if strings.EqualFold(id(it), want) {
+				h.write(w, http.StatusOK, resource(it, rc.loc))
+				return nil
 			}
 		}
-		h.writeError(w, r, errf(http.StatusNotFound, "", "no such resource type"))
-		return
+		return errf(http.StatusNotFound, "", "%s", notFound)
 	}
-	var res []any
-	for _, rt := range types {
-		res = append(res, resourceTypeResource(rt, rc.loc))
+	res := make([]any, 0, len(items))
+	for _, it := range items {
+		res = append(res, resource(it, rc.loc))
 	}
 	h.write(w, http.StatusOK, listResponse{Schemas: []string{URNListResponse}, TotalResults: len(res), ItemsPerPage: len(res), StartIndex: 1, Resources: res})
+	return nil
 }

@@ -1,15 +1,12 @@
 package scim
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -125,7 +122,11 @@ type handler struct {
 	limiter       *httpx.RateLimiter
 	tenantLimiter *httpx.RateLimiter
 	authFailures  *httpx.RateLimiter // per client IP
-	mux           *http.ServeMux
+	// mux serves the route table by method pattern; paths knows each path's pattern and
+	// allow its methods, for the 404 and 405 answers (routes.go).
+	mux   *http.ServeMux
+	paths *http.ServeMux
+	allow map[string][]string
 }
 
 // NewHandler returns the SCIM 2.0 service for every path under /scim/v2/{tenant}/. Each
@@ -135,25 +136,8 @@ func NewHandler(p Provisioner, opts Options) http.Handler {
 	opts.defaults()
 	h := &handler{p: p, opts: opts, log: opts.Logger, limiter: httpx.NewRateLimiter(opts.RateLimit, opts.RateBurst, opts.Now),
 		tenantLimiter: httpx.NewRateLimiter(opts.TenantRateLimit, opts.TenantRateBurst, opts.Now),
-		authFailures:  httpx.NewRateLimiter(opts.AuthFailureRate, opts.AuthFailureBurst, opts.Now), mux: http.NewServeMux()}
-	const base = "/scim/v2/{tenant}"
-	h.mux.HandleFunc(base+"/Users", h.collection(userType, h.createUser))
-	h.mux.HandleFunc(base+"/Users/.search", h.search(userType))
-	h.mux.HandleFunc(base+"/Users/{id}", h.item(itemMethods{h.getUser, h.putUser, h.patchUser, h.deleteUser}))
-	h.mux.HandleFunc(base+"/Groups", h.collection(groupType, h.createGroup))
-	h.mux.HandleFunc(base+"/Groups/.search", h.search(groupType))
-	h.mux.HandleFunc(base+"/Groups/{id}", h.item(itemMethods{h.getGroup, h.putGroup, h.patchGroup, h.deleteGroup}))
-	h.mux.HandleFunc(base+"/.search", h.rootSearch)
-	h.mux.HandleFunc(base+"/Me", h.me)
-	h.mux.HandleFunc(base+"/ServiceProviderConfig", h.serviceProviderConfig)
-	h.mux.HandleFunc(base+"/Schemas", h.schemas)
-	h.mux.HandleFunc(base+"/Schemas/{id}", h.schemas)
-	h.mux.HandleFunc(base+"/ResourceTypes", h.resourceTypes)
-	h.mux.HandleFunc(base+"/ResourceTypes/{id}", h.resourceTypes)
-	h.mux.HandleFunc(base+"/Bulk", h.bulk)
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, r, errf(http.StatusNotFound, "", "no such endpoint"))
-	})
+		authFailures:  httpx.NewRateLimiter(opts.AuthFailureRate, opts.AuthFailureBurst, opts.Now)}
+	h.mount()
 	return h
 }
 
@@ -173,46 +157,19 @@ func rcOf(r *http.Request) *reqCtx {
 	return rc
 }
 
-// statusWriter remembers the status for the access log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := httpx.RequestID(r)
 	w.Header().Set(httpx.RequestIDHeader, reqID)
-	sw := &statusWriter{ResponseWriter: w}
-	var tenantID string
+	sw := &httpx.Recorder{ResponseWriter: w} // for the provisioning log and the panic answer
 	defer func() {
 		if v := recover(); v != nil {
 			// A bug must not take the server down or show a stack to the client.
 			h.log.ErrorContext(r.Context(), "scim: panic", "panic", v, "request_id", reqID, "method", r.Method, "path", r.URL.Path)
-			if sw.status == 0 {
+			if sw.Status == 0 {
 				h.writeError(sw, r, errf(http.StatusInternalServerError, "", "internal error"))
 			}
 		}
-		lvl := slog.LevelDebug
-		if sw.status >= 500 {
-			lvl = slog.LevelWarn
-		}
-		h.log.Log(r.Context(), lvl, "scim request", "request_id", reqID, "method", r.Method, "path", r.URL.Path,
-			"tenant_id", tenantID, "status", sw.status, "duration", time.Since(start))
 	}()
 
 	if p := canonicalPath(r.URL.Path); p != r.URL.Path {
@@ -221,6 +178,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.Clone(r.Context())
 		r.URL = &u
 	}
+	// The server's access log names the endpoint's pattern, not the path with its ids.
+	_, route := h.routeOf(r)
+	httpx.SetRoute(r.Context(), route)
 	rest, ok := strings.CutPrefix(r.URL.Path, "/scim/v2/")
 	slug, _, _ := strings.Cut(rest, "/")
 	if !ok || slug == "" {
@@ -257,7 +217,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(sw, r, errf(http.StatusNotFound, "", "resource not found"))
 		return
 	}
-	tenantID = tenant.ID
+	httpx.SetTenant(r.Context(), tenant.ID)
 	ok, wait := h.limiter.Allow(tok.ID)
 	if ok {
 		ok, wait = h.tenantLimiter.Allow(tenant.ID)
@@ -276,6 +236,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(sw, r.Body, limit)
+	rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
+		Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: ip, RequestID: reqID}}
 	if h.opts.Log != nil {
 		reqCap := &capture{}
 		r.Body = struct {
@@ -283,10 +245,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			io.Closer
 		}{io.TeeReader(r.Body, reqCap), r.Body}
 		respCap := &capture{}
-		lw := &logWriter{statusWriter: sw, body: respCap}
+		lw := &logWriter{Recorder: sw, body: respCap}
 		completed := false
 		defer func() {
-			status := sw.status
+			status := sw.Status
 			switch {
 			case !completed && status == 0:
 				status = http.StatusInternalServerError // a panic: the recover above answers 500
@@ -297,15 +259,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				Method: r.Method, Path: r.URL.RequestURI(), Status: status, LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
 				RawRequest: reqCap.bytes(), RawResponse: respCap.bytes()})
 		}()
-		rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
-			Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: httpx.ClientIP(r, h.opts.TrustForwardedFor), RequestID: reqID}}
-		h.mux.ServeHTTP(lw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
+		h.dispatch(lw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
 		completed = true
 		return
 	}
-	rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
-		Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: ip, RequestID: reqID}}
-	h.mux.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
+	h.dispatch(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
 }
 
 // capture keeps the first provisioning.MaxCapturedBody bytes written to it.
@@ -324,13 +282,13 @@ func (c *capture) bytes() []byte { return c.buf }
 
 // logWriter copies the response body into a capture for the provisioning log.
 type logWriter struct {
-	*statusWriter
+	*httpx.Recorder
 	body *capture
 }
 
 func (l *logWriter) Write(b []byte) (int, error) {
 	_, _ = l.body.Write(b)
-	return l.statusWriter.Write(b)
+	return l.Recorder.Write(b)
 }
 
 // endpoints are the path segments served under /scim/v2/{tenant}/, as registered.
@@ -408,36 +366,24 @@ func (h *handler) write(w http.ResponseWriter, status int, v any) {
 	httpx.WriteJSON(w, status, contentTypeSCIM, v)
 }
 
-func methodNotAllowed(w http.ResponseWriter, allow string) error {
-	w.Header().Set("Allow", allow)
-	return errf(http.StatusMethodNotAllowed, "", "method not allowed; use %s", allow)
-}
-
-// decodeJSON reads exactly one JSON value from the body.
+// decodeJSON reads exactly one JSON value from the body (already limited by ServeHTTP),
+// its faults as SCIM invalidSyntax errors.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		if errors.Is(err, io.EOF) {
-			return badRequest(scimInvalidSyntax, "the request body is empty")
-		}
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return badRequest(scimInvalidSyntax, "the request body has the wrong JSON type at %q", ute.Field)
-		}
+	err := httpx.DecodeJSON(r.Body, v)
+	var ute *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ute):
+		return badRequest(scimInvalidSyntax, "the request body has the wrong JSON type at %q", ute.Field)
+	case errors.Is(err, httpx.ErrEmptyBody):
+		return badRequest(scimInvalidSyntax, "the request body is empty")
+	case errors.Is(err, httpx.ErrTrailingData):
+		return badRequest(scimInvalidSyntax, "the request body has data after the JSON value")
+	case errors.Is(err, httpx.ErrInvalidJSON):
 		return badRequest(scimInvalidSyntax, "the request body is not valid JSON")
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return badRequest(scimInvalidSyntax, "the request body has data after the JSON value")
-	}
-	return nil
+	return err // too large: toSCIMError answers 413
 }
 
 // ifMatch reads If-Match as a version for the engine. A tag that cannot be one of ours can
@@ -452,6 +398,50 @@ func ifMatch(r *http.Request) (int64, error) {
 		return n, nil
 	}
 	return 0, provisioning.ErrVersionMismatch
+}
+
+// writeResource answers one resource of type rt: its ETag always, its Location when
+// created, and for a GET whose If-None-Match holds the version a 304 without building the
+// body (RFC 7644 §3.14). resource builds the full representation at a location; the
+// request's attributes / excludedAttributes project it.
+func (h *handler) writeResource(w http.ResponseWriter, r *http.Request, rt *resourceType, status int, id string, version int64,
+	resource func(loc string) map[string]any) {
+	w.Header().Set("ETag", etag(version))
+	if r.Method == http.MethodGet && notModified(r, version) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	rc := rcOf(r)
+	if status == http.StatusCreated {
+		w.Header().Set("Location", rc.loc+rt.Endpoint+"/"+id)
+	}
+	h.write(w, status, projectionOf(rt, r).apply(resource(rc.loc)))
+}
+
+// deleteOf serves DELETE of one resource with the engine's delete (DeleteUser,
+// DeleteGroup): 204, or 412 when If-Match names another version.
+func (h *handler) deleteOf(del func(ctx context.Context, actor provisioning.Actor, tenantID, id string, ifVersion int64) error) func(http.ResponseWriter, *http.Request, string) error {
+	return func(w http.ResponseWriter, r *http.Request, id string) error {
+		rc := rcOf(r)
+		ver, err := ifMatch(r)
+		if err != nil {
+			return err
+		}
+		if err := del(r.Context(), rc.actor, rc.tenant.ID, id, ver); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// decodePatch reads and checks a PATCH request body (RFC 7644 §3.5.2).
+func decodePatch(r *http.Request) (PatchRequest, error) {
+	var req PatchRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return req, err
+	}
+	return req, req.check()
 }
 
 func notModified(r *http.Request, version int64) bool {
@@ -469,805 +459,4 @@ func notModified(r *http.Request, version int64) bool {
 		}
 	}
 	return false
-}
-
-// --- Users ---
-
-// validID screens ids from the URL: one that no server could have issued is a 404 here
-// rather than a database error.
-func validID(id string) bool { return id != "" && len(id) <= 128 && storableText(id) }
-
-// collection dispatches /Users and /Groups: GET lists, POST creates.
-func (h *handler) collection(rt *resourceType, create func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var err error
-		switch r.Method {
-		case http.MethodGet:
-			err = h.list(w, r, rt, queryParams(r))
-		case http.MethodPost:
-			err = create(w, r)
-		default:
-			err = methodNotAllowed(w, "GET, POST")
-		}
-		if err != nil {
-			h.writeError(w, r, err)
-		}
-	}
-}
-
-// itemMethods are the handlers of one resource type's /{id} endpoint.
-type itemMethods struct {
-	get, put, patch, del func(http.ResponseWriter, *http.Request, string) error
-}
-
-// item dispatches /Users/{id} and /Groups/{id} by method.
-func (h *handler) item(m itemMethods) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if !validID(id) {
-			h.writeError(w, r, errf(http.StatusNotFound, "", "resource not found"))
-			return
-		}
-		var err error
-		switch r.Method {
-		case http.MethodGet:
-			err = m.get(w, r, id)
-		case http.MethodPut:
-			err = m.put(w, r, id)
-		case http.MethodPatch:
-			err = m.patch(w, r, id)
-		case http.MethodDelete:
-			err = m.del(w, r, id)
-		default:
-			err = methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
-		}
-		if err != nil {
-			h.writeError(w, r, err)
-		}
-	}
-}
-
-func projectionOf(rt *resourceType, r *http.Request) projection {
-	q := r.URL.Query()
-	return newProjection(rt, q.Get("attributes"), q.Get("excludedAttributes"))
-}
-
-func (h *handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u *provisioning.User) {
-	rc := rcOf(r)
-	res := projectionOf(userType, r).apply(userResource(u, rc.loc))
-	w.Header().Set("ETag", etag(u.Version))
-	if status == http.StatusCreated {
-		w.Header().Set("Location", rc.loc+"/Users/"+u.ID)
-	}
-	h.write(w, status, res)
-}
-
-func (h *handler) getUser(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	u, err := h.p.GetUser(r.Context(), rc.tenant.ID, id)
-	if err != nil {
-		return err
-	}
-	if notModified(r, u.Version) {
-		w.Header().Set("ETag", etag(u.Version))
-		w.WriteHeader(http.StatusNotModified)
-		return nil
-	}
-	h.writeUser(w, r, http.StatusOK, u)
-	return nil
-}
-
-func decodeResource(r *http.Request, rt *resourceType) (map[string]any, error) {
-	m, _, err := decodeResourceRaw(r, rt)
-	return m, err
-}
-
-func decodeResourceRaw(r *http.Request, rt *resourceType) (norm, raw map[string]any, err error) {
-	if err := decodeJSON(r, &raw); err != nil {
-		return nil, nil, err
-	}
-	if raw == nil {
-		return nil, nil, badRequest(scimInvalidSyntax, "the request body must be a JSON object")
-	}
-	if err := checkSchemas(rt, raw); err != nil {
-		return nil, nil, err
-	}
-	norm, err = normalizeResource(rt, raw)
-	return norm, raw, err
-}
-
-// checkSchemas refuses a POST or PUT body whose schemas names the core schema of another
-// resource type (a Group on /Users): the client is sending the wrong resource (RFC 7644
-// §3.3, §3.5.1). A body without schemas is accepted, as clients send it, and so are URNs
-// this server does not define (their attributes are ignored like unknown attributes).
-func checkSchemas(rt *resourceType, raw map[string]any) error {
-	for k, v := range raw {
-		if !strings.EqualFold(k, "schemas") || v == nil {
-			continue
-		}
-		list, ok := v.([]any)
-		if !ok {
-			return badRequest(scimInvalidSyntax, "schemas must be an array of schema URNs")
-		}
-		for _, x := range list {
-			urn, ok := x.(string)
-			if !ok {
-				return badRequest(scimInvalidSyntax, "schemas must be an array of schema URNs")
-			}
-			for _, other := range []*resourceType{userType, groupType} {
-				if other != rt && strings.EqualFold(urn, other.Core.ID) {
-					return badRequest(scimInvalidSyntax, "schemas names %s, the schema of a %s, on the %s endpoint", other.Core.ID, other.Name, rt.Endpoint)
-				}
-			}
-		}
-	}
-	return nil
-}
-
-func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
-	rc := rcOf(r)
-	m, err := decodeResource(r, userType)
-	if err != nil {
-		return err
-	}
-	if getStr(m, "userName") == "" {
-		return badRequest(scimInvalidValue, "userName is required")
-	}
-	u := &provisioning.User{Source: provisioning.SourceSCIM, ManagedByIdP: true, Status: provisioning.StatusActive}
-	applyUserResource(m, u)
-	if active, ok := activeOf(m); ok {
-		applyActive(u, active)
-	}
-	created, err := h.p.CreateUser(r.Context(), rc.actor, rc.tenant.ID, u)
-	if err != nil {
-		return err
-	}
-	h.writeUser(w, r, http.StatusCreated, created)
-	return nil
-}
-
-func (h *handler) putUser(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	ver, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	m, err := decodeResource(r, userType)
-	if err != nil {
-		return err
-	}
-	if getStr(m, "userName") == "" {
-		return badRequest(scimInvalidValue, "userName is required")
-	}
-	u, err := h.p.UpdateUser(r.Context(), rc.actor, rc.tenant.ID, id, ver, func(u *provisioning.User) error {
-		applyUserResource(m, u)
-		// A PUT without active leaves the status alone: Okta's PUTs omit it.
-		if active, ok := activeOf(m); ok {
-			applyActive(u, active)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return h.respondUpdatedUser(w, r, u)
-}
-
-func (h *handler) respondUpdatedUser(w http.ResponseWriter, r *http.Request, u *provisioning.User) error {
-	rc := rcOf(r)
-	if projectionOf(userType, r).wants("groups") && u.Groups == nil {
-		// The groups are a read view: fetch them after the write rather than trust the
-		// update's copy.
-		fresh, err := h.p.GetUser(r.Context(), rc.tenant.ID, u.ID)
-		if err != nil {
-			return err
-		}
-		u = fresh
-	}
-	h.writeUser(w, r, http.StatusOK, u)
-	return nil
-}
-
-func (h *handler) patchUser(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	ver, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	var req PatchRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	if err := req.check(); err != nil {
-		return err
-	}
-	u, err := h.p.UpdateUser(r.Context(), rc.actor, rc.tenant.ID, id, ver, func(u *provisioning.User) error {
-		m := userResource(u, rc.loc)
-		if err := applyUserPatch(m, u.ID, req.Operations); err != nil {
-			return err
-		}
-		applyUserResource(m, u)
-		if active, ok := activeOf(m); ok {
-			applyActive(u, active)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return h.respondUpdatedUser(w, r, u)
-}
-
-func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	ver, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	if err := h.p.DeleteUser(r.Context(), rc.actor, rc.tenant.ID, id, ver); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-// --- Groups ---
-
-func (h *handler) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *provisioning.Group, withMembers bool) {
-	rc := rcOf(r)
-	res := projectionOf(groupType, r).apply(groupResource(g, rc.loc, withMembers))
-	w.Header().Set("ETag", etag(g.Version))
-	if status == http.StatusCreated {
-		w.Header().Set("Location", rc.loc+"/Groups/"+g.ID)
-	}
-	h.write(w, status, res)
-}
-
-func hasKeyFold(m map[string]any, key string) bool {
-	for k := range m {
-		if strings.EqualFold(k, key) {
-			return true
-		}
-	}
-	return false
-}
-
-func groupMembersIn(m map[string]any) ([]string, bool, error) {
-	raw, present := m["members"]
-	if !present {
-		return nil, false, nil
-	}
-	ids, err := memberIDs(raw)
-	return ids, true, err
-}
-
-func (h *handler) createGroup(w http.ResponseWriter, r *http.Request) error {
-	rc := rcOf(r)
-	m, err := decodeResource(r, groupType)
-	if err != nil {
-		return err
-	}
-	if getStr(m, "displayName") == "" {
-		return badRequest(scimInvalidValue, "displayName is required")
-	}
-	ids, _, err := groupMembersIn(m)
-	if err != nil {
-		return err
-	}
-	g := &provisioning.Group{DisplayName: getStr(m, "displayName"), ExternalID: getStr(m, "externalId")}
-	for _, id := range ids {
-		g.Members = append(g.Members, provisioning.GroupMember{UserID: id})
-	}
-	created, err := h.p.CreateGroup(r.Context(), rc.actor, rc.tenant.ID, g)
-	if err != nil {
-		return err
-	}
-	h.writeGroup(w, r, http.StatusCreated, created, true)
-	return nil
-}
-
-func (h *handler) getGroup(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	withMembers := projectionOf(groupType, r).wants("members")
-	g, err := h.p.GetGroup(r.Context(), rc.tenant.ID, id, withMembers)
-	if err != nil {
-		return err
-	}
-	if notModified(r, g.Version) {
-		w.Header().Set("ETag", etag(g.Version))
-		w.WriteHeader(http.StatusNotModified)
-		return nil
-	}
-	h.writeGroup(w, r, http.StatusOK, g, withMembers)
-	return nil
-}
-
-func (h *handler) putGroup(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	ver, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	m, raw, err := decodeResourceRaw(r, groupType)
-	if err != nil {
-		return err
-	}
-	name := getStr(m, "displayName")
-	if name == "" {
-		return badRequest(scimInvalidValue, "displayName is required")
-	}
-	ops := []provisioning.GroupOp{{Kind: provisioning.GroupSetDisplayName, Value: name}, {Kind: provisioning.GroupSetExternalID, Value: getStr(m, "externalId")}}
-	// normalizeResource drops an empty members list, so look at the raw presence too:
-	// "members": [] in a PUT empties the group, an absent members leaves it alone.
-	ids, present, err := groupMembersIn(m)
-	if err != nil {
-		return err
-	}
-	switch {
-	case present && len(ids) > 0:
-		ops = append(ops, provisioning.GroupOp{Kind: provisioning.GroupReplaceMembers, Members: ids})
-	case hasKeyFold(raw, "members"):
-		ops = append(ops, provisioning.GroupOp{Kind: provisioning.GroupRemoveAllMember})
-	}
-	withMembers := projectionOf(groupType, r).wants("members")
-	g, err := h.p.PatchGroup(r.Context(), rc.actor, rc.tenant.ID, id, ver, ops, withMembers)
-	if err != nil {
-		return err
-	}
-	h.writeGroup(w, r, http.StatusOK, g, withMembers)
-	return nil
-}
-
-func (h *handler) patchGroup(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	ver, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	var req PatchRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	if err := req.check(); err != nil {
-		return err
-	}
-	ops, err := groupPatch(id, req.Operations)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	// RFC 7644 §3.5.2: 204 unless the client asked for attributes back; Okta and Entra
-	// both accept 204 for group PATCH, and it spares loading a large member list.
-	wantBody := q.Has("attributes") || q.Has("excludedAttributes") || rc.bulk
-	withMembers := wantBody && projectionOf(groupType, r).wants("members")
-	g, err := h.p.PatchGroup(r.Context(), rc.actor, rc.tenant.ID, id, ver, ops, withMembers)
-	if err != nil {
-		return err
-	}
-	if !wantBody {
-		w.Header().Set("ETag", etag(g.Version))
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	h.writeGroup(w, r, http.StatusOK, g, withMembers)
-	return nil
-}
-
-func (h *handler) deleteGroup(w http.ResponseWriter, r *http.Request, id string) error {
-	rc := rcOf(r)
-	ver, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	if err := h.p.DeleteGroup(r.Context(), rc.actor, rc.tenant.ID, id, ver); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (h *handler) me(w http.ResponseWriter, r *http.Request) {
-	h.writeError(w, r, errf(http.StatusNotImplemented, "", "/Me is not supported: a SCIM token does not represent a user"))
-}
-
-// --- listing and search ---
-
-// listParams are the query parameters of a list or the body of a search (RFC 7644
-// §3.4.2, §3.4.3; cursor from RFC 9865).
-type listParams struct {
-	Schemas            []string `json:"schemas,omitempty"`
-	Attributes         []string `json:"attributes,omitempty"`
-	ExcludedAttributes []string `json:"excludedAttributes,omitempty"`
-	Filter             string   `json:"filter,omitempty"`
-	SortBy             string   `json:"sortBy,omitempty"`
-	SortOrder          string   `json:"sortOrder,omitempty"`
-	StartIndex         *int     `json:"startIndex,omitempty"`
-	Count              *int     `json:"count,omitempty"`
-	Cursor             *string  `json:"cursor,omitempty"`
-
-	bad string // a malformed number in the query
-}
-
-func queryParams(r *http.Request) listParams {
-	q := r.URL.Query()
-	p := listParams{Filter: q.Get("filter"), SortBy: q.Get("sortBy"), SortOrder: q.Get("sortOrder")}
-	if a := q.Get("attributes"); a != "" {
-		p.Attributes = []string{a}
-	}
-	if a := q.Get("excludedAttributes"); a != "" {
-		p.ExcludedAttributes = []string{a}
-	}
-	for name, dst := range map[string]**int{"startIndex": &p.StartIndex, "count": &p.Count} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				p.bad = name
-				continue
-			}
-			*dst = &n
-		}
-	}
-	if q.Has("cursor") {
-		c := q.Get("cursor")
-		p.Cursor = &c
-	}
-	return p
-}
-
-func (h *handler) search(rt *resourceType) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			h.writeError(w, r, methodNotAllowed(w, "POST"))
-			return
-		}
-		var p listParams
-		if err := decodeJSON(r, &p); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		if err := h.list(w, r, rt, p); err != nil {
-			h.writeError(w, r, err)
-		}
-	}
-}
-
-// rootSearch serves POST /.search across Users and Groups (RFC 7644 §3.4.3): users come
-// first, then groups, each in id order. A filter naming an attribute one resource type
-// lacks matches nothing of that type, as an unassigned attribute would.
-func (h *handler) rootSearch(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		h.writeError(w, r, methodNotAllowed(w, "POST"))
-		return
-	}
-	if err := h.searchAll(w, r); err != nil {
-		h.writeError(w, r, err)
-	}
-}
-
-func (h *handler) searchAll(w http.ResponseWriter, r *http.Request) error {
-	rc := rcOf(r)
-	var p listParams
-	if err := decodeJSON(r, &p); err != nil {
-		return err
-	}
-	if p.Cursor != nil || p.SortBy != "" {
-		return badRequest(scimInvalidValue, "a search across resource types supports neither cursor nor sortBy")
-	}
-	filters := map[*resourceType]provisioning.Filter{}
-	skip := map[*resourceType]bool{}
-	if strings.TrimSpace(p.Filter) != "" {
-		var firstErr error
-		for _, rt := range []*resourceType{userType, groupType} {
-			f, err := translateFilter(rt, p.Filter)
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				skip[rt] = true
-				continue
-			}
-			filters[rt] = f
-		}
-		if len(skip) == 2 {
-			return firstErr
-		}
-	}
-	start := 1
-	if p.StartIndex != nil && *p.StartIndex > 1 {
-		start = *p.StartIndex
-	}
-	count := h.opts.DefaultPageSize
-	if p.Count != nil {
-		count = max(0, min(*p.Count, h.opts.MaxPageSize))
-	}
-	attrs, excl := strings.Join(p.Attributes, ","), strings.Join(p.ExcludedAttributes, ",")
-	resp := listResponse{Schemas: []string{URNListResponse}, StartIndex: start, Resources: []any{}}
-	offset := start - 1
-	users := 0
-	// Users come first, then groups, each read in chunks and bounded by MaxListBytes as
-	// in list; a page cut short by the byte bound among the users holds no groups.
-	if !skip[userType] {
-		proj := newProjection(userType, attrs, excl)
-		fetch := func(off, limit int, _ string, noTotal bool) (items []any, total int, next string, err error) {
-			page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: filters[userType], Offset: off, Limit: limit,
-				WithGroups: proj.wants("groups"), NoTotal: noTotal})
-			if err != nil {
-				return nil, 0, "", err
-			}
-			for i := range page.Users {
-				items = append(items, proj.apply(userResource(&page.Users[i], rc.loc)))
-			}
-			return items, page.Total, "", nil
-		}
-		if err := h.readPage(&resp, fetch, offset, count, ""); err != nil {
-			return err
-		}
-		users = resp.TotalResults
-	}
-	if !skip[groupType] {
-		proj := newProjection(groupType, attrs, excl)
-		withMembers := proj.wants("members")
-		fetch := func(off, limit int, _ string, noTotal bool) (items []any, total int, next string, err error) {
-			page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: filters[groupType], Offset: off, Limit: limit,
-				WithMembers: withMembers, NoTotal: noTotal})
-			if err != nil {
-				return nil, 0, "", err
-			}
-			for i := range page.Groups {
-				items = append(items, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
-			}
-			return items, page.Total, "", nil
-		}
-		limit := count - resp.n
-		if offset+resp.n < users || resp.size >= h.opts.MaxListBytes {
-			limit = 0 // the page ends among the users: only count the groups
-		}
-		groups := listResponse{}
-		if err := h.readPage(&groups, fetch, max(0, offset-users), limit, ""); err != nil {
-			return err
-		}
-		if groups.n > 0 {
-			if resp.n > 0 {
-				resp.encoded = append(resp.encoded, ',')
-			}
-			resp.encoded = append(resp.encoded, groups.encoded...)
-			resp.n += groups.n
-		}
-		resp.TotalResults = users + groups.TotalResults
-	}
-	resp.ItemsPerPage = resp.n
-	if count == 0 || resp.n == 0 {
-		return h.writeEmptyList(w, resp)
-	}
-	h.writeList(w, resp)
-	return nil
-}
-
-// listResponse is the ListResponse message (RFC 7644 §3.4.2; nextCursor RFC 9865).
-type listResponse struct {
-	Schemas      []string `json:"schemas"`
-	TotalResults int      `json:"totalResults"`
-	ItemsPerPage int      `json:"itemsPerPage"`
-	StartIndex   int      `json:"startIndex,omitempty"`
-	NextCursor   string   `json:"nextCursor,omitempty"`
-	Resources    []any    `json:"Resources,omitempty"`
-	// encoded holds n resources already encoded, comma-separated, for writeList: each is
-	// encoded once, as it is read.
-	encoded []byte
-	n       int
-	size    int // bytes of the encoded resources
-}
-
-// writeList writes a list response whose resources readPage encoded.
-func (h *handler) writeList(w http.ResponseWriter, resp listResponse) {
-	resp.Resources = nil
-	head, err := json.Marshal(resp)
-	if err != nil || resp.n == 0 {
-		h.write(w, http.StatusOK, resp)
-		return
-	}
-	body := make([]byte, 0, len(head)+len(resp.encoded)+20)
-	body = append(body, head[:len(head)-1]...) // without the closing brace
-	body = append(body, `,"Resources":[`...)
-	body = append(body, resp.encoded...)
-	body = append(body, "]}\n"...)
-	w.Header().Set("Content-Type", contentTypeSCIM+"; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
-}
-
-func (h *handler) list(w http.ResponseWriter, r *http.Request, rt *resourceType, p listParams) error {
-	rc := rcOf(r)
-	if p.bad != "" {
-		return badRequest(scimInvalidValue, "%s must be an integer", p.bad)
-	}
-	var f provisioning.Filter
-	if strings.TrimSpace(p.Filter) != "" {
-		var err error
-		if f, err = translateFilter(rt, p.Filter); err != nil {
-			return err
-		}
-	}
-	sort, err := sortKey(rt, p.SortBy, p.SortOrder)
-	if err != nil {
-		return err
-	}
-	start := 1
-	if p.StartIndex != nil && *p.StartIndex > 1 {
-		start = *p.StartIndex
-	}
-	count := h.opts.DefaultPageSize
-	if p.Count != nil {
-		count = max(0, min(*p.Count, h.opts.MaxPageSize))
-	}
-	after := ""
-	if p.Cursor != nil {
-		if p.StartIndex != nil {
-			return badRequest(scimInvalidValue, "use either startIndex or cursor, not both")
-		}
-		after = *p.Cursor
-	}
-	proj := newProjection(rt, strings.Join(p.Attributes, ","), strings.Join(p.ExcludedAttributes, ","))
-	resp := listResponse{Schemas: []string{URNListResponse}, Resources: []any{}}
-	if p.Cursor == nil {
-		resp.StartIndex = start
-	}
-	// The page is read in chunks and encoded as it comes, and ends early (at a chunk's
-	// end, where the store has a cursor) once it holds MaxListBytes: a page of large users
-	// must not take memory in proportion to count times their size. itemsPerPage tells the
-	// client where the next page starts (RFC 7644 §3.4.2.4 lets a provider return fewer).
-	fetch := func(offset, limit int, after string, noTotal bool) (items []any, total int, next string, err error) {
-		if rt == userType {
-			page, err := h.p.ListUsers(r.Context(), rc.tenant.ID, provisioning.UserQuery{Filter: f, Sort: sort, Offset: offset,
-				Limit: limit, After: after, WithGroups: proj.wants("groups"), NoTotal: noTotal})
-			if err != nil {
-				return nil, 0, "", err
-			}
-			for i := range page.Users {
-				items = append(items, proj.apply(userResource(&page.Users[i], rc.loc)))
-			}
-			return items, page.Total, page.Next, nil
-		}
-		withMembers := proj.wants("members")
-		page, err := h.p.ListGroups(r.Context(), rc.tenant.ID, provisioning.GroupQuery{Filter: f, Sort: sort, Offset: offset,
-			Limit: limit, After: after, WithMembers: withMembers, NoTotal: noTotal})
-		if err != nil {
-			return nil, 0, "", err
-		}
-		for i := range page.Groups {
-			items = append(items, proj.apply(groupResource(&page.Groups[i], rc.loc, withMembers)))
-		}
-		return items, page.Total, page.Next, nil
-	}
-	if err := h.readPage(&resp, fetch, start-1, count, after); err != nil {
-		return listError(err, after)
-	}
-	if count == 0 || p.Cursor == nil {
-		resp.NextCursor = ""
-	}
-	resp.ItemsPerPage = resp.n
-	if count == 0 || resp.n == 0 {
-		// "Resources": [] rather than an absent member, also for count=0 (RFC 7644
-		// §3.4.2: Resources is REQUIRED when totalResults is non-zero): clients index into
-		// it.
-		return h.writeEmptyList(w, resp)
-	}
-	h.writeList(w, resp)
-	return nil
-}
-
-// firstListChunk is how many resources the first chunk of a list page reads; later chunks
-// are sized from the bytes the first took, so pages of small resources take two queries.
-const firstListChunk = 25
-
-// readPage fills resp with up to count resources from offset (or after the cursor),
-// chunk by chunk, each resource encoded as it arrives, until count or MaxListBytes is
-// reached. Only the first chunk counts the total.
-func (h *handler) readPage(resp *listResponse, fetch func(offset, limit int, after string, noTotal bool) ([]any, int, string, error),
-	offset, count int, after string) error {
-	if count == 0 {
-		_, total, _, err := fetch(offset, 0, after, false)
-		resp.TotalResults = total
-		return err
-	}
-	chunk := min(count, firstListChunk)
-	for got := 0; ; {
-		items, total, next, err := fetch(offset+got, chunk, after, got > 0)
-		if err != nil {
-			return err
-		}
-		if got == 0 {
-			resp.TotalResults = total
-		}
-		for _, it := range items {
-			b, err := json.Marshal(it)
-			if err != nil {
-				return fmt.Errorf("encode resource: %w", err)
-			}
-			if resp.n > 0 {
-				resp.encoded = append(resp.encoded, ',')
-			}
-			resp.encoded = append(resp.encoded, b...)
-			resp.n++
-			resp.size += len(b)
-		}
-		got += len(items)
-		resp.NextCursor = next
-		if len(items) < chunk || got >= count || resp.size >= h.opts.MaxListBytes || (after != "" && next == "") {
-			return nil
-		}
-		if after != "" {
-			after = next
-		}
-		// Size the next chunk to fill the byte budget at the average resource size so far.
-		avg := max(1, resp.size/got)
-		chunk = max(1, min(count-got, (h.opts.MaxListBytes-resp.size)/avg+1))
-	}
-}
-
-// listError turns a cursor the store did not issue into invalidCursor.
-func listError(err error, after string) error {
-	if after != "" && errors.Is(err, provisioning.ErrBadCursor) {
-		return badRequest(scimInvalidCursor, "the cursor is not valid (RFC 9865)")
-	}
-	return err
-}
-
-func (h *handler) writeEmptyList(w http.ResponseWriter, resp listResponse) error {
-	out := map[string]any{"schemas": resp.Schemas, "totalResults": resp.TotalResults, "itemsPerPage": 0, "Resources": []any{}}
-	if resp.StartIndex > 0 {
-		out["startIndex"] = resp.StartIndex
-	}
-	h.write(w, http.StatusOK, out)
-	return nil
-}
-
-func sortKey(rt *resourceType, by, order string) (provisioning.SortKey, error) {
-	var k provisioning.SortKey
-	switch strings.ToLower(strings.TrimSpace(order)) {
-	case "", "ascending":
-	case "descending":
-		k.Descending = true
-	default:
-		return k, badRequest(scimInvalidValue, "sortOrder must be ascending or descending")
-	}
-	by = strings.TrimSpace(by)
-	if by == "" {
-		return k, nil
-	}
-	urn, rest := rt.splitURN(by)
-	name, subName, _ := strings.Cut(rest, ".")
-	_, a := rt.resolve(urn, name)
-	if a != nil && subName != "" && !a.MultiValued {
-		a = a.Sub(subName)
-	}
-	if a == nil || a.MultiValued || a.field == "" || a.Type == typeComplex || a.field == "meta.version" {
-		return k, badRequest(scimInvalidValue, "cannot sort by %q", truncate(by))
-	}
-	k.Field = a.field
-	// RFC 7644 §3.4.2.3: resources without a value come last when ascending, first when
-	// descending.
-	k.MissingLast = true
-	return k, nil
-}
-
-// recorder captures a sub-request's response inside /Bulk.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (rw *recorder) Header() http.Header { return rw.header }
-func (rw *recorder) WriteHeader(code int) {
-	if rw.status == 0 {
-		rw.status = code
-	}
-}
-func (rw *recorder) Write(b []byte) (int, error) {
-	if rw.status == 0 {
-		rw.status = http.StatusOK
-	}
-	return rw.body.Write(b)
 }

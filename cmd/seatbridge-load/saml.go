@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -133,7 +134,7 @@ func runSAML(ctx context.Context, args []string, out io.Writer) error {
 		if err := os.WriteFile(*metaOut, idp.Metadata(), 0o644); err != nil {
 			return fmt.Errorf("write IdP metadata: %w", err)
 		}
-		cmds := setupCommands(*tenant, *domain, *metaOut, pu.String(), *redirectURI, *db, *users)
+		list, cmds := setupCommands(*tenant, *domain, *metaOut, pu.String(), *redirectURI, *db, *users)
 		if *setup == "print" {
 			fmt.Fprintf(out, "# IdP metadata (entity %s, certificate %s) written to %s\n", *entityID, *idpCert, *metaOut)
 			for _, c := range cmds {
@@ -143,7 +144,7 @@ func runSAML(ctx context.Context, args []string, out io.Writer) error {
 				bu, *tenant, *domain)
 			return nil
 		}
-		conn, client, err := runSetup(ctx, *sbCmd, cmds, out)
+		conn, client, err := runSetup(ctx, *sbCmd, *tenant, list, cmds, out)
 		if err != nil {
 			return err
 		}
@@ -452,13 +453,14 @@ func loadKeyPair(keyFile, certFile string) (*ssotest.KeyPair, error) {
 
 // setupCommands are the seatbridge CLI calls creating what the load expects: a tenant with a
 // seat per user, a JIT SAML connection trusting the IdP (IdP-initiated allowed, for --flow
-// idp) and the platform app as OIDC client.
-func setupCommands(tenant, domain, metadata, baseURL, redirectURI, db string, users int) [][]string {
+// idp) and the platform app as OIDC client; list is the call that lists the tenants (as
+// JSON), so that a tenant that exists already is reused.
+func setupCommands(tenant, domain, metadata, baseURL, redirectURI, db string, users int) (list []string, cmds [][]string) {
 	dbArgs := []string{}
 	if db != "" {
 		dbArgs = []string{"--db", db}
 	}
-	return [][]string{
+	return append([]string{"tenant", "list", "--json"}, dbArgs...), [][]string{
 		append([]string{"tenant", "create", tenant, "--name", "Load test " + tenant, "--seats", fmt.Sprint(users)}, dbArgs...),
 		append([]string{"connection", "create", "--tenant", tenant, "--type", "saml", "--name", "seatbridge-load", "--mode", "jit",
 			"--domains", domain, "--metadata-file", metadata, "--seat", "--allow-idp-initiated", "--base-url", baseURL, "--json"}, dbArgs...),
@@ -471,25 +473,41 @@ type setupClient struct {
 	Secret string `json:"clientSecret"`
 }
 
-// runSetup runs the setup commands; a tenant that already exists is reused.
-func runSetup(ctx context.Context, sbCmd string, cmds [][]string, out io.Writer) (string, setupClient, error) {
+// runSetup runs the setup commands; a tenant that already exists (in the JSON list the
+// list command prints) is reused: the tenant create command is skipped.
+func runSetup(ctx context.Context, sbCmd, tenant string, list []string, cmds [][]string, out io.Writer) (string, setupClient, error) {
 	var client setupClient
 	var connID string
 	base := strings.Fields(sbCmd)
 	if len(base) == 0 {
 		return "", client, errors.New("--seatbridge is empty")
 	}
-	for i, args := range cmds {
+	run := func(args []string) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, base[0], append(base[1:], args...)...)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		stdout, err := cmd.Output()
 		if err != nil {
-			if i == 0 && strings.Contains(stderr.String(), "already exists") {
-				fmt.Fprintf(out, "setup: tenant exists, reusing it\n")
-				continue
-			}
-			return "", client, fmt.Errorf("setup: seatbridge %s: %v: %s", strings.Join(args[:2], " "), err, strings.TrimSpace(stderr.String()))
+			return nil, fmt.Errorf("setup: seatbridge %s: %w: %s", strings.Join(args[:2], " "), err, strings.TrimSpace(stderr.String()))
+		}
+		return stdout, nil
+	}
+	stdout, err := run(list)
+	if err != nil {
+		return "", client, err
+	}
+	var tenants []struct{ Slug string }
+	if err := json.Unmarshal(stdout, &tenants); err != nil {
+		return "", client, fmt.Errorf("setup: tenant list printed %q: %w", stdout, err)
+	}
+	for i, args := range cmds {
+		if i == 0 && slices.ContainsFunc(tenants, func(t struct{ Slug string }) bool { return t.Slug == tenant }) {
+			fmt.Fprintf(out, "setup: tenant exists, reusing it\n")
+			continue
+		}
+		stdout, err := run(args)
+		if err != nil {
+			return "", client, err
 		}
 		switch i {
 		case 1:

@@ -168,3 +168,51 @@ func TestSAMLModeFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSetupReusesTenant drives runSetup with a stand-in seatbridge CLI (a shell script
+// that records its calls): a tenant the JSON list names is reused, not created again, and
+// one it lacks is created. Nothing is decided by the text of an error.
+func TestRunSetupReusesTenant(t *testing.T) {
+	for _, tc := range []struct {
+		name, tenants string
+		wantCreate    bool
+	}{
+		{"exists", `[{"slug":"other"},{"slug":"load"}]`, false},
+		{"new", `[{"slug":"other"}]`, true},
+		{"none", `[]`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			calls := filepath.Join(dir, "calls")
+			script := filepath.Join(dir, "seatbridge.sh")
+			body := `echo "$1 $2" >> ` + calls + `
+case "$1 $2" in
+"tenant list") echo '` + tc.tenants + `' ;;
+"tenant create") echo created ;;
+"connection create") echo '{"id":"conn-1"}' ;;
+"client create") echo '{"clientId":"client-1","clientSecret":"s3cret"}' ;;
+*) echo "unexpected $*" >&2; exit 1 ;;
+esac
+`
+			if err := os.WriteFile(script, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			list, cmds := setupCommands("load", "load.example", "/tmp/md.xml", "http://127.0.0.1:1", "http://127.0.0.1:2/cb", "", 10)
+			var out bytes.Buffer
+			conn, client, err := runSetup(context.Background(), "sh "+script, "load", list, cmds, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if conn != "conn-1" || client.ID != "client-1" || client.Secret != "s3cret" {
+				t.Errorf("runSetup = %q, %+v", conn, client)
+			}
+			got, err := os.ReadFile(calls)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if created := strings.Contains(string(got), "tenant create"); created != tc.wantCreate {
+				t.Errorf("tenant create called: %v, want %v (calls: %q)", created, tc.wantCreate, got)
+			}
+		})
+	}
+}

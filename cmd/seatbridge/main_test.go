@@ -235,8 +235,16 @@ func TestMetricsAndAccessLog(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if !strings.Contains(logs.String(), `"request_id":"trace-123"`) || !strings.Contains(logs.String(), `"route":"/scim/v2/{tenant}/Users"`) {
-		t.Errorf("access log: %s", logs.String())
+	// One line for the request, from the server's access log, naming the token's tenant.
+	var lines []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"trace-123"`) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], `"route":"/scim/v2/{tenant}/Users"`) || !strings.Contains(lines[0], `"tenant_id":"`+tn.ID+`"`) ||
+		!strings.Contains(lines[0], `"status":200`) {
+		t.Errorf("access log lines of the request: %q", lines)
 	}
 	if strings.Contains(logs.String(), secret) || strings.Contains(logs.String(), "filter=") {
 		t.Error("access log contains the token or the query string")

@@ -81,109 +81,39 @@ func (m *metrics) handler(token string) http.Handler {
 	})
 }
 
-// statusRecorder captures the status code and size of a response.
-type statusRecorder struct {
-	http.ResponseWriter
-	code  int
-	bytes int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	n, err := s.ResponseWriter.Write(b)
-	s.bytes += n
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// observe wraps the whole server: it fixes the request ID (so every door logs and echoes the
-// same one), then records a structured access log line and the metrics. The route label is
-// the mux pattern the request matched, never the raw path, so ids do not explode the label
-// set. Headers and query strings are not logged: they can carry tokens and personal data.
+// observe wraps the whole server: httpx.AccessLog, the one access log of every door (it
+// fixes the request ID, and never logs headers or query strings: they can carry tokens and
+// personal data), feeds the metrics. The route label is the pattern that served the request,
+// never the raw path, so ids do not explode the label set.
 func observe(next http.Handler, m *metrics, log *slog.Logger, trustForwarded bool) http.Handler {
+	logged := httpx.AccessLog(next, httpx.AccessLogOptions{Logger: log, TrustForwardedFor: trustForwarded, Observe: m.observe})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		id := httpx.RequestID(r)
-		r.Header.Set(httpx.RequestIDHeader, id)
-		w.Header().Set(httpx.RequestIDHeader, id)
-		rec := &statusRecorder{ResponseWriter: w}
 		m.inFlight.Inc()
 		defer m.inFlight.Dec()
-		next.ServeHTTP(rec, r)
-		if rec.code == 0 {
-			rec.code = http.StatusOK
-		}
-		elapsed := time.Since(start)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		// Drop the method prefix of "GET /healthz" patterns; method is its own label.
-		if i := strings.IndexByte(route, ' '); i >= 0 {
-			route = route[i+1:]
-		}
-		code := strconv.Itoa(rec.code)
-		if route == "/scim/v2/" {
-			var tenant, resource string
-			route, tenant, resource = scimRoute(r.URL.Path)
-			// Only requests the token was good for name their tenant: otherwise anyone could
-			// mint label values by guessing slugs.
-			if rec.code == http.StatusUnauthorized || rec.code == http.StatusForbidden || rec.code == http.StatusNotFound {
-				tenant = "-"
-			}
-			m.scimOps.WithLabelValues(tenant, resource, r.Method, code).Inc()
-		}
-		m.requests.WithLabelValues(route, r.Method, code).Inc()
-		m.latency.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
-		level := slog.LevelInfo
-		if rec.code >= 500 {
-			level = slog.LevelError
-		}
-		log.LogAttrs(r.Context(), level, "request",
-			slog.String("request_id", id),
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.code),
-			slog.Int("bytes", rec.bytes),
-			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-			slog.String("ip", httpx.ClientIP(r, trustForwarded)),
-		)
+		logged.ServeHTTP(w, r)
 	})
 }
 
-// scimResources are the SCIM endpoints that get their own route label.
+// observe counts one served request.
+func (m *metrics) observe(r *http.Request, a *httpx.Access) {
+	code := strconv.Itoa(a.Status)
+	if rest, ok := strings.CutPrefix(a.Route, "/scim/v2/{tenant}"); ok {
+		resource := "other"
+		if name, _, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/"); scimResources[name] {
+			resource = name
+		}
+		// Only requests the token was good for name their tenant: otherwise anyone could
+		// mint label values by guessing slugs.
+		tenant := "-"
+		if a.Tenant != "" && a.Status != http.StatusForbidden && a.Status != http.StatusNotFound {
+			tenant, _, _ = strings.Cut(strings.TrimPrefix(a.Path, "/scim/v2/"), "/")
+		}
+		m.scimOps.WithLabelValues(tenant, resource, a.Method, code).Inc()
+	}
+	m.requests.WithLabelValues(a.Route, a.Method, code).Inc()
+	m.latency.WithLabelValues(a.Route, a.Method).Observe(a.Duration.Seconds())
+}
+
+// scimResources are the SCIM endpoints that get their own resource label.
 var scimResources = map[string]bool{"Users": true, "Groups": true, "Bulk": true, ".search": true, "Me": true,
 	"ServiceProviderConfig": true, "Schemas": true, "ResourceTypes": true}
-
-// scimRoute turns /scim/v2/acme/Users/123 into the route "/scim/v2/{tenant}/Users/{id}",
-// the tenant "acme" and the resource "Users". The SCIM door routes on its own mux, whose
-// pattern the outer middleware cannot see, so the shape is rebuilt from the path.
-func scimRoute(path string) (route, tenant, resource string) {
-	parts := strings.Split(strings.TrimPrefix(path, "/scim/v2/"), "/")
-	tenant = parts[0]
-	resource = "other"
-	if len(parts) > 1 && scimResources[parts[1]] {
-		resource = parts[1]
-	}
-	route = "/scim/v2/{tenant}/" + resource
-	if len(parts) > 2 && parts[2] != "" {
-		if parts[2] == ".search" {
-			route += "/.search"
-		} else {
-			route += "/{id}"
-		}
-	}
-	return route, tenant, resource
-}
