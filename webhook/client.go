@@ -55,7 +55,7 @@ func NewClient(o ClientOptions) *http.Client {
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, network, addr)
 		},
-		ForceAttemptHTTP2:     true,
+		ForceAttemptHTTP2: true,
 		// Keep-alive for every parallel sender of a worker (Worker.Parallel) to one
 		// receiver: fewer idle connections than senders would close and re-dial some
 		// after every batch.
