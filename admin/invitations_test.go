@@ -97,8 +97,9 @@ func TestInvitationsAPI(t *testing.T) {
 			{map[string]any{}, "email"},
 			{map[string]any{"email": "not-an-address"}, "email"},
 			{map[string]any{"email": "a@b"}, "email"},
-			{map[string]any{"email": "x@acme.example", "roles": []string{"Nope"}}, "roles"},
-			{map[string]any{"email": "x@acme.example", "teams": []string{"Nope"}}, "teams"},
+			// One resolver of role and team names names the unknown entry, as /users does.
+			{map[string]any{"email": "x@acme.example", "roles": []string{"Nope"}}, "roles[0]"},
+			{map[string]any{"email": "x@acme.example", "teams": []string{"Nope"}}, "teams[0]"},
 			{map[string]any{"email": "x@acme.example", "token": "mine"}, "token"},
 			{map[string]any{"email": "x@acme.example", "seat": "yes"}, "seat"},
 		} {
@@ -309,7 +310,7 @@ func TestLocalAccountsAPI(t *testing.T) {
 			{map[string]any{"email": "x@acme.example"}, "displayName"},
 			{map[string]any{"email": "x@acme.example", "displayName": "X", "password": "password123"}, "password"},
 			{map[string]any{"email": "x@acme.example", "displayName": "X", "preferredLanguage": "not a tag"}, "preferredLanguage"},
-			{map[string]any{"email": "x@acme.example", "displayName": "X", "roles": []string{"Nope"}}, "roles"},
+			{map[string]any{"email": "x@acme.example", "displayName": "X", "roles": []string{"Nope"}}, "roles[0]"},
 			{map[string]any{"email": "x@acme.example", "phoneNumbers": []string{"1"}}, "phoneNumbers"},
 		} {
 			wantError(t, a.do(a.as(), "POST", "/users/local", tc.body), http.StatusBadRequest, tc.field)
@@ -403,11 +404,12 @@ func TestAccountsNotConfigured(t *testing.T) {
 }
 
 // TestAdminGivenTeamsAreAdminGrants is the regression test of issue #12: the teams an admin
-// gives when creating a local user, sending an invitation or inviting an existing account
-// later are admin grants (source "admin"), so the admin API can take them away again.
+// gives when creating a local user, sending an invitation (then accepted) or inviting an
+// existing account later are admin grants (source "admin"), so the admin API can take
+// them away again.
 func TestAdminGivenTeamsAreAdminGrants(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
-		a, _ := newAccountsEnv(t, db, "acme", 10)
+		a, acc := newAccountsEnv(t, db, "acme", 10)
 		team := a.must(a.do(a.as(), "POST", "/teams", map[string]any{"name": "Tier 1"}), http.StatusCreated).str("id")
 		other := a.must(a.do(a.as(), "POST", "/teams", map[string]any{"name": "Tier 2"}), http.StatusCreated).str("id")
 
@@ -419,6 +421,19 @@ func TestAdminGivenTeamsAreAdminGrants(t *testing.T) {
 		// invitation's teams join rather than replace.
 		later := a.user("later@acme.example", map[string]any{"teams": []string{"Tier 2"}})
 		a.must(a.do(a.as(), "POST", "/users/"+later+"/invite", map[string]any{"teams": []string{"Tier 1"}}), http.StatusCreated)
+		// The invitee accepts: its teams stay the admin's grants.
+		accepted := false
+		for _, m := range outbox(t, acc) {
+			if m.To == "invited@acme.example" {
+				if _, err := acc.AcceptInvitation(ctx, m.Data.Token, provisioning.AcceptRequest{Password: "a long passphrase"}); err != nil {
+					t.Fatalf("accept: %v", err)
+				}
+				accepted = true
+			}
+		}
+		if u := a.must(a.do(a.as(), "GET", "/users/"+invited, nil), http.StatusOK); !accepted || u.str("status") != "active" {
+			t.Fatalf("invitation not accepted (mail found: %v): %s", accepted, u.raw)
+		}
 
 		for _, id := range []string{local, invited, later} {
 			u := a.must(a.do(a.as(), "GET", "/users/"+id, nil), http.StatusOK)

@@ -182,73 +182,6 @@ func checkNotSuppressed(ctx context.Context, r Reader, tenantID, field, email st
 		email, s.CreatedAt.UTC().Format("2006-01-02"), s.Reason)
 }
 
-// resolveAccess turns role and team names into IDs of the tenant. No role gives the
-// tenant's default role; every role must pass the admin engine's grant rule.
-func (a *Accounts) resolveAccess(ctx context.Context, tx Tx, actor Actor, t *Tenant, roles, teams []string) (roleIDs, roleNames, teamIDs, teamNames []string, err error) {
-	all, err := tx.ListRoles(ctx, t.ID)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	byName := map[string]Role{}
-	for _, r := range all {
-		byName[FoldKey(r.Name)] = r
-	}
-	if len(roles) == 0 && t.Policy.DefaultRole != "" {
-		roles = []string{t.Policy.DefaultRole}
-	}
-	seen := map[string]bool{}
-	var pw *power
-	for _, n := range roles {
-		r, ok := byName[FoldKey(n)]
-		if !ok {
-			return nil, nil, nil, nil, Invalid("roles", "no role named %q", n)
-		}
-		if seen[r.ID] {
-			continue
-		}
-		seen[r.ID] = true
-		if pw == nil {
-			p, err := a.grantPower(ctx, tx, actor, t.ID)
-			if err != nil {
-				return nil, nil, nil, nil, err
-			}
-			pw = &p
-		}
-		if err := pw.mayGrant(r); err != nil {
-			return nil, nil, nil, nil, err
-		}
-		roleIDs, roleNames = append(roleIDs, r.ID), append(roleNames, r.Name)
-	}
-	if len(teams) > 0 {
-		allTeams, err := tx.ListTeams(ctx, t.ID)
-		if err != nil {
-			return nil, nil, nil, nil, err
-		}
-		tByName := map[string]Team{}
-		for _, x := range allTeams {
-			tByName[FoldKey(x.Name)] = x
-		}
-		for _, n := range teams {
-			x, ok := tByName[FoldKey(n)]
-			if !ok {
-				return nil, nil, nil, nil, Invalid("teams", "no team named %q", n)
-			}
-			if !seen[x.ID] {
-				seen[x.ID] = true
-				teamIDs, teamNames = append(teamIDs, x.ID), append(teamNames, x.Name)
-			}
-		}
-	}
-	return roleIDs, roleNames, teamIDs, teamNames, nil
-}
-
-// grantPower is what actor may grant, by the admin engine's rule (power.mayGrant): only an
-// Admin grants Admin, and no one grants a permission they lack. Admin API tokens and the
-// CLI act as the tenant's administrator.
-func (a *Accounts) grantPower(ctx context.Context, tx Tx, actor Actor, tenantID string) (power, error) {
-	return a.power(ctx, tx, tenantID, actor)
-}
-
 // CreateInvitation invites someone by e-mail: the user is created with status invited
 // (seated when asked, with its roles and teams), the invitation stores the token's hash,
 // and the invitation mail is queued in the same transaction.
@@ -305,38 +238,14 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 				return &ConflictError{Field: "email", Value: email, Hint: hint}
 			}
 		}
-		if err := claimEmail(ctx, tx, tenantID, "email", email, ""); err != nil {
-			return err
-		}
-		roleIDs, roleNames, teamIDs, teamNames, err := a.resolveAccess(ctx, tx, actor, t, req.Roles, req.Teams)
-		if err != nil {
-			return err
-		}
-		now := a.now()
-		u := &User{ID: a.NewID(), TenantID: tenantID, UserName: email, DisplayName: display,
-			Name:   Name{GivenName: strings.TrimSpace(req.GivenName), FamilyName: strings.TrimSpace(req.FamilyName)},
-			Emails: []MultiValue{{Value: email, Type: "work", Primary: true}}, Status: StatusInvited, Source: SourceInvite,
-			Seat: req.Seat, Version: 1, CreatedAt: now, UpdatedAt: now}
-		if err := validateUser(u); err != nil {
-			return err
-		}
-		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
+		u := adminUser(email, "", req.GivenName, req.FamilyName, display)
+		u.Status, u.Source, u.Seat = StatusInvited, SourceInvite, req.Seat
+		if err := a.createUser(ctx, tx, actor, tenantID, u, creation{claim: email,
+			access: &adminAccess{tenant: t, roleRefs: req.Roles, teamRefs: req.Teams, defaultAlways: true}}); err != nil {
 			return seatField(err, "seat")
 		}
-		if err := tx.SetUserRoles(ctx, tenantID, u.ID, roleIDs); err != nil {
-			return err
-		}
-		if len(teamIDs) > 0 {
-			if err := tx.AddTeamMembers(ctx, tenantID, teamIDs, []string{u.ID}); err != nil {
-				return err
-			}
-		}
-		u.Roles, u.Teams = roleNames, teamNames
-		if err := a.audit(ctx, tx, actor, tenantID, "user.create", "user", u.ID, nil, u); err != nil {
-			return err
-		}
-		out, err = a.issueInvitationTx(ctx, tx, actor, t, &Invitation{UserID: u.ID, Email: email, DisplayName: display,
-			Roles: roleNames, Teams: teamNames, Seat: req.Seat, TokenHash: hash}, lifetime, tok)
+		out, err = a.issueInvitationTx(ctx, tx, actor, t, &Invitation{UserID: u.ID, Email: email, DisplayName: u.DisplayName,
+			Roles: u.Roles, Teams: u.Teams, Seat: req.Seat, TokenHash: hash}, lifetime, tok)
 		return err
 	})
 	if err != nil {
@@ -374,9 +283,13 @@ func (a *Accounts) inviteExistingTx(ctx context.Context, tx Tx, actor Actor, t *
 	if err != nil {
 		return nil, err
 	}
-	var roleIDs, roleNames, teamIDs, teamNames []string
+	// The roles asked for join the account's admin-granted ones (SetUserRoles replaces
+	// them), the teams are added.
+	var given []Role
+	var joined []Team
 	if len(roles) > 0 || len(teams) > 0 {
-		if roleIDs, roleNames, teamIDs, teamNames, err = a.resolveAccess(ctx, tx, actor, t, append(append([]string(nil), cur.Roles...), roles...), teams); err != nil {
+		access := &adminAccess{tenant: t, roleRefs: append(append([]string(nil), cur.Roles...), roles...), teamRefs: teams, defaultAlways: true}
+		if given, joined, err = a.adminGrants(ctx, tx, actor, access, "", seat); err != nil {
 			return nil, err
 		}
 	}
@@ -396,23 +309,24 @@ func (a *Accounts) inviteExistingTx(ctx context.Context, tx Tx, actor Actor, t *
 		return nil, seatField(err, "seat")
 	}
 	if len(roles) > 0 {
-		if err := tx.SetUserRoles(ctx, t.ID, u.ID, roleIDs); err != nil {
+		if err := tx.SetUserRoles(ctx, t.ID, u.ID, roleIDs(given)); err != nil {
 			return nil, err
 		}
-		u.Roles = roleNames
+		u.Roles = roleNames(given)
 	} else {
 		u.Roles = cur.Roles
 	}
-	if len(teamIDs) > 0 {
-		if err := tx.AddTeamMembers(ctx, t.ID, teamIDs, []string{u.ID}); err != nil {
+	if len(joined) > 0 {
+		if err := tx.AddTeamMembers(ctx, t.ID, teamIDs(joined), []string{u.ID}); err != nil {
 			return nil, err
 		}
 	}
 	if err := a.audit(ctx, tx, actor, t.ID, "user.update", "user", u.ID, &before, u); err != nil {
 		return nil, err
 	}
-	if len(teamNames) == 0 {
-		teamNames = cur.Teams
+	teamList := teamNames(joined)
+	if len(teamList) == 0 {
+		teamList = cur.Teams
 	}
 	email := u.PrimaryEmail()
 	if email == "" {
@@ -422,7 +336,7 @@ func (a *Accounts) inviteExistingTx(ctx context.Context, tx Tx, actor Actor, t *
 		return nil, err
 	}
 	return a.issueInvitationTx(ctx, tx, actor, t, &Invitation{UserID: u.ID, Email: email, DisplayName: u.DisplayName,
-		Roles: u.Roles, Teams: teamNames, Seat: u.Seat, TokenHash: hash}, lifetime, tok)
+		Roles: u.Roles, Teams: teamList, Seat: u.Seat, TokenHash: hash}, lifetime, tok)
 }
 
 // issueInvitationTx completes inv (user, address, access and token hash set by the

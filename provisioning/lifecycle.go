@@ -85,6 +85,22 @@ func (e *Engine) CreateAdminUser(ctx context.Context, actor Actor, tenantID stri
 	return e.Store.GetUser(ctx, tenantID, out.ID)
 }
 
+// adminUser is a new user as an admin describes it (admin API, console, CSV, local users,
+// invitations): the address is its work e-mail and, unless one is given, its userName;
+// text is trimmed and the display name defaults to "given family".
+func adminUser(email, userName, given, family, display string) *User {
+	u := &User{UserName: strings.TrimSpace(userName), Emails: []MultiValue{{Value: email, Type: "work", Primary: true}},
+		Name:        Name{GivenName: strings.TrimSpace(given), FamilyName: strings.TrimSpace(family)},
+		DisplayName: strings.TrimSpace(display)}
+	if u.UserName == "" {
+		u.UserName = email
+	}
+	if u.DisplayName == "" {
+		u.DisplayName = strings.TrimSpace(u.Name.GivenName + " " + u.Name.FamilyName)
+	}
+	return u
+}
+
 // createUserTx creates one user; prefix qualifies field names ("rows[3].") for bulk use.
 func (e *Engine) createUserTx(ctx context.Context, tx Tx, actor Actor, pw power, rs roleSet, tenantID string, in NewUser, src Source, prefix string) (*User, error) {
 	t, err := tx.GetTenant(ctx, tenantID)
@@ -95,87 +111,22 @@ func (e *Engine) createUserTx(ctx context.Context, tx Tx, actor Actor, pw power,
 	if err != nil {
 		return nil, err
 	}
-	if err := claimEmail(ctx, tx, tenantID, prefix+"email", email, ""); err != nil {
-		return nil, err
-	}
 	lang, err := CheckLanguage(prefix+"preferredLanguage", in.PreferredLanguage)
 	if err != nil {
 		return nil, err
 	}
-	u := &User{UserName: strings.TrimSpace(in.UserName), Emails: []MultiValue{{Value: email, Type: "work", Primary: true}},
-		Name:        Name{GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName)},
-		DisplayName: strings.TrimSpace(in.DisplayName), ExternalID: strings.TrimSpace(in.ExternalID),
-		PreferredLanguage: lang, BusinessUnit: strings.TrimSpace(in.BusinessUnit),
-		Status: StatusActive, Source: src, Seat: in.Seat}
-	if u.UserName == "" {
-		u.UserName = email
-	}
-	if u.DisplayName == "" {
-		u.DisplayName = strings.TrimSpace(u.Name.GivenName + " " + u.Name.FamilyName)
-	}
+	u := adminUser(email, in.UserName, in.GivenName, in.FamilyName, in.DisplayName)
+	u.ExternalID, u.PreferredLanguage, u.BusinessUnit = strings.TrimSpace(in.ExternalID), lang, strings.TrimSpace(in.BusinessUnit)
+	u.Status, u.Source, u.Seat = StatusActive, src, in.Seat
 	setPhone(u, "work", in.WorkPhone)
 	setPhone(u, "mobile", in.MobilePhone)
-	roles, err := rs.resolve(prefix+"roles", in.Roles)
-	if err != nil {
-		return nil, err
-	}
-	// Without roles a seated user gets the default role; a tenant without one seats users
-	// with no access ("all access settings disabled by default", seed 000).
-	if in.Seat && len(roles) == 0 && t.Policy.DefaultRole != "" {
-		def, ok := rs.byName[FoldKey(t.Policy.DefaultRole)]
-		if !ok {
-			return nil, Invalid(prefix+"roles", "the organisation's default role %q no longer exists; give roles or fix the default role", t.Policy.DefaultRole)
-		}
-		roles = []Role{def}
-	}
-	for _, r := range roles {
-		if err := pw.mayGrant(r); err != nil {
-			return nil, err
-		}
-	}
-	teams, err := resolveTeams(ctx, tx, tenantID, prefix+"teams", in.Teams)
-	if err != nil {
-		return nil, err
-	}
-	now := e.now()
-	u.ID, u.TenantID, u.Version, u.CreatedAt, u.UpdatedAt = e.NewID(), tenantID, 1, now, now
-	if err := validateUser(u); err != nil {
-		if ve, ok := err.(*ValidationError); ok {
-			ve.Field = prefix + ve.Field
-		}
-		return nil, err
-	}
-	if err := tx.CreateUser(ctx, tenantID, u); err != nil {
-		if ce, ok := err.(*ConflictError); ok {
-			// A userName that is the e-mail means the same to the admin.
-			if FoldKey(u.UserName) == FoldKey(email) {
-				ce.Field, ce.Value = "email", email
-			}
-			ce.Field = prefix + ce.Field
-		}
-		return nil, err
-	}
-	if len(roles) > 0 {
-		if err := tx.GrantRoles(ctx, tenantID, []string{u.ID}, roleIDs(roles)); err != nil {
-			return nil, err
-		}
-	}
-	if len(teams) > 0 {
-		if err := tx.AddTeamMembers(ctx, tenantID, teamIDs(teams), []string{u.ID}); err != nil {
-			return nil, err
-		}
-	}
-	for _, r := range roles {
-		u.Roles = append(u.Roles, r.Name)
-	}
-	for _, x := range teams {
-		u.Teams = append(u.Teams, x.Name)
-	}
 	action := "user.create"
 	if src == SourceCSV {
 		action = "user.import"
 	}
-	return u, e.audit(ctx, tx, actor, tenantID, action, "user", u.ID, nil, u)
+	err = e.createUser(ctx, tx, actor, tenantID, u, creation{field: prefix, claim: email, action: action,
+		access: &adminAccess{tenant: t, roles: rs, power: &pw, roleRefs: in.Roles, teamRefs: in.Teams}})
+	return u, err
 }
 
 // EditUser changes a user's profile. E-mail, names and password of a user managed by an

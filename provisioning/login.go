@@ -139,226 +139,34 @@ func (e *Engine) Login(ctx context.Context, req LoginRequest) (*LoginResult, err
 }
 
 // login runs one attempt in one transaction. It returns a refusal (with the transaction
-// committed, login event included) or a result.
+// committed, login event included) or a result. The attempt is a sequence of named steps
+// over one loginRun: findUser, admit, syncProfile, applyGrants, openSession; the user is
+// read once (by findUser) and passed along.
 func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) (*LoginResult, *LoginRefusedError, error) {
 	var (
 		res     *LoginResult
 		refusal *LoginRefusedError
 	)
-	c := req.Claims
-	actor := Actor{Kind: ActorSSO, ID: req.ConnectionID, Name: c.Subject, IP: req.IP}
-	body := func(tx Tx) error {
-		refusal, res = nil, nil
-		now := e.now()
-		ev := &LoginEvent{TenantID: req.TenantID, ConnectionID: req.ConnectionID, Method: req.Method,
-			Subject: c.Subject, IP: req.IP, UserAgent: req.UserAgent, At: now}
-		finish := func(u *User, r *LoginRefusedError) error {
-			if u != nil {
-				ev.UserID = u.ID
-			}
-			if r != nil {
-				refusal = r
-				ev.Result, ev.Reason = "refused", string(r.Reason)
-			} else {
-				ev.Result = "success"
-			}
-			return e.appendLogin(ctx, tx, ev)
-		}
-
-		tenant, err := tx.GetTenant(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		conn, err := tx.GetConnection(ctx, req.TenantID, req.ConnectionID)
-		if err != nil {
-			return err
-		}
-		// A test sign-in may run through a connection not yet activated (the set-up
-		// wizard's): it changes nothing.
-		if conn.Disabled && !req.DryRun {
-			return finish(nil, refuse(RefuseConnection, "This sign-in connection is disabled."))
-		}
-		if c.Subject == "" {
-			return finish(nil, refuse(RefuseBadClaims, "Your identity provider did not send a user identifier."))
-		}
-		emailKey := FoldKey(c.Email)
-		verified := c.EmailVerified && emailKey != "" && conn.Serves(c.Email)
-
-		var u *User
-		created, linked := false, false
-		link, err := tx.GetIdentity(ctx, req.TenantID, conn.ID, c.Subject)
-		switch {
-		case err == nil:
-			if u, err = tx.GetUser(ctx, req.TenantID, link.UserID); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
-			if err != nil {
-				u = nil
-			}
-		case errors.Is(err, ErrNotFound):
-		default:
-			return err
-		}
-
-		if u == nil {
-			for _, key := range []string{emailKey, FoldKey(c.Subject)} {
-				if key == "" {
-					continue
-				}
-				dead, err := tx.IsTombstoned(ctx, req.TenantID, key)
-				if err != nil {
-					return err
-				}
-				if dead {
-					return finish(nil, refuse(RefuseDeleted, "Your account was removed by your organisation's directory. Ask your administrator to restore it."))
-				}
-			}
-			if verified {
-				found, err := tx.FindUsersByEmail(ctx, req.TenantID, emailKey)
-				if err != nil {
-					return err
-				}
-				if len(found) > 1 {
-					return finish(nil, refuse(RefuseAmbiguous, "Several accounts use the address %s. Ask your administrator to resolve this.", c.Email))
-				}
-				if len(found) == 1 {
-					u = &found[0]
-				}
-			}
-			switch conn.Mode {
-			case ModeJIT:
-				if u == nil {
-					if emailKey == "" {
-						return finish(nil, refuse(RefuseBadClaims, "Your identity provider did not send an e-mail address."))
-					}
-					// A connection creates accounts only for the domains it serves: an IdP
-					// may assert any address, and an account it created for another
-					// domain would be linked by e-mail to the real owner's later sign-in
-					// through the right connection, leaving this IdP a way in.
-					if !conn.Serves(c.Email) {
-						return finish(nil, refuse(RefuseDomainNotServed,
-							"This sign-in connection does not serve the address %s, so it cannot create an account for it. Sign in through your own organisation's identity provider.", c.Email))
-					}
-					if msg := domainRefusal(tenant, c.Email); msg != "" {
-						return finish(nil, refuse(RefuseDomain, "%s", msg))
-					}
-					// The JIT user is created with the e-mail as userName. One the IdP
-					// did not verify is never used to match an existing account: a clash
-					// is a conflict, not a link.
-					if !verified {
-						if _, err := tx.GetUserByUserName(ctx, req.TenantID, c.Email); err == nil {
-							return finish(nil, refuse(RefuseUnknownUser, "An account for %s exists but this connection may not sign it in.", c.Email))
-						} else if !errors.Is(err, ErrNotFound) {
-							return err
-						}
-					}
-					nu := &User{UserName: c.Email, Status: StatusActive, Source: SourceJIT, ManagedByIdP: true,
-						Emails: []MultiValue{{Value: c.Email, Type: "work", Primary: true}}}
-					syncNames(nu, c)
-					nu.ID, nu.TenantID, nu.Version, nu.CreatedAt, nu.UpdatedAt = e.NewID(), req.TenantID, 1, now, now
-					if err := validateUser(nu); err != nil {
-						return err
-					}
-					if err := tx.CreateUser(ctx, req.TenantID, nu); err != nil {
-						return err
-					}
-					if err := e.audit(ctx, tx, actor, req.TenantID, "user.create", "user", nu.ID, nil, nu); err != nil {
-						return err
-					}
-					u, created = nu, true
-				}
-			case ModePreProvisioned:
-				if u == nil {
-					return finish(nil, refuse(RefuseUnknownUser, "There is no account for %s in %s. Ask your administrator to invite you.", displayOr(c.Email, c.Subject), tenant.Name))
-				}
-			case ModeDirectory:
-				if u == nil {
-					return finish(nil, refuse(RefuseNotInDirectory, "Your account has not been provisioned by your organisation's directory yet."))
-				}
-			}
-			id := &Identity{TenantID: req.TenantID, ConnectionID: conn.ID, Subject: c.Subject, UserID: u.ID, CreatedAt: now}
-			if err := tx.LinkIdentity(ctx, id); err != nil {
-				return err
-			}
-			if err := e.audit(ctx, tx, actor, req.TenantID, "identity.link", "user", u.ID, nil, id); err != nil {
-				return err
-			}
-			linked = true
-		}
-
-		if conn.Mode == ModeDirectory && u.Source != SourceSCIM {
-			return finish(u, refuse(RefuseNotInDirectory, "Only accounts provisioned by your organisation's directory may sign in here."))
-		}
-		if u.Status == StatusDeactivated {
-			return finish(u, refuse(RefuseDeactivated, "Your account is deactivated. Ask your administrator to reactivate it."))
-		}
-
-		grants := conn.Mapping.Evaluate(c.Groups)
-		takeSeat := !u.Seat && grants.Seat && mayTakeSeat && tenant.SeatsFree() > 0
-		update := takeSeat || u.Status == StatusInvited || (u.ManagedByIdP && u.Source == SourceJIT && namesDiffer(u, c))
-		if update {
-			before := *u
-			nu, err := tx.UpdateUser(ctx, req.TenantID, u.ID, func(x *User) error {
-				if takeSeat {
-					x.Seat = true
-				}
-				if x.Status == StatusInvited {
-					x.Status = StatusActive
-				}
-				if x.ManagedByIdP && x.Source == SourceJIT {
-					syncNames(x, c)
-				}
-				x.UpdatedAt = now
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			if err := e.audit(ctx, tx, actor, req.TenantID, "user.update", "user", u.ID, &before, nu); err != nil {
-				return err
-			}
-			if before.Status == StatusInvited {
-				// The invitation is accepted by this first sign-in, not by the click on
-				// its link (see Accounts.AcceptInvitation).
-				if err := tx.AcceptUserInvitations(ctx, req.TenantID, u.ID, now); err != nil {
-					return err
-				}
-			}
-			u = nu
-		}
-
-		if err := e.applyGrants(ctx, tx, actor, tenant, conn, u, grants); err != nil {
-			return err
-		}
-		if u, err = tx.GetUser(ctx, req.TenantID, u.ID); err != nil {
-			return err
-		}
-		if !u.Seat {
-			if grants.Seat {
-				return finish(u, refuse(RefuseTenantFull, "%s has no seat left for you. Ask your administrator for a licence.", tenant.Name))
-			}
-			return finish(u, refuse(RefuseNoSeat, "Your account has no seat in %s yet. Ask your administrator to assign one.", tenant.Name))
-		}
-
-		if err := tx.TouchLastLogin(ctx, req.TenantID, u.ID, now); err != nil {
-			return err
-		}
-		if err := tx.TouchIdentity(ctx, req.TenantID, conn.ID, c.Subject, now); err != nil {
-			return err
-		}
-		secret, sess, err := e.newSession(u, conn, req, now)
-		if err != nil {
-			return err
-		}
-		if err := tx.CreateSession(ctx, sess); err != nil {
-			return err
-		}
-		u.LastLoginAt = &now
-		res = &LoginResult{User: u, Session: sess, SessionSecret: secret, Created: created, Linked: linked}
-		return finish(u, nil)
-	}
 	err := e.Store.InTx(ctx, func(tx Tx) error {
-		if err := body(tx); err != nil {
+		res, refusal = nil, nil
+		r := &loginRun{e: e, tx: tx, req: req, c: req.Claims, now: e.now(), mayTakeSeat: mayTakeSeat,
+			actor: Actor{Kind: ActorSSO, ID: req.ConnectionID, Name: req.Claims.Subject, IP: req.IP}}
+		u, refused, err := r.steps(ctx)
+		if err != nil {
+			return err
+		}
+		// Every attempt that reaches a decision writes its login event, refusals included.
+		ev := &LoginEvent{TenantID: req.TenantID, ConnectionID: req.ConnectionID, Method: req.Method,
+			Subject: r.c.Subject, IP: req.IP, UserAgent: req.UserAgent, At: r.now, Result: "success"}
+		if u != nil {
+			ev.UserID = u.ID
+		}
+		if refused != nil {
+			refusal, ev.Result, ev.Reason = refused, "refused", string(refused.Reason)
+		} else {
+			res = r.result
+		}
+		if err := e.appendLogin(ctx, tx, ev); err != nil {
 			return err
 		}
 		if req.DryRun {
@@ -373,84 +181,353 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 	return res, refusal, nil
 }
 
-// applyGrants makes the roles and teams held from this connection equal to what the
-// mapping grants now. A seated user left without any role gets the tenant's default role
-// (from this connection, so it goes when a rule grants a real one).
-func (e *Engine) applyGrants(ctx context.Context, tx Tx, actor Actor, tenant *Tenant, conn *Connection, u *User, g Grants) error {
-	roles, err := tx.ListRoles(ctx, tenant.ID)
-	if err != nil {
-		return err
+// loginRun is what the steps of one sign-in attempt share, inside its transaction.
+type loginRun struct {
+	e           *Engine
+	tx          Tx
+	req         LoginRequest
+	c           Claims
+	actor       Actor
+	now         time.Time
+	mayTakeSeat bool
+
+	tenant *Tenant
+	conn   *Connection
+	// emailKey is the folded address claimed; verified says whether it may link an
+	// account (verified by the IdP and in one of the connection's domains).
+	emailKey string
+	verified bool
+	// linked is true when this attempt links the identity to the user; created when it
+	// created the user (JIT).
+	created, linked bool
+	grants          Grants
+	result          *LoginResult
+}
+
+// steps runs the named steps in order. It returns the user concerned (nil when none is
+// known) and a refusal, or an error that rolls everything back.
+func (r *loginRun) steps(ctx context.Context) (*User, *LoginRefusedError, error) {
+	var err error
+	if r.tenant, err = r.tx.GetTenant(ctx, r.req.TenantID); err != nil {
+		return nil, nil, err
 	}
-	byName := map[string]string{}
-	for _, r := range roles {
-		byName[FoldKey(r.Name)] = r.ID
+	if r.conn, err = r.tx.GetConnection(ctx, r.req.TenantID, r.req.ConnectionID); err != nil {
+		return nil, nil, err
 	}
-	var roleIDs []string
-	for _, name := range g.Roles {
-		id, ok := byName[FoldKey(name)]
-		if !ok {
-			e.Log.WarnContext(ctx, "group rule names an unknown role", "tenant", tenant.ID, "connection", conn.ID, "role", name)
+	// A test sign-in may run through a connection not yet activated (the set-up
+	// wizard's): it changes nothing.
+	if r.conn.Disabled && !r.req.DryRun {
+		return nil, refuse(RefuseConnection, "This sign-in connection is disabled."), nil
+	}
+	if r.c.Subject == "" {
+		return nil, refuse(RefuseBadClaims, "Your identity provider did not send a user identifier."), nil
+	}
+	r.emailKey = FoldKey(r.c.Email)
+	r.verified = r.c.EmailVerified && r.emailKey != "" && r.conn.Serves(r.c.Email)
+
+	u, known, refused, err := r.findUser(ctx)
+	if err != nil || refused != nil {
+		return nil, refused, err
+	}
+	if u, refused, err = r.admit(ctx, u, known); err != nil || refused != nil {
+		return u, refused, err
+	}
+	if u, err = r.syncProfile(ctx, u); err != nil {
+		return nil, nil, err
+	}
+	if err = r.applyGrants(ctx, u); err != nil {
+		return nil, nil, err
+	}
+	refused, err = r.openSession(ctx, u)
+	return u, refused, err
+}
+
+// findUser finds the user the identity signs in as: the one its link names, else — for an
+// identity not linked yet — the one account holding the verified address. A user deleted
+// by the directory (tombstone) is refused, so is an address several accounts use. known
+// says whether the identity was linked already; u is nil when no account matches.
+func (r *loginRun) findUser(ctx context.Context) (u *User, known bool, refused *LoginRefusedError, err error) {
+	link, err := r.tx.GetIdentity(ctx, r.req.TenantID, r.conn.ID, r.c.Subject)
+	switch {
+	case err == nil:
+		u, err = r.tx.GetUser(ctx, r.req.TenantID, link.UserID)
+		if err == nil {
+			return u, true, nil, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, false, nil, err
+		}
+	case errors.Is(err, ErrNotFound):
+	default:
+		return nil, false, nil, err
+	}
+	for _, key := range []string{r.emailKey, FoldKey(r.c.Subject)} {
+		if key == "" {
 			continue
 		}
-		roleIDs = append(roleIDs, id)
+		dead, err := r.tx.IsTombstoned(ctx, r.req.TenantID, key)
+		if err != nil {
+			return nil, false, nil, err
+		}
+		if dead {
+			return nil, false, refuse(RefuseDeleted, "Your account was removed by your organisation's directory. Ask your administrator to restore it."), nil
+		}
 	}
-	source := conn.IdentitySource()
-	if err := tx.SetSourcedRoles(ctx, tenant.ID, u.ID, source, roleIDs); err != nil {
-		return err
+	if r.verified {
+		found, err := r.tx.FindUsersByEmail(ctx, r.req.TenantID, r.emailKey)
+		if err != nil {
+			return nil, false, nil, err
+		}
+		if len(found) > 1 {
+			return nil, false, refuse(RefuseAmbiguous, "Several accounts use the address %s. Ask your administrator to resolve this.", r.c.Email), nil
+		}
+		if len(found) == 1 {
+			return &found[0], false, nil, nil
+		}
 	}
-	after, err := tx.GetUser(ctx, tenant.ID, u.ID)
+	return nil, false, nil, nil
+}
+
+// admit applies the connection's mode and the tenant's rules. An identity not linked yet
+// gets its user by the mode — jit creates one for an address in the connection's domains
+// that the tenant's domain policy accepts, pre_provisioned and directory need an existing
+// account — and is linked to it. Then a directory connection admits only users pushed
+// over SCIM, and a deactivated user is refused. It decides whether this sign-in takes a
+// seat (the mapping grants one, one is free, and no concurrent login took the last).
+func (r *loginRun) admit(ctx context.Context, u *User, known bool) (*User, *LoginRefusedError, error) {
+	c, conn, tenant := r.c, r.conn, r.tenant
+	if !known {
+		switch conn.Mode {
+		case ModeJIT:
+			if u == nil {
+				if r.emailKey == "" {
+					return nil, refuse(RefuseBadClaims, "Your identity provider did not send an e-mail address."), nil
+				}
+				// A connection creates accounts only for the domains it serves: an IdP
+				// may assert any address, and an account it created for another
+				// domain would be linked by e-mail to the real owner's later sign-in
+				// through the right connection, leaving this IdP a way in.
+				if !conn.Serves(c.Email) {
+					return nil, refuse(RefuseDomainNotServed,
+						"This sign-in connection does not serve the address %s, so it cannot create an account for it. Sign in through your own organisation's identity provider.", c.Email), nil
+				}
+				if msg := domainRefusal(tenant, c.Email); msg != "" {
+					return nil, refuse(RefuseDomain, "%s", msg), nil
+				}
+				// The JIT user is created with the e-mail as userName. One the IdP
+				// did not verify is never used to match an existing account: a clash
+				// is a conflict, not a link.
+				if !r.verified {
+					if _, err := r.tx.GetUserByUserName(ctx, r.req.TenantID, c.Email); err == nil {
+						return nil, refuse(RefuseUnknownUser, "An account for %s exists but this connection may not sign it in.", c.Email), nil
+					} else if !errors.Is(err, ErrNotFound) {
+						return nil, nil, err
+					}
+				}
+				nu := &User{UserName: c.Email, Status: StatusActive, Source: SourceJIT, ManagedByIdP: true,
+					Emails: []MultiValue{{Value: c.Email, Type: "work", Primary: true}}}
+				syncNames(nu, c)
+				if err := r.e.createUser(ctx, r.tx, r.actor, r.req.TenantID, nu, creation{}); err != nil {
+					return nil, nil, err
+				}
+				u, r.created = nu, true
+			}
+		case ModePreProvisioned:
+			if u == nil {
+				return nil, refuse(RefuseUnknownUser, "There is no account for %s in %s. Ask your administrator to invite you.", displayOr(c.Email, c.Subject), tenant.Name), nil
+			}
+		case ModeDirectory:
+			if u == nil {
+				return nil, refuse(RefuseNotInDirectory, "Your account has not been provisioned by your organisation's directory yet."), nil
+			}
+		}
+		id := &Identity{TenantID: r.req.TenantID, ConnectionID: conn.ID, Subject: c.Subject, UserID: u.ID, CreatedAt: r.now}
+		if err := r.tx.LinkIdentity(ctx, id); err != nil {
+			return nil, nil, err
+		}
+		if err := r.e.audit(ctx, r.tx, r.actor, r.req.TenantID, "identity.link", "user", u.ID, nil, id); err != nil {
+			return nil, nil, err
+		}
+		r.linked = true
+	}
+	if conn.Mode == ModeDirectory && u.Source != SourceSCIM {
+		return u, refuse(RefuseNotInDirectory, "Only accounts provisioned by your organisation's directory may sign in here."), nil
+	}
+	if u.Status == StatusDeactivated {
+		return u, refuse(RefuseDeactivated, "Your account is deactivated. Ask your administrator to reactivate it."), nil
+	}
+	r.grants = conn.Mapping.Evaluate(c.Groups)
+	return u, nil, nil
+}
+
+// syncProfile writes what this sign-in changes on the user: the seat the mapping grants
+// (when one is free), an invited user becomes active (its invitation accepted by this
+// first sign-in), and a JIT user's names follow the IdP. It returns the user as written,
+// its roles and teams carried over from u.
+func (r *loginRun) syncProfile(ctx context.Context, u *User) (*User, error) {
+	takeSeat := !u.Seat && r.grants.Seat && r.mayTakeSeat && r.tenant.SeatsFree() > 0
+	if !takeSeat && u.Status != StatusInvited && !(u.ManagedByIdP && u.Source == SourceJIT && namesDiffer(u, r.c)) {
+		return u, nil
+	}
+	before := *u
+	nu, err := r.tx.UpdateUser(ctx, r.req.TenantID, u.ID, func(x *User) error {
+		if takeSeat {
+			x.Seat = true
+		}
+		if x.Status == StatusInvited {
+			x.Status = StatusActive
+		}
+		if x.ManagedByIdP && x.Source == SourceJIT {
+			syncNames(x, r.c)
+		}
+		x.UpdatedAt = r.now
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The row UpdateUser locks carries no roles or teams; they are unchanged.
+	nu.Roles, nu.Teams = u.Roles, u.Teams
+	if err := r.e.audit(ctx, r.tx, r.actor, r.req.TenantID, "user.update", "user", u.ID, &before, nu); err != nil {
+		return nil, err
+	}
+	if before.Status == StatusInvited {
+		// The invitation is accepted by this first sign-in, not by the click on
+		// its link (see Accounts.AcceptInvitation).
+		if err := r.tx.AcceptUserInvitations(ctx, r.req.TenantID, u.ID, r.now); err != nil {
+			return nil, err
+		}
+	}
+	return nu, nil
+}
+
+// applyGrants makes the roles and teams held from this connection (source
+// idp:<connection>) equal to what the mapping grants now, through the access module's
+// resolver and diff. A seated user left without any role gets the tenant's default role
+// (from this connection, so it goes when a rule grants a real one); teams the rules name
+// are created on first use; unknown roles are logged and skipped. u's Roles and Teams are
+// updated to what the user holds afterwards.
+func (r *loginRun) applyGrants(ctx context.Context, u *User) error {
+	e, tx, tenant, g := r.e, r.tx, r.tenant, r.grants
+	rs, err := loadRoles(ctx, tx, tenant.ID)
 	if err != nil {
 		return err
 	}
-	if after.Seat && len(after.Roles) == 0 && tenant.Policy.DefaultRole != "" {
-		if id, ok := byName[FoldKey(tenant.Policy.DefaultRole)]; ok {
-			roleIDs = append(roleIDs, id)
-			if err := tx.SetSourcedRoles(ctx, tenant.ID, u.ID, source, roleIDs); err != nil {
-				return err
-			}
+	var held []Grant
+	if !r.created {
+		if held, err = tx.UserGrants(ctx, tenant.ID, []string{u.ID}); err != nil {
+			return err
 		}
 	}
-
-	var teamIDs []string
+	source := r.conn.IdentitySource()
+	var roles []Role
+	for _, name := range g.Roles {
+		x, ok := rs.named(name)
+		if !ok {
+			e.Log.WarnContext(ctx, "group rule names an unknown role", "tenant", tenant.ID, "connection", r.conn.ID, "role", name)
+			continue
+		}
+		roles = append(roles, x)
+	}
+	otherRoles := slices.ContainsFunc(held, func(x Grant) bool { return x.Kind == "role" && x.Source != source })
+	if u.Seat && len(roles) == 0 && !otherRoles && tenant.Policy.DefaultRole != "" {
+		if def, ok := rs.named(tenant.Policy.DefaultRole); ok {
+			roles = append(roles, def)
+		}
+	}
+	var teams []Team
 	if len(g.Teams) > 0 {
-		teams, err := tx.ListTeams(ctx, tenant.ID)
+		ts, err := loadTeams(ctx, tx, tenant.ID)
 		if err != nil {
 			return err
 		}
-		tByName := map[string]string{}
-		for _, t := range teams {
-			tByName[FoldKey(t.Name)] = t.ID
-		}
 		for _, name := range g.Teams {
-			id, ok := tByName[FoldKey(name)]
+			x, ok := ts.named(name)
 			if !ok {
 				// Teams named by the connection's rules are created on first use.
-				t := &Team{ID: e.NewID(), TenantID: tenant.ID, Name: strings.TrimSpace(name), CreatedAt: e.now(), UpdatedAt: e.now()}
-				if err := tx.CreateTeam(ctx, tenant.ID, t); err != nil {
+				x = Team{ID: e.NewID(), TenantID: tenant.ID, Name: strings.TrimSpace(name), CreatedAt: e.now(), UpdatedAt: e.now()}
+				if err := tx.CreateTeam(ctx, tenant.ID, &x); err != nil {
 					return err
 				}
-				if err := e.audit(ctx, tx, actor, tenant.ID, "team.create", "team", t.ID, nil, t); err != nil {
+				if err := e.audit(ctx, tx, r.actor, tenant.ID, "team.create", "team", x.ID, nil, &x); err != nil {
 					return err
 				}
-				id = t.ID
-				tByName[FoldKey(name)] = id
+				ts.byName[FoldKey(name)], ts.byID[x.ID] = x, x
 			}
-			teamIDs = append(teamIDs, id)
+			teams = append(teams, x)
 		}
 	}
-	if err := tx.SetSourcedTeams(ctx, tenant.ID, u.ID, source, teamIDs); err != nil {
-		return err
+	roleIDs, teamIDs := roleIDs(roles), teamIDs(teams)
+	if give, take := diffGrants(heldGrants(held, "role", source), roleIDs); len(give)+len(take) > 0 {
+		if err := tx.SetSourcedRoles(ctx, tenant.ID, u.ID, source, roleIDs); err != nil {
+			return err
+		}
 	}
-	final, err := tx.GetUser(ctx, tenant.ID, u.ID)
-	if err != nil {
-		return err
+	if give, take := diffGrants(heldGrants(held, "team", source), teamIDs); len(give)+len(take) > 0 {
+		if err := tx.SetSourcedTeams(ctx, tenant.ID, u.ID, source, teamIDs); err != nil {
+			return err
+		}
 	}
-	if !sameSet(u.Roles, final.Roles) || !sameSet(u.Teams, final.Teams) {
+	// What the user holds now: the other sources' grants and this connection's new ones
+	// (a grant held from two sources counts once), named as the store names them.
+	after := map[string]map[string]string{"role": {}, "team": {}}
+	for _, x := range held {
+		if x.Source != source {
+			after[x.Kind][x.ID] = x.Name
+		}
+	}
+	for _, x := range roles {
+		after["role"][x.ID] = x.Name
+	}
+	for _, x := range teams {
+		after["team"][x.ID] = x.Name
+	}
+	before := struct{ Roles, Teams []string }{u.Roles, u.Teams}
+	u.Roles, u.Teams = namesByKey(after["role"]), namesByKey(after["team"])
+	if !sameSet(before.Roles, u.Roles) || !sameSet(before.Teams, u.Teams) {
 		type access struct{ Roles, Teams []string }
-		return e.audit(ctx, tx, actor, tenant.ID, "user.access.idp", "user", u.ID,
-			access{u.Roles, u.Teams}, access{final.Roles, final.Teams})
+		return e.audit(ctx, tx, r.actor, tenant.ID, "user.access.idp", "user", u.ID,
+			access{before.Roles, before.Teams}, access{u.Roles, u.Teams})
 	}
 	return nil
+}
+
+// namesByKey lists the names of a grant map in the store's order (by folded name).
+func namesByKey(byID map[string]string) []string {
+	out := make([]string, 0, len(byID))
+	for _, n := range byID {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(FoldKey(a), FoldKey(b)) })
+	return out
+}
+
+// openSession refuses a user left without a seat (the tenant is full, or the mapping
+// grants none), and otherwise records the sign-in on the user and the identity and opens
+// a server-side session, whose secret goes back once in the result.
+func (r *loginRun) openSession(ctx context.Context, u *User) (*LoginRefusedError, error) {
+	if !u.Seat {
+		if r.grants.Seat {
+			return refuse(RefuseTenantFull, "%s has no seat left for you. Ask your administrator for a licence.", r.tenant.Name), nil
+		}
+		return refuse(RefuseNoSeat, "Your account has no seat in %s yet. Ask your administrator to assign one.", r.tenant.Name), nil
+	}
+	if err := r.tx.TouchLastLogin(ctx, r.req.TenantID, u.ID, r.now); err != nil {
+		return nil, err
+	}
+	if err := r.tx.TouchIdentity(ctx, r.req.TenantID, r.conn.ID, r.c.Subject, r.now); err != nil {
+		return nil, err
+	}
+	secret, sess, err := r.e.newSession(u, r.conn, r.req, r.now)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.tx.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	u.LastLoginAt = &r.now
+	r.result = &LoginResult{User: u, Session: sess, SessionSecret: secret, Created: r.created, Linked: r.linked}
+	return nil, nil
 }
 
 func (e *Engine) newSession(u *User, conn *Connection, req LoginRequest, now time.Time) (string, *Session, error) {

@@ -376,50 +376,28 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 				return Invalid("sendMail", "%s signs in with single sign-on only, so the credentials would not work: turn on allowPasswordLogin first", t.Name)
 			}
 		}
-		if err := claimEmail(ctx, tx, tenantID, "email", email, ""); err != nil {
-			return err
-		}
-		roleIDs, roleNames, teamIDs, teamNames, err := a.resolveAccess(ctx, tx, actor, t, req.Roles, req.Teams)
-		if err != nil {
-			return err
-		}
 		now := a.now()
-		u := &User{ID: a.NewID(), TenantID: tenantID, UserName: email, DisplayName: display,
-			Name:              Name{GivenName: strings.TrimSpace(req.GivenName), FamilyName: strings.TrimSpace(req.FamilyName)},
-			PreferredLanguage: lang, BusinessUnit: strings.TrimSpace(req.BusinessUnit),
-			Emails: []MultiValue{{Value: email, Type: "work", Primary: true}}, PhoneNumbers: req.PhoneNumbers,
-			Status: StatusActive, Source: SourceAdmin, Seat: req.Seat, PasswordHash: hash, Version: 1, CreatedAt: now, UpdatedAt: now}
-		if err := validateUser(u); err != nil {
-			return err
+		u := adminUser(email, "", req.GivenName, req.FamilyName, display)
+		u.PreferredLanguage, u.BusinessUnit, u.PhoneNumbers = lang, strings.TrimSpace(req.BusinessUnit), req.PhoneNumbers
+		u.Status, u.Source, u.Seat, u.PasswordHash = StatusActive, SourceAdmin, req.Seat, hash
+		// The audit event records the account's password settings beside the user.
+		record := func(u *User) (any, error) {
+			acc, err := tx.UpdateLocalAccount(ctx, tenantID, u.ID, func(acc *LocalAccount) error {
+				acc.MustChange, acc.PasswordRestricted, acc.PasswordChangedAt = req.ForceChange, req.Restricted, &now
+				return nil
+			})
+			return struct {
+				*User
+				Account *LocalAccount `json:"account"`
+			}{u, acc}, err
 		}
-		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
+		if err := a.createUser(ctx, tx, actor, tenantID, u, creation{claim: email, record: record,
+			access: &adminAccess{tenant: t, roleRefs: req.Roles, teamRefs: req.Teams, defaultAlways: true}}); err != nil {
 			return seatField(err, "seat")
-		}
-		if err := tx.SetUserRoles(ctx, tenantID, u.ID, roleIDs); err != nil {
-			return err
-		}
-		if len(teamIDs) > 0 {
-			if err := tx.AddTeamMembers(ctx, tenantID, teamIDs, []string{u.ID}); err != nil {
-				return err
-			}
-		}
-		u.Roles, u.Teams = roleNames, teamNames
-		acc, err := tx.UpdateLocalAccount(ctx, tenantID, u.ID, func(acc *LocalAccount) error {
-			acc.MustChange, acc.PasswordRestricted, acc.PasswordChangedAt = req.ForceChange, req.Restricted, &now
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := a.audit(ctx, tx, actor, tenantID, "user.create", "user", u.ID, nil, struct {
-			*User
-			Account *LocalAccount `json:"account"`
-		}{u, acc}); err != nil {
-			return err
 		}
 		if req.SendMail {
 			data := MailData{TenantName: t.Name, TenantSlug: t.Slug, Email: email, DisplayName: display, InvitedBy: actorLabel(actor),
-				Password: pw, MustChange: req.ForceChange, Roles: roleNames}
+				Password: pw, MustChange: req.ForceChange, Roles: u.Roles}
 			if err := a.enqueue(ctx, tx, tenantID, MailCredentials, u.ID, email, data); err != nil {
 				return err
 			}

@@ -188,10 +188,7 @@ func (e *Engine) UpdatePolicy(ctx context.Context, actor Actor, tenantID string,
 			if in.DefaultRole != nil {
 				name := strings.TrimSpace(*in.DefaultRole)
 				if name != "" {
-					r, ok := rs.byName[FoldKey(name)]
-					if !ok {
-						r, ok = rs.byID[name]
-					}
+					r, ok := rs.find(name)
 					if !ok {
 						return Invalid("defaultRole", "no role %q", name)
 					}

@@ -109,11 +109,11 @@ func (e *Engine) seatRolesTx(ctx context.Context, tx Tx, actor Actor, pw power, 
 			return err
 		}
 		// A tenant without a default role seats users with no access (seed 000).
-		if t.Policy.DefaultRole != "" {
-			def, ok := rs.byName[FoldKey(t.Policy.DefaultRole)]
-			if !ok {
-				return Invalid("roles", "the organisation's default role %q no longer exists; give roles or fix the default role", t.Policy.DefaultRole)
-			}
+		def, ok, err := defaultRole(rs, t, "roles")
+		if err != nil {
+			return err
+		}
+		if ok {
 			if err := pw.mayGrant(def); err != nil {
 				return err
 			}

@@ -380,7 +380,7 @@ func (a *Accounts) RemoveTOTP(ctx context.Context, actor Actor, tenantID, userID
 // the next sign-in.
 func (a *Accounts) ResetTwoFactor(ctx context.Context, actor Actor, tenantID, userID string) error {
 	return a.Store.InTx(ctx, func(tx Tx) error {
-		pw, err := a.grantPower(ctx, tx, actor, tenantID)
+		pw, err := a.power(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
 		}

@@ -41,6 +41,66 @@ func validateUser(u *User) error {
 // CreateUser creates a user. A user created with Seat true takes a seat or fails with a
 // *SeatLimitError. The caller sets Source and ManagedByIdP.
 func (e *Engine) CreateUser(ctx context.Context, actor Actor, tenantID string, u *User) (*User, error) {
+	if err := e.Store.InTx(ctx, func(tx Tx) error { return e.createUser(ctx, tx, actor, tenantID, u, creation{}) }); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// creation is what a creation path asks of createUser beyond the user's own fields. Each
+// path keeps its own policy (provisioning mode, domain rules, which fields it takes) and
+// says here only what differs.
+type creation struct {
+	// field prefixes the field names of refusals ("rows[3]." for a CSV row).
+	field string
+	// claim is the address the new user claims (claimEmail: the admin door, local users
+	// and invitations promise one account per address); "" claims none (SCIM and SSO
+	// store what the identity provider sends).
+	claim string
+	// access is what an admin gives the new user (source admin); nil gives nothing.
+	access *adminAccess
+	// action is the audit action, "user.create" when empty.
+	action string
+	// record returns what the audit event records, the user when nil. It runs in the
+	// transaction after the user and its grants are written.
+	record func(*User) (any, error)
+}
+
+// adminAccess is the roles and teams an admin gives a new user, by id or name.
+type adminAccess struct {
+	tenant *Tenant
+	// roles is the tenant's roles, loaded when empty (a CSV import loads them once).
+	roles roleSet
+	// power is the actor's, loaded when a role is granted and nil.
+	power         *power
+	roleRefs      []string
+	teamRefs      []string
+	defaultAlways bool
+}
+
+// createUser is the one step that creates a user, whichever door asks (SCIM, the admin
+// API and console, CSV, JIT sign-in, local accounts, invitations), in tx: it claims the
+// address when asked, resolves what an admin gives, sets the defaults (id, version, times,
+// status active, source admin; no seat while deactivated), validates the text, resolves
+// the manager, writes the user (taking its seat), grants its roles and teams with source
+// admin and records the audit event, from which the user.* events derive. u is completed
+// in place, its Roles and Teams set to the names granted.
+func (e *Engine) createUser(ctx context.Context, tx Tx, actor Actor, tenantID string, u *User, c creation) error {
+	if c.claim != "" {
+		if err := claimEmail(ctx, tx, tenantID, c.field+"email", c.claim, ""); err != nil {
+			return err
+		}
+	}
+	var (
+		roles []Role
+		teams []Team
+	)
+	if a := c.access; a != nil {
+		var err error
+		if roles, teams, err = e.adminGrants(ctx, tx, actor, a, c.field, u.Seat); err != nil {
+			return err
+		}
+	}
 	now := e.now()
 	u.ID, u.TenantID, u.Version, u.CreatedAt, u.UpdatedAt = e.NewID(), tenantID, 1, now, now
 	if u.Status == "" {
@@ -50,24 +110,53 @@ func (e *Engine) CreateUser(ctx context.Context, actor Actor, tenantID string, u
 		u.Source = SourceAdmin
 	}
 	if err := validateUser(u); err != nil {
-		return nil, err
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			ve.Field = c.field + ve.Field
+		}
+		return err
 	}
 	if u.Status == StatusDeactivated {
 		u.Seat = false
 	}
-	err := e.Store.InTx(ctx, func(tx Tx) error {
-		if err := resolveManager(ctx, tx, tenantID, &u.Enterprise); err != nil {
-			return err
-		}
-		if err := tx.CreateUser(ctx, tenantID, u); err != nil {
-			return err
-		}
-		return e.audit(ctx, tx, actor, tenantID, "user.create", "user", u.ID, nil, u)
-	})
-	if err != nil {
-		return nil, err
+	if err := resolveManager(ctx, tx, tenantID, &u.Enterprise); err != nil {
+		return err
 	}
-	return u, nil
+	if err := tx.CreateUser(ctx, tenantID, u); err != nil {
+		var ce *ConflictError
+		if c.claim != "" && errors.As(err, &ce) {
+			// A userName that is the claimed address means the same to the admin.
+			if FoldKey(u.UserName) == FoldKey(c.claim) {
+				ce.Field, ce.Value = "email", c.claim
+			}
+			ce.Field = c.field + ce.Field
+		}
+		return err
+	}
+	if len(roles) > 0 {
+		if err := tx.GrantRoles(ctx, tenantID, []string{u.ID}, roleIDs(roles)); err != nil {
+			return err
+		}
+		u.Roles = roleNames(roles)
+	}
+	if len(teams) > 0 {
+		if err := tx.AddTeamMembers(ctx, tenantID, teamIDs(teams), []string{u.ID}); err != nil {
+			return err
+		}
+		u.Teams = teamNames(teams)
+	}
+	action := c.action
+	if action == "" {
+		action = "user.create"
+	}
+	var rec any = u
+	if c.record != nil {
+		var err error
+		if rec, err = c.record(u); err != nil {
+			return err
+		}
+	}
+	return e.audit(ctx, tx, actor, tenantID, action, "user", u.ID, nil, rec)
 }
 
 // resolveManager turns the manager value a directory sent into the id of a user of the
