@@ -42,10 +42,11 @@ type Worker struct {
 	// Yield paces the worker while requests are changing data (events committed during
 	// its last batch): it pauses Yield times as long as that batch took, at least the
 	// coalescing pause and at most MaxPause, so it holds the database and the CPU for at
-	// most 1/(1+Yield) of the time and the requests keep the rest (default 9). On an idle
-	// server it does not pause. MaxPause (default 1 s) bounds the delay it adds, so
-	// deliveries go on during a long bulk sync: at least Batch per MaxPause plus the
-	// batch's own time.
+	// most 1/(1+Yield) of the time and the requests keep the rest (default 9: a tenth of
+	// its full rate). On an idle server it does not pause, so a backlog built up during
+	// a bulk sync drains at full rate once the sync ends. MaxPause (default 5 s) bounds
+	// the pause, so deliveries go on during a long sync: at least one batch per MaxPause
+	// plus the batch's own time.
 	Yield    float64
 	MaxPause time.Duration
 	// MaxResponse is how much of a response body is read (default 64 KiB); the rest is
@@ -79,7 +80,7 @@ func (w *Worker) defaults() {
 		w.Yield = 9
 	}
 	if w.MaxPause <= 0 {
-		w.MaxPause = time.Second
+		w.MaxPause = 5 * time.Second
 	}
 	if w.MaxResponse <= 0 {
 		w.MaxResponse = 64 << 10
@@ -101,10 +102,11 @@ func (w *Worker) defaults() {
 // well within a second.
 const coalesce = 150 * time.Millisecond
 
-// Run polls until ctx ends. The latency it gives: on an idle server an event goes out
-// within coalesce (150 ms) plus one batch's time; while requests commit changes the
-// worker yields (see Yield), so an event waits at most MaxPause plus the batches queued
-// before it, which go out at no less than Batch per MaxPause.
+// Run polls until ctx ends. The latency it gives: on an idle server (or one with a
+// change now and then) an event goes out within coalesce (150 ms) plus one batch's time,
+// the pauses being Yield times a small batch's time; while requests keep committing
+// changes the worker yields (see Yield), so an event waits for the deliveries queued
+// before it at a tenth of the full rate, a batch at least every MaxPause.
 func (w *Worker) Run(ctx context.Context) error {
 	w.defaults()
 	w.Log.InfoContext(ctx, "webhook worker started", "worker", w.ID)
