@@ -41,7 +41,7 @@ func runSCIM(ctx context.Context, args []string, out io.Writer) error {
 	deprovision := fs.Bool("delete", true, "finally delete every user the run created (DELETE /Users/{id}), as a directory's deprovisioning does")
 	hooks := fs.Int("webhooks", 0, "register this many webhook endpoints subscribed to every event, served by a local receiver that verifies signatures\n(needs --admin-token and a server started with --webhook-allow-private); they are deleted at the end")
 	adminToken := fs.String("admin-token", "", "admin API bearer token of the tenant, for --webhooks (or env SEATBRIDGE_LOAD_ADMIN_TOKEN)")
-	hookWait := fs.Duration("webhook-drain", time.Minute, "with --webhooks, how long to wait at the end for deliveries to arrive")
+	hookWait := fs.Duration("webhook-drain", 2*time.Minute, "with --webhooks, how long to wait at the end for deliveries to arrive")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

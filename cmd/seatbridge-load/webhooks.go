@@ -116,12 +116,14 @@ func (h *hookReceiver) register(ctx context.Context, adminBase, token string, n 
 	return ids, nil
 }
 
-// drain waits until the count of received deliveries stops growing for a second (or
-// max passes) and reports deliveries, bad signatures and the lag from event to receipt.
+// drain waits until the count of received deliveries stops growing for quiet (longer
+// than the server worker's longest pause, 5 s) or max passes, and reports deliveries, bad
+// signatures and the lag from event to receipt.
 func (h *hookReceiver) drain(ctx context.Context, max time.Duration) Result {
+	const quiet = 7 * time.Second
 	start := time.Now()
 	last, still := h.got.Load(), time.Now()
-	for time.Since(start) < max && ctx.Err() == nil && time.Since(still) < 2*time.Second {
+	for time.Since(start) < max && ctx.Err() == nil && time.Since(still) < quiet {
 		time.Sleep(200 * time.Millisecond)
 		if n := h.got.Load(); n != last {
 			last, still = n, time.Now()
