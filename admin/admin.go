@@ -215,11 +215,7 @@ func (a *API) authenticate(r *http.Request) (*provisioning.Principal, error) {
 		}
 		return a.accessTokenPrincipal(ctx, tok)
 	}
-	c, err := r.Cookie(SessionCookie)
-	if err != nil {
-		return nil, errUnauthenticated
-	}
-	id, secret, ok := strings.Cut(c.Value, ".")
+	id, secret, ok := httpx.ReadSession(r)
 	if !ok {
 		return nil, errUnauthenticated
 	}

@@ -269,12 +269,8 @@ var errSignIn = errors.New("sign-in required")
 // session resolves the session cookie to the signed-in user's access, checked on every
 // request. A session of another tenant does not open this one.
 func (h *Handler) session(r *http.Request, slug string) (*provisioning.Access, error) {
-	c, err := r.Cookie(httpx.SessionCookie)
-	if err != nil {
-		return nil, errSignIn
-	}
-	id, secret, ok := strings.Cut(c.Value, ".")
-	if !ok || id == "" || secret == "" || len(c.Value) > 512 {
+	id, secret, ok := httpx.ReadSession(r)
+	if !ok {
 		return nil, errSignIn
 	}
 	acc, err := h.eng.SessionAccess(r.Context(), id, secret)
@@ -327,11 +323,11 @@ func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request, slug string) 
 // csrfToken is derived from the session cookie, which scripts of other sites can neither
 // read (HttpOnly) nor send along with a form they make (SameSite and the origin check).
 func csrfToken(r *http.Request) string {
-	c, err := r.Cookie(httpx.SessionCookie)
-	if err != nil {
+	id, secret, ok := httpx.ReadSession(r)
+	if !ok {
 		return ""
 	}
-	sum := sha256.Sum256([]byte("seatbridge console form\x00" + c.Value))
+	sum := sha256.Sum256([]byte("seatbridge console form\x00" + id + "." + secret))
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -348,8 +344,7 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, rq *request) {
 		h.fail(w, r, rq, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: httpx.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: h.SecureCookies, SameSite: http.SameSiteLaxMode})
+	httpx.ClearSession(w, h.SecureCookies)
 	http.Redirect(w, r, rq.base+"/", http.StatusSeeOther)
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,10 +23,10 @@ import (
 
 	"github.com/seatbridge/seatbridge/console"
 	"github.com/seatbridge/seatbridge/internal/secretbox"
-	"github.com/seatbridge/seatbridge/invite"
 	smail "github.com/seatbridge/seatbridge/mail"
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/scim"
+	"github.com/seatbridge/seatbridge/sso"
 	ssooidc "github.com/seatbridge/seatbridge/sso/oidc"
 	ssaml "github.com/seatbridge/seatbridge/sso/saml"
 	"github.com/seatbridge/seatbridge/store"
@@ -75,7 +76,12 @@ func newEnv(t testing.TB, db *store.DB) *env {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	(&invite.Handler{Accounts: acc, Log: log}).Mount(mux)
+	door, err := sso.New(eng, db, box, log, sso.Config{BaseURL: &url.URL{Scheme: "http", Host: "127.0.0.1"}, CookieKey: box.Derive("sso-cookie")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	door.Accounts = acc
+	door.Mount(mux)
 	conns := wizardPreparer{ssaml.Preparer{Box: box}, ssooidc.Preparer{Box: box}}
 	wh := provisioning.NewWebhooks(eng, box)
 	(&console.Handler{Accounts: acc, Log: log, Connections: conns, Webhooks: wh}).Mount(mux)

@@ -90,7 +90,7 @@ func TestBrowserSetupWizard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc.Register(provisioning.ConnSAML, ssaml.New(svc, 0))
+		svc.Register(provisioning.ConnSAML, ssaml.New(svc.Box, 0))
 		mux := http.NewServeMux()
 		svc.Mount(mux)
 		(&console.Handler{Accounts: acc, Log: log, BaseURL: base.String(),

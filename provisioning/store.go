@@ -186,7 +186,7 @@ type Reader interface {
 type Tx interface {
 	Reader
 
-	// --- Tenants and tokens ---
+	// --- Tenants, tokens and seats ---
 
 	CreateTenant(ctx context.Context, t *Tenant) error
 	UpdateTenant(ctx context.Context, id string, fn func(*Tenant) error) (*Tenant, error)
@@ -197,8 +197,12 @@ type Tx interface {
 	CreateToken(ctx context.Context, t *APIToken) error
 	RevokeToken(ctx context.Context, tenantID, id string, at time.Time) error
 	TouchToken(ctx context.Context, id string, at time.Time) error
+	// SetSeats gives (seat true) or takes the seat of every listed user, whose seat flag
+	// must currently be the opposite. Giving takes len(ids) seats in one conditional update
+	// of the tenant's count or fails with *SeatLimitError; every user's version goes up.
+	SetSeats(ctx context.Context, tenantID string, ids []string, seat bool, at time.Time) error
 
-	// --- Users and seats ---
+	// --- Users ---
 
 	// CreateUser inserts u (ID, CreatedAt, UpdatedAt and Version set by the caller). A taken
 	// userName gives a *ConflictError; u.Seat true takes a seat or fails with
@@ -214,10 +218,6 @@ type Tx interface {
 	// LockUsers returns the users with these ids (without details), locked in id order;
 	// ids of no user of the tenant are left out.
 	LockUsers(ctx context.Context, tenantID string, ids []string) ([]User, error)
-	// SetSeats gives (seat true) or takes the seat of every listed user, whose seat flag
-	// must currently be the opposite. Giving takes len(ids) seats in one conditional update
-	// of the tenant's count or fails with *SeatLimitError; every user's version goes up.
-	SetSeats(ctx context.Context, tenantID string, ids []string, seat bool, at time.Time) error
 	// TouchLastLogin sets the user's last login time without bumping its version.
 	TouchLastLogin(ctx context.Context, tenantID, userID string, at time.Time) error
 

@@ -69,8 +69,8 @@ func newEnv(t testing.TB, db *store.DB, seats int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Register(provisioning.ConnSAML, ssaml.New(svc, 0))
-	svc.Register(provisioning.ConnOIDC, ssooidc.New(svc))
+	svc.Register(provisioning.ConnSAML, ssaml.New(svc.Box, 0))
+	svc.Register(provisioning.ConnOIDC, ssooidc.New(svc.Box))
 	prov := provider.New(svc)
 	mux := http.NewServeMux()
 	svc.Mount(mux)

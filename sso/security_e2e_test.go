@@ -229,7 +229,7 @@ func TestSAMLBindingCookieAttributes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			svc.Register(provisioning.ConnSAML, ssaml.New(svc, 0))
+			svc.Register(provisioning.ConnSAML, ssaml.New(svc.Box, 0))
 			mux := http.NewServeMux()
 			svc.Mount(mux)
 			rec := httptest.NewRecorder()

@@ -2,83 +2,14 @@ package store
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
+	"database/sql"
 	"fmt"
 	"strings"
 
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-type roleRow struct {
-	ID          string `db:"id"`
-	TenantID    string `db:"tenant_id"`
-	Name        string `db:"name"`
-	Description string `db:"description"`
-	BuiltIn     bool   `db:"built_in"`
-	Permissions string `db:"permissions"`
-	CreatedAt   int64  `db:"created_at"`
-}
-
-func (c *conn) CreateRole(ctx context.Context, tenantID string, r *provisioning.Role) error {
-	perms, err := json.Marshal(r.Permissions)
-	if err != nil {
-		return fmt.Errorf("role permissions: %w", err)
-	}
-	r.TenantID = tenantID
-	_, err = c.exec(ctx, `INSERT INTO roles (id, tenant_id, name, name_key, description, built_in, permissions, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, tenantID, r.Name, provisioning.FoldKey(r.Name), r.Description, r.BuiltIn, string(perms), micros(r.CreatedAt))
-	if errors.Is(err, errUnique) {
-		return &provisioning.ConflictError{Field: "name", Value: r.Name}
-	}
-	if err != nil {
-		return fmt.Errorf("create role: %w", err)
-	}
-	return nil
-}
-
-func (c *conn) ListRoles(ctx context.Context, tenantID string) ([]provisioning.Role, error) {
-	var rows []roleRow
-	if err := c.selectx(ctx, &rows, `SELECT id, tenant_id, name, description, built_in, permissions, created_at FROM roles
-		WHERE tenant_id = ? ORDER BY built_in DESC, name_key`, tenantID); err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	out := make([]provisioning.Role, len(rows))
-	for i, r := range rows {
-		out[i] = provisioning.Role{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Description: r.Description, BuiltIn: r.BuiltIn,
-			CreatedAt: fromMicros(r.CreatedAt)}
-		if err := json.Unmarshal([]byte(r.Permissions), &out[i].Permissions); err != nil {
-			return nil, fmt.Errorf("role %s permissions: %w", r.ID, err)
-		}
-	}
-	return out, nil
-}
-
-// SetUserRoles replaces the admin-granted roles of a user (roles granted by an IdP mapping
-// keep their own source and are left alone).
-func (c *conn) SetUserRoles(ctx context.Context, tenantID, userID string, roleIDs []string) error {
-	if _, err := c.exec(ctx, `DELETE FROM user_roles WHERE tenant_id = ? AND user_id = ? AND source = 'admin'`, tenantID, userID); err != nil {
-		return fmt.Errorf("clear roles: %w", err)
-	}
-	for _, id := range dedupe(roleIDs) {
-		res, err := c.exec(ctx, `INSERT INTO user_roles (tenant_id, user_id, role_id, source)
-			SELECT ?, ?, r.id, 'admin' FROM roles r WHERE r.tenant_id = ? AND r.id = ? ON CONFLICT (user_id, role_id) DO NOTHING`,
-			tenantID, userID, tenantID, id)
-		if err != nil {
-			return fmt.Errorf("grant role: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var exists int
-			if err := c.get(ctx, &exists, `SELECT COUNT(*) FROM roles WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
-				return fmt.Errorf("check role: %w", err)
-			}
-			if exists == 0 {
-				return provisioning.Invalid("roles", "no role with id %q", id)
-			}
-		}
-	}
-	return nil
-}
+// This file implements the store contract's audit and login events.
 
 func nullBytes(b []byte) any {
 	if b == nil {
@@ -112,13 +43,6 @@ type auditRow struct {
 	After      *string `db:"after_json"`
 	IP         string  `db:"ip"`
 	RequestID  string  `db:"request_id"`
-}
-
-func limitOr(n, def int) int {
-	if n <= 0 {
-		return def
-	}
-	return clampLimit(n)
 }
 
 // ListAudit returns events newest first.
@@ -207,4 +131,41 @@ func (c *conn) ListLogins(ctx context.Context, tenantID string, q provisioning.L
 		out[i].At = fromMicros(r.AtMicros)
 	}
 	return out, nil
+}
+
+func (c *conn) LoginSummary(ctx context.Context, tenantID, userID string) (*provisioning.LoginSummary, error) {
+	var agg struct {
+		Count    int           `db:"n"`
+		Failures int           `db:"failures"`
+		Last     sql.NullInt64 `db:"last_at"`
+	}
+	if err := c.get(ctx, &agg, `SELECT
+		COALESCE(SUM(CASE WHEN result = 'success' THEN 1 ELSE 0 END), 0) AS n,
+		COALESCE(SUM(CASE WHEN result <> 'success' THEN 1 ELSE 0 END), 0) AS failures,
+		MAX(CASE WHEN result = 'success' THEN at END) AS last_at
+		FROM login_events WHERE tenant_id = ? AND user_id = ?`, tenantID, userID); err != nil {
+		return nil, fmt.Errorf("login summary: %w", err)
+	}
+	s := &provisioning.LoginSummary{Count: agg.Count, Failures: agg.Failures, LastLoginAt: fromOptMicros(agg.Last),
+		IPs: []provisioning.LoginSeen{}, UserAgents: []provisioning.LoginSeen{}}
+	for _, col := range []struct {
+		name string
+		dst  *[]provisioning.LoginSeen
+	}{{"ip", &s.IPs}, {"user_agent", &s.UserAgents}} {
+		var rows []struct {
+			provisioning.LoginSeen
+			Last int64 `db:"last_at"`
+		}
+		// col.name is one of two constants above, never input.
+		if err := c.selectx(ctx, &rows, `SELECT `+col.name+` AS value, COUNT(*) AS n, MAX(at) AS last_at FROM login_events
+			WHERE tenant_id = ? AND user_id = ? AND `+col.name+` <> '' GROUP BY `+col.name+` ORDER BY last_at DESC LIMIT 20`,
+			tenantID, userID); err != nil {
+			return nil, fmt.Errorf("login summary %s: %w", col.name, err)
+		}
+		for _, r := range rows {
+			r.LoginSeen.LastSeen = fromMicros(r.Last)
+			*col.dst = append(*col.dst, r.LoginSeen)
+		}
+	}
+	return s, nil
 }

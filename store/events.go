@@ -13,8 +13,8 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-// This file implements the event log, webhook endpoints and deliveries, and the
-// back-channel logout outbox.
+// This file implements the store contract's events, webhooks and back-channel logouts:
+// the event log, webhook endpoints and deliveries, and the logout outbox.
 
 // AppendEvent buffers ev; flushEvents writes the buffer as the transaction's last step.
 // Taking the tenant's sequence numbers there, and not at the first event, keeps the

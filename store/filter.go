@@ -8,6 +8,9 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
+// This file is part of the users' query language (with list.go): SCIM filters compiled to
+// SQL for ListUsers, and for ListGroups (groups.go).
+
 // colKind says how a column compares.
 type colKind int
 

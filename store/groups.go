@@ -9,6 +9,8 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
+// This file implements the store contract's SCIM groups and their members.
+
 type groupRow struct {
 	ID          string `db:"id"`
 	TenantID    string `db:"tenant_id"`
@@ -79,10 +81,6 @@ func (c *conn) loadMembers(ctx context.Context, tenantID string, groups []*provi
 		g.Members = append(g.Members, provisioning.GroupMember{UserID: r.UserID, Display: r.Display})
 	}
 	return nil
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 func (c *conn) ListGroups(ctx context.Context, tenantID string, q provisioning.GroupQuery) (*provisioning.GroupPage, error) {
@@ -199,19 +197,6 @@ func (c *conn) ApplyGroupOps(ctx context.Context, tenantID, id string, ops []pro
 
 // memberChunk keeps statements under SQLite's and PostgreSQL's bound-parameter limits.
 const memberChunk = 500
-
-func dedupe(ids []string) []string {
-	seen := make(map[string]struct{}, len(ids))
-	out := ids[:0:0]
-	for _, id := range ids {
-		if _, ok := seen[id]; ok || id == "" {
-			continue
-		}
-		seen[id] = struct{}{}
-		out = append(out, id)
-	}
-	return out
-}
 
 // addMembers adds users that exist in the tenant; an id that is not a user of the tenant
 // fails the whole operation with a ValidationError naming it.

@@ -10,6 +10,9 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
+// This file is part of the users' query language (with filter.go): cursor and offset paging
+// and sorting of ListUsers, shared with ListGroups (groups.go).
+
 // MaxPageSize caps one page whatever the caller asks for.
 const MaxPageSize = 1000
 

@@ -9,7 +9,7 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-// This file implements the mail outbox and the suppression list.
+// This file implements the store contract's mail outbox and suppression list.
 
 type outboxRow struct {
 	ID            string        `db:"id"`

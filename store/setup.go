@@ -11,8 +11,8 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-// This file keeps set-up links and the provisioning log, on the pools (DB) and inside
-// transactions (conn).
+// This file implements the store contract's set-up links and provisioning log, on the
+// pools (DB) and inside transactions (conn).
 
 type setupLinkRow struct {
 	ID         string `db:"id"`

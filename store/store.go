@@ -659,3 +659,31 @@ func fromOptMicros(v sql.NullInt64) *time.Time {
 	t := fromMicros(v.Int64)
 	return &t
 }
+
+// writer returns a conn on the write pool for single statements outside InTx. On SQLite
+// it must not be used while a transaction of the same DB is open in the same goroutine.
+func (db *DB) writer() *conn { return &conn{ext: db.write, d: db.dialect} }
+
+func limitOr(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return clampLimit(n)
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func dedupe(ids []string) []string {
+	seen := make(map[string]struct{}, len(ids))
+	out := ids[:0:0]
+	for _, id := range ids {
+		if _, ok := seen[id]; ok || id == "" {
+			continue
+		}
+		seen[id] = struct{}{}
+		out = append(out, id)
+	}
+	return out
+}

@@ -18,6 +18,11 @@ func TestConformancePostgres(t *testing.T) {
 	storetest.Run(t, storetest.OpenPostgres)
 }
 
+// TestContract drives the store contract directly, noun by noun, on both databases.
+func TestContract(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) { storetest.Contract(t, db) })
+}
+
 // Both dialects must list the same migrations, so a schema change is never made for one only.
 func TestMigrationsMatch(t *testing.T) {
 	names := map[store.Dialect][]string{}

@@ -11,6 +11,9 @@ import (
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
+// This file implements the store contract's tenants, tokens and seats: tenants and their
+// policy, SCIM/API tokens, the tenant row lock and the seat counter (takeSeats, SetSeats).
+
 type tenantRow struct {
 	ID        string `db:"id"`
 	Slug      string `db:"slug"`
@@ -235,6 +238,51 @@ func (c *conn) RevokeToken(ctx context.Context, tenantID, id string, at time.Tim
 func (c *conn) TouchToken(ctx context.Context, id string, at time.Time) error {
 	if _, err := c.exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, micros(at), id); err != nil {
 		return fmt.Errorf("touch token: %w", err)
+	}
+	return nil
+}
+
+func (c *conn) LockTenant(ctx context.Context, tenantID string) error {
+	if c.d != Postgres || !c.inTx {
+		return nil
+	}
+	var id string
+	if err := c.get(ctx, &id, `SELECT id FROM tenants WHERE id = ? FOR UPDATE`, tenantID); err != nil {
+		return fmt.Errorf("lock tenant: %w", err)
+	}
+	return nil
+}
+
+// SetSeats moves the tenant's seat count by len(ids) in one conditional UPDATE (takeSeats)
+// before flipping the users' flags, so a shortage refuses the whole batch.
+func (c *conn) SetSeats(ctx context.Context, tenantID string, ids []string, seat bool, at time.Time) error {
+	ids = dedupe(ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	n := len(ids)
+	if !seat {
+		n = -n
+	}
+	if err := c.takeSeats(ctx, tenantID, n); err != nil {
+		return err
+	}
+	changed := 0
+	for start := 0; start < len(ids); start += memberChunk {
+		chunk := ids[start:min(start+memberChunk, len(ids))]
+		res, err := c.exec(ctx, `UPDATE users SET seat = ?, version = version + 1, updated_at = ?
+			WHERE tenant_id = ? AND seat = ? AND id IN (`+placeholders(len(chunk))+`)`,
+			idArgs([]any{seat, micros(at), tenantID, !seat}, chunk)...)
+		if err != nil {
+			return fmt.Errorf("set seats: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		changed += int(k)
+	}
+	if changed != len(ids) {
+		// The caller locked the users and passed only those whose flag differs: a mismatch
+		// means that contract was broken, and the count would drift.
+		return fmt.Errorf("set seats: %d of %d users changed", changed, len(ids))
 	}
 	return nil
 }

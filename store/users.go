@@ -6,11 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
 )
+
+// This file implements the store contract's users: create, read, update, delete, row
+// locks, e-mail lookup and directory tombstones. Listing users (SCIM filter, sort and
+// paging) is the users' query language and lives in list.go and filter.go.
 
 type userRow struct {
 	ID                string         `db:"id"`
@@ -590,9 +595,57 @@ func (c *conn) IsTombstoned(ctx context.Context, tenantID, userName string) (boo
 	return n > 0, nil
 }
 
-func (c *conn) EndUserSessions(ctx context.Context, tenantID, userID string, at time.Time) error {
-	if _, err := c.exec(ctx, `UPDATE sessions SET ended_at = ? WHERE tenant_id = ? AND user_id = ? AND ended_at IS NULL`, micros(at), tenantID, userID); err != nil {
-		return fmt.Errorf("end sessions: %w", err)
+func (c *conn) LockUsers(ctx context.Context, tenantID string, ids []string) ([]provisioning.User, error) {
+	// Sorted before chunking: each statement locks in id order, and so must the chunks
+	// (the documented lock order), or two large sets in opposite orders deadlock.
+	ids = dedupe(ids) // a new slice: sorting it leaves the caller's alone
+	slices.Sort(ids)
+	var out []provisioning.User
+	for start := 0; start < len(ids); start += memberChunk {
+		chunk := ids[start:min(start+memberChunk, len(ids))]
+		var rows []userRow
+		if err := c.selectx(ctx, &rows, `SELECT `+c.userCols()+` FROM users u WHERE u.tenant_id = ? AND u.id IN (`+
+			placeholders(len(chunk))+`) ORDER BY u.id`+c.forUpdate(), idArgs([]any{tenantID}, chunk)...); err != nil {
+			return nil, fmt.Errorf("lock users: %w", err)
+		}
+		for i := range rows {
+			u, err := rows[i].user()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, *u)
+		}
+	}
+	return out, nil
+}
+
+func (c *conn) TouchLastLogin(ctx context.Context, tenantID, userID string, at time.Time) error {
+	if _, err := c.exec(ctx, `UPDATE users SET last_login_at = ? WHERE tenant_id = ? AND id = ?`, micros(at), tenantID, userID); err != nil {
+		return fmt.Errorf("touch last login: %w", err)
 	}
 	return nil
+}
+
+func (c *conn) FindUsersByEmail(ctx context.Context, tenantID, emailKey string) ([]provisioning.User, error) {
+	emailKey = provisioning.FoldKey(emailKey)
+	if !strings.Contains(emailKey, "@") {
+		// SCIM stores e-mail values without "@" as the directory sends them; such a value
+		// is no address, so it never links a sign-in nor counts as an address in use.
+		return nil, nil
+	}
+	var ids []string
+	if err := c.selectx(ctx, &ids, `SELECT u.id FROM users u WHERE u.tenant_id = ? AND (u.email_key = ? OR u.user_name_key = ?
+		OR u.id IN (SELECT v.user_id FROM user_values v WHERE v.tenant_id = ? AND v.attr = 'emails' AND v.value_key = ?))
+		ORDER BY u.id`, tenantID, emailKey, emailKey, tenantID, emailKey); err != nil {
+		return nil, fmt.Errorf("find users by e-mail: %w", err)
+	}
+	out := make([]provisioning.User, 0, len(ids))
+	for _, id := range ids {
+		u, err := c.GetUser(ctx, tenantID, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *u)
+	}
+	return out, nil
 }

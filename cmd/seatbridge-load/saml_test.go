@@ -47,7 +47,7 @@ func startSAMLServer(t *testing.T) *samlServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Register(provisioning.ConnSAML, ssaml.New(svc, time.Minute))
+	svc.Register(provisioning.ConnSAML, ssaml.New(svc.Box, time.Minute))
 	mux := http.NewServeMux()
 	svc.Mount(mux)
 	provider.New(svc).Mount(mux)

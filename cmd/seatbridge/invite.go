@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"strings"
 	"time"
 
-	"github.com/seatbridge/seatbridge/invite"
 	"github.com/seatbridge/seatbridge/mail"
 	"github.com/seatbridge/seatbridge/provisioning"
 )
@@ -42,18 +39,6 @@ func (a *app) accounts() (*provisioning.Accounts, error) {
 		return nil, err
 	}
 	return provisioning.NewAccounts(a.eng, box), nil
-}
-
-// mountInvite serves /invite/{token} and /login/{tenant}.
-func mountInvite(mux *http.ServeMux, a *app) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
-	(&invite.Handler{Accounts: acc, Log: a.log.With("door", "invite"),
-		AttemptsPerSecond: a.cfg.LoginRate, AttemptsBurst: a.cfg.LoginBurst, TrustForwarded: a.cfg.TrustForwardedFor,
-		SecureCookies: strings.HasPrefix(a.cfg.BaseURL, "https://")}).Mount(mux)
-	return nil
 }
 
 // runMailWorker delivers the outbox until ctx ends (called from runServe). Every replica

@@ -46,16 +46,21 @@ func ssoService(a *app) (*sso.Service, error) {
 		TrustForwarded: a.cfg.TrustForwardedFor})
 }
 
-// mountSSO serves the SSO door: /sso/{tenant}/login, the SAML SP and OIDC RP endpoints,
-// and the OIDC provider for the platform app (/.well-known/openid-configuration,
-// /oauth2/…). It also starts the purge of expired protocol state.
+// mountSSO serves the sign-in door: /sso/{tenant}/login, the SAML SP and OIDC RP
+// endpoints, the password and invitation pages (/login/{tenant}, /invite/{token}, /,
+// /account), and the OIDC provider for the platform app (/.well-known/openid-configuration,
+// /oauth2/…).
 func mountSSO(mux *http.ServeMux, a *app) error {
 	svc, err := ssoService(a)
 	if err != nil {
 		return err
 	}
-	svc.Register(provisioning.ConnSAML, ssaml.New(svc, samlSkew(a.cfg)))
-	svc.Register(provisioning.ConnOIDC, ssooidc.New(svc))
+	if svc.Accounts, err = a.accounts(); err != nil {
+		return err
+	}
+	svc.Config.AttemptsPerSecond, svc.Config.AttemptsBurst = a.cfg.LoginRate, a.cfg.LoginBurst
+	svc.Register(provisioning.ConnSAML, ssaml.New(svc.Box, samlSkew(a.cfg)))
+	svc.Register(provisioning.ConnOIDC, ssooidc.New(svc.Box))
 	svc.Mount(mux)
 	provider.New(svc).Mount(mux)
 	return nil

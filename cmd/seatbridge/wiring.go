@@ -13,9 +13,8 @@ func mounts() []func(mux *http.ServeMux, a *app) error {
 	return []func(mux *http.ServeMux, a *app) error{
 		mountAdmin,   // admin JSON API /api/v1 (admin.go)
 		mountConsole, // admin web console and set-up wizard (console.go)
-		mountInvite,  // password sign-in and invitation pages (invite.go)
 		mountSCIM,    // SCIM 2.0 (scim.go)
-		mountSSO,     // SAML / OIDC sign-in and the OIDC provider (sso.go)
+		mountSSO,     // the sign-in door (SAML / OIDC, password, invitations) and the OIDC provider (sso.go)
 	}
 }
 

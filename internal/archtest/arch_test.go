@@ -34,7 +34,7 @@ var (
 	etree    = "github.com/beevik/etree"
 )
 
-// allowed is the layering: protocols at the edge (scim, sso, admin, invite), the engine in
+// allowed is the layering: protocols at the edge (scim, sso, admin, console), the engine in
 // provisioning (which imports no sibling), store below it, workers (mail) beside the doors,
 // and only cmd/seatbridge wiring everything together.
 var allowed = map[string]rule{
@@ -53,7 +53,6 @@ var allowed = map[string]rule{
 	},
 	"scim":    {internal: []string{"provisioning", "internal/httpx"}, thirdParty: []string{"github.com/scim2/filter-parser/v2"}},
 	"admin":   {internal: []string{"provisioning", "internal/httpx"}},
-	"invite":  {internal: []string{"provisioning", "internal/httpx"}},
 	"console": {internal: []string{"provisioning", "internal/httpx"}},
 	"mail":    {internal: []string{"provisioning"}, thirdParty: []string{"github.com/emersion/go-smtp", "github.com/emersion/go-sasl"}},
 	"webhook": {internal: []string{"provisioning", "internal/httpx"}, thirdParty: []string{"github.com/nats-io/nats.go"}},
@@ -72,7 +71,7 @@ var allowed = map[string]rule{
 	"internal/secretbox": {},
 	"cmd/seatbridge": {
 		internal: []string{"provisioning", "store", "scim", "sso", "sso/saml", "sso/oidc", "sso/provider",
-			"admin", "console", "invite", "mail", "webhook", "internal/httpx", "internal/secretbox"},
+			"admin", "console", "mail", "webhook", "internal/httpx", "internal/secretbox"},
 		thirdParty: []string{"github.com/prometheus/client_golang"},
 	},
 	"cmd/seatbridge-load": {internal: []string{"sso/ssotest"}},

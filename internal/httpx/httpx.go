@@ -1,6 +1,7 @@
 // Package httpx holds the small HTTP helpers shared by Seatbridge's doors (SCIM, admin API,
-// SSO pages): JSON writers, request IDs, client IPs and per-key rate limits. It owns no
-// protocol and no policy, and imports nothing but the standard library.
+// console, sign-in pages): JSON writers, request IDs, client IPs, per-key rate limits, page
+// headers, the return-to guard and the session cookie format. It owns no protocol and no
+// policy, and imports nothing but the standard library.
 package httpx
 
 import (
@@ -180,8 +181,3 @@ func RetryAfterSeconds(d time.Duration) string {
 	}
 	return strconv.Itoa(s)
 }
-
-// SessionCookie is the name of the Seatbridge session cookie, "<session id>.<secret>": the
-// SSO and password doors set it, the admin API reads it. One name for all of them here,
-// because those packages must not import each other.
-const SessionCookie = "sb_session"

@@ -4,7 +4,11 @@
 // verification (issuer, audience, expiry, signature by go-oidc; the nonce by us, since
 // go-oidc does not), optional userinfo, and iss + sub as the identity key.
 //
-// It imports sso and provisioning; it must not import store, scim or admin.
+// It is a verifier behind sso.Protocol: Begin builds the authorization request (state,
+// nonce, PKCE), Verify exchanges the code and checks the ID token. The sign-in door
+// (package sso) owns the callback route, keeps the state row and binds it to the browser.
+// It imports sso (for that contract) and provisioning; it must not import store, scim or
+// admin.
 package oidc
 
 import (
@@ -26,32 +30,28 @@ import (
 
 // RP implements sso.Protocol for OIDC connections.
 type RP struct {
-	S *sso.Service
+	// Box opens the connections' sealed client secrets.
+	Box interface {
+		Open([]byte, string) ([]byte, error)
+	}
 	// HTTPClient talks to IdPs (default: 15 s timeout).
 	HTTPClient *http.Client
 }
 
-// New returns the OIDC protocol of s.
-func New(s *sso.Service) *RP {
-	return &RP{S: s, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
+// New returns the OIDC protocol over box.
+func New(box interface {
+	Open([]byte, string) ([]byte, error)
+}) *RP {
+	return &RP{Box: box, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
 }
 
 // ClientSecretContext is the secretbox context of a connection's client secret.
 func ClientSecretContext(connectionID string) string { return "oidc-client-secret:" + connectionID }
 
-// Mount registers the callback.
-func (p *RP) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("GET /sso/{tenant}/oidc/{conn}/callback", p.handleCallback)
-}
-
-func callbackPath(t *provisioning.Tenant, c *provisioning.Connection) string {
-	return "/sso/" + t.Slug + "/oidc/" + c.ID + "/callback"
-}
-
 func (p *RP) ctx(ctx context.Context) context.Context { return gooidc.ClientContext(ctx, p.HTTPClient) }
 
 // config discovers the IdP and builds the OAuth2 config of a connection.
-func (p *RP) config(ctx context.Context, t *provisioning.Tenant, c *provisioning.Connection) (*gooidc.Provider, *oauth2.Config, error) {
+func (p *RP) config(ctx context.Context, c *provisioning.Connection, redirectURL string) (*gooidc.Provider, *oauth2.Config, error) {
 	if c.OIDC == nil {
 		return nil, nil, errors.New("connection has no OIDC settings")
 	}
@@ -61,7 +61,7 @@ func (p *RP) config(ctx context.Context, t *provisioning.Tenant, c *provisioning
 	}
 	secret := ""
 	if len(c.OIDC.ClientSecretSealed) > 0 {
-		b, err := p.S.Box.Open(c.OIDC.ClientSecretSealed, ClientSecretContext(c.ID))
+		b, err := p.Box.Open(c.OIDC.ClientSecretSealed, ClientSecretContext(c.ID))
 		if err != nil {
 			return nil, nil, fmt.Errorf("open client secret: %w", err)
 		}
@@ -72,146 +72,108 @@ func (p *RP) config(ctx context.Context, t *provisioning.Tenant, c *provisioning
 		scopes = []string{gooidc.ScopeOpenID, "email", "profile"}
 	}
 	return prov, &oauth2.Config{ClientID: c.OIDC.ClientID, ClientSecret: secret, Endpoint: prov.Endpoint(),
-		RedirectURL: p.S.URL(callbackPath(t, c)), Scopes: scopes}, nil
+		RedirectURL: redirectURL, Scopes: scopes}, nil
 }
 
+// loginState is what Begin keeps for Verify (in the door's state row).
 type loginState struct {
 	Nonce    string `json:"nonce"`
 	Verifier string `json:"verifier"`
-	ReturnTo string `json:"returnTo"`
-	// TestTicket marks the set-up wizard's test sign-in (sso.TestTicket).
-	TestTicket string `json:"testTicket,omitempty"`
 }
 
-func bindName(stateKey string) string { return "sb_oidc_" + stateKey[:16] }
-
-// Begin redirects to the IdP's authorization endpoint, with the e-mail the user typed as
-// login_hint (OpenID Connect Core §3.1.2.1). The state is bound to this browser by a
-// signed SameSite=Lax cookie, which the callback (a top-level GET) carries.
-func (p *RP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, returnTo, loginHint string) error {
-	_, cfg, err := p.config(r.Context(), t, c)
+// Begin builds the redirect to the IdP's authorization endpoint, with the e-mail the user
+// typed as login_hint (OpenID Connect Core §3.1.2.1). The login's key is the hash of the
+// state: the door keeps it and binds it to the browser.
+func (p *RP) Begin(ctx context.Context, br sso.BeginRequest) (*sso.Start, error) {
+	_, cfg, err := p.config(ctx, br.Conn, br.Endpoints.Answer)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	state, err := sso.RandomToken(32)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	nonce, err := sso.RandomToken(32)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ls := loginState{Nonce: nonce, Verifier: oauth2.GenerateVerifier(), ReturnTo: returnTo, TestTicket: sso.TestTicket(r.Context())}
+	ls := loginState{Nonce: nonce, Verifier: oauth2.GenerateVerifier()}
 	data, err := json.Marshal(ls)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("encode login state: %w", err)
 	}
-	key := sso.HashKey(state)
-	now := p.S.Now()
-	if err := p.S.States.PutState(r.Context(), &provisioning.AuthState{Kind: provisioning.StateOIDCLogin, Key: key, TenantID: t.ID,
-		ConnectionID: c.ID, Data: data, CreatedAt: now, ExpiresAt: now.Add(p.S.Config.StateTTL)}); err != nil {
-		return err
-	}
-	p.S.BindCookie(w, bindName(key), callbackPath(t, c), key)
 	opts := []oauth2.AuthCodeOption{gooidc.Nonce(nonce), oauth2.S256ChallengeOption(ls.Verifier)}
-	if loginHint != "" {
-		opts = append(opts, oauth2.SetAuthURLParam("login_hint", loginHint))
+	if br.LoginHint != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", br.LoginHint))
 	}
-	http.Redirect(w, r, cfg.AuthCodeURL(state, opts...), http.StatusFound)
-	return nil
+	return &sso.Start{Redirect: cfg.AuthCodeURL(state, opts...), Key: sso.HashKey(state), Data: data}, nil
 }
 
-func (p *RP) handleCallback(w http.ResponseWriter, r *http.Request) {
-	t, err := p.S.Tenant(r)
-	if err != nil {
-		p.S.Fail(w, r, http.StatusNotFound, "Unknown organisation.", err)
-		return
-	}
-	// A connection that is not active yet answers only the wizard's test sign-in (verify
-	// refuses any other callback to it).
-	c, err := p.S.Engine.GetConnection(r.Context(), t.ID, r.PathValue("conn"))
-	if err == nil && c.Type != provisioning.ConnOIDC {
-		err = provisioning.ErrNotFound
-	}
-	if err != nil {
-		p.S.Fail(w, r, http.StatusNotFound, "Unknown sign-in connection.", err)
-		return
-	}
-	claims, all, ls, err := p.verify(r, t, c)
-	if err != nil {
-		p.S.Fail(w, r, http.StatusForbidden, "The sign-in response from your identity provider was not accepted.", err)
-		return
-	}
-	if ls.TestTicket != "" {
-		p.S.CompleteTest(w, r, t, c, claims, claimStrings(all), ls.TestTicket, ls.ReturnTo)
-		return
-	}
-	p.S.Complete(w, r, t, c, claims, ls.ReturnTo)
-}
+// answer is the callback's query.
+type answer struct{ key, code, idpError string }
 
-func (p *RP) verify(r *http.Request, t *provisioning.Tenant, c *provisioning.Connection) (provisioning.Claims, map[string]any, loginState, error) {
-	var none provisioning.Claims
-	ctx := r.Context()
+func (a *answer) Key() string { return a.key }
+
+// ReadAnswer reads state, code and error from the callback.
+func (p *RP) ReadAnswer(r *http.Request) (sso.Answer, error) {
 	q := r.URL.Query()
 	state := q.Get("state")
 	if state == "" || len(state) > 256 {
-		return none, nil, loginState{}, errors.New("missing state")
+		return nil, errors.New("missing state")
 	}
-	key := sso.HashKey(state)
-	if !p.S.CheckBinding(r, bindName(key), key) {
-		return none, nil, loginState{}, errors.New("state is not bound to this browser")
+	return &answer{key: sso.HashKey(state), code: q.Get("code"), idpError: q.Get("error")}, nil
+}
+
+// Verify exchanges the code (with the PKCE verifier), verifies the ID token (go-oidc:
+// issuer, audience, expiry, signature; the nonce here), optionally adds userinfo, and
+// maps the claims.
+func (p *RP) Verify(ctx context.Context, vr sso.VerifyRequest) (*sso.Verified, error) {
+	a, ok := vr.Answer.(*answer)
+	if !ok || a.key == "" || vr.Data == nil {
+		return nil, errors.New("not an answer to a started OIDC login")
 	}
-	st, err := p.S.States.TakeState(ctx, provisioning.StateOIDCLogin, key, p.S.Now())
-	if err != nil {
-		return none, nil, loginState{}, fmt.Errorf("state: %w", err)
-	}
-	if st.TenantID != t.ID || st.ConnectionID != c.ID {
-		return none, nil, loginState{}, errors.New("state belongs to another connection")
-	}
+	c := vr.Conn
 	var ls loginState
-	if err := json.Unmarshal(st.Data, &ls); err != nil {
-		return none, nil, loginState{}, fmt.Errorf("state data: %w", err)
+	if err := json.Unmarshal(vr.Data, &ls); err != nil {
+		return nil, fmt.Errorf("state data: %w", err)
 	}
-	if c.Disabled && ls.TestTicket == "" {
-		return none, nil, loginState{}, errors.New("the connection is not active")
+	if a.idpError != "" {
+		return nil, fmt.Errorf("IdP error %q", truncate(a.idpError, 64))
 	}
-	if e := q.Get("error"); e != "" {
-		return none, nil, loginState{}, fmt.Errorf("IdP error %q", truncate(e, 64))
-	}
-	prov, cfg, err := p.config(ctx, t, c)
+	prov, cfg, err := p.config(ctx, c, vr.Endpoints.Answer)
 	if err != nil {
-		return none, nil, loginState{}, err
+		return nil, err
 	}
-	tok, err := cfg.Exchange(p.ctx(ctx), q.Get("code"), oauth2.VerifierOption(ls.Verifier))
+	tok, err := cfg.Exchange(p.ctx(ctx), a.code, oauth2.VerifierOption(ls.Verifier))
 	if err != nil {
-		return none, nil, loginState{}, fmt.Errorf("code exchange: %w", err)
+		return nil, fmt.Errorf("code exchange: %w", err)
 	}
 	raw, ok := tok.Extra("id_token").(string)
 	if !ok || raw == "" {
-		return none, nil, loginState{}, errors.New("token response has no id_token")
+		return nil, errors.New("token response has no id_token")
 	}
 	idt, err := prov.Verifier(&gooidc.Config{ClientID: c.OIDC.ClientID}).Verify(p.ctx(ctx), raw)
 	if err != nil {
-		return none, nil, loginState{}, fmt.Errorf("ID token: %w", err)
+		return nil, fmt.Errorf("ID token: %w", err)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(ls.Nonce)) != 1 {
-		return none, nil, loginState{}, errors.New("ID token nonce does not match")
+		return nil, errors.New("ID token nonce does not match")
 	}
 	all := map[string]any{}
 	if err := idt.Claims(&all); err != nil {
-		return none, nil, loginState{}, fmt.Errorf("ID token claims: %w", err)
+		return nil, fmt.Errorf("ID token claims: %w", err)
 	}
 	if c.OIDC.UseUserinfo {
 		ui, err := prov.UserInfo(p.ctx(ctx), oauth2.StaticTokenSource(tok))
 		if err != nil {
-			return none, nil, loginState{}, fmt.Errorf("userinfo: %w", err)
+			return nil, fmt.Errorf("userinfo: %w", err)
 		}
 		if ui.Subject != idt.Subject {
-			return none, nil, loginState{}, errors.New("userinfo subject differs from the ID token's")
+			return nil, errors.New("userinfo subject differs from the ID token's")
 		}
 		extra := map[string]any{}
 		if err := ui.Claims(&extra); err != nil {
-			return none, nil, loginState{}, fmt.Errorf("userinfo claims: %w", err)
+			return nil, fmt.Errorf("userinfo claims: %w", err)
 		}
 		for k, v := range extra {
 			if _, ok := all[k]; !ok {
@@ -219,12 +181,7 @@ func (p *RP) verify(r *http.Request, t *provisioning.Tenant, c *provisioning.Con
 			}
 		}
 	}
-	returnTo := p.S.Config.DefaultReturnTo
-	if safe, ok := p.S.SafeReturnTo(ls.ReturnTo); ok {
-		returnTo = safe
-	}
-	ls.ReturnTo = returnTo
-	return claimsOf(c, idt.Issuer, idt.Subject, all), all, ls, nil
+	return &sso.Verified{Claims: claimsOf(c, idt.Issuer, idt.Subject, all), Attributes: claimStrings(all)}, nil
 }
 
 func claimsOf(c *provisioning.Connection, iss, sub string, all map[string]any) provisioning.Claims {

@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -406,20 +405,11 @@ func stripPromptLogin(q url.Values) url.Values {
 	return v
 }
 
-var tenantForm = template.Must(template.New("t").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in</title></head><body><main><h1>Sign in</h1>
-<form method="get" action="/oauth2/authorize">{{range $k, $vs := .}}{{range $vs}}<input type="hidden" name="{{$k}}" value="{{.}}">{{end}}{{end}}
-<label>Organisation <input name="tenant" required></label> <label>Work e-mail <input type="email" name="login_hint"></label>
-<button type="submit">Continue</button></form></main></body></html>`))
-
 func (p *Provider) askTenant(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	q.Del("tenant")
 	q.Del("login_hint")
-	httpx.HTMLHeaders(w, sso.PageCSP)
-	if err := tenantForm.Execute(w, q); err != nil {
-		p.S.Log.ErrorContext(r.Context(), "authorize: render tenant form", "err", err)
-	}
+	p.S.Render(w, http.StatusOK, sso.Page{Title: "Sign in", Form: "tenant", Action: "/oauth2/authorize", Fields: q})
 }
 
 // ---- token ----
@@ -708,8 +698,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 	p.S.ClearSession(w)
 	target := q.Get("post_logout_redirect_uri")
 	if target == "" {
-		httpx.HTMLHeaders(w, sso.PageCSP)
-		_, _ = w.Write([]byte("<!doctype html><title>Signed out</title><p>You are signed out.</p>\n"))
+		p.S.Render(w, http.StatusOK, sso.Page{Title: "Signed out", Message: "You are signed out."})
 		return
 	}
 	clientID := q.Get("client_id")

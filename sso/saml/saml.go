@@ -6,7 +6,11 @@
 // database), IdP-initiated login only when the connection allows it, and exactly one
 // assertion per response (no signature-wrapping games).
 //
-// It imports sso and provisioning; it must not import store, scim or admin.
+// It is a verifier behind sso.Protocol: Begin builds the AuthnRequest, ReadAnswer decodes
+// and prechecks a posted response (once), Verify has crewjam check it. The sign-in door
+// (package sso) owns the routes, the request IDs kept in the database, their browser
+// binding and the replay cache. It imports sso (for that contract) and provisioning; it
+// must not import store, scim or admin.
 package saml
 
 import (
@@ -20,7 +24,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
 	"errors"
@@ -45,9 +48,10 @@ import (
 // defaultIssueDelay is crewjam/saml's default MaxIssueDelay.
 const defaultIssueDelay = 90 * time.Second
 
-// SP implements sso.Protocol for SAML connections.
+// SP implements sso.Protocol (and sso.MetadataProtocol) for SAML connections.
 type SP struct {
-	S *sso.Service
+	// Box opens the connections' sealed SP keys.
+	Box *secretbox.Box
 	// parsed caches each connection's opened key, certificate and IdP metadata: opening
 	// the sealed key, RSA precomputation and metadata parsing cost more than the rest of a
 	// login page. Entries are checked against a fingerprint of the stored connection, so an
@@ -80,37 +84,23 @@ func connFingerprint(c *provisioning.Connection) [32]byte {
 	return out
 }
 
-// New returns the SAML protocol of s. clockSkew, when positive, sets crewjam/saml's
+// New returns the SAML protocol over box. clockSkew, when positive, sets crewjam/saml's
 // package-wide allowed clock skew (it is a global in that library).
 //
 // The skew bounds IssueInstant in both directions: a message issued more than the skew in
 // the future is refused here (notFuture), and crewjam's MaxIssueDelay (how old an
 // IssueInstant may be) becomes its 90 s default plus the skew.
-func New(s *sso.Service, clockSkew time.Duration) *SP {
+func New(box *secretbox.Box, clockSkew time.Duration) *SP {
 	if clockSkew > 0 {
 		crewsaml.MaxClockSkew = clockSkew
 		crewsaml.MaxIssueDelay = defaultIssueDelay + clockSkew
 	}
-	return &SP{S: s}
+	return &SP{Box: box}
 }
 
-// Mount registers metadata and ACS.
-func (p *SP) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("GET /sso/{tenant}/saml/{conn}/metadata", p.handleMetadata)
-	mux.HandleFunc("POST /sso/{tenant}/saml/{conn}/acs", p.handleACS)
-}
-
-// Paths of a connection's SP endpoints.
-func metadataPath(t *provisioning.Tenant, c *provisioning.Connection) string {
-	return "/sso/" + t.Slug + "/saml/" + c.ID + "/metadata"
-}
-
-func acsPath(t *provisioning.Tenant, c *provisioning.Connection) string {
-	return "/sso/" + t.Slug + "/saml/" + c.ID + "/acs"
-}
-
-// ServiceProvider builds the crewjam/saml SP of one connection, opening its sealed key.
-func (p *SP) ServiceProvider(t *provisioning.Tenant, c *provisioning.Connection) (*crewsaml.ServiceProvider, error) {
+// ServiceProvider builds the crewjam/saml SP of one connection at the door's endpoints,
+// opening its sealed key.
+func (p *SP) ServiceProvider(c *provisioning.Connection, ep sso.Endpoints) (*crewsaml.ServiceProvider, error) {
 	if c.SAML == nil {
 		return nil, errors.New("connection has no SAML settings")
 	}
@@ -118,8 +108,14 @@ func (p *SP) ServiceProvider(t *provisioning.Tenant, c *provisioning.Connection)
 	if err != nil {
 		return nil, err
 	}
-	meta, _ := url.Parse(p.S.URL(metadataPath(t, c)))
-	acs, _ := url.Parse(p.S.URL(acsPath(t, c)))
+	meta, err := url.Parse(ep.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("metadata URL: %w", err)
+	}
+	acs, err := url.Parse(ep.Answer)
+	if err != nil {
+		return nil, fmt.Errorf("ACS URL: %w", err)
+	}
 	sp := &crewsaml.ServiceProvider{
 		EntityID:          meta.String(),
 		Key:               parts.signer,
@@ -142,7 +138,7 @@ func (p *SP) parts(c *provisioning.Connection) (*spParts, error) {
 	if v, ok := p.parsed.Load(c.ID); ok && v.(*spParts).fingerprint == fp {
 		return v.(*spParts), nil
 	}
-	keyDER, err := p.S.Box.Open(c.SAML.SPKeySealed, SPKeyContext(c.ID))
+	keyDER, err := p.Box.Open(c.SAML.SPKeySealed, SPKeyContext(c.ID))
 	if err != nil {
 		return nil, fmt.Errorf("open SP key: %w", err)
 	}
@@ -230,219 +226,103 @@ func ParseMetadata(data []byte) (*crewsaml.EntityDescriptor, error) {
 	return nil, errors.New("parse IdP metadata: no IDPSSODescriptor")
 }
 
-func (p *SP) load(r *http.Request) (*provisioning.Tenant, *provisioning.Connection, *crewsaml.ServiceProvider, error) {
-	t, err := p.S.Tenant(r)
+// Begin builds an AuthnRequest over HTTP-Redirect; its ID is the login's key, which the
+// response's InResponseTo names again. With the connection's SubjectHint, LoginHint goes
+// to the IdP as the request's Subject/NameID.
+func (p *SP) Begin(_ context.Context, br sso.BeginRequest) (*sso.Start, error) {
+	c := br.Conn
+	sp, err := p.ServiceProvider(c, br.Endpoints)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	// A connection that is not active yet still serves its metadata and answers test
-	// sign-ins (verify refuses every other response to it).
-	c, err := p.S.Engine.GetConnection(r.Context(), t.ID, r.PathValue("conn"))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if c.Type != provisioning.ConnSAML || len(r.PathValue("conn")) > 64 {
-		return nil, nil, nil, provisioning.ErrNotFound
-	}
-	sp, err := p.ServiceProvider(t, c)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return t, c, sp, nil
-}
-
-func (p *SP) handleMetadata(w http.ResponseWriter, r *http.Request) {
-	_, _, sp, err := p.load(r)
-	if err != nil {
-		p.S.Fail(w, r, http.StatusNotFound, "Unknown SAML connection.", err)
-		return
-	}
-	b, err := xml.MarshalIndent(sp.Metadata(), "", "  ")
-	if err != nil {
-		p.S.Fail(w, r, http.StatusInternalServerError, "Metadata unavailable.", err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/samlmetadata+xml")
-	_, _ = w.Write(b)
-}
-
-// requestState is the server-side record of an AuthnRequest.
-type requestState struct {
-	ReturnTo string `json:"returnTo"`
-	// TestTicket marks the set-up wizard's test sign-in (sso.TestTicket).
-	TestTicket string `json:"testTicket,omitempty"`
-}
-
-// bindName is the name of the cookie binding an AuthnRequest to the browser that
-// started it.
-func bindName(requestID string) string { return "sb_saml_" + sso.HashKey(requestID)[:16] }
-
-// Begin sends an AuthnRequest over HTTP-Redirect, stores its ID server-side and binds it
-// to this browser with a signed cookie that the ACS requires (login CSRF: without it, a
-// response to a request the attacker started, for the attacker's own identity, could be
-// posted from the victim's browser and sign the victim in as the attacker). With the
-// connection's SubjectHint, loginHint goes to the IdP as the request's Subject/NameID.
-func (p *SP) Begin(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, returnTo, loginHint string) error {
-	sp, err := p.ServiceProvider(t, c)
-	if err != nil {
-		return err
+		return nil, err
 	}
 	loc := sp.GetSSOBindingLocation(crewsaml.HTTPRedirectBinding)
 	if loc == "" {
-		return errors.New("IdP metadata has no HTTP-Redirect SSO location")
+		return nil, errors.New("IdP metadata has no HTTP-Redirect SSO location")
 	}
 	req, err := sp.MakeAuthenticationRequest(loc, crewsaml.HTTPRedirectBinding, crewsaml.HTTPPostBinding)
 	if err != nil {
-		return fmt.Errorf("authn request: %w", err)
+		return nil, fmt.Errorf("authn request: %w", err)
 	}
-	if loginHint != "" && c.SAML.SubjectHint {
+	if br.LoginHint != "" && c.SAML.SubjectHint {
 		// SAML core §3.4.1: a Subject in an AuthnRequest names the principal the
 		// requester wants authenticated (Keycloak, Shibboleth and ADFS use it as a
 		// login hint; Entra ID refuses requests that carry one, hence the opt-in).
-		req.Subject = &crewsaml.Subject{NameID: &crewsaml.NameID{Format: string(crewsaml.EmailAddressNameIDFormat), Value: loginHint}}
-	}
-	data, err := json.Marshal(requestState{ReturnTo: returnTo, TestTicket: sso.TestTicket(r.Context())})
-	if err != nil {
-		return err
-	}
-	now := p.S.Now()
-	if err := p.S.States.PutState(r.Context(), &provisioning.AuthState{Kind: provisioning.StateSAMLRequest, Key: req.ID,
-		TenantID: t.ID, ConnectionID: c.ID, Data: data, CreatedAt: now, ExpiresAt: now.Add(p.S.Config.StateTTL)}); err != nil {
-		return err
+		req.Subject = &crewsaml.Subject{NameID: &crewsaml.NameID{Format: string(crewsaml.EmailAddressNameIDFormat), Value: br.LoginHint}}
 	}
 	u, err := req.Redirect(req.ID, sp)
 	if err != nil {
-		return fmt.Errorf("authn request redirect: %w", err)
+		return nil, fmt.Errorf("authn request redirect: %w", err)
 	}
-	p.S.BindCrossSite(w, bindName(req.ID), sso.HashKey(req.ID))
-	http.Redirect(w, r, u.String(), http.StatusFound)
-	return nil
+	return &sso.Start{Redirect: u.String(), Key: req.ID}, nil
 }
 
-// maxResponseBytes bounds a posted SAMLResponse.
-const maxResponseBytes = 256 << 10
-
-func (p *SP) handleACS(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, maxResponseBytes)
-	if err := r.ParseForm(); err != nil {
-		p.S.Fail(w, r, http.StatusBadRequest, "The sign-in response could not be read.", err)
-		return
-	}
-	t, c, sp, err := p.load(r)
-	if err != nil {
-		p.S.Fail(w, r, http.StatusNotFound, "Unknown SAML connection.", err)
-		return
-	}
-	claims, attrs, rs, inResponseTo, err := p.verify(ctx, r, t, c, sp)
-	if errors.Is(err, errUnbound) && r.PostForm.Get(sso.RepostField) == "" {
-		// The binding cookie did not come with the IdP's cross-site POST (SameSite=Lax
-		// over plain http, or a browser that withholds it): post the same form again
-		// from this origin; a second miss is refused.
-		p.S.RenderRepost(w, p.S.URL(acsPath(t, c)), r.PostForm)
-		return
-	}
-	if err != nil {
-		p.S.Fail(w, r, http.StatusForbidden, "The sign-in response from your identity provider was not accepted.", err)
-		return
-	}
-	if inResponseTo != "" {
-		p.S.ClearCrossSite(w, bindName(inResponseTo))
-	}
-	if rs.TestTicket != "" {
-		p.S.CompleteTest(w, r, t, c, claims, attrs, rs.TestTicket, rs.ReturnTo)
-		return
-	}
-	p.S.Complete(w, r, t, c, claims, rs.ReturnTo)
+// answer is a posted SAMLResponse, decoded and prechecked once.
+type answer struct {
+	raw          []byte
+	issued       time.Time
+	inResponseTo string
 }
 
-// errUnbound: an SP-initiated response arrived without the cookie binding its request to
-// this browser.
-var errUnbound = errors.New("the SAML request is not bound to this browser")
+func (a *answer) Key() string { return a.inResponseTo }
 
-// verify runs every check on a posted response and returns the identity it asserts.
-func (p *SP) verify(ctx context.Context, r *http.Request, t *provisioning.Tenant, c *provisioning.Connection, sp *crewsaml.ServiceProvider) (claims provisioning.Claims, attrs map[string][]string, rs requestState, inResponseTo string, err error) {
-	var none provisioning.Claims
+// ReadAnswer decodes the posted SAMLResponse and prechecks it (see precheck).
+func (p *SP) ReadAnswer(r *http.Request) (sso.Answer, error) {
 	if r.Form.Get("SAMLart") != "" {
-		return none, nil, rs, "", errors.New("artifact binding is not supported")
+		return nil, errors.New("artifact binding is not supported")
 	}
 	raw, err := base64.StdEncoding.DecodeString(r.PostForm.Get("SAMLResponse"))
 	if err != nil || len(raw) == 0 {
-		return none, nil, rs, "", errors.New("SAMLResponse is not base64")
+		return nil, errors.New("SAMLResponse is not base64")
 	}
 	issued, inResponseTo, err := precheck(raw)
 	if err != nil {
-		return none, nil, rs, "", err
+		return nil, err
 	}
-	now := p.S.Now()
-	if err := notFuture("response", issued, now); err != nil {
-		return none, nil, rs, "", err
+	return &answer{raw: raw, issued: issued, inResponseTo: inResponseTo}, nil
+}
+
+// Verify has crewjam/saml check the response (signature, audience, conditions,
+// InResponseTo against the door's request), refuses an IssueInstant in the future, and
+// names the assertion for the door's replay cache. An unsolicited response
+// (IdP-initiated) is accepted only when the connection allows it.
+func (p *SP) Verify(_ context.Context, vr sso.VerifyRequest) (*sso.Verified, error) {
+	a, ok := vr.Answer.(*answer)
+	if !ok {
+		return nil, errors.New("not a SAML answer")
 	}
-	rs.ReturnTo = p.S.Config.DefaultReturnTo
+	c := vr.Conn
+	if err := notFuture("response", a.issued, vr.Now); err != nil {
+		return nil, err
+	}
+	sp, err := p.ServiceProvider(c, vr.Endpoints)
+	if err != nil {
+		return nil, err
+	}
 	var possible []string
-	if inResponseTo == "" && c.Disabled {
-		return none, nil, rs, "", errors.New("the connection is not active")
-	}
-	if inResponseTo == "" {
+	if a.inResponseTo == "" {
 		if !c.SAML.AllowIdPInitiated {
-			return none, nil, rs, "", errors.New("IdP-initiated login is disabled on this connection")
+			return nil, errors.New("IdP-initiated login is disabled on this connection")
 		}
 		sp.AllowIDPInitiated = true
 	} else {
-		st, err := p.S.States.GetState(ctx, provisioning.StateSAMLRequest, inResponseTo, now)
-		if err != nil {
-			return none, nil, rs, "", fmt.Errorf("InResponseTo %q: %w", inResponseTo, err)
-		}
-		if st.TenantID != t.ID || st.ConnectionID != c.ID {
-			return none, nil, rs, "", errors.New("InResponseTo belongs to another connection")
-		}
-		// The request must have been started by this browser. IdP-initiated responses
-		// (above) have no request to bind to: that is why they are a per-connection
-		// opt-in.
-		if !p.S.CheckCrossSite(r, bindName(inResponseTo), sso.HashKey(inResponseTo)) {
-			return none, nil, rs, "", errUnbound
-		}
-		possible = []string{inResponseTo}
+		possible = []string{a.inResponseTo}
 	}
-	assertion, err := sp.ParseResponse(r, possible)
+	assertion, err := sp.ParseXMLResponse(a.raw, possible, sp.AcsURL)
 	if err != nil {
 		var ire *crewsaml.InvalidResponseError
 		if errors.As(err, &ire) {
 			err = ire.PrivateErr
 		}
-		return none, nil, rs, "", fmt.Errorf("invalid SAML response: %w", err)
+		return nil, fmt.Errorf("invalid SAML response: %w", err)
 	}
-	if inResponseTo != "" {
-		// Single use: a second response to the same request fails here.
-		st, err := p.S.States.TakeState(ctx, provisioning.StateSAMLRequest, inResponseTo, now)
-		if err != nil {
-			return none, nil, rs, "", fmt.Errorf("request %q already answered: %w", inResponseTo, err)
-		}
-		var got requestState
-		if err := json.Unmarshal(st.Data, &got); err != nil {
-			return none, nil, rs, "", fmt.Errorf("request %q state: %w", inResponseTo, err)
-		}
-		if got.ReturnTo != "" {
-			if safe, ok := p.S.SafeReturnTo(got.ReturnTo); ok {
-				rs.ReturnTo = safe
-			}
-		}
-		rs.TestTicket = got.TestTicket
-		// A connection that is not active answers only the wizard's test sign-in.
-		if c.Disabled && rs.TestTicket == "" {
-			return none, nil, rs, "", errors.New("the connection is not active")
-		}
-	}
-	if err := notFuture("assertion", assertion.IssueInstant, now); err != nil {
-		return none, nil, rs, "", err
+	if err := notFuture("assertion", assertion.IssueInstant, vr.Now); err != nil {
+		return nil, err
 	}
 	if assertion.ID == "" {
-		return none, nil, rs, "", errors.New("assertion has no ID")
+		return nil, errors.New("assertion has no ID")
 	}
-	if err := p.S.States.RememberAssertion(ctx, c.ID, assertion.ID, replayUntil(assertion, now), now); err != nil {
-		return none, nil, rs, "", fmt.Errorf("replayed assertion: %w", err)
-	}
-	return claimsOf(c, assertion), attributesOf(assertion), rs, inResponseTo, nil
+	return &sso.Verified{Claims: claimsOf(c, assertion), Attributes: attributesOf(assertion),
+		ReplayKey: assertion.ID, ReplayUntil: replayUntil(assertion, vr.Now)}, nil
 }
 
 // precheck parses the response once before crewjam does: it must carry no DOCTYPE (no
@@ -624,9 +504,9 @@ func claimsOf(c *provisioning.Connection, a *crewsaml.Assertion) provisioning.Cl
 	return cl
 }
 
-// MetadataBytes returns the SP metadata XML of a connection (for the CLI).
-func (p *SP) MetadataBytes(t *provisioning.Tenant, c *provisioning.Connection) ([]byte, error) {
-	sp, err := p.ServiceProvider(t, c)
+// Metadata returns the SP metadata XML of a connection at the door's endpoints.
+func (p *SP) Metadata(c *provisioning.Connection, ep sso.Endpoints) ([]byte, error) {
+	sp, err := p.ServiceProvider(c, ep)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package invite_test
+package sso_test
 
 import (
 	"bytes"
@@ -15,13 +15,11 @@ import (
 
 	"github.com/pquerna/otp/totp"
 	"github.com/seatbridge/seatbridge/internal/secretbox"
-	"github.com/seatbridge/seatbridge/invite"
 	"github.com/seatbridge/seatbridge/provisioning"
+	"github.com/seatbridge/seatbridge/sso"
 	"github.com/seatbridge/seatbridge/store"
 	"github.com/seatbridge/seatbridge/store/storetest"
 )
-
-var admin = provisioning.Actor{Kind: provisioning.ActorAdminToken, ID: "tok"}
 
 func TestPages(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
@@ -38,7 +36,7 @@ func TestPages(t *testing.T) {
 			t.Fatal(err)
 		}
 		mux := http.NewServeMux()
-		(&invite.Handler{Accounts: acc, Log: log}).Mount(mux)
+		pagesMux(t, mux, acc, log, sso.Config{}, nil)
 		srv := httptest.NewServer(mux)
 		defer srv.Close()
 		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -242,8 +240,7 @@ func TestAttemptThrottle(t *testing.T) {
 	}
 	now := time.Unix(1000, 0)
 	mux := http.NewServeMux()
-	(&invite.Handler{Accounts: acc, Log: log, TrustForwarded: true, AttemptsPerSecond: 1, AttemptsBurst: 3,
-		Now: func() time.Time { return now }}).Mount(mux)
+	pagesMux(t, mux, acc, log, sso.Config{TrustForwarded: true, AttemptsPerSecond: 1, AttemptsBurst: 3}, func() time.Time { return now })
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	post := func(ip string) int {

@@ -2,26 +2,16 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 
-	"time"
-
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-// This file implements the roles, teams and grants part of the store contract: roles,
-// teams, batched grants and seat changes.
-
-func idArgs(lead []any, ids []string) []any {
-	args := append([]any{}, lead...)
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	return args
-}
+// This file implements the store contract's roles, teams and grants: roles and their
+// permissions, teams, and the user grants of both with their sources (admin and
+// idp:<connection>).
 
 func (c *conn) GetRole(ctx context.Context, tenantID, id string) (*provisioning.Role, error) {
 	var r roleRow
@@ -67,6 +57,50 @@ func (c *conn) DeleteRole(ctx context.Context, tenantID, id string) error {
 	return nil
 }
 
+type roleRow struct {
+	ID          string `db:"id"`
+	TenantID    string `db:"tenant_id"`
+	Name        string `db:"name"`
+	Description string `db:"description"`
+	BuiltIn     bool   `db:"built_in"`
+	Permissions string `db:"permissions"`
+	CreatedAt   int64  `db:"created_at"`
+}
+
+func (c *conn) CreateRole(ctx context.Context, tenantID string, r *provisioning.Role) error {
+	perms, err := json.Marshal(r.Permissions)
+	if err != nil {
+		return fmt.Errorf("role permissions: %w", err)
+	}
+	r.TenantID = tenantID
+	_, err = c.exec(ctx, `INSERT INTO roles (id, tenant_id, name, name_key, description, built_in, permissions, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, tenantID, r.Name, provisioning.FoldKey(r.Name), r.Description, r.BuiltIn, string(perms), micros(r.CreatedAt))
+	if errors.Is(err, errUnique) {
+		return &provisioning.ConflictError{Field: "name", Value: r.Name}
+	}
+	if err != nil {
+		return fmt.Errorf("create role: %w", err)
+	}
+	return nil
+}
+
+func (c *conn) ListRoles(ctx context.Context, tenantID string) ([]provisioning.Role, error) {
+	var rows []roleRow
+	if err := c.selectx(ctx, &rows, `SELECT id, tenant_id, name, description, built_in, permissions, created_at FROM roles
+		WHERE tenant_id = ? ORDER BY built_in DESC, name_key`, tenantID); err != nil {
+		return nil, fmt.Errorf("list roles: %w", err)
+	}
+	out := make([]provisioning.Role, len(rows))
+	for i, r := range rows {
+		out[i] = provisioning.Role{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Description: r.Description, BuiltIn: r.BuiltIn,
+			CreatedAt: fromMicros(r.CreatedAt)}
+		if err := json.Unmarshal([]byte(r.Permissions), &out[i].Permissions); err != nil {
+			return nil, fmt.Errorf("role %s permissions: %w", r.ID, err)
+		}
+	}
+	return out, nil
+}
+
 func (c *conn) GetTeam(ctx context.Context, tenantID, id string) (*provisioning.Team, error) {
 	var r teamRow
 	if err := c.get(ctx, &r, `SELECT t.id, t.tenant_id, t.name, t.description, t.created_at, t.updated_at,
@@ -104,6 +138,54 @@ func (c *conn) DeleteTeam(ctx context.Context, tenantID, id string) error {
 	return nil
 }
 
+type teamRow struct {
+	ID          string `db:"id"`
+	TenantID    string `db:"tenant_id"`
+	Name        string `db:"name"`
+	Description string `db:"description"`
+	Members     int    `db:"members"`
+	CreatedAt   int64  `db:"created_at"`
+	UpdatedAt   int64  `db:"updated_at"`
+}
+
+// ListTeams lists the tenant's teams. (Named so that a later team store in another file
+// can take it over; kept here because the SSO group mapping needs it first.)
+func (c *conn) ListTeams(ctx context.Context, tenantID string) ([]provisioning.Team, error) {
+	var rows []teamRow
+	if err := c.selectx(ctx, &rows, `SELECT t.id, t.tenant_id, t.name, t.description, t.created_at, t.updated_at,
+		(SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id) AS members
+		FROM teams t WHERE t.tenant_id = ? ORDER BY t.name_key`, tenantID); err != nil {
+		return nil, fmt.Errorf("list teams: %w", err)
+	}
+	out := make([]provisioning.Team, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, provisioning.Team{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Description: r.Description,
+			MemberCount: r.Members, CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt)})
+	}
+	return out, nil
+}
+
+func (c *conn) CreateTeam(ctx context.Context, tenantID string, t *provisioning.Team) error {
+	_, err := c.exec(ctx, `INSERT INTO teams (id, tenant_id, name, name_key, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, tenantID, t.Name, provisioning.FoldKey(t.Name), t.Description, micros(t.CreatedAt), micros(t.UpdatedAt))
+	if errors.Is(err, errUnique) {
+		return &provisioning.ConflictError{Field: "name", Value: t.Name}
+	}
+	if err != nil {
+		return fmt.Errorf("create team: %w", err)
+	}
+	t.TenantID = tenantID
+	return nil
+}
+
+func idArgs(lead []any, ids []string) []any {
+	args := append([]any{}, lead...)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return args
+}
+
 func (c *conn) UserGrants(ctx context.Context, tenantID string, userIDs []string) ([]provisioning.Grant, error) {
 	ids := dedupe(userIDs)
 	var out []provisioning.Grant
@@ -136,109 +218,6 @@ func (c *conn) CountAdmins(ctx context.Context, tenantID string) (int, error) {
 		return 0, fmt.Errorf("count admins: %w", err)
 	}
 	return n, nil
-}
-
-func (c *conn) LoginSummary(ctx context.Context, tenantID, userID string) (*provisioning.LoginSummary, error) {
-	var agg struct {
-		Count    int           `db:"n"`
-		Failures int           `db:"failures"`
-		Last     sql.NullInt64 `db:"last_at"`
-	}
-	if err := c.get(ctx, &agg, `SELECT
-		COALESCE(SUM(CASE WHEN result = 'success' THEN 1 ELSE 0 END), 0) AS n,
-		COALESCE(SUM(CASE WHEN result <> 'success' THEN 1 ELSE 0 END), 0) AS failures,
-		MAX(CASE WHEN result = 'success' THEN at END) AS last_at
-		FROM login_events WHERE tenant_id = ? AND user_id = ?`, tenantID, userID); err != nil {
-		return nil, fmt.Errorf("login summary: %w", err)
-	}
-	s := &provisioning.LoginSummary{Count: agg.Count, Failures: agg.Failures, LastLoginAt: fromOptMicros(agg.Last),
-		IPs: []provisioning.LoginSeen{}, UserAgents: []provisioning.LoginSeen{}}
-	for _, col := range []struct {
-		name string
-		dst  *[]provisioning.LoginSeen
-	}{{"ip", &s.IPs}, {"user_agent", &s.UserAgents}} {
-		var rows []struct {
-			provisioning.LoginSeen
-			Last int64 `db:"last_at"`
-		}
-		// col.name is one of two constants above, never input.
-		if err := c.selectx(ctx, &rows, `SELECT `+col.name+` AS value, COUNT(*) AS n, MAX(at) AS last_at FROM login_events
-			WHERE tenant_id = ? AND user_id = ? AND `+col.name+` <> '' GROUP BY `+col.name+` ORDER BY last_at DESC LIMIT 20`,
-			tenantID, userID); err != nil {
-			return nil, fmt.Errorf("login summary %s: %w", col.name, err)
-		}
-		for _, r := range rows {
-			r.LoginSeen.LastSeen = fromMicros(r.Last)
-			*col.dst = append(*col.dst, r.LoginSeen)
-		}
-	}
-	return s, nil
-}
-
-func (c *conn) LockTenant(ctx context.Context, tenantID string) error {
-	if c.d != Postgres || !c.inTx {
-		return nil
-	}
-	var id string
-	if err := c.get(ctx, &id, `SELECT id FROM tenants WHERE id = ? FOR UPDATE`, tenantID); err != nil {
-		return fmt.Errorf("lock tenant: %w", err)
-	}
-	return nil
-}
-
-func (c *conn) LockUsers(ctx context.Context, tenantID string, ids []string) ([]provisioning.User, error) {
-	ids = dedupe(ids)
-	var out []provisioning.User
-	for start := 0; start < len(ids); start += memberChunk {
-		chunk := ids[start:min(start+memberChunk, len(ids))]
-		var rows []userRow
-		if err := c.selectx(ctx, &rows, `SELECT `+c.userCols()+` FROM users u WHERE u.tenant_id = ? AND u.id IN (`+
-			placeholders(len(chunk))+`) ORDER BY u.id`+c.forUpdate(), idArgs([]any{tenantID}, chunk)...); err != nil {
-			return nil, fmt.Errorf("lock users: %w", err)
-		}
-		for i := range rows {
-			u, err := rows[i].user()
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, *u)
-		}
-	}
-	return out, nil
-}
-
-// SetSeats moves the tenant's seat count by len(ids) in one conditional UPDATE (takeSeats)
-// before flipping the users' flags, so a shortage refuses the whole batch.
-func (c *conn) SetSeats(ctx context.Context, tenantID string, ids []string, seat bool, at time.Time) error {
-	ids = dedupe(ids)
-	if len(ids) == 0 {
-		return nil
-	}
-	n := len(ids)
-	if !seat {
-		n = -n
-	}
-	if err := c.takeSeats(ctx, tenantID, n); err != nil {
-		return err
-	}
-	changed := 0
-	for start := 0; start < len(ids); start += memberChunk {
-		chunk := ids[start:min(start+memberChunk, len(ids))]
-		res, err := c.exec(ctx, `UPDATE users SET seat = ?, version = version + 1, updated_at = ?
-			WHERE tenant_id = ? AND seat = ? AND id IN (`+placeholders(len(chunk))+`)`,
-			idArgs([]any{seat, micros(at), tenantID, !seat}, chunk)...)
-		if err != nil {
-			return fmt.Errorf("set seats: %w", err)
-		}
-		k, _ := res.RowsAffected()
-		changed += int(k)
-	}
-	if changed != len(ids) {
-		// The caller locked the users and passed only those whose flag differs: a mismatch
-		// means that contract was broken, and the count would drift.
-		return fmt.Errorf("set seats: %d of %d users changed", changed, len(ids))
-	}
-	return nil
 }
 
 func (c *conn) GrantRoles(ctx context.Context, tenantID string, userIDs, roleIDs []string) error {
@@ -298,4 +277,64 @@ func (c *conn) revoke(ctx context.Context, q, tenantID string, userIDs, objIDs [
 		total += int(n)
 	}
 	return total, nil
+}
+
+// SetUserRoles replaces the admin-granted roles of a user (roles granted by an IdP mapping
+// keep their own source and are left alone).
+func (c *conn) SetUserRoles(ctx context.Context, tenantID, userID string, roleIDs []string) error {
+	if _, err := c.exec(ctx, `DELETE FROM user_roles WHERE tenant_id = ? AND user_id = ? AND source = 'admin'`, tenantID, userID); err != nil {
+		return fmt.Errorf("clear roles: %w", err)
+	}
+	for _, id := range dedupe(roleIDs) {
+		res, err := c.exec(ctx, `INSERT INTO user_roles (tenant_id, user_id, role_id, source)
+			SELECT ?, ?, r.id, 'admin' FROM roles r WHERE r.tenant_id = ? AND r.id = ? ON CONFLICT (user_id, role_id) DO NOTHING`,
+			tenantID, userID, tenantID, id)
+		if err != nil {
+			return fmt.Errorf("grant role: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var exists int
+			if err := c.get(ctx, &exists, `SELECT COUNT(*) FROM roles WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
+				return fmt.Errorf("check role: %w", err)
+			}
+			if exists == 0 {
+				return provisioning.Invalid("roles", "no role with id %q", id)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *conn) SetSourcedRoles(ctx context.Context, tenantID, userID, source string, roleIDs []string) error {
+	if source == "admin" {
+		return errors.New("set sourced roles: the admin source is managed by SetUserRoles")
+	}
+	if _, err := c.exec(ctx, `DELETE FROM user_roles WHERE tenant_id = ? AND user_id = ? AND source = ?`, tenantID, userID, source); err != nil {
+		return fmt.Errorf("clear sourced roles: %w", err)
+	}
+	for _, id := range dedupe(roleIDs) {
+		if _, err := c.exec(ctx, `INSERT INTO user_roles (tenant_id, user_id, role_id, source)
+			SELECT ?, ?, r.id, ? FROM roles r WHERE r.tenant_id = ? AND r.id = ? ON CONFLICT (user_id, role_id) DO NOTHING`,
+			tenantID, userID, source, tenantID, id); err != nil {
+			return fmt.Errorf("grant sourced role: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *conn) SetSourcedTeams(ctx context.Context, tenantID, userID, source string, teamIDs []string) error {
+	if source == "admin" {
+		return errors.New("set sourced teams: the admin source is not managed here")
+	}
+	if _, err := c.exec(ctx, `DELETE FROM team_members WHERE tenant_id = ? AND user_id = ? AND source = ?`, tenantID, userID, source); err != nil {
+		return fmt.Errorf("clear sourced teams: %w", err)
+	}
+	for _, id := range dedupe(teamIDs) {
+		if _, err := c.exec(ctx, `INSERT INTO team_members (tenant_id, team_id, user_id, source)
+			SELECT ?, t.id, ?, ? FROM teams t WHERE t.tenant_id = ? AND t.id = ? ON CONFLICT (team_id, user_id) DO NOTHING`,
+			tenantID, userID, source, tenantID, id); err != nil {
+			return fmt.Errorf("add sourced team: %w", err)
+		}
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package invite_test
+package sso_test
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/seatbridge/seatbridge/internal/secretbox"
-	"github.com/seatbridge/seatbridge/invite"
 	"github.com/seatbridge/seatbridge/provisioning"
+	"github.com/seatbridge/seatbridge/sso"
 	"github.com/seatbridge/seatbridge/store/storetest"
 )
 
@@ -28,7 +28,7 @@ func TestDatabaseOutagePagesAre503(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	(&invite.Handler{Accounts: acc, Log: log, AttemptsPerSecond: 1000, AttemptsBurst: 1000}).Mount(mux)
+	pagesMux(t, mux, acc, log, sso.Config{AttemptsPerSecond: 1000, AttemptsBurst: 1000}, nil)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	link := srv.URL + "/invite/sbi_" + "0123456789abcdef0123456789abcdef"

@@ -1,4 +1,4 @@
-package invite_test
+package sso_test
 
 import (
 	"bytes"
@@ -13,15 +13,15 @@ import (
 	"time"
 
 	"github.com/seatbridge/seatbridge/internal/secretbox"
-	"github.com/seatbridge/seatbridge/invite"
 	"github.com/seatbridge/seatbridge/provisioning"
+	"github.com/seatbridge/seatbridge/sso"
 	"github.com/seatbridge/seatbridge/store"
 	"github.com/seatbridge/seatbridge/store/storetest"
 )
 
 // Every password and invitation page carries the security headers and escapes what the
 // request (or an invitation's details) put into it.
-func TestPagesEscapeAndHeaders(t *testing.T) {
+func TestPasswordPagesEscapeAndHeaders(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -34,7 +34,7 @@ func TestPagesEscapeAndHeaders(t *testing.T) {
 			t.Fatal(err)
 		}
 		mux := http.NewServeMux()
-		(&invite.Handler{Accounts: acc, Log: log, Now: time.Now}).Mount(mux)
+		pagesMux(t, mux, acc, log, sso.Config{}, time.Now)
 		srv := httptest.NewServer(mux)
 		defer srv.Close()
 		check := func(name string) func(*http.Response, error) {

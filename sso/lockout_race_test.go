@@ -1,4 +1,4 @@
-package invite_test
+package sso_test
 
 import (
 	"bytes"
@@ -18,8 +18,8 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/seatbridge/seatbridge/internal/secretbox"
-	"github.com/seatbridge/seatbridge/invite"
 	"github.com/seatbridge/seatbridge/provisioning"
+	"github.com/seatbridge/seatbridge/sso"
 	"github.com/seatbridge/seatbridge/store"
 	"github.com/seatbridge/seatbridge/store/storetest"
 )
@@ -51,7 +51,7 @@ func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
 			}
 		}
 		mux := http.NewServeMux()
-		(&invite.Handler{Accounts: acc, Log: log, AttemptsPerSecond: 1000, AttemptsBurst: 1000}).Mount(mux)
+		pagesMux(t, mux, acc, log, sso.Config{AttemptsPerSecond: 1000, AttemptsBurst: 1000}, nil)
 		srv := httptest.NewServer(mux)
 		defer srv.Close()
 		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -70,7 +70,7 @@ func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			a := answer{status: resp.StatusCode, body: string(b)}
 			for _, c := range resp.Cookies() {
-				a.session = a.session || (c.Name == invite.SessionCookie && c.Value != "")
+				a.session = a.session || (c.Name == sso.SessionCookie && c.Value != "")
 			}
 			return a
 		}
@@ -169,7 +169,7 @@ func TestSecondFactorLockoutHoldsAgainstConcurrentCodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		mux := http.NewServeMux()
-		(&invite.Handler{Accounts: acc, Log: log, AttemptsPerSecond: 1000, AttemptsBurst: 1000}).Mount(mux)
+		pagesMux(t, mux, acc, log, sso.Config{AttemptsPerSecond: 1000, AttemptsBurst: 1000}, nil)
 		srv := httptest.NewServer(mux)
 		defer srv.Close()
 		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -209,7 +209,7 @@ func TestSecondFactorLockoutHoldsAgainstConcurrentCodes(t *testing.T) {
 				mu.Lock()
 				defer mu.Unlock()
 				for _, ck := range resp.Cookies() {
-					if ck.Name == invite.SessionCookie && ck.Value != "" {
+					if ck.Name == sso.SessionCookie && ck.Value != "" {
 						t.Error("a wrong code signed in")
 					}
 				}
