@@ -223,6 +223,7 @@ func (h *Handler) wrap(rt route) http.Handler {
 			h.toSignIn(w, r, slug)
 			return
 		}
+		httpx.SetTenant(r.Context(), acc.Tenant.ID)
 		p := provisioning.SessionPrincipal(acc)
 		p.Actor.IP = httpx.ClientIP(r, h.TrustForwarded)
 		p.Actor.RequestID = reqID

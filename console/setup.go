@@ -99,6 +99,7 @@ func (h *Handler) mountSetup(mux *http.ServeMux) {
 					"It is invalid, has expired or was revoked. Ask the person who sent it for a new one.")
 				return
 			}
+			httpx.SetTenant(r.Context(), t.ID)
 			if r.Method == http.MethodPost {
 				if err := h.csrf.Check(r); err != nil {
 					h.message(w, nil, http.StatusForbidden, "Request refused", "This form was sent from another site. Nothing was changed.")
