@@ -276,10 +276,3 @@ func notFoundOr(err error) error {
 	}
 	return err
 }
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
