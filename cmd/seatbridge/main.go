@@ -138,13 +138,16 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 // openCommand parses the flags of a command that takes no positional arguments and opens
 // the app; the caller closes it.
 func openCommand(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string) (*app, error) {
-	_, a, err := openCommandArgs(ctx, env, fs, b, cfg, args, func(pos []string) error {
-		if len(pos) > 0 {
-			return usagef("unexpected argument %q", pos[0])
-		}
-		return nil
-	})
+	_, a, err := openCommandArgs(ctx, env, fs, b, cfg, args, noArgs)
 	return a, err
+}
+
+// noArgs is the check of a command that takes no positional arguments.
+func noArgs(pos []string) error {
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	return nil
 }
 
 // openCommandArgs parses flags and positional arguments, lets check refuse them before

@@ -275,23 +275,12 @@ func runConnectionCreate(ctx context.Context, env *cliEnv, args []string) error 
 
 func runConnectionList(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
-	var tenant string
 	fs, b := newFlags("connection list", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	_, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func([]string) error {
-		if tenant == "" {
-			return usagef("--tenant is required")
-		}
-		return nil
-	})
+	_, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, func([]string) error { return nil })
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
 	cs, err := a.eng.ListConnections(ctx, t.ID)
 	if err != nil {
 		return err

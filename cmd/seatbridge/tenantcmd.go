@@ -277,30 +277,46 @@ func tenantBySlug(ctx context.Context, a *app, slug string) (*provisioning.Tenan
 	return t, err
 }
 
+// openTenantCommand adds --tenant to fs, parses the arguments, requires --tenant and lets
+// check refuse the rest before anything touches the database, then opens the app and the
+// tenant: the opening of every command that acts within one tenant. The caller closes the
+// app.
+func openTenantCommand(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string,
+	check func(pos []string) error) ([]string, *app, *provisioning.Tenant, error) {
+	slug := fs.String("tenant", "", "tenant slug")
+	pos, a, err := openCommandArgs(ctx, env, fs, b, cfg, args, func(pos []string) error {
+		if *slug == "" {
+			return usagef("--tenant SLUG is required")
+		}
+		return check(pos)
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	t, err := tenantBySlug(ctx, a, *slug)
+	if err != nil {
+		a.Close()
+		return nil, nil, nil, err
+	}
+	return pos, a, t, nil
+}
+
 func runTokenCreate(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
-	var tenant, kind, name string
+	var kind, name string
 	fs, b := newFlags("token create", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
 	fs.StringVar(&kind, "kind", "scim", "token kind: scim (for Okta / Entra ID provisioning) or admin (admin API)")
 	fs.StringVar(&name, "name", "", "a name to recognise the token by, e.g. okta")
-	_, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if len(pos) > 0 {
-			return usagef("unexpected argument %q", pos[0])
-		}
+	_, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, func(pos []string) error {
 		if kind != string(provisioning.TokenSCIM) && kind != string(provisioning.TokenAdmin) {
 			return usagef("--kind %q: want scim or admin", kind)
 		}
-		return nil
+		return noArgs(pos)
 	})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
 	secret, tok, err := a.eng.CreateToken(ctx, cliActor(), t.ID, provisioning.TokenKind(kind), name)
 	if err != nil {
 		return err
@@ -320,18 +336,12 @@ func runTokenCreate(ctx context.Context, env *cliEnv, args []string) error {
 
 func runTokenList(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
-	var tenant string
 	fs, b := newFlags("token list", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	a, err := openCommand(ctx, env, fs, b, &cfg, args)
+	_, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, noArgs)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
 	toks, err := a.db.ListTokens(ctx, t.ID)
 	if err != nil {
 		return err
@@ -379,21 +389,14 @@ func runTokenRevoke(ctx context.Context, env *cliEnv, args []string) error {
 // opening of every command that acts on one object of one tenant. The caller closes the app.
 func openTenantItem(ctx context.Context, env *cliEnv, name string, args []string) (string, *app, *provisioning.Tenant, error) {
 	var cfg Config
-	var tenant string
 	fs, b := newFlags(name, env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if tenant == "" || len(pos) != 1 {
+	pos, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, func(pos []string) error {
+		if len(pos) != 1 {
 			return usagef("want '%s ID --tenant SLUG'", name)
 		}
 		return nil
 	})
 	if err != nil {
-		return "", nil, nil, err
-	}
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		a.Close()
 		return "", nil, nil, err
 	}
 	return pos[0], a, t, nil
