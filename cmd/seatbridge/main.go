@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/seatbridge/seatbridge/provisioning"
 )
@@ -166,6 +167,23 @@ func openCommandArgs(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flag
 	}
 	a, err := openApp(ctx, *cfg, env)
 	return pos, a, err
+}
+
+// printList writes rows as a JSON array (never null) with --json, else as a table under
+// header (tab-separated columns) with one line a row.
+func printList[T any](env *cliEnv, cfg *Config, rows []T, header string, line func(w io.Writer, r T)) error {
+	if cfg.JSON {
+		if rows == nil {
+			rows = []T{}
+		}
+		return printJSON(env.stdout, rows)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		line(tw, r)
+	}
+	return tw.Flush()
 }
 
 // printJSON writes v as indented JSON.

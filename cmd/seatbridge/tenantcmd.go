@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -251,18 +252,9 @@ func runTenantList(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.JSON {
-		if ts == nil {
-			ts = []provisioning.Tenant{}
-		}
-		return printJSON(env.stdout, ts)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLUG\tNAME\tSEATS USED\tSEAT LIMIT\tID")
-	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", t.Slug, t.Name, t.SeatsUsed, t.SeatLimit, t.ID)
-	}
-	return tw.Flush()
+	return printList(env, &cfg, ts, "SLUG\tNAME\tSEATS USED\tSEAT LIMIT\tID", func(w io.Writer, t provisioning.Tenant) {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", t.Slug, t.Name, t.SeatsUsed, t.SeatLimit, t.ID)
+	})
 }
 
 // tenantBySlug resolves --tenant with a clear message for an unknown slug.
@@ -346,18 +338,9 @@ func runTokenList(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.JSON {
-		if toks == nil {
-			toks = []provisioning.APIToken{}
-		}
-		return printJSON(env.stdout, toks)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tNAME\tCREATED\tLAST USED\tREVOKED")
-	for _, k := range toks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Kind, k.Name, k.CreatedAt.Format(time.RFC3339), fmtTime(k.LastUsedAt), fmtTime(k.RevokedAt))
-	}
-	return tw.Flush()
+	return printList(env, &cfg, toks, "ID\tKIND\tNAME\tCREATED\tLAST USED\tREVOKED", func(w io.Writer, k provisioning.APIToken) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Kind, k.Name, k.CreatedAt.Format(time.RFC3339), fmtTime(k.LastUsedAt), fmtTime(k.RevokedAt))
+	})
 }
 
 func fmtTime(t *time.Time) string {
