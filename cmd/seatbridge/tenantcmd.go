@@ -132,10 +132,7 @@ func runTenantUpdate(ctx context.Context, env *cliEnv, args []string) error {
 	twoFA := fs.Bool("require-2fa", false, "password sign-in asks for a second factor (TOTP)")
 	appURL := fs.String("app-url", "", "platform app URL browsers land on after sign-in (\"\" for the user's own page)")
 	var in provisioning.PolicyInput
-	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if len(pos) != 1 {
-			return usagef("want exactly one SLUG, e.g. 'tenant update acme --allow-password-login=true --invitation-ttl 24h'")
-		}
+	a, t, err := openSlugCommand(ctx, env, fs, b, &cfg, args, "want exactly one SLUG, e.g. 'tenant update acme --allow-password-login=true --invitation-ttl 24h'", func() error {
 		list := func(v string) *[]string {
 			out := []string{}
 			for _, d := range strings.Split(v, ",") {
@@ -178,10 +175,6 @@ func runTenantUpdate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, pos[0])
-	if err != nil {
-		return err
-	}
 	if t, err = a.eng.UpdatePolicy(ctx, cliActor(), t.ID, in); err != nil {
 		return err
 	}
@@ -191,20 +184,11 @@ func runTenantUpdate(ctx context.Context, env *cliEnv, args []string) error {
 func runTenantShow(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
 	fs, b := newFlags("tenant show", env, &cfg)
-	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if len(pos) != 1 {
-			return usagef("want exactly one SLUG")
-		}
-		return nil
-	})
+	a, t, err := openSlugCommand(ctx, env, fs, b, &cfg, args, "want exactly one SLUG", func() error { return nil })
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, pos[0])
-	if err != nil {
-		return err
-	}
 	return printTenant(ctx, env, a, &cfg, t)
 }
 
@@ -257,6 +241,40 @@ func runTenantList(ctx context.Context, env *cliEnv, args []string) error {
 	})
 }
 
+// openSlugCommand is the opening of a command on the tenant its one argument names (tenant
+// update, tenant show): usage is the refusal of any other count of arguments, check refuses
+// the flags before anything touches the database. The caller closes the app.
+func openSlugCommand(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string,
+	usage string, check func() error) (*app, *provisioning.Tenant, error) {
+	_, a, t, err := openWithTenant(ctx, env, fs, b, cfg, args, func(pos []string) (string, error) {
+		if len(pos) != 1 {
+			return "", usagef("%s", usage)
+		}
+		return pos[0], check()
+	})
+	return a, t, err
+}
+
+// openWithTenant parses the arguments, lets check refuse them and name the tenant's slug
+// before anything touches the database, then opens the app and resolves the tenant.
+func openWithTenant(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string,
+	check func(pos []string) (slug string, err error)) ([]string, *app, *provisioning.Tenant, error) {
+	var slug string
+	pos, a, err := openCommandArgs(ctx, env, fs, b, cfg, args, func(pos []string) (err error) {
+		slug, err = check(pos)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	t, err := tenantBySlug(ctx, a, slug)
+	if err != nil {
+		a.Close()
+		return nil, nil, nil, err
+	}
+	return pos, a, t, nil
+}
+
 // tenantBySlug resolves --tenant with a clear message for an unknown slug.
 func tenantBySlug(ctx context.Context, a *app, slug string) (*provisioning.Tenant, error) {
 	if slug == "" {
@@ -276,21 +294,12 @@ func tenantBySlug(ctx context.Context, a *app, slug string) (*provisioning.Tenan
 func openTenantCommand(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string,
 	check func(pos []string) error) ([]string, *app, *provisioning.Tenant, error) {
 	slug := fs.String("tenant", "", "tenant slug")
-	pos, a, err := openCommandArgs(ctx, env, fs, b, cfg, args, func(pos []string) error {
+	return openWithTenant(ctx, env, fs, b, cfg, args, func(pos []string) (string, error) {
 		if *slug == "" {
-			return usagef("--tenant SLUG is required")
+			return "", usagef("--tenant SLUG is required")
 		}
-		return check(pos)
+		return *slug, check(pos)
 	})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	t, err := tenantBySlug(ctx, a, *slug)
-	if err != nil {
-		a.Close()
-		return nil, nil, nil, err
-	}
-	return pos, a, t, nil
 }
 
 func runTokenCreate(ctx context.Context, env *cliEnv, args []string) error {
