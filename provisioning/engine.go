@@ -29,6 +29,17 @@ type Engine struct {
 	LoginObserver func(method, result string)
 }
 
+// inTenantTx runs fn in one transaction with the tenant read in it.
+func (e *Engine) inTenantTx(ctx context.Context, tenantID string, fn func(tx Tx, t *Tenant) error) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
+		t, err := tx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		return fn(tx, t)
+	})
+}
+
 // NewEngine returns an engine over s with the real clock and UUIDv7 identifiers.
 func NewEngine(s Store, log *slog.Logger) *Engine {
 	if log == nil {

@@ -67,11 +67,7 @@ func setPhone(u *User, typ, number string) {
 func (e *Engine) CreateAdminUser(ctx context.Context, actor Actor, tenantID string, in NewUser) (*User, error) {
 	var out *User
 	err := e.Store.InTx(ctx, func(tx Tx) error {
-		pw, err := e.power(ctx, tx, tenantID, actor)
-		if err != nil {
-			return err
-		}
-		rs, err := loadRoles(ctx, tx, tenantID)
+		pw, rs, err := e.powerAndRoles(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
 		}
