@@ -435,6 +435,22 @@ func jsonType(kind string) string {
 
 func writeJSON(w http.ResponseWriter, status int, v any) { httpx.WriteJSON(w, status, "", v) }
 
+// created answers 201 with v, the resource made at path (under Prefix), in Location.
+func created(w http.ResponseWriter, path string, v any) error {
+	w.Header().Set("Location", Prefix+path)
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+// noContent answers 204 to a change that returned err == nil.
+func noContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // reply answers a handler's result: err when there is one (for fail), else v as JSON with
 // status. v is built before err is looked at, so it must not dereference a nil result.
 func reply(w http.ResponseWriter, status int, v any, err error) error {

@@ -84,9 +84,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *provision
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", Prefix+"/webhooks/"+ep.ID)
-	writeJSON(w, http.StatusCreated, createdWebhook{WebhookEndpoint: ep, Secret: secret})
-	return nil
+	return created(w, "/webhooks/"+ep.ID, createdWebhook{WebhookEndpoint: ep, Secret: secret})
 }
 
 func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -125,11 +123,7 @@ func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request, p *provision
 	if err != nil {
 		return err
 	}
-	if err := wh.DeleteWebhook(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, wh.DeleteWebhook(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
 func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {

@@ -64,9 +64,7 @@ func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, p *provis
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", Prefix+"/invitations/"+inv.ID)
-	writeJSON(w, http.StatusCreated, invitationView(inv))
-	return nil
+	return created(w, "/invitations/"+inv.ID, invitationView(inv))
 }
 
 // listInvitations: GET /invitations?state=pending|accepted|revoked|expired, newest first.
@@ -156,11 +154,7 @@ func (a *API) clearSuppression(w http.ResponseWriter, r *http.Request, p *provis
 	if email == "" || len(email) > 254 {
 		return badf("email", "must be an e-mail address")
 	}
-	if err := acc.ClearSuppression(r.Context(), p.Actor, p.Tenant.ID, email); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, acc.ClearSuppression(r.Context(), p.Actor, p.Tenant.ID, email))
 }
 
 // localUserReq is the "Add agent" form: the profile fields of POST /users plus the
@@ -223,9 +217,7 @@ func (a *API) createLocalUser(w http.ResponseWriter, r *http.Request, p *provisi
 		return err
 	}
 	out.Access = nonNil(grants)
-	w.Header().Set("Location", Prefix+"/users/"+u.ID)
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return created(w, "/users/"+u.ID, out)
 }
 
 // mayManage runs the engine's "only an Admin changes another Admin" before a credential
@@ -279,11 +271,7 @@ func (a *API) unlockAccount(w http.ResponseWriter, r *http.Request, p *provision
 	if err := a.mayManage(r, p, id); err != nil {
 		return err
 	}
-	if err := acc.UnlockAccount(r.Context(), p.Actor, p.Tenant.ID, id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, acc.UnlockAccount(r.Context(), p.Actor, p.Tenant.ID, id))
 }
 
 // setPasswordRestricted: PUT {"passwordRestricted": true|false}.
@@ -334,7 +322,5 @@ func (a *API) inviteUser(w http.ResponseWriter, r *http.Request, p *provisioning
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", Prefix+"/invitations/"+inv.ID)
-	writeJSON(w, http.StatusCreated, invitationView(inv))
-	return nil
+	return created(w, "/invitations/"+inv.ID, invitationView(inv))
 }

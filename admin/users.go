@@ -369,11 +369,7 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, p *provisioning.P
 }
 
 func (a *API) removeUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	if err := a.eng.RemoveUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.eng.RemoveUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
 func (a *API) deactivate(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
