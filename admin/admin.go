@@ -88,6 +88,18 @@ func New(eng *provisioning.Engine, opts Options) *API {
 // answer, which wrap maps to the JSON error once (fail), as the SCIM door does.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error
 
+// with gives h a service the server may run without (Accounts, Webhooks): get returns it,
+// or the 501 the endpoint answers when it is not configured.
+func with[S any](get func() (S, error), h func(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, s S) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+		s, err := get()
+		if err != nil {
+			return err
+		}
+		return h(w, r, p, s)
+	}
+}
+
 // route is one endpoint and the permission it needs. The OpenAPI test walks this table.
 type route struct {
 	method string

@@ -231,11 +231,7 @@ func (a *API) removeTOTP(w http.ResponseWriter, r *http.Request, p *provisioning
 }
 
 // userTwoFactor: GET /users/{id}/2fa tells an admin whether a user has a second factor.
-func (a *API) userTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) userTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	if _, err := a.eng.GetUser(r.Context(), p.Tenant.ID, r.PathValue("id")); err != nil {
 		return err
 	}
@@ -244,11 +240,7 @@ func (a *API) userTwoFactor(w http.ResponseWriter, r *http.Request, p *provision
 }
 
 // resetTwoFactor: DELETE /users/{id}/2fa removes a user's authenticator (lost phone).
-func (a *API) resetTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) resetTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	return noContent(w, acc.ResetTwoFactor(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
