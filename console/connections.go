@@ -111,9 +111,8 @@ func (h *Handler) updateConnection(w http.ResponseWriter, r *http.Request, rq *r
 		spec.AllowIdPInitiated = &idp
 	}
 	if _, err := h.eng.UpdateConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, spec, nil); err != nil {
-		errs, ok := fieldErrors(err, "name", "mode", "domains")
+		errs, ok := h.formErrors(w, r, rq, err, "name", "mode", "domains")
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		h.connPage(w, r, rq, http.StatusBadRequest, h.keepMapping(c, r.PostForm), errs, nil, "")

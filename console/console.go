@@ -382,6 +382,27 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, rq *request, err 
 	}
 }
 
+// formRenderer renders a form page again with what was posted and the marked fields.
+type formRenderer func(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string)
+
+// refused answers a form post the engine refused: the form again (400) with the marked
+// fields, or the error page when err is not about one of fields.
+func (h *Handler) refused(w http.ResponseWriter, r *http.Request, rq *request, err error, again formRenderer, fields ...string) {
+	if errs, ok := h.formErrors(w, r, rq, err, fields...); ok {
+		again(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+	}
+}
+
+// formErrors is fieldErrors for a handler: when err is not about one of fields it answers
+// the error page and reports false (nothing more to write).
+func (h *Handler) formErrors(w http.ResponseWriter, r *http.Request, rq *request, err error, fields ...string) (map[string]string, bool) {
+	errs, ok := fieldErrors(err, fields...)
+	if !ok {
+		h.fail(w, r, rq, err)
+	}
+	return errs, ok
+}
+
 // fieldErrors turns an engine error into errors next to the form's fields when it names
 // one the form has; it reports false for other errors.
 func fieldErrors(err error, fields ...string) (map[string]string, bool) {

@@ -77,8 +77,7 @@ func (h *Handler) invitePost(w http.ResponseWriter, r *http.Request, rq *request
 			return
 		}
 		var ok bool
-		if errs, ok = fieldErrors(err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat"); !ok {
-			h.fail(w, r, rq, err)
+		if errs, ok = h.formErrors(w, r, rq, err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat"); !ok {
 			return
 		}
 	} else if len(errs) == 0 {
@@ -88,8 +87,7 @@ func (h *Handler) invitePost(w http.ResponseWriter, r *http.Request, rq *request
 			return
 		}
 		var ok bool
-		if errs, ok = fieldErrors(err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat", "expiresIn"); !ok {
-			h.fail(w, r, rq, err)
+		if errs, ok = h.formErrors(w, r, rq, err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat", "expiresIn"); !ok {
 			return
 		}
 	}
@@ -189,8 +187,7 @@ func (h *Handler) agentPost(w http.ResponseWriter, r *http.Request, rq *request)
 			return
 		}
 		var ok bool
-		if errs, ok = fieldErrors(err, "email", "displayName", "language", "businessUnit", "phoneNumbers", "roles", "teams", "seat", "forceChange"); !ok {
-			h.fail(w, r, rq, err)
+		if errs, ok = h.formErrors(w, r, rq, err, "email", "displayName", "language", "businessUnit", "phoneNumbers", "roles", "teams", "seat", "forceChange"); !ok {
 			return
 		}
 	}
@@ -235,9 +232,8 @@ func (h *Handler) importPost(w http.ResponseWriter, r *http.Request, rq *request
 	case errors.Is(err, provisioning.ErrImportRejected):
 		status = http.StatusUnprocessableEntity
 	case err != nil:
-		errs, ok := fieldErrors(err, "file")
+		errs, ok := h.formErrors(w, r, rq, err, "file")
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		if errs["file"] == "" {
@@ -290,12 +286,7 @@ func roleInput(f url.Values) provisioning.RoleInput {
 func (h *Handler) createRole(w http.ResponseWriter, r *http.Request, rq *request) {
 	_, err := h.eng.CreateRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, roleInput(r.PostForm))
 	if err != nil {
-		errs, ok := fieldErrors(err, "name", "description", "permissions")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.rolesPage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+		h.refused(w, r, rq, err, h.rolesPage, "name", "description", "permissions")
 		return
 	}
 	http.Redirect(w, r, rq.base+"/roles?done=created", http.StatusSeeOther)
@@ -327,12 +318,7 @@ func (h *Handler) rolePage(w http.ResponseWriter, r *http.Request, rq *request, 
 func (h *Handler) updateRole(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
 	if _, err := h.eng.UpdateRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, roleInput(r.PostForm)); err != nil {
-		errs, ok := fieldErrors(err, "name", "description", "permissions")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.rolePage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+		h.refused(w, r, rq, err, h.rolePage, "name", "description", "permissions")
 		return
 	}
 	http.Redirect(w, r, rq.base+"/roles/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
@@ -379,12 +365,7 @@ func teamInput(f url.Values) provisioning.TeamInput {
 func (h *Handler) createTeam(w http.ResponseWriter, r *http.Request, rq *request) {
 	t, err := h.eng.CreateTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, teamInput(r.PostForm), nil)
 	if err != nil {
-		errs, ok := fieldErrors(err, "name", "description")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.teamsPage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+		h.refused(w, r, rq, err, h.teamsPage, "name", "description")
 		return
 	}
 	http.Redirect(w, r, rq.base+"/teams/"+url.PathEscape(t.ID)+"?done=created", http.StatusSeeOther)
@@ -419,12 +400,7 @@ func (h *Handler) teamPage(w http.ResponseWriter, r *http.Request, rq *request, 
 func (h *Handler) updateTeam(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
 	if _, err := h.eng.UpdateTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, teamInput(r.PostForm)); err != nil {
-		errs, ok := fieldErrors(err, "name", "description")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.teamPage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+		h.refused(w, r, rq, err, h.teamPage, "name", "description")
 		return
 	}
 	http.Redirect(w, r, rq.base+"/teams/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
@@ -637,10 +613,9 @@ func (h *Handler) settingsPost(w http.ResponseWriter, r *http.Request, rq *reque
 		AllowedDomains: &allowed, BlockedDomains: &blocked, BlockFreeMail: &block, DefaultRole: &role,
 		AllowPasswordLogin: &pwLogin, InvitationTTL: &inviteTTL, RequireTwoFactor: &twoFA, AppURL: &appURL})
 	if err != nil {
-		errs, ok := fieldErrors(err, "name", "seatLimit", "allowedDomains", "blockedDomains", "defaultRole", "invitationTTL", "appUrl",
+		errs, ok := h.formErrors(w, r, rq, err, "name", "seatLimit", "allowedDomains", "blockedDomains", "defaultRole", "invitationTTL", "appUrl",
 			"allowPasswordLogin", "requireTwoFactor")
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		h.settingsPage(w, r, rq, http.StatusBadRequest, f, errs)

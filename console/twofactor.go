@@ -40,9 +40,8 @@ func (h *Handler) renderTOTP(w http.ResponseWriter, rq *request, status int, en 
 func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request, rq *request) {
 	codes, err := h.Accounts.ConfirmTOTP(r.Context(), rq.p.Actor, rq.p.Tenant.ID, rq.acc.User.ID, r.PostFormValue("code"))
 	if err != nil {
-		errs, ok := fieldErrors(err, "code")
+		errs, ok := h.formErrors(w, r, rq, err, "code")
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		// A new enrolment would change the secret the user just scanned: show the same one.

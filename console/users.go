@@ -492,9 +492,8 @@ func (h *Handler) userProfile(w http.ResponseWriter, r *http.Request, rq *reques
 	}
 	_, err = h.eng.EditUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, ver, in)
 	if err != nil {
-		errs, ok := fieldErrors(err, profileFields...)
+		errs, ok := h.formErrors(w, r, rq, err, profileFields...)
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		d, lerr := h.loadUser(r.Context(), rq, id, true)
@@ -691,12 +690,7 @@ func (h *Handler) editOwnProfile(w http.ResponseWriter, r *http.Request, rq *req
 		}
 	}
 	if _, err := h.eng.EditOwnProfile(r.Context(), rq.p.Actor, rq.p.Tenant.ID, in); err != nil {
-		errs, ok := fieldErrors(err, "givenName", "familyName", "displayName", "externalId", "preferredLanguage")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.mePage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+		h.refused(w, r, rq, err, h.mePage, "givenName", "familyName", "displayName", "externalId", "preferredLanguage")
 		return
 	}
 	http.Redirect(w, r, rq.base+"/me?done=saved", http.StatusSeeOther)

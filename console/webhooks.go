@@ -168,9 +168,8 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, rq *requ
 	u, desc, events := r.PostFormValue("url"), r.PostFormValue("description"), eventsFromForm(r.PostForm)
 	ep, secret, err := wh.CreateWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, provisioning.WebhookRequest{URL: &u, Description: &desc, Events: &events})
 	if err != nil {
-		errs, ok := fieldErrors(err, "url", "description", "events")
+		errs, ok := h.formErrors(w, r, rq, err, "url", "description", "events")
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		h.render(w, rq, http.StatusBadRequest, "webhooknew", &view{Title: "New webhook endpoint", Nav: "webhooks", Form: r.PostForm, Errors: errs,
@@ -235,12 +234,7 @@ func (h *Handler) updateWebhook(w http.ResponseWriter, r *http.Request, rq *requ
 	id := r.PathValue("id")
 	u, desc, events := r.PostFormValue("url"), r.PostFormValue("description"), eventsFromForm(r.PostForm)
 	if _, err := wh.UpdateWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.WebhookRequest{URL: &u, Description: &desc, Events: &events}); err != nil {
-		errs, ok := fieldErrors(err, "url", "description", "events")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.webhookPage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+		h.refused(w, r, rq, err, h.webhookPage, "url", "description", "events")
 		return
 	}
 	http.Redirect(w, r, rq.base+"/webhooks/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
