@@ -170,11 +170,7 @@ func (h *Handler) deleteConnection(w http.ResponseWriter, r *http.Request, rq *r
 		"Delete connection", rq.base+"/sso/connections/"+url.PathEscape(c.ID), nil) {
 		return
 	}
-	if err := h.eng.DeleteConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, c.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/sso?done=deleted", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.eng.DeleteConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, c.ID), rq.base+"/sso?done=deleted")
 }
 
 // parseMapping reads the mapping textarea: the JSON the API takes, nothing unknown.

@@ -382,6 +382,16 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, rq *request, err 
 	}
 }
 
+// afterChange answers a change: the error page when it failed, else a redirect (303) to
+// next, which shows its outcome.
+func (h *Handler) afterChange(w http.ResponseWriter, r *http.Request, rq *request, err error, next string) {
+	if err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
 // formRenderer renders a form page again with what was posted and the marked fields.
 type formRenderer func(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string)
 

@@ -333,11 +333,7 @@ func (h *Handler) deleteRole(w http.ResponseWriter, r *http.Request, rq *request
 	if !h.confirmed(w, r, rq, "Delete role "+role.Name+"?", "The role disappears for good.", "Delete role", rq.base+"/roles/"+url.PathEscape(role.ID), nil) {
 		return
 	}
-	if err := h.eng.DeleteRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, role.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/roles?done=deleted", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.eng.DeleteRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, role.ID), rq.base+"/roles?done=deleted")
 }
 
 func (h *Handler) teams(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -415,11 +411,7 @@ func (h *Handler) deleteTeam(w http.ResponseWriter, r *http.Request, rq *request
 	if !h.confirmed(w, r, rq, "Delete team "+t.Name+"?", "Its "+strconv.Itoa(t.MemberCount)+" members stay users of the organisation; only the team goes.", "Delete team", rq.base+"/teams/"+url.PathEscape(t.ID), nil) {
 		return
 	}
-	if err := h.eng.DeleteTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, t.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/teams?done=deleted", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.eng.DeleteTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, t.ID), rq.base+"/teams?done=deleted")
 }
 
 // addTeamMembers adds users by user name or e-mail, one per line.
@@ -461,11 +453,7 @@ func (h *Handler) addTeamMembers(w http.ResponseWriter, r *http.Request, rq *req
 
 func (h *Handler) removeTeamMember(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
-	if err := h.eng.RemoveTeamMember(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, r.PathValue("uid")); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/teams/"+url.PathEscape(id)+"?done=removed", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.eng.RemoveTeamMember(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, r.PathValue("uid")), rq.base+"/teams/"+url.PathEscape(id)+"?done=removed")
 }
 
 func (h *Handler) seats(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -629,11 +617,7 @@ func (h *Handler) clearSuppression(w http.ResponseWriter, r *http.Request, rq *r
 	if !h.confirmed(w, r, rq, "Allow mail to "+email+" again?", "Its mail server refused mail before. Clear the block only once the address works.", "Clear block", rq.base+"/settings", nil) {
 		return
 	}
-	if err := h.Accounts.ClearSuppression(r.Context(), rq.p.Actor, rq.p.Tenant.ID, email); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/settings?done=cleared", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.Accounts.ClearSuppression(r.Context(), rq.p.Actor, rq.p.Tenant.ID, email), rq.base+"/settings?done=cleared")
 }
 
 func (h *Handler) tokens(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -672,9 +656,5 @@ func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, rq *reques
 	if !h.confirmed(w, r, rq, "Revoke this token?", "Provisioning with it stops at once; this cannot be undone.", "Revoke token", rq.base+"/tokens", nil) {
 		return
 	}
-	if err := h.eng.RevokeToken(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id")); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/tokens?done=tokenrevoked", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.eng.RevokeToken(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id")), rq.base+"/tokens?done=tokenrevoked")
 }

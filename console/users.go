@@ -261,11 +261,7 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, rq *request) {
 		h.message(w, rq, http.StatusBadRequest, "Choose an action", "Pick what to do with the selected users.")
 		return
 	}
-	if err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, withDone(back, done), http.StatusSeeOther)
+	h.afterChange(w, r, rq, err, withDone(back, done))
 }
 
 // actionLabels name the bulk actions in confirmations.
@@ -554,11 +550,7 @@ func (h *Handler) userSeat(w http.ResponseWriter, r *http.Request, rq *request) 
 		h.message(w, rq, http.StatusBadRequest, "Check your input", "Choose assign or free.")
 		return
 	}
-	if err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, back+"?done="+done, http.StatusSeeOther)
+	h.afterChange(w, r, rq, err, back+"?done="+done)
 }
 
 func (h *Handler) userStatus(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -580,21 +572,13 @@ func (h *Handler) userStatus(w http.ResponseWriter, r *http.Request, rq *request
 		if !h.confirmed(w, r, rq, "Remove this user from the organisation?", "This is irreversible: the user, their roles, teams and seat go; the audit history stays. To add them again you will need to invite them from scratch.", "Yes, remove this user", back, nil) {
 			return
 		}
-		if err := h.eng.RemoveUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id); err != nil {
-			h.fail(w, r, rq, err)
-			return
-		}
-		http.Redirect(w, r, rq.base+"/users?done=removed", http.StatusSeeOther)
+		h.afterChange(w, r, rq, h.eng.RemoveUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id), rq.base+"/users?done=removed")
 		return
 	default:
 		h.message(w, rq, http.StatusBadRequest, "Check your input", "Choose deactivate, reactivate or remove.")
 		return
 	}
-	if err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, back+"?done="+done, http.StatusSeeOther)
+	h.afterChange(w, r, rq, err, back+"?done="+done)
 }
 
 // userPassword resets a local password (a temporary one, shown once) or clears a
@@ -617,11 +601,7 @@ func (h *Handler) userPassword(w http.ResponseWriter, r *http.Request, rq *reque
 			Intro: "The user can now sign in with this temporary password.", Label: "Temporary password", Secret: pw,
 			Note: "It is shown only now: copy it and pass it on securely.", Next: back, NextLabel: "Back to the user"}})
 	case "unlock":
-		if err := h.Accounts.UnlockAccount(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id); err != nil {
-			h.fail(w, r, rq, err)
-			return
-		}
-		http.Redirect(w, r, back+"?done=unlocked", http.StatusSeeOther)
+		h.afterChange(w, r, rq, h.Accounts.UnlockAccount(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id), back+"?done=unlocked")
 	default:
 		h.message(w, rq, http.StatusBadRequest, "Check your input", "Choose reset or unlock.")
 	}
@@ -711,9 +691,5 @@ func (h *Handler) changeOwnPassword(w http.ResponseWriter, r *http.Request, rq *
 		return
 	}
 	err := h.Accounts.ChangeOwnPassword(r.Context(), rq.p.Tenant.ID, rq.acc.User.ID, r.PostFormValue("current"), r.PostFormValue("password"), rq.p.Actor.IP)
-	if err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/me?done=password", http.StatusSeeOther)
+	h.afterChange(w, r, rq, err, rq.base+"/me?done=password")
 }

@@ -298,11 +298,7 @@ func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, rq *requ
 		"Delete endpoint", rq.base+"/webhooks/"+url.PathEscape(ep.ID), nil) {
 		return
 	}
-	if err := wh.DeleteWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, ep.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/webhooks?done=deleted", http.StatusSeeOther)
+	h.afterChange(w, r, rq, wh.DeleteWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, ep.ID), rq.base+"/webhooks?done=deleted")
 }
 
 func (h *Handler) replayDelivery(w http.ResponseWriter, r *http.Request, rq *request) {
