@@ -153,11 +153,8 @@ func (h *Handler) connectionState(w http.ResponseWriter, r *http.Request, rq *re
 		h.message(w, rq, http.StatusBadRequest, "Check your input", "Unknown state.")
 		return
 	}
-	if _, err := h.eng.UpdateConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.ConnectionSpec{Disabled: &disabled}, nil); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/sso/connections/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := h.eng.UpdateConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.ConnectionSpec{Disabled: &disabled}, nil)
+	h.afterChange(w, r, rq, err, rq.base+"/sso/connections/"+url.PathEscape(id)+"?done=saved")
 }
 
 func (h *Handler) deleteConnection(w http.ResponseWriter, r *http.Request, rq *request) {

@@ -392,6 +392,16 @@ func (h *Handler) afterChange(w http.ResponseWriter, r *http.Request, rq *reques
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// afterForm answers a form post: a redirect (303) to next when the change was made, else
+// what refused answers.
+func (h *Handler) afterForm(w http.ResponseWriter, r *http.Request, rq *request, err error, next string, again formRenderer, fields ...string) {
+	if err != nil {
+		h.refused(w, r, rq, err, again, fields...)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
 // formRenderer renders a form page again with what was posted and the marked fields.
 type formRenderer func(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string)
 

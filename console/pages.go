@@ -119,19 +119,13 @@ func (h *Handler) invitations(w http.ResponseWriter, r *http.Request, rq *reques
 
 // sendInvitation invites an account created without an invitation ("invite later").
 func (h *Handler) sendInvitation(w http.ResponseWriter, r *http.Request, rq *request) {
-	if _, err := h.Accounts.InviteUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id"), nil, nil, false); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/invitations?done=invited", http.StatusSeeOther)
+	_, err := h.Accounts.InviteUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id"), nil, nil, false)
+	h.afterChange(w, r, rq, err, rq.base+"/invitations?done=invited")
 }
 
 func (h *Handler) resend(w http.ResponseWriter, r *http.Request, rq *request) {
-	if _, err := h.Accounts.ResendInvitation(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id")); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/invitations?done=resent", http.StatusSeeOther)
+	_, err := h.Accounts.ResendInvitation(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id"))
+	h.afterChange(w, r, rq, err, rq.base+"/invitations?done=resent")
 }
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -144,11 +138,8 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, rq *request) {
 		"Yes, revoke", rq.base+"/invitations", nil) {
 		return
 	}
-	if _, err := h.Accounts.RevokeInvitation(r.Context(), rq.p.Actor, rq.p.Tenant.ID, inv.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/invitations?done=revoked", http.StatusSeeOther)
+	_, err = h.Accounts.RevokeInvitation(r.Context(), rq.p.Actor, rq.p.Tenant.ID, inv.ID)
+	h.afterChange(w, r, rq, err, rq.base+"/invitations?done=revoked")
 }
 
 func (h *Handler) agent(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -285,11 +276,7 @@ func roleInput(f url.Values) provisioning.RoleInput {
 
 func (h *Handler) createRole(w http.ResponseWriter, r *http.Request, rq *request) {
 	_, err := h.eng.CreateRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, roleInput(r.PostForm))
-	if err != nil {
-		h.refused(w, r, rq, err, h.rolesPage, "name", "description", "permissions")
-		return
-	}
-	http.Redirect(w, r, rq.base+"/roles?done=created", http.StatusSeeOther)
+	h.afterForm(w, r, rq, err, rq.base+"/roles?done=created", h.rolesPage, "name", "description", "permissions")
 }
 
 func (h *Handler) role(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -317,11 +304,8 @@ func (h *Handler) rolePage(w http.ResponseWriter, r *http.Request, rq *request, 
 
 func (h *Handler) updateRole(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
-	if _, err := h.eng.UpdateRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, roleInput(r.PostForm)); err != nil {
-		h.refused(w, r, rq, err, h.rolePage, "name", "description", "permissions")
-		return
-	}
-	http.Redirect(w, r, rq.base+"/roles/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := h.eng.UpdateRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, roleInput(r.PostForm))
+	h.afterForm(w, r, rq, err, rq.base+"/roles/"+url.PathEscape(id)+"?done=saved", h.rolePage, "name", "description", "permissions")
 }
 
 func (h *Handler) deleteRole(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -395,11 +379,8 @@ func (h *Handler) teamPage(w http.ResponseWriter, r *http.Request, rq *request, 
 
 func (h *Handler) updateTeam(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
-	if _, err := h.eng.UpdateTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, teamInput(r.PostForm)); err != nil {
-		h.refused(w, r, rq, err, h.teamPage, "name", "description")
-		return
-	}
-	http.Redirect(w, r, rq.base+"/teams/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := h.eng.UpdateTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, teamInput(r.PostForm))
+	h.afterForm(w, r, rq, err, rq.base+"/teams/"+url.PathEscape(id)+"?done=saved", h.teamPage, "name", "description")
 }
 
 func (h *Handler) deleteTeam(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -441,11 +422,8 @@ func (h *Handler) addTeamMembers(w http.ResponseWriter, r *http.Request, rq *req
 		errs["members"] = "Enter at least one user name."
 	}
 	if len(errs) == 0 {
-		if _, err := h.eng.AddTeamMembers(ctx, rq.p.Actor, rq.p.Tenant.ID, id, ids); err != nil {
-			h.fail(w, r, rq, err)
-			return
-		}
-		http.Redirect(w, r, rq.base+"/teams/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+		_, err := h.eng.AddTeamMembers(ctx, rq.p.Actor, rq.p.Tenant.ID, id, ids)
+		h.afterChange(w, r, rq, err, rq.base+"/teams/"+url.PathEscape(id)+"?done=saved")
 		return
 	}
 	h.teamPage(w, r, rq, http.StatusBadRequest, nil, errs)

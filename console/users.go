@@ -356,11 +356,8 @@ func (h *Handler) addUsersPost(w http.ResponseWriter, r *http.Request, rq *reque
 		h.message(w, rq, http.StatusBadRequest, "No users selected", "Tick the users who should get a seat.")
 		return
 	}
-	if _, err := h.eng.AssignSeats(r.Context(), rq.p.Actor, rq.p.Tenant.ID, ids, nil); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/users?seat=yes&done=seated", http.StatusSeeOther)
+	_, err := h.eng.AssignSeats(r.Context(), rq.p.Actor, rq.p.Tenant.ID, ids, nil)
+	h.afterChange(w, r, rq, err, rq.base+"/users?seat=yes&done=seated")
 }
 
 type userData struct {
@@ -512,11 +509,8 @@ func (h *Handler) userRoles(w http.ResponseWriter, r *http.Request, rq *request)
 	if roles == nil {
 		roles = []string{}
 	}
-	if _, err := h.eng.ChangeUserRoles(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.RoleChange{Set: roles}); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/users/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := h.eng.ChangeUserRoles(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.RoleChange{Set: roles})
+	h.afterChange(w, r, rq, err, rq.base+"/users/"+url.PathEscape(id)+"?done=saved")
 }
 
 func (h *Handler) userTeams(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -525,11 +519,8 @@ func (h *Handler) userTeams(w http.ResponseWriter, r *http.Request, rq *request)
 	if teams == nil {
 		teams = []string{}
 	}
-	if _, err := h.eng.SetUserTeams(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, teams); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/users/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := h.eng.SetUserTeams(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, teams)
+	h.afterChange(w, r, rq, err, rq.base+"/users/"+url.PathEscape(id)+"?done=saved")
 }
 
 func (h *Handler) userSeat(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -669,20 +660,14 @@ func (h *Handler) editOwnProfile(w http.ResponseWriter, r *http.Request, rq *req
 			*p = &v
 		}
 	}
-	if _, err := h.eng.EditOwnProfile(r.Context(), rq.p.Actor, rq.p.Tenant.ID, in); err != nil {
-		h.refused(w, r, rq, err, h.mePage, "givenName", "familyName", "displayName", "externalId", "preferredLanguage")
-		return
-	}
-	http.Redirect(w, r, rq.base+"/me?done=saved", http.StatusSeeOther)
+	_, err := h.eng.EditOwnProfile(r.Context(), rq.p.Actor, rq.p.Tenant.ID, in)
+	h.afterForm(w, r, rq, err, rq.base+"/me?done=saved", h.mePage, "givenName", "familyName", "displayName", "externalId", "preferredLanguage")
 }
 
 // endOtherSessions signs the user out everywhere but here.
 func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request, rq *request) {
-	if _, err := h.eng.EndOtherSessions(r.Context(), rq.p.Actor, rq.p.Tenant.ID, rq.acc.Session.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/me?done=signedout", http.StatusSeeOther)
+	_, err := h.eng.EndOtherSessions(r.Context(), rq.p.Actor, rq.p.Tenant.ID, rq.acc.Session.ID)
+	h.afterChange(w, r, rq, err, rq.base+"/me?done=signedout")
 }
 
 func (h *Handler) changeOwnPassword(w http.ResponseWriter, r *http.Request, rq *request) {

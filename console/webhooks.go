@@ -233,11 +233,8 @@ func (h *Handler) updateWebhook(w http.ResponseWriter, r *http.Request, rq *requ
 	}
 	id := r.PathValue("id")
 	u, desc, events := r.PostFormValue("url"), r.PostFormValue("description"), eventsFromForm(r.PostForm)
-	if _, err := wh.UpdateWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.WebhookRequest{URL: &u, Description: &desc, Events: &events}); err != nil {
-		h.refused(w, r, rq, err, h.webhookPage, "url", "description", "events")
-		return
-	}
-	http.Redirect(w, r, rq.base+"/webhooks/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := wh.UpdateWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.WebhookRequest{URL: &u, Description: &desc, Events: &events})
+	h.afterForm(w, r, rq, err, rq.base+"/webhooks/"+url.PathEscape(id)+"?done=saved", h.webhookPage, "url", "description", "events")
 }
 
 func (h *Handler) webhookState(w http.ResponseWriter, r *http.Request, rq *request) {
