@@ -242,13 +242,8 @@ func (h *Handler) webhookState(w http.ResponseWriter, r *http.Request, rq *reque
 	if wh == nil {
 		return
 	}
-	var enabled bool
-	switch r.PostFormValue("state") {
-	case "enable":
-		enabled = true
-	case "disable":
-	default:
-		h.message(w, rq, http.StatusBadRequest, "Check your input", "Unknown state.")
+	enabled, ok := h.stateChoice(w, r, rq, "enable", "disable")
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
