@@ -244,10 +244,6 @@ func (h *Handler) importPost(w http.ResponseWriter, r *http.Request, rq *request
 	}{rep, string(content), invite}})
 }
 
-func (h *Handler) roles(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.rolesPage(w, r, rq, http.StatusOK, nil, nil)
-}
-
 func (h *Handler) rolesPage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
 	roles, err := h.eng.ListRoles(r.Context(), rq.p.Tenant.ID)
 	if err != nil {
@@ -277,10 +273,6 @@ func roleInput(f url.Values) provisioning.RoleInput {
 func (h *Handler) createRole(w http.ResponseWriter, r *http.Request, rq *request) {
 	_, err := h.eng.CreateRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, roleInput(r.PostForm))
 	h.afterForm(w, r, rq, err, rq.base+"/roles?done=created", h.rolesPage, "name", "description", "permissions")
-}
-
-func (h *Handler) role(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.rolePage(w, r, rq, http.StatusOK, nil, nil)
 }
 
 func (h *Handler) rolePage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
@@ -320,10 +312,6 @@ func (h *Handler) deleteRole(w http.ResponseWriter, r *http.Request, rq *request
 	h.afterChange(w, r, rq, h.eng.DeleteRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, role.ID), rq.base+"/roles?done=deleted")
 }
 
-func (h *Handler) teams(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.teamsPage(w, r, rq, http.StatusOK, nil, nil)
-}
-
 func (h *Handler) teamsPage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
 	teams, err := h.eng.ListTeams(r.Context(), rq.p.Tenant.ID)
 	if err != nil {
@@ -349,10 +337,6 @@ func (h *Handler) createTeam(w http.ResponseWriter, r *http.Request, rq *request
 		return
 	}
 	http.Redirect(w, r, rq.base+"/teams/"+url.PathEscape(t.ID)+"?done=created", http.StatusSeeOther)
-}
-
-func (h *Handler) team(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.teamPage(w, r, rq, http.StatusOK, nil, nil)
 }
 
 func (h *Handler) teamPage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
@@ -500,10 +484,6 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, rq *request) {
 		Events []provisioning.AuditEvent
 		Next   string
 	}{evs, next}})
-}
-
-func (h *Handler) settings(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.settingsPage(w, r, rq, http.StatusOK, nil, nil)
 }
 
 func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {

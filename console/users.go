@@ -611,11 +611,7 @@ type meData struct {
 	TwoF     *provisioning.TwoFactorStatus
 }
 
-// me is the signed-in user's own profile: the only page of a user without manage_users.
-func (h *Handler) me(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.mePage(w, r, rq, http.StatusOK, nil, nil)
-}
-
+// mePage is the signed-in user's own profile: the only page of a user without manage_users.
 func (h *Handler) mePage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
 	ctx := r.Context()
 	u, err := h.eng.GetUser(ctx, rq.p.Tenant.ID, rq.acc.User.ID)

@@ -183,10 +183,6 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, rq *requ
 		Next: rq.base + "/webhooks/" + url.PathEscape(ep.ID), NextLabel: "Go to the endpoint"}})
 }
 
-func (h *Handler) webhook(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.webhookPage(w, r, rq, http.StatusOK, nil, nil)
-}
-
 // webhookPage renders an endpoint's page; form and errs are a refused edit shown again.
 func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
 	wh, ep := h.endpoint(w, r, rq)
