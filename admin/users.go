@@ -214,13 +214,7 @@ func userQuery(r *http.Request) (provisioning.UserQuery, error) {
 	if v := q.Get("team"); v != "" {
 		add(provisioning.Compare{Field: "team", Op: provisioning.OpEq, Value: v})
 	}
-	for _, f := range fs {
-		if uq.Filter == nil {
-			uq.Filter = f
-		} else {
-			uq.Filter = provisioning.And{Left: uq.Filter, Right: f}
-		}
-	}
+	uq.Filter = provisioning.AllOf(fs...)
 	if v := q.Get("sort"); v != "" {
 		f, ok := sortFields[v]
 		if !ok {

@@ -84,13 +84,7 @@ func userQuery(q url.Values) (provisioning.UserQuery, int, map[string]string) {
 	if v := q.Get("team"); v != "" {
 		fs = append(fs, provisioning.Compare{Field: "team", Op: provisioning.OpEq, Value: v})
 	}
-	for _, f := range fs {
-		if uq.Filter == nil {
-			uq.Filter = f
-		} else {
-			uq.Filter = provisioning.And{Left: uq.Filter, Right: f}
-		}
-	}
+	uq.Filter = provisioning.AllOf(fs...)
 	if v := q.Get("sort"); v != "" {
 		found := false
 		for _, s := range sorts {
