@@ -554,8 +554,8 @@ func (w *Webhooks) FinishDeliveries(ctx context.Context, worker string, ds []Cla
 
 func (w *Webhooks) attemptOf(worker string, d *ClaimedDelivery, r AttemptResult, now time.Time) *WebhookAttempt {
 	return &WebhookAttempt{ID: "wha_" + strings.ReplaceAll(w.NewID(), "-", ""), TenantID: d.TenantID, DeliveryID: d.ID, Attempt: d.Attempts,
-		Worker: worker, StatusCode: r.StatusCode, LatencyMS: r.Latency.Milliseconds(), Error: truncate(r.Err, 500),
-		ResponseExcerpt: truncate(r.Excerpt, 1024), At: now}
+		Worker: worker, StatusCode: r.StatusCode, LatencyMS: r.Latency.Milliseconds(), Error: Truncate(r.Err, 500),
+		ResponseExcerpt: Truncate(r.Excerpt, 1024), At: now}
 }
 
 func (w *Webhooks) finishTx(ctx context.Context, tx Tx, worker string, d *ClaimedDelivery, r AttemptResult) error {
@@ -599,13 +599,6 @@ func (w *Webhooks) finishTx(ctx context.Context, tx Tx, worker string, d *Claime
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}
-
 func firstNonEmpty(a, b string) string {
 	if a != "" {
 		return a
@@ -643,7 +636,7 @@ func (w *Webhooks) FinishLogout(ctx context.Context, worker string, l *LogoutReq
 	now := w.now()
 	status, msg := "sent", ""
 	if sendErr != nil {
-		msg = truncate(sendErr.Error(), 500)
+		msg = Truncate(sendErr.Error(), 500)
 		status = "pending"
 		l.NextAttemptAt = now.Add(w.Retry.Backoff(l.Attempts))
 		if now.Sub(l.CreatedAt) >= 24*time.Hour {

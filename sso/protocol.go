@@ -239,7 +239,7 @@ func (s *Service) verifyAnswer(w http.ResponseWriter, r *http.Request, t *provis
 func (s *Service) complete(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, conn *provisioning.Connection, claims provisioning.Claims, returnTo string) {
 	res, err := s.Engine.Login(r.Context(), provisioning.LoginRequest{
 		TenantID: t.ID, ConnectionID: conn.ID, Method: string(conn.Type), Claims: claims,
-		IP: s.ip(r), UserAgent: truncate(r.UserAgent(), 512), SessionTTL: s.Config.SessionTTL,
+		IP: s.ip(r), UserAgent: provisioning.Truncate(r.UserAgent(), 512), SessionTTL: s.Config.SessionTTL,
 	})
 	var refused *provisioning.LoginRefusedError
 	switch {

@@ -144,7 +144,12 @@ func (s *Service) Tenant(r *http.Request) (*provisioning.Tenant, error) {
 	if slug == "" || len(slug) > 63 {
 		return nil, provisioning.ErrNotFound
 	}
-	return s.Engine.Store.GetTenantBySlug(r.Context(), slug)
+	t, err := s.Engine.Store.GetTenantBySlug(r.Context(), slug)
+	if err != nil {
+		return nil, err
+	}
+	httpx.SetTenant(r.Context(), t.ID)
+	return t, nil
 }
 
 // handleLogin is home-realm discovery: GET /sso/{tenant}/login?email=…&connection=…&return_to=….
@@ -256,11 +261,4 @@ func notFoundOr(err error) error {
 		return nil
 	}
 	return err
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

@@ -168,15 +168,7 @@ func (db *DB) ListClients(ctx context.Context) ([]provisioning.OAuthClient, erro
 	if err := db.selectx(ctx, &rows, `SELECT `+clientCols+` FROM oauth_clients ORDER BY created_at, id`); err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
-	out := make([]provisioning.OAuthClient, 0, len(rows))
-	for i := range rows {
-		c, err := rows[i].client()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *c)
-	}
-	return out, nil
+	return fromRows(rows, (*clientRow).client)
 }
 
 // idTokenAlg is the stored ID token algorithm of a client: RS256 when it registered none.

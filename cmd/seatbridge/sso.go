@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/seatbridge/seatbridge/internal/httpx"
@@ -275,23 +275,12 @@ func runConnectionCreate(ctx context.Context, env *cliEnv, args []string) error 
 
 func runConnectionList(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
-	var tenant string
 	fs, b := newFlags("connection list", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	_, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func([]string) error {
-		if tenant == "" {
-			return usagef("--tenant is required")
-		}
-		return nil
-	})
+	_, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, func([]string) error { return nil })
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
 	cs, err := a.eng.ListConnections(ctx, t.ID)
 	if err != nil {
 		return err
@@ -319,15 +308,9 @@ func runConnectionList(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		rows = append(rows, r)
 	}
-	if cfg.JSON {
-		return printJSON(env.stdout, rows)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tMODE\tDOMAINS\tISSUER\tRULES\tDISABLED")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%t\n", r.ID, r.Name, r.Type, r.Mode, strings.Join(r.Domains, ","), r.Issuer, r.Rules, r.Disabled)
-	}
-	return tw.Flush()
+	return printList(env, &cfg, rows, "ID\tNAME\tTYPE\tMODE\tDOMAINS\tISSUER\tRULES\tDISABLED", func(w io.Writer, r row) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%t\n", r.ID, r.Name, r.Type, r.Mode, strings.Join(r.Domains, ","), r.Issuer, r.Rules, r.Disabled)
+	})
 }
 
 func runConnectionDelete(ctx context.Context, env *cliEnv, args []string) error {
@@ -411,15 +394,9 @@ func runClientList(ctx context.Context, env *cliEnv, args []string) error {
 	for _, c := range cs {
 		rows = append(rows, row{c.ID, c.Name, c.Public, c.RedirectURIs, c.CreatedAt})
 	}
-	if cfg.JSON {
-		return printJSON(env.stdout, rows)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT ID\tNAME\tPUBLIC\tREDIRECT URIS")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\n", r.ID, r.Name, r.Public, strings.Join(r.RedirectURIs, " "))
-	}
-	return tw.Flush()
+	return printList(env, &cfg, rows, "CLIENT ID\tNAME\tPUBLIC\tREDIRECT URIS", func(w io.Writer, r row) {
+		fmt.Fprintf(w, "%s\t%s\t%t\t%s\n", r.ID, r.Name, r.Public, strings.Join(r.RedirectURIs, " "))
+	})
 }
 
 func runKeyRotate(ctx context.Context, env *cliEnv, args []string) error {

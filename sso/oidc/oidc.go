@@ -137,7 +137,7 @@ func (p *RP) Verify(ctx context.Context, vr provisioning.VerifyRequest) (*provis
 		return nil, fmt.Errorf("state data: %w", err)
 	}
 	if a.idpError != "" {
-		return nil, fmt.Errorf("IdP error %q", truncate(a.idpError, 64))
+		return nil, fmt.Errorf("IdP error %q", provisioning.Truncate(a.idpError, 64))
 	}
 	prov, cfg, err := p.config(ctx, c, vr.Endpoints.Answer)
 	if err != nil {
@@ -241,13 +241,6 @@ func claimStrings(all map[string]any) map[string][]string {
 		}
 	}
 	return out
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // Prepare fills the OIDC settings of a new connection and seals its client secret for
