@@ -256,7 +256,16 @@ func contractUsers(t *testing.T, s provisioning.Store) {
 		t.Fatalf("after TouchLastLogin: %v version %d", got.LastLoginAt, got.Version)
 	}
 
-	inTx(t, s, func(tx provisioning.Tx) error { return tx.DeleteUser(ctx, tn.ID, alice.ID) })
+	var gone *provisioning.User
+	inTx(t, s, func(tx provisioning.Tx) error {
+		var err error
+		gone, err = tx.DeleteUser(ctx, tn.ID, alice.ID)
+		return err
+	})
+	// The user comes back as it was, with its details, for the audit record.
+	if gone == nil || gone.ID != alice.ID || gone.UserName != alice.UserName || len(gone.Emails) != 1 || gone.Groups == nil {
+		t.Fatalf("DeleteUser returned %+v, want alice as she was", gone)
+	}
 	_, err = s.GetUser(ctx, tn.ID, alice.ID)
 	wantNotFound(t, "deleted user", err)
 	if tomb, err := s.IsTombstoned(ctx, tn.ID, "Alice"); err != nil || !tomb {
