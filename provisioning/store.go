@@ -61,10 +61,11 @@ type Store interface {
 	GetWebhook(ctx context.Context, tenantID, id string) (*WebhookEndpoint, error)
 	ListDeliveries(ctx context.Context, tenantID, endpointID string, limit int) ([]WebhookDelivery, error)
 	ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]WebhookAttempt, error)
-	// FanOutWebhooks turns events after each active endpoint's cursor into deliveries for
-	// the events match selects, and advances the cursors. Replicas doing it at once take
-	// different endpoints (SKIP LOCKED). It returns how many deliveries it created.
-	FanOutWebhooks(ctx context.Context, now time.Time, limit int, match func(*WebhookEndpoint, *Event) bool, newID func() string) (int, error)
+	// FanOutWebhooks turns up to limit events after each active endpoint's cursor into
+	// deliveries for the event types selects names (all: every type), and advances the
+	// cursors. Replicas doing it at once take different endpoints (SKIP LOCKED). It
+	// returns how many deliveries it created.
+	FanOutWebhooks(ctx context.Context, now time.Time, limit int, selects func(*WebhookEndpoint) (types []string, all bool)) (int, error)
 	// ClaimDeliveries leases up to limit due deliveries of active endpoints to worker,
 	// only the oldest pending one per endpoint and user, so one user's events go out in
 	// order and never in parallel.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -430,9 +431,22 @@ func (w *Webhooks) ReplayDelivery(ctx context.Context, actor Actor, tenantID, en
 // FanOut creates the deliveries of new events for every active endpoint.
 func (w *Webhooks) FanOut(ctx context.Context, limit int) (int, error) {
 	s := w.Store
-	return s.FanOutWebhooks(ctx, w.now(), limit, func(ep *WebhookEndpoint, ev *Event) bool {
-		return MatchEventFilter(ep.Events, ev.Type)
-	}, func() string { return "whd_" + strings.ReplaceAll(w.NewID(), "-", "") })
+	return s.FanOutWebhooks(ctx, w.now(), limit, func(ep *WebhookEndpoint) ([]string, bool) { return SelectedEventTypes(ep.Events) })
+}
+
+// SelectedEventTypes lists the event types a filter selects (MatchEventFilter as a
+// list, so that the store can select the events itself); all is true for "*", which
+// selects every type, listed or not.
+func SelectedEventTypes(filters []string) (types []string, all bool) {
+	if slices.Contains(filters, "*") {
+		return nil, true
+	}
+	for _, t := range EventTypes {
+		if MatchEventFilter(filters, t) {
+			types = append(types, t)
+		}
+	}
+	return types, false
 }
 
 // ClaimDeliveries leases due deliveries to worker with their signing secrets opened.

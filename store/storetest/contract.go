@@ -683,7 +683,7 @@ func webhookSpec(tenantID string, at time.Time) *provisioning.WebhookEndpoint {
 		State: provisioning.WebhookActive, SecretsSealed: []byte("sealed"), Version: 1, CreatedAt: at, UpdatedAt: at}
 }
 
-func matchAll(*provisioning.WebhookEndpoint, *provisioning.Event) bool { return true }
+func matchAll(*provisioning.WebhookEndpoint) ([]string, bool) { return nil, true }
 
 func contractEvents(t *testing.T, s provisioning.Store) {
 	ctx := context.Background()
@@ -709,7 +709,7 @@ func contractEvents(t *testing.T, s provisioning.Store) {
 	}
 
 	within(t, func(ctx context.Context) {
-		if _, err := s.FanOutWebhooks(ctx, at, 100, matchAll, func() string { return newID("d") }); err != nil {
+		if _, err := s.FanOutWebhooks(ctx, at, 100, matchAll); err != nil {
 			t.Errorf("fan out: %v", err)
 		}
 	})
