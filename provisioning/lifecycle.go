@@ -373,7 +373,7 @@ func (e *Engine) RemoveUser(ctx context.Context, actor Actor, tenantID, id strin
 		if err := tx.EndUserSessions(ctx, tenantID, id, e.now()); err != nil {
 			return err
 		}
-		if err := tx.DeleteUser(ctx, tenantID, id); err != nil {
+		if _, err := tx.DeleteUser(ctx, tenantID, id); err != nil {
 			return err
 		}
 		if err := keepAnAdmin(ctx, tx, tenantID, holdsAdmin(u)); err != nil {

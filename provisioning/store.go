@@ -215,8 +215,11 @@ type Tx interface {
 	// user given to fn carries its multi-valued attributes but not Groups, Roles or Teams:
 	// those are separate relations that UpdateUser does not write.
 	UpdateUser(ctx context.Context, tenantID, id string, fn func(*User) error) (*User, error)
-	// DeleteUser removes the user, its memberships and frees its seat.
-	DeleteUser(ctx context.Context, tenantID, id string) error
+	// DeleteUser removes the user, its memberships and sessions, frees its seat, clears
+	// references to it as a manager and tombstones its userName. It returns the user as it
+	// was, with its groups, roles and teams (read in the same statement where the database
+	// allows it), or ErrNotFound.
+	DeleteUser(ctx context.Context, tenantID, id string) (*User, error)
 	// LockUsers returns the users with these ids (without details), locked in id order;
 	// ids of no user of the tenant are left out.
 	LockUsers(ctx context.Context, tenantID string, ids []string) ([]User, error)

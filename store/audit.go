@@ -18,15 +18,30 @@ func nullBytes(b []byte) any {
 	return string(b)
 }
 
+// AppendAudit writes e; inside a PostgreSQL transaction it is buffered instead and
+// written by flushEvents, in the same statement as the transaction's events: one round
+// trip fewer for every audited change.
 func (c *conn) AppendAudit(ctx context.Context, e *provisioning.AuditEvent) error {
-	_, err := c.exec(ctx, `INSERT INTO audit_events (tenant_id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id,
-		before_json, after_json, ip, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.TenantID, micros(e.At), string(e.ActorKind), e.ActorID, e.ActorName, e.Action, e.TargetKind, e.TargetID,
-		nullBytes(e.Before), nullBytes(e.After), e.IP, e.RequestID)
+	if c.d == Postgres && c.inTx {
+		c.audits = append(c.audits, e)
+		return nil
+	}
+	_, err := c.exec(ctx, `INSERT INTO audit_events (`+auditInsertCols+`) VALUES (`+auditInsertRow+`)`, auditArgs(nil, e)...)
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil
+}
+
+const (
+	auditInsertCols = `tenant_id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, before_json, after_json, ip, request_id`
+	auditInsertRow  = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+)
+
+// auditArgs appends e's values in auditInsertCols order.
+func auditArgs(args []any, e *provisioning.AuditEvent) []any {
+	return append(args, e.TenantID, micros(e.At), string(e.ActorKind), e.ActorID, e.ActorName, e.Action, e.TargetKind, e.TargetID,
+		nullBytes(e.Before), nullBytes(e.After), e.IP, e.RequestID)
 }
 
 type auditRow struct {

@@ -169,11 +169,8 @@ func (c *conn) UpdateInvitation(ctx context.Context, tenantID, id string, fn fun
 }
 
 func (c *conn) DeleteInvitedUser(ctx context.Context, tenantID, userID string) error {
-	u, err := c.GetUser(ctx, tenantID, userID)
+	u, err := c.DeleteUser(ctx, tenantID, userID)
 	if err != nil {
-		return err
-	}
-	if err := c.DeleteUser(ctx, tenantID, userID); err != nil {
 		return err
 	}
 	return c.clearTombstone(ctx, tenantID, u.UserName)

@@ -375,6 +375,10 @@ type conn struct {
 	stmts *stmtCache
 	// events buffers the transaction's events until flushEvents, just before commit.
 	events []*provisioning.Event
+	// audits and logouts buffer a PostgreSQL transaction's audit events and back-channel
+	// logouts for flushEvents too.
+	audits  []*provisioning.AuditEvent
+	logouts []*provisioning.LogoutRequest
 	// shared marks a transaction that carries several callers' work (SQLite group
 	// commit): its statements ignore the cancellation of the caller's context, because
 	// modernc's SQLite interrupts the whole connection when a context ends, which rolls

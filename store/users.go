@@ -515,62 +515,67 @@ func (c *conn) UpdateUser(ctx context.Context, tenantID, id string, fn func(*pro
 	return u, nil
 }
 
-func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) error {
+func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) (*provisioning.User, error) {
 	if c.d == Postgres {
 		return c.deleteUserOneTrip(ctx, tenantID, id)
+	}
+	// SQLite runs statements in process: reading the user first costs no round trip, and
+	// what a RETURNING clause reads of other tables next to the cascades is not specified.
+	u, err := c.getUserWhere(ctx, tenantID, "u.id = ?", id, false)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: %w", id, err)
 	}
 	var row struct {
 		Seat bool   `db:"seat"`
 		Key  string `db:"user_name_key"`
 	}
-	// SQLite (3.35+) returns what the delete removed: one statement fewer than reading
-	// the row first. SQLite makes every change of the statement in its first step, so
-	// reading one row runs all of it.
+	// SQLite (3.35+) returns what the delete removed. SQLite makes every change of the
+	// statement in its first step, so reading one row runs all of it.
 	if err := c.get(ctx, &row, `DELETE FROM users WHERE tenant_id = ? AND id = ? RETURNING seat, user_name_key`, tenantID, id); err != nil {
-		return fmt.Errorf("user %s: %w", id, err)
+		return nil, fmt.Errorf("user %s: %w", id, err)
 	}
 	// "manager_id <> ''" lets the partial index users_tenant_manager serve the statement
 	// (the planner cannot know that the bound id is not empty); without it every delete
 	// scanned the tenant's users.
 	if _, err := c.exec(ctx, `UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ? AND manager_id <> ''`, tenantID, id); err != nil {
-		return fmt.Errorf("clear manager references: %w", err)
+		return nil, fmt.Errorf("clear manager references: %w", err)
 	}
 	if row.Seat {
 		if err := c.takeSeats(ctx, tenantID, -1); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	_, err := c.exec(ctx, c.upsertTombstoneSQL(), tenantID, row.Key, id, micros(time.Now()))
-	if err != nil {
-		return fmt.Errorf("tombstone: %w", err)
+	if _, err := c.exec(ctx, c.upsertTombstoneSQL(), tenantID, row.Key, id, micros(time.Now())); err != nil {
+		return nil, fmt.Errorf("tombstone: %w", err)
 	}
-	return nil
+	return u, nil
 }
 
-// deleteUserOneTripSQL does on PostgreSQL what DeleteUser does in four or five statements,
-// in one (data-modifying CTEs): a deprovisioning run spent most of its time in round trips.
-// Every part depends on the DELETE having found the user, so a missing user changes
-// nothing. "id <> ?" keeps a self-managed user out of the manager update: one statement
-// must not both update and delete the same row. Rows that reference the user cascade at
-// the end of the statement, as with the separate DELETE.
-const deleteUserOneTripSQL = `WITH d AS (DELETE FROM users WHERE tenant_id = ? AND id = ? RETURNING seat, user_name_key),
-	m AS (UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ? AND manager_id <> '' AND id <> ?
-		AND EXISTS (SELECT 1 FROM d)),
-	s AS (UPDATE tenants SET seats_used = seats_used - 1 WHERE id = ? AND seats_used - 1 >= 0
-		AND EXISTS (SELECT 1 FROM d WHERE seat)),
-	t AS (INSERT INTO tombstones (tenant_id, user_name_key, user_id, deleted_at) SELECT ?, user_name_key, ?, ? FROM d
+// deleteUserOneTripSQL does on PostgreSQL what DeleteUser does in five or six statements,
+// in one (data-modifying CTEs): it returns the user as it was, with its values, groups,
+// roles and teams, and deletes it; a deprovisioning run spent most of its time in round
+// trips. Every part of a statement reads the same snapshot, taken before it, and the rows
+// that reference the user cascade at its end, so the read sees them. Every change depends
+// on the DELETE having found the user, so a missing user changes nothing. "id <> ?" keeps a
+// self-managed user out of the manager update: one statement must not both update and
+// delete the same row.
+func (c *conn) deleteUserOneTripSQL() string {
+	return `WITH u AS (DELETE FROM users WHERE tenant_id = ? AND id = ? RETURNING *),
+	del_mgr AS (UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ? AND manager_id <> '' AND id <> ?
+		AND EXISTS (SELECT 1 FROM u)),
+	del_seat AS (UPDATE tenants SET seats_used = seats_used - 1 WHERE id = ? AND seats_used - 1 >= 0
+		AND EXISTS (SELECT 1 FROM u WHERE seat)),
+	del_tomb AS (INSERT INTO tombstones (tenant_id, user_name_key, user_id, deleted_at) SELECT ?, user_name_key, ?, ? FROM u
 		ON CONFLICT (tenant_id, user_name_key) DO UPDATE SET user_id = excluded.user_id, deleted_at = excluded.deleted_at)
-	SELECT COUNT(*) FROM d`
+	SELECT ` + c.userCols() + c.detailCols(true, true) + ` FROM u`
+}
 
-func (c *conn) deleteUserOneTrip(ctx context.Context, tenantID, id string) error {
-	var n int
-	if err := c.get(ctx, &n, deleteUserOneTripSQL, tenantID, id, tenantID, id, id, tenantID, tenantID, id, micros(time.Now())); err != nil {
-		return fmt.Errorf("delete user: %w", err)
+func (c *conn) deleteUserOneTrip(ctx context.Context, tenantID, id string) (*provisioning.User, error) {
+	var r userRow
+	if err := c.get(ctx, &r, c.deleteUserOneTripSQL(), tenantID, id, tenantID, id, id, tenantID, tenantID, id, micros(time.Now())); err != nil {
+		return nil, fmt.Errorf("user %s: %w", id, err)
 	}
-	if n == 0 {
-		return fmt.Errorf("user %s: %w", id, provisioning.ErrNotFound)
-	}
-	return nil
+	return r.user()
 }
 
 func (c *conn) upsertTombstoneSQL() string {

@@ -203,7 +203,29 @@ func contractTenants(t *testing.T, s provisioning.Store) {
 	t.Run("SeatsAtTheLimit", func(t *testing.T) { contractSeatsAtTheLimit(t, s) })
 }
 
+// contractUserSearch checks the admin search: a substring of any one of userName, e-mail,
+// display, given and family name finds the user (case-insensitively), the externalId as a
+// whole does, and text spanning two columns does not (PostgreSQL's index joins them).
+func contractUserSearch(t *testing.T, s provisioning.Store) {
+	ctx := context.Background()
+	tn := newTenant(t, s, 0)
+	u := userSpec("zk1@corp.example", false)
+	u.DisplayName, u.Name.GivenName, u.Name.FamilyName, u.ExternalID = "Zofia K", "Zofia", "Kowalska", "ext-77"
+	u.Emails[0].Value = "zofia@mail.example"
+	inTx(t, s, func(tx provisioning.Tx) error { return tx.CreateUser(ctx, tn.ID, u) })
+	newUser(t, s, tn.ID, "other", false)
+	for q, want := range map[string]int{"ZK1@": 1, "mail.ex": 1, "zofia k": 1, "KOWAL": 1, "ext-77": 1, "ext-7": 0,
+		"corp.examplezofia": 0, "zofiakowalska": 0, "example": 2, "\x01": 0, "100%": 0} {
+		page, err := s.ListUsers(ctx, tn.ID, provisioning.UserQuery{Search: q, Limit: 10})
+		must(t, "search "+q, err)
+		if page.Total != want || len(page.Users) != want {
+			t.Errorf("search %q: %d users (total %d), want %d", q, len(page.Users), page.Total, want)
+		}
+	}
+}
+
 func contractUsers(t *testing.T, s provisioning.Store) {
+	contractUserSearch(t, s)
 	ctx := context.Background()
 	tn := newTenant(t, s, 10)
 	alice := newUser(t, s, tn.ID, "alice", true)
@@ -256,7 +278,16 @@ func contractUsers(t *testing.T, s provisioning.Store) {
 		t.Fatalf("after TouchLastLogin: %v version %d", got.LastLoginAt, got.Version)
 	}
 
-	inTx(t, s, func(tx provisioning.Tx) error { return tx.DeleteUser(ctx, tn.ID, alice.ID) })
+	var gone *provisioning.User
+	inTx(t, s, func(tx provisioning.Tx) error {
+		var err error
+		gone, err = tx.DeleteUser(ctx, tn.ID, alice.ID)
+		return err
+	})
+	// The user comes back as it was, with its details, for the audit record.
+	if gone == nil || gone.ID != alice.ID || gone.UserName != alice.UserName || len(gone.Emails) != 1 || gone.Groups == nil {
+		t.Fatalf("DeleteUser returned %+v, want alice as she was", gone)
+	}
 	_, err = s.GetUser(ctx, tn.ID, alice.ID)
 	wantNotFound(t, "deleted user", err)
 	if tomb, err := s.IsTombstoned(ctx, tn.ID, "Alice"); err != nil || !tomb {

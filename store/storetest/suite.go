@@ -227,7 +227,7 @@ func testDeleteUserEffects(t *testing.T, eng *provisioning.Engine) {
 	if _, err := eng.GetUser(ctx, b.ID, other.ID); err != nil {
 		t.Fatalf("other tenant's user: %v", err)
 	}
-	err := eng.Store.InTx(ctx, func(tx provisioning.Tx) error { return tx.DeleteUser(ctx, a.ID, boss.ID) })
+	err := eng.Store.InTx(ctx, func(tx provisioning.Tx) error { _, err := tx.DeleteUser(ctx, a.ID, boss.ID); return err })
 	if !errors.Is(err, provisioning.ErrNotFound) {
 		t.Fatalf("second delete: %v, want not found", err)
 	}
