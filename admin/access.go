@@ -78,9 +78,7 @@ func (a *API) createRole(w http.ResponseWriter, r *http.Request, p *provisioning
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", Prefix+"/roles/"+role.ID)
-	writeJSON(w, http.StatusCreated, role)
-	return nil
+	return created(w, "/roles/"+role.ID, role)
 }
 
 func (a *API) getRole(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -98,11 +96,7 @@ func (a *API) updateRole(w http.ResponseWriter, r *http.Request, p *provisioning
 }
 
 func (a *API) deleteRole(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	if err := a.eng.DeleteRole(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.eng.DeleteRole(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
 func (a *API) listTeams(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -125,9 +119,7 @@ func (a *API) createTeam(w http.ResponseWriter, r *http.Request, p *provisioning
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", Prefix+"/teams/"+t.ID)
-	writeJSON(w, http.StatusCreated, t)
-	return nil
+	return created(w, "/teams/"+t.ID, t)
 }
 
 func (a *API) getTeam(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -148,11 +140,7 @@ func (a *API) updateTeam(w http.ResponseWriter, r *http.Request, p *provisioning
 }
 
 func (a *API) deleteTeam(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	if err := a.eng.DeleteTeam(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.eng.DeleteTeam(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
 func (a *API) teamMembers(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -176,9 +164,5 @@ func (a *API) addTeamMembers(w http.ResponseWriter, r *http.Request, p *provisio
 }
 
 func (a *API) removeTeamMember(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	if err := a.eng.RemoveTeamMember(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), r.PathValue("userId")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.eng.RemoveTeamMember(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), r.PathValue("userId")))
 }

@@ -88,6 +88,18 @@ func New(eng *provisioning.Engine, opts Options) *API {
 // answer, which wrap maps to the JSON error once (fail), as the SCIM door does.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error
 
+// with gives h a service the server may run without (Accounts, Webhooks): get returns it,
+// or the 501 the endpoint answers when it is not configured.
+func with[S any](get func() (S, error), h func(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, s S) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
+		s, err := get()
+		if err != nil {
+			return err
+		}
+		return h(w, r, p, s)
+	}
+}
+
 // route is one endpoint and the permission it needs. The OpenAPI test walks this table.
 type route struct {
 	method string
@@ -434,6 +446,22 @@ func jsonType(kind string) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) { httpx.WriteJSON(w, status, "", v) }
+
+// created answers 201 with v, the resource made at path (under Prefix), in Location.
+func created(w http.ResponseWriter, path string, v any) error {
+	w.Header().Set("Location", Prefix+path)
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+// noContent answers 204 to a change that returned err == nil.
+func noContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
 
 // reply answers a handler's result: err when there is one (for fail), else v as JSON with
 // status. v is built before err is looked at, so it must not dereference a nil result.

@@ -139,9 +139,7 @@ func (a *API) createConnection(w http.ResponseWriter, r *http.Request, p *provis
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", Prefix+"/connections/"+c.ID)
-	writeJSON(w, http.StatusCreated, provisioning.ConnectionView(c))
-	return nil
+	return created(w, "/connections/"+c.ID, provisioning.ConnectionView(c))
 }
 
 func (a *API) getConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -197,11 +195,7 @@ func (a *API) enableConnection(w http.ResponseWriter, r *http.Request, p *provis
 }
 
 func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	if err := a.eng.DeleteConnection(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.eng.DeleteConnection(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
 func (a *API) listSCIMTokens(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -248,11 +242,7 @@ func (a *API) revokeSCIMToken(w http.ResponseWriter, r *http.Request, p *provisi
 	if !found {
 		return provisioning.ErrNotFound
 	}
-	if err := a.eng.RevokeToken(r.Context(), p.Actor, p.Tenant.ID, id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.eng.RevokeToken(r.Context(), p.Actor, p.Tenant.ID, id))
 }
 
 // previewMapping answers what a mapping (the body) would change for the directory's users,

@@ -68,11 +68,7 @@ type createdWebhook struct {
 	Secret string `json:"secret"`
 }
 
-func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	wh, err := a.webhooks()
-	if err != nil {
-		return err
-	}
+func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, wh *provisioning.Webhooks) error {
 	var in provisioning.WebhookRequest
 	if err := a.decode(w, r, &in); err != nil {
 		return err
@@ -84,34 +80,20 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, p *provision
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", Prefix+"/webhooks/"+ep.ID)
-	writeJSON(w, http.StatusCreated, createdWebhook{WebhookEndpoint: ep, Secret: secret})
-	return nil
+	return created(w, "/webhooks/"+ep.ID, createdWebhook{WebhookEndpoint: ep, Secret: secret})
 }
 
-func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	wh, err := a.webhooks()
-	if err != nil {
-		return err
-	}
+func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, wh *provisioning.Webhooks) error {
 	eps, err := wh.ListWebhooks(r.Context(), p.Tenant.ID)
 	return reply(w, http.StatusOK, map[string]any{"webhooks": nonNil(eps)}, err)
 }
 
-func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	wh, err := a.webhooks()
-	if err != nil {
-		return err
-	}
+func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, wh *provisioning.Webhooks) error {
 	ep, err := wh.GetWebhook(r.Context(), p.Tenant.ID, r.PathValue("id"))
 	return reply(w, http.StatusOK, ep, err)
 }
 
-func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	wh, err := a.webhooks()
-	if err != nil {
-		return err
-	}
+func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, wh *provisioning.Webhooks) error {
 	var in provisioning.WebhookRequest
 	if err := a.decode(w, r, &in); err != nil {
 		return err
@@ -120,32 +102,16 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, p *provision
 	return reply(w, http.StatusOK, ep, err)
 }
 
-func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	wh, err := a.webhooks()
-	if err != nil {
-		return err
-	}
-	if err := wh.DeleteWebhook(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, wh *provisioning.Webhooks) error {
+	return noContent(w, wh.DeleteWebhook(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
-func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	wh, err := a.webhooks()
-	if err != nil {
-		return err
-	}
+func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, wh *provisioning.Webhooks) error {
 	secret, err := wh.RotateWebhookSecret(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"))
 	return reply(w, http.StatusOK, map[string]any{"secret": secret, "previousSecretValidFor": wh.RotationOverlap.String()}, err)
 }
 
-func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	wh, err := a.webhooks()
-	if err != nil {
-		return err
-	}
+func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, wh *provisioning.Webhooks) error {
 	limit, err := intParam(r.URL.Query(), "limit", 100, 1, 500, "must be between 1 and 500")
 	if err != nil {
 		return err
@@ -154,20 +120,12 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, p *provisio
 	return reply(w, http.StatusOK, map[string]any{"deliveries": nonNil(ds)}, err)
 }
 
-func (a *API) listAttempts(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	wh, err := a.webhooks()
-	if err != nil {
-		return err
-	}
+func (a *API) listAttempts(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, wh *provisioning.Webhooks) error {
 	as, err := wh.ListAttempts(r.Context(), p.Tenant.ID, r.PathValue("deliveryId"))
 	return reply(w, http.StatusOK, map[string]any{"attempts": nonNil(as)}, err)
 }
 
-func (a *API) replayDelivery(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	wh, err := a.webhooks()
-	if err != nil {
-		return err
-	}
+func (a *API) replayDelivery(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, wh *provisioning.Webhooks) error {
 	d, err := wh.ReplayDelivery(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id"), r.PathValue("deliveryId"))
 	return reply(w, http.StatusOK, d, err)
 }

@@ -51,11 +51,7 @@ type invitationReq struct {
 }
 
 // createInvitation invites someone by e-mail; the mail is queued in the same transaction.
-func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	var in invitationReq
 	if err := a.decode(w, r, &in); err != nil {
 		return err
@@ -64,17 +60,11 @@ func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, p *provis
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", Prefix+"/invitations/"+inv.ID)
-	writeJSON(w, http.StatusCreated, invitationView(inv))
-	return nil
+	return created(w, "/invitations/"+inv.ID, invitationView(inv))
 }
 
 // listInvitations: GET /invitations?state=pending|accepted|revoked|expired, newest first.
-func (a *API) listInvitations(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) listInvitations(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	list, err := acc.ListInvitations(r.Context(), p.Tenant.ID, provisioning.InvitationState(r.URL.Query().Get("state")))
 	if err != nil {
 		return err
@@ -87,11 +77,7 @@ func (a *API) listInvitations(w http.ResponseWriter, r *http.Request, p *provisi
 	return nil
 }
 
-func (a *API) getInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) getInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	inv, err := acc.GetInvitation(r.Context(), p.Tenant.ID, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -101,11 +87,7 @@ func (a *API) getInvitation(w http.ResponseWriter, r *http.Request, p *provision
 }
 
 // resendInvitation issues a new token (the old link dies) and queues a new mail.
-func (a *API) resendInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) resendInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	id := r.PathValue("id")
 	inv, err := acc.ResendInvitation(r.Context(), p.Actor, p.Tenant.ID, id)
 	if err != nil {
@@ -116,11 +98,7 @@ func (a *API) resendInvitation(w http.ResponseWriter, r *http.Request, p *provis
 }
 
 // revokeInvitation withdraws an invitation for good and removes the invited user.
-func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	id := r.PathValue("id")
 	inv, err := acc.RevokeInvitation(r.Context(), p.Actor, p.Tenant.ID, id)
 	if err != nil {
@@ -130,11 +108,7 @@ func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request, p *provis
 	return nil
 }
 
-func (a *API) listSuppressions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) listSuppressions(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	list, err := acc.ListSuppressions(r.Context(), p.Tenant.ID)
 	if err != nil {
 		return err
@@ -147,20 +121,12 @@ func (a *API) listSuppressions(w http.ResponseWriter, r *http.Request, p *provis
 }
 
 // clearSuppression lets mail go to the address again.
-func (a *API) clearSuppression(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) clearSuppression(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	email := strings.TrimSpace(r.PathValue("email"))
 	if email == "" || len(email) > 254 {
 		return badf("email", "must be an e-mail address")
 	}
-	if err := acc.ClearSuppression(r.Context(), p.Actor, p.Tenant.ID, email); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, acc.ClearSuppression(r.Context(), p.Actor, p.Tenant.ID, email))
 }
 
 // localUserReq is the "Add agent" form: the profile fields of POST /users plus the
@@ -191,11 +157,7 @@ type localUserResp struct {
 }
 
 // createLocalUser creates a user who signs in with a password ("Add agent").
-func (a *API) createLocalUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) createLocalUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	var in localUserReq
 	if err := a.decode(w, r, &in); err != nil {
 		return err
@@ -223,9 +185,7 @@ func (a *API) createLocalUser(w http.ResponseWriter, r *http.Request, p *provisi
 		return err
 	}
 	out.Access = nonNil(grants)
-	w.Header().Set("Location", Prefix+"/users/"+u.ID)
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return created(w, "/users/"+u.ID, out)
 }
 
 // mayManage runs the engine's "only an Admin changes another Admin" before a credential
@@ -242,11 +202,7 @@ type resetPasswordReq struct {
 
 // resetPassword sets a new password (given or generated), clears any lockout and ends the
 // user's sessions. The body is optional: without one a temporary password is generated.
-func (a *API) resetPassword(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	var in resetPasswordReq
 	if r.ContentLength != 0 {
 		if err := a.decode(w, r, &in); err != nil {
@@ -270,28 +226,16 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request, p *provision
 }
 
 // unlockAccount clears a password lockout.
-func (a *API) unlockAccount(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) unlockAccount(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	id := r.PathValue("id")
 	if err := a.mayManage(r, p, id); err != nil {
 		return err
 	}
-	if err := acc.UnlockAccount(r.Context(), p.Actor, p.Tenant.ID, id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, acc.UnlockAccount(r.Context(), p.Actor, p.Tenant.ID, id))
 }
 
 // setPasswordRestricted: PUT {"passwordRestricted": true|false}.
-func (a *API) setPasswordRestricted(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) setPasswordRestricted(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	var in struct {
 		PasswordRestricted *bool `json:"passwordRestricted"`
 	}
@@ -315,11 +259,7 @@ func (a *API) setPasswordRestricted(w http.ResponseWriter, r *http.Request, p *p
 // inviteUser: POST /users/{id}/invite sends an invitation to an account created without
 // one that never signed in ("invite later"). The body is optional: {"roles": [...],
 // "teams": [...], "seat": true} grants more on the way.
-func (a *API) inviteUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) inviteUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	var in struct {
 		Roles []string `json:"roles"`
 		Teams []string `json:"teams"`
@@ -334,7 +274,5 @@ func (a *API) inviteUser(w http.ResponseWriter, r *http.Request, p *provisioning
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", Prefix+"/invitations/"+inv.ID)
-	writeJSON(w, http.StatusCreated, invitationView(inv))
-	return nil
+	return created(w, "/invitations/"+inv.ID, invitationView(inv))
 }

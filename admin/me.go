@@ -127,11 +127,8 @@ func (a *API) changeMyPassword(w http.ResponseWriter, r *http.Request, p *provis
 		return err
 	}
 	// Whoever knew the old password is signed out everywhere but here.
-	if _, err := a.eng.EndOtherSessions(r.Context(), p.Actor, p.Tenant.ID, p.SessionID); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	_, err = a.eng.EndOtherSessions(r.Context(), p.Actor, p.Tenant.ID, p.SessionID)
+	return noContent(w, err)
 }
 
 // endMyOtherSessions: DELETE /me/sessions signs out every other device.
@@ -174,11 +171,7 @@ func (a *API) endMySession(w http.ResponseWriter, r *http.Request, p *provisioni
 	if _, err := ownUser(p); err != nil {
 		return err
 	}
-	if err := a.eng.EndOwnSession(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.eng.EndOwnSession(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
 func (a *API) myTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
@@ -234,19 +227,11 @@ func (a *API) removeTOTP(w http.ResponseWriter, r *http.Request, p *provisioning
 	if err := a.decode(w, r, &in); err != nil {
 		return err
 	}
-	if err := acc.RemoveTOTP(r.Context(), p.Actor, p.Tenant.ID, id, in.Code); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, acc.RemoveTOTP(r.Context(), p.Actor, p.Tenant.ID, id, in.Code))
 }
 
 // userTwoFactor: GET /users/{id}/2fa tells an admin whether a user has a second factor.
-func (a *API) userTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
+func (a *API) userTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
 	if _, err := a.eng.GetUser(r.Context(), p.Tenant.ID, r.PathValue("id")); err != nil {
 		return err
 	}
@@ -255,16 +240,8 @@ func (a *API) userTwoFactor(w http.ResponseWriter, r *http.Request, p *provision
 }
 
 // resetTwoFactor: DELETE /users/{id}/2fa removes a user's authenticator (lost phone).
-func (a *API) resetTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	acc, err := a.accounts()
-	if err != nil {
-		return err
-	}
-	if err := acc.ResetTwoFactor(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+func (a *API) resetTwoFactor(w http.ResponseWriter, r *http.Request, p *provisioning.Principal, acc *provisioning.Accounts) error {
+	return noContent(w, acc.ResetTwoFactor(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -47,11 +47,7 @@ func (a *API) listSetupLinks(w http.ResponseWriter, r *http.Request, p *provisio
 }
 
 func (a *API) revokeSetupLink(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	if err := a.eng.RevokeSetupLink(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.eng.RevokeSetupLink(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
 // provisioningLog serves the tenant's SCIM requests (kind=scim, the default) or sign-in

@@ -33,26 +33,26 @@ func (a *API) table() []route {
 		{method: "DELETE", path: "/users/{id}", perm: users, h: a.removeUser},
 		{method: "POST", path: "/users/{id}/deactivate", perm: users, h: a.deactivate},
 		{method: "POST", path: "/users/{id}/reactivate", perm: users, h: a.reactivate},
-		{method: "POST", path: "/users/{id}/invite", perm: users, h: a.inviteUser},
+		{method: "POST", path: "/users/{id}/invite", perm: users, h: with(a.accounts, a.inviteUser)},
 		{method: "PUT", path: "/users/{id}/roles", perm: users, h: a.setUserRoles},
 		{method: "PUT", path: "/users/{id}/teams", perm: users, h: a.setUserTeams},
 		{method: "GET", path: "/users/{id}/logins", perm: users, h: a.userLogins},
 		{method: "POST", path: "/users/import", perm: users, h: a.importCSV},
 		{method: "POST", path: "/users/bulk", perm: users, h: a.bulk},
-		{method: "POST", path: "/users/local", perm: users, h: a.createLocalUser},
-		{method: "POST", path: "/users/{id}/password/reset", perm: users, h: a.resetPassword},
-		{method: "POST", path: "/users/{id}/unlock", perm: users, h: a.unlockAccount},
-		{method: "PUT", path: "/users/{id}/password-restricted", perm: users, h: a.setPasswordRestricted},
-		{method: "GET", path: "/users/{id}/2fa", perm: users, h: a.userTwoFactor},
-		{method: "DELETE", path: "/users/{id}/2fa", perm: users, h: a.resetTwoFactor},
+		{method: "POST", path: "/users/local", perm: users, h: with(a.accounts, a.createLocalUser)},
+		{method: "POST", path: "/users/{id}/password/reset", perm: users, h: with(a.accounts, a.resetPassword)},
+		{method: "POST", path: "/users/{id}/unlock", perm: users, h: with(a.accounts, a.unlockAccount)},
+		{method: "PUT", path: "/users/{id}/password-restricted", perm: users, h: with(a.accounts, a.setPasswordRestricted)},
+		{method: "GET", path: "/users/{id}/2fa", perm: users, h: with(a.accounts, a.userTwoFactor)},
+		{method: "DELETE", path: "/users/{id}/2fa", perm: users, h: with(a.accounts, a.resetTwoFactor)},
 
-		{method: "GET", path: "/invitations", perm: users, h: a.listInvitations},
-		{method: "POST", path: "/invitations", perm: users, h: a.createInvitation},
-		{method: "GET", path: "/invitations/{id}", perm: users, h: a.getInvitation},
-		{method: "POST", path: "/invitations/{id}/resend", perm: users, h: a.resendInvitation},
-		{method: "POST", path: "/invitations/{id}/revoke", perm: users, h: a.revokeInvitation},
-		{method: "GET", path: "/mail/suppressions", perm: users, h: a.listSuppressions},
-		{method: "DELETE", path: "/mail/suppressions/{email}", perm: users, h: a.clearSuppression},
+		{method: "GET", path: "/invitations", perm: users, h: with(a.accounts, a.listInvitations)},
+		{method: "POST", path: "/invitations", perm: users, h: with(a.accounts, a.createInvitation)},
+		{method: "GET", path: "/invitations/{id}", perm: users, h: with(a.accounts, a.getInvitation)},
+		{method: "POST", path: "/invitations/{id}/resend", perm: users, h: with(a.accounts, a.resendInvitation)},
+		{method: "POST", path: "/invitations/{id}/revoke", perm: users, h: with(a.accounts, a.revokeInvitation)},
+		{method: "GET", path: "/mail/suppressions", perm: users, h: with(a.accounts, a.listSuppressions)},
+		{method: "DELETE", path: "/mail/suppressions/{email}", perm: users, h: with(a.accounts, a.clearSuppression)},
 
 		{method: "GET", path: "/seats", perm: users, h: a.seatUsage},
 		{method: "POST", path: "/seats/assign", perm: users, h: a.assignSeats},
@@ -99,15 +99,15 @@ func (a *API) table() []route {
 
 		{method: "GET", path: "/events", perm: settings, h: a.listEvents},
 		{method: "GET", path: "/events/types", perm: settings, h: a.eventTypes},
-		{method: "GET", path: "/webhooks", perm: settings, h: a.listWebhooks},
-		{method: "POST", path: "/webhooks", perm: settings, h: a.createWebhook},
-		{method: "GET", path: "/webhooks/{id}", perm: settings, h: a.getWebhook},
-		{method: "PATCH", path: "/webhooks/{id}", perm: settings, h: a.updateWebhook},
-		{method: "DELETE", path: "/webhooks/{id}", perm: settings, h: a.deleteWebhook},
-		{method: "POST", path: "/webhooks/{id}/rotate-secret", perm: settings, h: a.rotateWebhookSecret},
-		{method: "GET", path: "/webhooks/{id}/deliveries", perm: settings, h: a.listDeliveries},
-		{method: "GET", path: "/webhooks/{id}/deliveries/{deliveryId}/attempts", perm: settings, h: a.listAttempts},
-		{method: "POST", path: "/webhooks/{id}/deliveries/{deliveryId}/replay", perm: settings, h: a.replayDelivery},
+		{method: "GET", path: "/webhooks", perm: settings, h: with(a.webhooks, a.listWebhooks)},
+		{method: "POST", path: "/webhooks", perm: settings, h: with(a.webhooks, a.createWebhook)},
+		{method: "GET", path: "/webhooks/{id}", perm: settings, h: with(a.webhooks, a.getWebhook)},
+		{method: "PATCH", path: "/webhooks/{id}", perm: settings, h: with(a.webhooks, a.updateWebhook)},
+		{method: "DELETE", path: "/webhooks/{id}", perm: settings, h: with(a.webhooks, a.deleteWebhook)},
+		{method: "POST", path: "/webhooks/{id}/rotate-secret", perm: settings, h: with(a.webhooks, a.rotateWebhookSecret)},
+		{method: "GET", path: "/webhooks/{id}/deliveries", perm: settings, h: with(a.webhooks, a.listDeliveries)},
+		{method: "GET", path: "/webhooks/{id}/deliveries/{deliveryId}/attempts", perm: settings, h: with(a.webhooks, a.listAttempts)},
+		{method: "POST", path: "/webhooks/{id}/deliveries/{deliveryId}/replay", perm: settings, h: with(a.webhooks, a.replayDelivery)},
 	}
 }
 
@@ -214,13 +214,7 @@ func userQuery(r *http.Request) (provisioning.UserQuery, error) {
 	if v := q.Get("team"); v != "" {
 		add(provisioning.Compare{Field: "team", Op: provisioning.OpEq, Value: v})
 	}
-	for _, f := range fs {
-		if uq.Filter == nil {
-			uq.Filter = f
-		} else {
-			uq.Filter = provisioning.And{Left: uq.Filter, Right: f}
-		}
-	}
+	uq.Filter = provisioning.AllOf(fs...)
 	if v := q.Get("sort"); v != "" {
 		f, ok := sortFields[v]
 		if !ok {
@@ -369,11 +363,7 @@ func (a *API) editUser(w http.ResponseWriter, r *http.Request, p *provisioning.P
 }
 
 func (a *API) removeUser(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {
-	if err := a.eng.RemoveUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.eng.RemoveUser(r.Context(), p.Actor, p.Tenant.ID, r.PathValue("id")))
 }
 
 func (a *API) deactivate(w http.ResponseWriter, r *http.Request, p *provisioning.Principal) error {

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"encoding/pem"
@@ -111,9 +112,8 @@ func (h *Handler) updateConnection(w http.ResponseWriter, r *http.Request, rq *r
 		spec.AllowIdPInitiated = &idp
 	}
 	if _, err := h.eng.UpdateConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, spec, nil); err != nil {
-		errs, ok := fieldErrors(err, "name", "mode", "domains")
+		errs, ok := h.formErrors(w, r, rq, err, "name", "mode", "domains")
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		h.connPage(w, r, rq, http.StatusBadRequest, h.keepMapping(c, r.PostForm), errs, nil, "")
@@ -143,22 +143,41 @@ func (h *Handler) keepMapping(c *provisioning.Connection, form url.Values) url.V
 	return f
 }
 
+// fetchMetadata reads an IdP's SAML metadata from its URL for the connection forms (the
+// console's and the set-up wizard's); when it fails, msg says why, for the field.
+func (h *Handler) fetchMetadata(ctx context.Context, u string) (b []byte, msg string) {
+	b, err := httpx.Fetch(ctx, u, httpx.FetchOptions{MaxBytes: 2 << 20, AllowPrivate: h.FetchPrivate})
+	if err == nil {
+		return b, ""
+	}
+	var fe *httpx.FetchError
+	if errors.As(err, &fe) {
+		return nil, "The metadata URL did not work: " + fe.Reason + "."
+	}
+	return nil, "The metadata could not be fetched."
+}
+
+// stateChoice reads the state field of an enable/disable form: true for on, false for
+// off; any other value is answered with a 400 and ok is false.
+func (h *Handler) stateChoice(w http.ResponseWriter, r *http.Request, rq *request, on, off string) (choice, ok bool) {
+	switch r.PostFormValue("state") {
+	case on:
+		return true, true
+	case off:
+		return false, true
+	}
+	h.message(w, rq, http.StatusBadRequest, "Check your input", "Unknown state.")
+	return false, false
+}
+
 func (h *Handler) connectionState(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
-	var disabled bool
-	switch r.PostFormValue("state") {
-	case "disable":
-		disabled = true
-	case "enable":
-	default:
-		h.message(w, rq, http.StatusBadRequest, "Check your input", "Unknown state.")
+	disabled, ok := h.stateChoice(w, r, rq, "disable", "enable")
+	if !ok {
 		return
 	}
-	if _, err := h.eng.UpdateConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.ConnectionSpec{Disabled: &disabled}, nil); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/sso/connections/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := h.eng.UpdateConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.ConnectionSpec{Disabled: &disabled}, nil)
+	h.afterChange(w, r, rq, err, rq.base+"/sso/connections/"+url.PathEscape(id)+"?done=saved")
 }
 
 func (h *Handler) deleteConnection(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -171,11 +190,7 @@ func (h *Handler) deleteConnection(w http.ResponseWriter, r *http.Request, rq *r
 		"Delete connection", rq.base+"/sso/connections/"+url.PathEscape(c.ID), nil) {
 		return
 	}
-	if err := h.eng.DeleteConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, c.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/sso?done=deleted", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.eng.DeleteConnection(r.Context(), rq.p.Actor, rq.p.Tenant.ID, c.ID), rq.base+"/sso?done=deleted")
 }
 
 // parseMapping reads the mapping textarea: the JSON the API takes, nothing unknown.
@@ -322,13 +337,8 @@ func (h *Handler) connectionIdP(w http.ResponseWriter, r *http.Request, rq *requ
 				spec.SAMLMetadata = []byte(md)
 			case mdURL != "":
 				errField = "metadata_url"
-				b, err := httpx.Fetch(r.Context(), mdURL, httpx.FetchOptions{MaxBytes: 2 << 20, AllowPrivate: h.FetchPrivate})
-				if err != nil {
-					msg := "The metadata could not be fetched."
-					var fe *httpx.FetchError
-					if errors.As(err, &fe) {
-						msg = "The metadata URL did not work: " + fe.Reason + "."
-					}
+				b, msg := h.fetchMetadata(r.Context(), mdURL)
+				if msg != "" {
 					bad("metadata_url", msg)
 					return
 				}

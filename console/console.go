@@ -72,6 +72,11 @@ type Handler struct {
 
 // route is one page or action and the permission it needs ("" = any signed-in user of
 // the tenant).
+// shown serves a form page as first shown: 200, nothing posted, nothing marked.
+func shown(page formRenderer) func(w http.ResponseWriter, r *http.Request, rq *request) {
+	return func(w http.ResponseWriter, r *http.Request, rq *request) { page(w, r, rq, http.StatusOK, nil, nil) }
+}
+
 type route struct {
 	method string
 	path   string // below /admin/{tenant}
@@ -83,7 +88,7 @@ func (h *Handler) table() []route {
 	const users, settings = provisioning.PermManageUsers, provisioning.PermManageSettings
 	return []route{
 		{"GET", "/{$}", "", h.home},
-		{"GET", "/me", "", h.me},
+		{"GET", "/me", "", shown(h.mePage)},
 		{"POST", "/me/password", "", h.changeOwnPassword},
 		{"POST", "/me/profile", "", h.editOwnProfile},
 		{"POST", "/me/sessions/end-others", "", h.endOtherSessions},
@@ -117,14 +122,14 @@ func (h *Handler) table() []route {
 		{"GET", "/import", users, h.importForm},
 		{"POST", "/import", users, h.importPost},
 
-		{"GET", "/roles", users, h.roles},
+		{"GET", "/roles", users, shown(h.rolesPage)},
 		{"POST", "/roles", users, h.createRole},
-		{"GET", "/roles/{id}", users, h.role},
+		{"GET", "/roles/{id}", users, shown(h.rolePage)},
 		{"POST", "/roles/{id}", users, h.updateRole},
 		{"POST", "/roles/{id}/delete", users, h.deleteRole},
-		{"GET", "/teams", users, h.teams},
+		{"GET", "/teams", users, shown(h.teamsPage)},
 		{"POST", "/teams", users, h.createTeam},
-		{"GET", "/teams/{id}", users, h.team},
+		{"GET", "/teams/{id}", users, shown(h.teamPage)},
 		{"POST", "/teams/{id}", users, h.updateTeam},
 		{"POST", "/teams/{id}/delete", users, h.deleteTeam},
 		{"POST", "/teams/{id}/members", users, h.addTeamMembers},
@@ -132,7 +137,7 @@ func (h *Handler) table() []route {
 		{"GET", "/seats", users, h.seats},
 
 		{"GET", "/audit", settings, h.audit},
-		{"GET", "/settings", settings, h.settings},
+		{"GET", "/settings", settings, shown(h.settingsPage)},
 		{"POST", "/settings", settings, h.settingsPost},
 		{"POST", "/settings/suppressions/clear", settings, h.clearSuppression},
 		{"GET", "/tokens", settings, h.tokens},
@@ -151,7 +156,7 @@ func (h *Handler) table() []route {
 		{"GET", "/webhooks", settings, h.webhooks},
 		{"GET", "/webhooks/new", settings, h.newWebhook},
 		{"POST", "/webhooks/new", settings, h.createWebhook},
-		{"GET", "/webhooks/{id}", settings, h.webhook},
+		{"GET", "/webhooks/{id}", settings, shown(h.webhookPage)},
 		{"POST", "/webhooks/{id}", settings, h.updateWebhook},
 		{"POST", "/webhooks/{id}/state", settings, h.webhookState},
 		{"POST", "/webhooks/{id}/rotate", settings, h.rotateWebhook},
@@ -223,6 +228,7 @@ func (h *Handler) wrap(rt route) http.Handler {
 			h.toSignIn(w, r, slug)
 			return
 		}
+		httpx.SetTenant(r.Context(), acc.Tenant.ID)
 		p := provisioning.SessionPrincipal(acc)
 		p.Actor.IP = httpx.ClientIP(r, h.TrustForwarded)
 		p.Actor.RequestID = reqID
@@ -379,6 +385,47 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, rq *request, err 
 			"request_id", w.Header().Get(httpx.RequestIDHeader))
 		h.message(w, rq, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 	}
+}
+
+// afterChange answers a change: the error page when it failed, else a redirect (303) to
+// next, which shows its outcome.
+func (h *Handler) afterChange(w http.ResponseWriter, r *http.Request, rq *request, err error, next string) {
+	if err != nil {
+		h.fail(w, r, rq, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// afterForm answers a form post: a redirect (303) to next when the change was made, else
+// what refused answers.
+func (h *Handler) afterForm(w http.ResponseWriter, r *http.Request, rq *request, err error, next string, again formRenderer, fields ...string) {
+	if err != nil {
+		h.refused(w, r, rq, err, again, fields...)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// formRenderer renders a form page again with what was posted and the marked fields.
+type formRenderer func(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string)
+
+// refused answers a form post the engine refused: the form again (400) with the marked
+// fields, or the error page when err is not about one of fields.
+func (h *Handler) refused(w http.ResponseWriter, r *http.Request, rq *request, err error, again formRenderer, fields ...string) {
+	if errs, ok := h.formErrors(w, r, rq, err, fields...); ok {
+		again(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+	}
+}
+
+// formErrors is fieldErrors for a handler: when err is not about one of fields it answers
+// the error page and reports false (nothing more to write).
+func (h *Handler) formErrors(w http.ResponseWriter, r *http.Request, rq *request, err error, fields ...string) (map[string]string, bool) {
+	errs, ok := fieldErrors(err, fields...)
+	if !ok {
+		h.fail(w, r, rq, err)
+	}
+	return errs, ok
 }
 
 // fieldErrors turns an engine error into errors next to the form's fields when it names

@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/seatbridge/seatbridge/console"
+	"github.com/seatbridge/seatbridge/internal/httpx"
 	"github.com/seatbridge/seatbridge/internal/secretbox"
 	smail "github.com/seatbridge/seatbridge/mail"
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -55,6 +56,38 @@ type env struct {
 	mailer *smail.Worker
 	conns  provisioning.ConnectionPreparer
 	wh     *provisioning.Webhooks
+	// access collects the access log entries of the served requests (the server's access
+	// log wraps every door, as cmd/seatbridge does).
+	access *accessLog
+}
+
+type accessLog struct {
+	mu      sync.Mutex
+	entries []httpx.Access
+}
+
+// tenantOf returns the tenant the access log named for the last request to path. The log
+// is written after the response, which the client may have read already: it waits for it.
+func (l *accessLog) tenantOf(t testing.TB, path string) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if tenant, ok := l.last(path); ok {
+			return tenant
+		}
+	}
+	t.Fatalf("no access log entry for %s", path)
+	return ""
+}
+
+func (l *accessLog) last(path string) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.entries) - 1; i >= 0; i-- {
+		if l.entries[i].Path == path {
+			return l.entries[i].Tenant, true
+		}
+	}
+	return "", false
 }
 
 func newEnv(t testing.TB, db *store.DB) *env {
@@ -86,9 +119,14 @@ func newEnv(t testing.TB, db *store.DB) *env {
 	wh := provisioning.NewWebhooks(eng, box)
 	(&console.Handler{Accounts: acc, Log: log, Connections: conns, Webhooks: wh}).Mount(mux)
 	mux.Handle("/scim/v2/", scim.NewHandler(eng, scim.Options{Logger: log}))
-	srv := httptest.NewServer(mux)
+	access := &accessLog{}
+	srv := httptest.NewServer(httpx.AccessLog(mux, httpx.AccessLogOptions{Observe: func(_ *http.Request, a *httpx.Access) {
+		access.mu.Lock()
+		defer access.mu.Unlock()
+		access.entries = append(access.entries, *a)
+	}}))
 	t.Cleanup(srv.Close)
-	e := &env{t: t, db: db, eng: eng, acc: acc, srv: srv, tenant: tn, conns: conns, wh: wh}
+	e := &env{t: t, db: db, eng: eng, acc: acc, srv: srv, tenant: tn, conns: conns, wh: wh, access: access}
 	e.admin = e.localUser("ada@acme.test", "Ada Admin", adminPassword, provisioning.RoleAdmin)
 	e.smtp = startSMTP(t)
 	host, port, _ := net.SplitHostPort(e.smtp.addr)

@@ -77,8 +77,7 @@ func (h *Handler) invitePost(w http.ResponseWriter, r *http.Request, rq *request
 			return
 		}
 		var ok bool
-		if errs, ok = fieldErrors(err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat"); !ok {
-			h.fail(w, r, rq, err)
+		if errs, ok = h.formErrors(w, r, rq, err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat"); !ok {
 			return
 		}
 	} else if len(errs) == 0 {
@@ -88,8 +87,7 @@ func (h *Handler) invitePost(w http.ResponseWriter, r *http.Request, rq *request
 			return
 		}
 		var ok bool
-		if errs, ok = fieldErrors(err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat", "expiresIn"); !ok {
-			h.fail(w, r, rq, err)
+		if errs, ok = h.formErrors(w, r, rq, err, "email", "displayName", "givenName", "familyName", "roles", "teams", "seat", "expiresIn"); !ok {
 			return
 		}
 	}
@@ -121,19 +119,13 @@ func (h *Handler) invitations(w http.ResponseWriter, r *http.Request, rq *reques
 
 // sendInvitation invites an account created without an invitation ("invite later").
 func (h *Handler) sendInvitation(w http.ResponseWriter, r *http.Request, rq *request) {
-	if _, err := h.Accounts.InviteUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id"), nil, nil, false); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/invitations?done=invited", http.StatusSeeOther)
+	_, err := h.Accounts.InviteUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id"), nil, nil, false)
+	h.afterChange(w, r, rq, err, rq.base+"/invitations?done=invited")
 }
 
 func (h *Handler) resend(w http.ResponseWriter, r *http.Request, rq *request) {
-	if _, err := h.Accounts.ResendInvitation(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id")); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/invitations?done=resent", http.StatusSeeOther)
+	_, err := h.Accounts.ResendInvitation(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id"))
+	h.afterChange(w, r, rq, err, rq.base+"/invitations?done=resent")
 }
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -146,11 +138,8 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, rq *request) {
 		"Yes, revoke", rq.base+"/invitations", nil) {
 		return
 	}
-	if _, err := h.Accounts.RevokeInvitation(r.Context(), rq.p.Actor, rq.p.Tenant.ID, inv.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/invitations?done=revoked", http.StatusSeeOther)
+	_, err = h.Accounts.RevokeInvitation(r.Context(), rq.p.Actor, rq.p.Tenant.ID, inv.ID)
+	h.afterChange(w, r, rq, err, rq.base+"/invitations?done=revoked")
 }
 
 func (h *Handler) agent(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -189,8 +178,7 @@ func (h *Handler) agentPost(w http.ResponseWriter, r *http.Request, rq *request)
 			return
 		}
 		var ok bool
-		if errs, ok = fieldErrors(err, "email", "displayName", "language", "businessUnit", "phoneNumbers", "roles", "teams", "seat", "forceChange"); !ok {
-			h.fail(w, r, rq, err)
+		if errs, ok = h.formErrors(w, r, rq, err, "email", "displayName", "language", "businessUnit", "phoneNumbers", "roles", "teams", "seat", "forceChange"); !ok {
 			return
 		}
 	}
@@ -235,9 +223,8 @@ func (h *Handler) importPost(w http.ResponseWriter, r *http.Request, rq *request
 	case errors.Is(err, provisioning.ErrImportRejected):
 		status = http.StatusUnprocessableEntity
 	case err != nil:
-		errs, ok := fieldErrors(err, "file")
+		errs, ok := h.formErrors(w, r, rq, err, "file")
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		if errs["file"] == "" {
@@ -255,10 +242,6 @@ func (h *Handler) importPost(w http.ResponseWriter, r *http.Request, rq *request
 		CSV    string
 		Invite bool
 	}{rep, string(content), invite}})
-}
-
-func (h *Handler) roles(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.rolesPage(w, r, rq, http.StatusOK, nil, nil)
 }
 
 func (h *Handler) rolesPage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
@@ -289,20 +272,7 @@ func roleInput(f url.Values) provisioning.RoleInput {
 
 func (h *Handler) createRole(w http.ResponseWriter, r *http.Request, rq *request) {
 	_, err := h.eng.CreateRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, roleInput(r.PostForm))
-	if err != nil {
-		errs, ok := fieldErrors(err, "name", "description", "permissions")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.rolesPage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/roles?done=created", http.StatusSeeOther)
-}
-
-func (h *Handler) role(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.rolePage(w, r, rq, http.StatusOK, nil, nil)
+	h.afterForm(w, r, rq, err, rq.base+"/roles?done=created", h.rolesPage, "name", "description", "permissions")
 }
 
 func (h *Handler) rolePage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
@@ -326,16 +296,8 @@ func (h *Handler) rolePage(w http.ResponseWriter, r *http.Request, rq *request, 
 
 func (h *Handler) updateRole(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
-	if _, err := h.eng.UpdateRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, roleInput(r.PostForm)); err != nil {
-		errs, ok := fieldErrors(err, "name", "description", "permissions")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.rolePage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/roles/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := h.eng.UpdateRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, roleInput(r.PostForm))
+	h.afterForm(w, r, rq, err, rq.base+"/roles/"+url.PathEscape(id)+"?done=saved", h.rolePage, "name", "description", "permissions")
 }
 
 func (h *Handler) deleteRole(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -347,15 +309,7 @@ func (h *Handler) deleteRole(w http.ResponseWriter, r *http.Request, rq *request
 	if !h.confirmed(w, r, rq, "Delete role "+role.Name+"?", "The role disappears for good.", "Delete role", rq.base+"/roles/"+url.PathEscape(role.ID), nil) {
 		return
 	}
-	if err := h.eng.DeleteRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, role.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/roles?done=deleted", http.StatusSeeOther)
-}
-
-func (h *Handler) teams(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.teamsPage(w, r, rq, http.StatusOK, nil, nil)
+	h.afterChange(w, r, rq, h.eng.DeleteRole(r.Context(), rq.p.Actor, rq.p.Tenant.ID, role.ID), rq.base+"/roles?done=deleted")
 }
 
 func (h *Handler) teamsPage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
@@ -379,19 +333,10 @@ func teamInput(f url.Values) provisioning.TeamInput {
 func (h *Handler) createTeam(w http.ResponseWriter, r *http.Request, rq *request) {
 	t, err := h.eng.CreateTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, teamInput(r.PostForm), nil)
 	if err != nil {
-		errs, ok := fieldErrors(err, "name", "description")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.teamsPage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
+		h.refused(w, r, rq, err, h.teamsPage, "name", "description")
 		return
 	}
 	http.Redirect(w, r, rq.base+"/teams/"+url.PathEscape(t.ID)+"?done=created", http.StatusSeeOther)
-}
-
-func (h *Handler) team(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.teamPage(w, r, rq, http.StatusOK, nil, nil)
 }
 
 func (h *Handler) teamPage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
@@ -418,16 +363,8 @@ func (h *Handler) teamPage(w http.ResponseWriter, r *http.Request, rq *request, 
 
 func (h *Handler) updateTeam(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
-	if _, err := h.eng.UpdateTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, teamInput(r.PostForm)); err != nil {
-		errs, ok := fieldErrors(err, "name", "description")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.teamPage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/teams/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := h.eng.UpdateTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, teamInput(r.PostForm))
+	h.afterForm(w, r, rq, err, rq.base+"/teams/"+url.PathEscape(id)+"?done=saved", h.teamPage, "name", "description")
 }
 
 func (h *Handler) deleteTeam(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -439,11 +376,7 @@ func (h *Handler) deleteTeam(w http.ResponseWriter, r *http.Request, rq *request
 	if !h.confirmed(w, r, rq, "Delete team "+t.Name+"?", "Its "+strconv.Itoa(t.MemberCount)+" members stay users of the organisation; only the team goes.", "Delete team", rq.base+"/teams/"+url.PathEscape(t.ID), nil) {
 		return
 	}
-	if err := h.eng.DeleteTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, t.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/teams?done=deleted", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.eng.DeleteTeam(r.Context(), rq.p.Actor, rq.p.Tenant.ID, t.ID), rq.base+"/teams?done=deleted")
 }
 
 // addTeamMembers adds users by user name or e-mail, one per line.
@@ -473,11 +406,8 @@ func (h *Handler) addTeamMembers(w http.ResponseWriter, r *http.Request, rq *req
 		errs["members"] = "Enter at least one user name."
 	}
 	if len(errs) == 0 {
-		if _, err := h.eng.AddTeamMembers(ctx, rq.p.Actor, rq.p.Tenant.ID, id, ids); err != nil {
-			h.fail(w, r, rq, err)
-			return
-		}
-		http.Redirect(w, r, rq.base+"/teams/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+		_, err := h.eng.AddTeamMembers(ctx, rq.p.Actor, rq.p.Tenant.ID, id, ids)
+		h.afterChange(w, r, rq, err, rq.base+"/teams/"+url.PathEscape(id)+"?done=saved")
 		return
 	}
 	h.teamPage(w, r, rq, http.StatusBadRequest, nil, errs)
@@ -485,11 +415,7 @@ func (h *Handler) addTeamMembers(w http.ResponseWriter, r *http.Request, rq *req
 
 func (h *Handler) removeTeamMember(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
-	if err := h.eng.RemoveTeamMember(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, r.PathValue("uid")); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/teams/"+url.PathEscape(id)+"?done=removed", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.eng.RemoveTeamMember(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, r.PathValue("uid")), rq.base+"/teams/"+url.PathEscape(id)+"?done=removed")
 }
 
 func (h *Handler) seats(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -558,10 +484,6 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, rq *request) {
 		Events []provisioning.AuditEvent
 		Next   string
 	}{evs, next}})
-}
-
-func (h *Handler) settings(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.settingsPage(w, r, rq, http.StatusOK, nil, nil)
 }
 
 func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
@@ -637,10 +559,9 @@ func (h *Handler) settingsPost(w http.ResponseWriter, r *http.Request, rq *reque
 		AllowedDomains: &allowed, BlockedDomains: &blocked, BlockFreeMail: &block, DefaultRole: &role,
 		AllowPasswordLogin: &pwLogin, InvitationTTL: &inviteTTL, RequireTwoFactor: &twoFA, AppURL: &appURL})
 	if err != nil {
-		errs, ok := fieldErrors(err, "name", "seatLimit", "allowedDomains", "blockedDomains", "defaultRole", "invitationTTL", "appUrl",
+		errs, ok := h.formErrors(w, r, rq, err, "name", "seatLimit", "allowedDomains", "blockedDomains", "defaultRole", "invitationTTL", "appUrl",
 			"allowPasswordLogin", "requireTwoFactor")
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		h.settingsPage(w, r, rq, http.StatusBadRequest, f, errs)
@@ -654,11 +575,7 @@ func (h *Handler) clearSuppression(w http.ResponseWriter, r *http.Request, rq *r
 	if !h.confirmed(w, r, rq, "Allow mail to "+email+" again?", "Its mail server refused mail before. Clear the block only once the address works.", "Clear block", rq.base+"/settings", nil) {
 		return
 	}
-	if err := h.Accounts.ClearSuppression(r.Context(), rq.p.Actor, rq.p.Tenant.ID, email); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/settings?done=cleared", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.Accounts.ClearSuppression(r.Context(), rq.p.Actor, rq.p.Tenant.ID, email), rq.base+"/settings?done=cleared")
 }
 
 func (h *Handler) tokens(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -697,9 +614,5 @@ func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, rq *reques
 	if !h.confirmed(w, r, rq, "Revoke this token?", "Provisioning with it stops at once; this cannot be undone.", "Revoke token", rq.base+"/tokens", nil) {
 		return
 	}
-	if err := h.eng.RevokeToken(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id")); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/tokens?done=tokenrevoked", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.eng.RevokeToken(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id")), rq.base+"/tokens?done=tokenrevoked")
 }

@@ -99,6 +99,7 @@ func (h *Handler) mountSetup(mux *http.ServeMux) {
 					"It is invalid, has expired or was revoked. Ask the person who sent it for a new one.")
 				return
 			}
+			httpx.SetTenant(r.Context(), t.ID)
 			if r.Method == http.MethodPost {
 				if err := h.csrf.Check(r); err != nil {
 					h.message(w, nil, http.StatusForbidden, "Request refused", "This form was sent from another site. Nothing was changed.")
@@ -246,13 +247,8 @@ func (h *Handler) setupConnection(w http.ResponseWriter, r *http.Request, l *pro
 		case md != "":
 			spec.SAMLMetadata = []byte(md)
 		case mdURL != "":
-			b, err := httpx.Fetch(r.Context(), mdURL, httpx.FetchOptions{MaxBytes: 2 << 20, AllowPrivate: h.FetchPrivate})
-			if err != nil {
-				var fe *httpx.FetchError
-				msg := "The metadata could not be fetched."
-				if errors.As(err, &fe) {
-					msg = "The metadata URL did not work: " + fe.Reason + "."
-				}
+			b, msg := h.fetchMetadata(r.Context(), mdURL)
+			if msg != "" {
 				formErr("metadata_url", msg)
 				return
 			}

@@ -65,11 +65,7 @@ func (h *Handler) revokeSetupLink(w http.ResponseWriter, r *http.Request, rq *re
 	if !h.confirmed(w, r, rq, "Revoke this set-up link?", "It stops working at once.", "Revoke link", rq.base+"/sso", nil) {
 		return
 	}
-	if err := h.eng.RevokeSetupLink(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id")); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/sso", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.eng.RevokeSetupLink(r.Context(), rq.p.Actor, rq.p.Tenant.ID, r.PathValue("id")), rq.base+"/sso")
 }
 
 type provLogData struct {

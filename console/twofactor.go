@@ -40,9 +40,8 @@ func (h *Handler) renderTOTP(w http.ResponseWriter, rq *request, status int, en 
 func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request, rq *request) {
 	codes, err := h.Accounts.ConfirmTOTP(r.Context(), rq.p.Actor, rq.p.Tenant.ID, rq.acc.User.ID, r.PostFormValue("code"))
 	if err != nil {
-		errs, ok := fieldErrors(err, "code")
+		errs, ok := h.formErrors(w, r, rq, err, "code")
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		// A new enrolment would change the secret the user just scanned: show the same one.
@@ -55,11 +54,7 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request, rq *reques
 
 // removeTOTP turns the second factor off with a current code.
 func (h *Handler) removeTOTP(w http.ResponseWriter, r *http.Request, rq *request) {
-	if err := h.Accounts.RemoveTOTP(r.Context(), rq.p.Actor, rq.p.Tenant.ID, rq.acc.User.ID, r.PostFormValue("code")); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/me?done=2faoff", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.Accounts.RemoveTOTP(r.Context(), rq.p.Actor, rq.p.Tenant.ID, rq.acc.User.ID, r.PostFormValue("code")), rq.base+"/me?done=2faoff")
 }
 
 // resetTwoFactor lets an admin clear a user's lost authenticator.
@@ -69,9 +64,5 @@ func (h *Handler) resetTwoFactor(w http.ResponseWriter, r *http.Request, rq *req
 	if !h.confirmed(w, r, rq, "Reset the second factor?", "The user's authenticator app and recovery codes stop working; they set up a new one at their next sign-in if the organisation requires it.", "Reset second factor", back, nil) {
 		return
 	}
-	if err := h.Accounts.ResetTwoFactor(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, back+"?done=2fareset", http.StatusSeeOther)
+	h.afterChange(w, r, rq, h.Accounts.ResetTwoFactor(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id), back+"?done=2fareset")
 }

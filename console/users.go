@@ -84,13 +84,7 @@ func userQuery(q url.Values) (provisioning.UserQuery, int, map[string]string) {
 	if v := q.Get("team"); v != "" {
 		fs = append(fs, provisioning.Compare{Field: "team", Op: provisioning.OpEq, Value: v})
 	}
-	for _, f := range fs {
-		if uq.Filter == nil {
-			uq.Filter = f
-		} else {
-			uq.Filter = provisioning.And{Left: uq.Filter, Right: f}
-		}
-	}
+	uq.Filter = provisioning.AllOf(fs...)
 	if v := q.Get("sort"); v != "" {
 		found := false
 		for _, s := range sorts {
@@ -261,11 +255,7 @@ func (h *Handler) bulk(w http.ResponseWriter, r *http.Request, rq *request) {
 		h.message(w, rq, http.StatusBadRequest, "Choose an action", "Pick what to do with the selected users.")
 		return
 	}
-	if err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, withDone(back, done), http.StatusSeeOther)
+	h.afterChange(w, r, rq, err, withDone(back, done))
 }
 
 // actionLabels name the bulk actions in confirmations.
@@ -360,11 +350,8 @@ func (h *Handler) addUsersPost(w http.ResponseWriter, r *http.Request, rq *reque
 		h.message(w, rq, http.StatusBadRequest, "No users selected", "Tick the users who should get a seat.")
 		return
 	}
-	if _, err := h.eng.AssignSeats(r.Context(), rq.p.Actor, rq.p.Tenant.ID, ids, nil); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/users?seat=yes&done=seated", http.StatusSeeOther)
+	_, err := h.eng.AssignSeats(r.Context(), rq.p.Actor, rq.p.Tenant.ID, ids, nil)
+	h.afterChange(w, r, rq, err, rq.base+"/users?seat=yes&done=seated")
 }
 
 type userData struct {
@@ -492,9 +479,8 @@ func (h *Handler) userProfile(w http.ResponseWriter, r *http.Request, rq *reques
 	}
 	_, err = h.eng.EditUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, ver, in)
 	if err != nil {
-		errs, ok := fieldErrors(err, profileFields...)
+		errs, ok := h.formErrors(w, r, rq, err, profileFields...)
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		d, lerr := h.loadUser(r.Context(), rq, id, true)
@@ -517,11 +503,8 @@ func (h *Handler) userRoles(w http.ResponseWriter, r *http.Request, rq *request)
 	if roles == nil {
 		roles = []string{}
 	}
-	if _, err := h.eng.ChangeUserRoles(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.RoleChange{Set: roles}); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/users/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := h.eng.ChangeUserRoles(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.RoleChange{Set: roles})
+	h.afterChange(w, r, rq, err, rq.base+"/users/"+url.PathEscape(id)+"?done=saved")
 }
 
 func (h *Handler) userTeams(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -530,11 +513,8 @@ func (h *Handler) userTeams(w http.ResponseWriter, r *http.Request, rq *request)
 	if teams == nil {
 		teams = []string{}
 	}
-	if _, err := h.eng.SetUserTeams(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, teams); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/users/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := h.eng.SetUserTeams(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, teams)
+	h.afterChange(w, r, rq, err, rq.base+"/users/"+url.PathEscape(id)+"?done=saved")
 }
 
 func (h *Handler) userSeat(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -555,11 +535,7 @@ func (h *Handler) userSeat(w http.ResponseWriter, r *http.Request, rq *request) 
 		h.message(w, rq, http.StatusBadRequest, "Check your input", "Choose assign or free.")
 		return
 	}
-	if err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, back+"?done="+done, http.StatusSeeOther)
+	h.afterChange(w, r, rq, err, back+"?done="+done)
 }
 
 func (h *Handler) userStatus(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -581,21 +557,13 @@ func (h *Handler) userStatus(w http.ResponseWriter, r *http.Request, rq *request
 		if !h.confirmed(w, r, rq, "Remove this user from the organisation?", "This is irreversible: the user, their roles, teams and seat go; the audit history stays. To add them again you will need to invite them from scratch.", "Yes, remove this user", back, nil) {
 			return
 		}
-		if err := h.eng.RemoveUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id); err != nil {
-			h.fail(w, r, rq, err)
-			return
-		}
-		http.Redirect(w, r, rq.base+"/users?done=removed", http.StatusSeeOther)
+		h.afterChange(w, r, rq, h.eng.RemoveUser(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id), rq.base+"/users?done=removed")
 		return
 	default:
 		h.message(w, rq, http.StatusBadRequest, "Check your input", "Choose deactivate, reactivate or remove.")
 		return
 	}
-	if err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, back+"?done="+done, http.StatusSeeOther)
+	h.afterChange(w, r, rq, err, back+"?done="+done)
 }
 
 // userPassword resets a local password (a temporary one, shown once) or clears a
@@ -618,11 +586,7 @@ func (h *Handler) userPassword(w http.ResponseWriter, r *http.Request, rq *reque
 			Intro: "The user can now sign in with this temporary password.", Label: "Temporary password", Secret: pw,
 			Note: "It is shown only now: copy it and pass it on securely.", Next: back, NextLabel: "Back to the user"}})
 	case "unlock":
-		if err := h.Accounts.UnlockAccount(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id); err != nil {
-			h.fail(w, r, rq, err)
-			return
-		}
-		http.Redirect(w, r, back+"?done=unlocked", http.StatusSeeOther)
+		h.afterChange(w, r, rq, h.Accounts.UnlockAccount(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id), back+"?done=unlocked")
 	default:
 		h.message(w, rq, http.StatusBadRequest, "Check your input", "Choose reset or unlock.")
 	}
@@ -641,11 +605,7 @@ type meData struct {
 	TwoF     *provisioning.TwoFactorStatus
 }
 
-// me is the signed-in user's own profile: the only page of a user without manage_users.
-func (h *Handler) me(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.mePage(w, r, rq, http.StatusOK, nil, nil)
-}
-
+// mePage is the signed-in user's own profile: the only page of a user without manage_users.
 func (h *Handler) mePage(w http.ResponseWriter, r *http.Request, rq *request, status int, form url.Values, errs map[string]string) {
 	ctx := r.Context()
 	u, err := h.eng.GetUser(ctx, rq.p.Tenant.ID, rq.acc.User.ID)
@@ -690,25 +650,14 @@ func (h *Handler) editOwnProfile(w http.ResponseWriter, r *http.Request, rq *req
 			*p = &v
 		}
 	}
-	if _, err := h.eng.EditOwnProfile(r.Context(), rq.p.Actor, rq.p.Tenant.ID, in); err != nil {
-		errs, ok := fieldErrors(err, "givenName", "familyName", "displayName", "externalId", "preferredLanguage")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.mePage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/me?done=saved", http.StatusSeeOther)
+	_, err := h.eng.EditOwnProfile(r.Context(), rq.p.Actor, rq.p.Tenant.ID, in)
+	h.afterForm(w, r, rq, err, rq.base+"/me?done=saved", h.mePage, "givenName", "familyName", "displayName", "externalId", "preferredLanguage")
 }
 
 // endOtherSessions signs the user out everywhere but here.
 func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request, rq *request) {
-	if _, err := h.eng.EndOtherSessions(r.Context(), rq.p.Actor, rq.p.Tenant.ID, rq.acc.Session.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/me?done=signedout", http.StatusSeeOther)
+	_, err := h.eng.EndOtherSessions(r.Context(), rq.p.Actor, rq.p.Tenant.ID, rq.acc.Session.ID)
+	h.afterChange(w, r, rq, err, rq.base+"/me?done=signedout")
 }
 
 func (h *Handler) changeOwnPassword(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -717,9 +666,5 @@ func (h *Handler) changeOwnPassword(w http.ResponseWriter, r *http.Request, rq *
 		return
 	}
 	err := h.Accounts.ChangeOwnPassword(r.Context(), rq.p.Tenant.ID, rq.acc.User.ID, r.PostFormValue("current"), r.PostFormValue("password"), rq.p.Actor.IP)
-	if err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/me?done=password", http.StatusSeeOther)
+	h.afterChange(w, r, rq, err, rq.base+"/me?done=password")
 }

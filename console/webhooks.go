@@ -168,9 +168,8 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, rq *requ
 	u, desc, events := r.PostFormValue("url"), r.PostFormValue("description"), eventsFromForm(r.PostForm)
 	ep, secret, err := wh.CreateWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, provisioning.WebhookRequest{URL: &u, Description: &desc, Events: &events})
 	if err != nil {
-		errs, ok := fieldErrors(err, "url", "description", "events")
+		errs, ok := h.formErrors(w, r, rq, err, "url", "description", "events")
 		if !ok {
-			h.fail(w, r, rq, err)
 			return
 		}
 		h.render(w, rq, http.StatusBadRequest, "webhooknew", &view{Title: "New webhook endpoint", Nav: "webhooks", Form: r.PostForm, Errors: errs,
@@ -182,10 +181,6 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, rq *requ
 		Label:  "Signing secret",
 		Secret: secret, Note: "Copy it now: it is shown only once. If you lose it, rotate the secret on the endpoint's page.",
 		Next: rq.base + "/webhooks/" + url.PathEscape(ep.ID), NextLabel: "Go to the endpoint"}})
-}
-
-func (h *Handler) webhook(w http.ResponseWriter, r *http.Request, rq *request) {
-	h.webhookPage(w, r, rq, http.StatusOK, nil, nil)
 }
 
 // webhookPage renders an endpoint's page; form and errs are a refused edit shown again.
@@ -234,16 +229,8 @@ func (h *Handler) updateWebhook(w http.ResponseWriter, r *http.Request, rq *requ
 	}
 	id := r.PathValue("id")
 	u, desc, events := r.PostFormValue("url"), r.PostFormValue("description"), eventsFromForm(r.PostForm)
-	if _, err := wh.UpdateWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.WebhookRequest{URL: &u, Description: &desc, Events: &events}); err != nil {
-		errs, ok := fieldErrors(err, "url", "description", "events")
-		if !ok {
-			h.fail(w, r, rq, err)
-			return
-		}
-		h.webhookPage(w, r, rq, http.StatusBadRequest, r.PostForm, errs)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/webhooks/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+	_, err := wh.UpdateWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, id, provisioning.WebhookRequest{URL: &u, Description: &desc, Events: &events})
+	h.afterForm(w, r, rq, err, rq.base+"/webhooks/"+url.PathEscape(id)+"?done=saved", h.webhookPage, "url", "description", "events")
 }
 
 func (h *Handler) webhookState(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -251,13 +238,8 @@ func (h *Handler) webhookState(w http.ResponseWriter, r *http.Request, rq *reque
 	if wh == nil {
 		return
 	}
-	var enabled bool
-	switch r.PostFormValue("state") {
-	case "enable":
-		enabled = true
-	case "disable":
-	default:
-		h.message(w, rq, http.StatusBadRequest, "Check your input", "Unknown state.")
+	enabled, ok := h.stateChoice(w, r, rq, "enable", "disable")
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
@@ -304,11 +286,7 @@ func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, rq *requ
 		"Delete endpoint", rq.base+"/webhooks/"+url.PathEscape(ep.ID), nil) {
 		return
 	}
-	if err := wh.DeleteWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, ep.ID); err != nil {
-		h.fail(w, r, rq, err)
-		return
-	}
-	http.Redirect(w, r, rq.base+"/webhooks?done=deleted", http.StatusSeeOther)
+	h.afterChange(w, r, rq, wh.DeleteWebhook(r.Context(), rq.p.Actor, rq.p.Tenant.ID, ep.ID), rq.base+"/webhooks?done=deleted")
 }
 
 func (h *Handler) replayDelivery(w http.ResponseWriter, r *http.Request, rq *request) {

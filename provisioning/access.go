@@ -211,6 +211,17 @@ type (
 	teamSet = refSet[Team]
 )
 
+// powerAndRoles is what an admin change of users reads first: the caller's power and the
+// tenant's roles.
+func (e *Engine) powerAndRoles(ctx context.Context, tx Tx, tenantID string, actor Actor) (power, roleSet, error) {
+	pw, err := e.power(ctx, tx, tenantID, actor)
+	if err != nil {
+		return power{}, roleSet{}, err
+	}
+	rs, err := loadRoles(ctx, tx, tenantID)
+	return pw, rs, err
+}
+
 func loadRoles(ctx context.Context, r Reader, tenantID string) (roleSet, error) {
 	roles, err := r.ListRoles(ctx, tenantID)
 	if err != nil {
@@ -424,7 +435,8 @@ func validPermissions(perms []Permission) ([]Permission, error) {
 	return out, nil
 }
 
-func validRoleName(name string) (string, error) {
+// validName checks the name of a role or team: trimmed, required, at most 100 bytes.
+func validName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return "", Invalid("name", "is required")
@@ -456,7 +468,7 @@ func (e *Engine) CreateRole(ctx context.Context, actor Actor, tenantID string, i
 	if in.Name == nil {
 		return nil, Invalid("name", "is required")
 	}
-	if r.Name, err = validRoleName(*in.Name); err != nil {
+	if r.Name, err = validName(*in.Name); err != nil {
 		return nil, err
 	}
 	if in.Description != nil {
@@ -506,7 +518,7 @@ func (e *Engine) UpdateRole(ctx context.Context, actor Actor, tenantID, id strin
 		}
 		r := *before
 		if in.Name != nil {
-			if r.Name, err = validRoleName(*in.Name); err != nil {
+			if r.Name, err = validName(*in.Name); err != nil {
 				return err
 			}
 		}
@@ -581,11 +593,7 @@ type RoleChange struct {
 // one role, only an Admin grants or revokes Admin, and the last Admin stays one.
 func (e *Engine) ChangeUserRoles(ctx context.Context, actor Actor, tenantID, userID string, ch RoleChange) (*User, error) {
 	err := e.Store.InTx(ctx, func(tx Tx) error {
-		pw, err := e.power(ctx, tx, tenantID, actor)
-		if err != nil {
-			return err
-		}
-		rs, err := loadRoles(ctx, tx, tenantID)
+		pw, rs, err := e.powerAndRoles(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
 		}
@@ -687,20 +695,6 @@ type TeamInput struct {
 	Description *string
 }
 
-func validTeamName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return "", Invalid("name", "is required")
-	}
-	if len(name) > 100 {
-		return "", Invalid("name", "is longer than 100 characters")
-	}
-	if err := CheckText("name", name, 100); err != nil {
-		return "", err
-	}
-	return name, nil
-}
-
 // ListTeams lists the tenant's teams with their member counts.
 func (e *Engine) ListTeams(ctx context.Context, tenantID string) ([]Team, error) {
 	s := e.Store
@@ -721,7 +715,7 @@ func (e *Engine) CreateTeam(ctx context.Context, actor Actor, tenantID string, i
 	if in.Name == nil {
 		return nil, Invalid("name", "is required")
 	}
-	if t.Name, err = validTeamName(*in.Name); err != nil {
+	if t.Name, err = validName(*in.Name); err != nil {
 		return nil, err
 	}
 	if in.Description != nil {
@@ -769,7 +763,7 @@ func (e *Engine) UpdateTeam(ctx context.Context, actor Actor, tenantID, id strin
 		}
 		t := *before
 		if in.Name != nil {
-			if t.Name, err = validTeamName(*in.Name); err != nil {
+			if t.Name, err = validName(*in.Name); err != nil {
 				return err
 			}
 		}

@@ -168,11 +168,7 @@ func (e *Engine) importCSV(ctx context.Context, actor Actor, tenantID string, r 
 	rep := &ImportReport{DryRun: dryRun, Total: len(rows), Rows: make([]ImportRow, len(rows))}
 	seen := map[string]int{}
 	err = e.Store.InTx(ctx, func(tx Tx) error {
-		pw, err := e.power(ctx, tx, tenantID, actor)
-		if err != nil {
-			return err
-		}
-		rs, err := loadRoles(ctx, tx, tenantID)
+		pw, rs, err := e.powerAndRoles(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,18 +37,15 @@ type Engine struct {
 	tokens *tokenCache
 }
 
-// appendLogin records a login event in tx and tells the observer.
-func (e *Engine) appendLogin(ctx context.Context, tx Tx, ev *LoginEvent) error {
-	if err := tx.AppendLogin(ctx, ev); err != nil {
-		return err
-	}
-	if err := e.emitLogin(ctx, tx, ev); err != nil {
-		return err
-	}
-	if e.LoginObserver != nil {
-		e.LoginObserver(ev.Method, ev.Result)
-	}
-	return nil
+// inTenantTx runs fn in one transaction with the tenant read in it.
+func (e *Engine) inTenantTx(ctx context.Context, tenantID string, fn func(tx Tx, t *Tenant) error) error {
+	return e.Store.InTx(ctx, func(tx Tx) error {
+		t, err := tx.GetTenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		return fn(tx, t)
+	})
 }
 
 // NewEngine returns an engine over s with the real clock and UUIDv7 identifiers.
@@ -245,51 +241,3 @@ func (e *Engine) AuthenticateToken(ctx context.Context, presented string, kind T
 
 // tokenTouchEvery is how stale a token's last-used time may get.
 const tokenTouchEvery = time.Minute
-
-// audit appends an audit event inside tx. before and after are JSON-encoded snapshots.
-func (e *Engine) audit(ctx context.Context, tx Tx, actor Actor, tenantID, action, targetKind, targetID string, before, after any) error {
-	ev := &AuditEvent{TenantID: tenantID, At: e.now(), ActorKind: actor.Kind, ActorID: actor.ID, ActorName: actor.Name,
-		Action: action, TargetKind: targetKind, TargetID: targetID, IP: actor.IP, RequestID: actor.RequestID}
-	var err error
-	if ev.Before, err = snapshot(before); err != nil {
-		return err
-	}
-	if ev.After, err = snapshot(after); err != nil {
-		return err
-	}
-	if err := tx.AppendAudit(ctx, ev); err != nil {
-		return fmt.Errorf("append audit event: %w", err)
-	}
-	// The typed event is derived here, from the same snapshots, so that every audited
-	// change also reaches the event log in its transaction.
-	ds, err := deriveEvents(action, targetID, ev.Before, ev.After)
-	if err != nil {
-		return err
-	}
-	return e.emit(ctx, tx, actor, tenantID, ev.At, ds)
-}
-
-func snapshot(v any) ([]byte, error) {
-	if v == nil {
-		return nil, nil
-	}
-	switch x := v.(type) {
-	case *User:
-		if x == nil {
-			return nil, nil
-		}
-	case *Group:
-		if x == nil {
-			return nil, nil
-		}
-	case *Tenant:
-		if x == nil {
-			return nil, nil
-		}
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("audit snapshot: %w", err)
-	}
-	return b, nil
-}

@@ -124,3 +124,23 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// RuleError is a refusal by one of the engine's invariants (the last Admin, a role in
+// use): the request is well-formed but conflicts with the current state.
+type RuleError struct {
+	Field  string
+	Reason string
+}
+
+func (e *RuleError) Error() string { return e.Reason }
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *RuleError) Is(target error) bool { return target == ErrConflict }
+
+// ForbiddenError says why the caller may not do something.
+type ForbiddenError struct{ Reason string }
+
+func (e *ForbiddenError) Error() string { return e.Reason }
+
+// Is makes errors.Is(err, ErrForbidden) true.
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }

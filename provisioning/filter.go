@@ -28,6 +28,19 @@ const (
 // And is true when both sides are.
 type And struct{ Left, Right Filter }
 
+// AllOf joins filters with And, in order; nil when there are none (no filter).
+func AllOf(fs ...Filter) Filter {
+	var out Filter
+	for _, f := range fs {
+		if out == nil {
+			out = f
+		} else {
+			out = And{Left: out, Right: f}
+		}
+	}
+	return out
+}
+
 // Or is true when either side is.
 type Or struct{ Left, Right Filter }
 

@@ -208,11 +208,7 @@ func (a *Accounts) CreateInvitation(ctx context.Context, actor Actor, tenantID s
 		return nil, Invalid("displayName", "is longer than 256 characters")
 	}
 	var out *Invitation
-	err = a.Store.InTx(ctx, func(tx Tx) error {
-		t, err := tx.GetTenant(ctx, tenantID)
-		if err != nil {
-			return err
-		}
+	err = a.inTenantTx(ctx, tenantID, func(tx Tx, t *Tenant) error {
 		if err := CheckEmailPolicy(t, "email", email); err != nil {
 			return err
 		}
@@ -370,12 +366,9 @@ func (a *Accounts) InviteUser(ctx context.Context, actor Actor, tenantID, userID
 		return nil, err
 	}
 	var out *Invitation
-	err = a.Store.InTx(ctx, func(tx Tx) error {
-		t, err := tx.GetTenant(ctx, tenantID)
-		if err != nil {
-			return err
-		}
-		out, err = a.inviteExistingTx(ctx, tx, actor, t, userID, roles, teams, seat, 0, tok, hash)
+	err = a.inTenantTx(ctx, tenantID, func(tx Tx, t *Tenant) error {
+		inv, err := a.inviteExistingTx(ctx, tx, actor, t, userID, roles, teams, seat, 0, tok, hash)
+		out = inv
 		return err
 	})
 	return out, err
@@ -467,11 +460,7 @@ func (a *Accounts) ResendInvitation(ctx context.Context, actor Actor, tenantID, 
 		return nil, err
 	}
 	var out *Invitation
-	err = a.Store.InTx(ctx, func(tx Tx) error {
-		t, err := tx.GetTenant(ctx, tenantID)
-		if err != nil {
-			return err
-		}
+	err = a.inTenantTx(ctx, tenantID, func(tx Tx, t *Tenant) error {
 		now := a.now()
 		var before Invitation
 		inv, err := tx.UpdateInvitation(ctx, tenantID, id, func(inv *Invitation) error {

@@ -67,11 +67,7 @@ func setPhone(u *User, typ, number string) {
 func (e *Engine) CreateAdminUser(ctx context.Context, actor Actor, tenantID string, in NewUser) (*User, error) {
 	var out *User
 	err := e.Store.InTx(ctx, func(tx Tx) error {
-		pw, err := e.power(ctx, tx, tenantID, actor)
-		if err != nil {
-			return err
-		}
-		rs, err := loadRoles(ctx, tx, tenantID)
+		pw, rs, err := e.powerAndRoles(ctx, tx, tenantID, actor)
 		if err != nil {
 			return err
 		}
@@ -409,4 +405,67 @@ func (e *Engine) MayManageUser(ctx context.Context, actor Actor, tenantID, userI
 		}
 		return pw.mayManage(users[userID])
 	})
+}
+
+// MaxBatch caps the users of one seat, bulk or membership request.
+const MaxBatch = 1000
+
+// checkIDs validates a list of user ids given by a caller.
+func checkIDs(field string, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, Invalid(field, "at least one user id is required")
+	}
+	if len(ids) > MaxBatch {
+		return nil, Invalid(field, "at most %d users at once", MaxBatch)
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(ids))
+	for i, id := range ids {
+		id = strings.TrimSpace(id)
+		if id == "" || len(id) > 64 {
+			return nil, Invalid(fmt.Sprintf("%s[%d]", field, i), "is not a user id")
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// lockAll locks the users and fails with a not-found naming the first missing id.
+func lockAll(ctx context.Context, tx Tx, tenantID, field string, ids []string) (map[string]*User, error) {
+	users, err := tx.LockUsers(ctx, tenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*User, len(users))
+	for i := range users {
+		byID[users[i].ID] = &users[i]
+	}
+	for i, id := range ids {
+		if byID[id] == nil {
+			if field == "id" {
+				return nil, fmt.Errorf("%s: user %s: %w", field, id, ErrNotFound)
+			}
+			// A list names the unknown entry, so that a bulk call can be fixed.
+			return nil, &NotFoundError{Field: fmt.Sprintf("%s[%d]", field, i), Kind: "user", ID: id}
+		}
+	}
+	grants, err := tx.UserGrants(ctx, tenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range grants {
+		u := byID[g.UserID]
+		if u == nil {
+			continue
+		}
+		if g.Kind == "role" {
+			u.Roles = append(u.Roles, g.Name)
+		} else {
+			u.Teams = append(u.Teams, g.Name)
+		}
+	}
+	return byID, nil
 }

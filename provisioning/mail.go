@@ -193,11 +193,7 @@ func (a *Accounts) MailFailed(ctx context.Context, m Mail, worker, reason string
 }
 
 func truncateReason(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 500 {
-		s = s[:500]
-	}
-	return s
+	return Truncate(strings.Join(strings.Fields(s), " "), 500)
 }
 
 // finish writes a message's outcome, the invitation's delivery state and, for a permanent

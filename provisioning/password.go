@@ -355,11 +355,7 @@ func (a *Accounts) CreateLocalUser(ctx context.Context, actor Actor, tenantID st
 		return nil, "", err
 	}
 	var out *User
-	err = a.Store.InTx(ctx, func(tx Tx) error {
-		t, err := tx.GetTenant(ctx, tenantID)
-		if err != nil {
-			return err
-		}
+	err = a.inTenantTx(ctx, tenantID, func(tx Tx, t *Tenant) error {
 		if err := CheckEmailPolicy(t, "email", email); err != nil {
 			return err
 		}

@@ -215,26 +215,3 @@ func (e *Engine) UpdatePolicy(ctx context.Context, actor Actor, tenantID string,
 func (e *Engine) GetTenant(ctx context.Context, tenantID string) (*Tenant, error) {
 	return e.Store.GetTenant(ctx, tenantID)
 }
-
-// ListAudit returns a page of the tenant's audit events, newest first.
-func (e *Engine) ListAudit(ctx context.Context, tenantID string, q AuditQuery) ([]AuditEvent, error) {
-	return e.Store.ListAudit(ctx, tenantID, q)
-}
-
-// LoginHistory returns a user's login summary and a page of its login events, newest
-// first.
-func (e *Engine) LoginHistory(ctx context.Context, tenantID, userID string, q LoginQuery) (*LoginSummary, error) {
-	s := e.Store
-	if _, err := s.GetUser(ctx, tenantID, userID); err != nil {
-		return nil, err
-	}
-	sum, err := s.LoginSummary(ctx, tenantID, userID)
-	if err != nil {
-		return nil, err
-	}
-	q.UserID = userID
-	if sum.Events, err = s.ListLogins(ctx, tenantID, q); err != nil {
-		return nil, err
-	}
-	return sum, nil
-}

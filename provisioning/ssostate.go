@@ -40,11 +40,20 @@ type OAuthClient struct {
 	// BackchannelLogoutURI receives OpenID Connect Back-Channel Logout tokens (empty:
 	// the client is not told of logouts).
 	BackchannelLogoutURI string
-	CreatedAt            time.Time
+	// IDTokenAlg is the JWS algorithm of the client's ID tokens (OpenID Connect Dynamic
+	// Client Registration's id_token_signed_response_alg): RS256 or ES256; empty is
+	// DefaultIDTokenAlg.
+	IDTokenAlg string
+	CreatedAt  time.Time
 }
 
+// DefaultIDTokenAlg signs the ID tokens of a client that registered no algorithm (OpenID
+// Connect Core §15.1 makes RS256 the algorithm every relying party must support).
+const DefaultIDTokenAlg = "RS256"
+
 // SigningKey is a key Seatbridge signs ID tokens with. The private key is sealed;
-// PublicJWK is published in the JWKS until the key is retired.
+// PublicJWK is published in the JWKS until the key is retired. Alg is the JWS algorithm
+// the key signs with (RS256 or ES256); each algorithm has its own current key.
 type SigningKey struct {
 	ID            string
 	Alg           string

@@ -6,6 +6,8 @@ import (
 )
 
 // The store contract: the one Store / Reader / Tx the engine consumes, grouped by noun.
+// Each section heading names the store/ file that implements it; docs/architecture.md
+// names the engine file of each noun.
 // store.DB implements Store on SQLite and PostgreSQL (its transaction implements Tx);
 // store/storetest proves both dialects behave the same.
 
@@ -20,7 +22,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 
-	// --- SSO protocol state, OAuth clients and signing keys (ssostate.go) ---
+	// --- SSO protocol state, OAuth clients and signing keys: store/ssostate.go ---
 
 	PutState(ctx context.Context, s *AuthState) error
 	// TakeState deletes and returns a state atomically (single use): ErrNotFound when it
@@ -41,17 +43,17 @@ type Store interface {
 	AddSigningKey(ctx context.Context, k *SigningKey) error
 	// ListSigningKeys returns the keys not retired before now, newest first.
 	ListSigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)
-	// RetireSigningKeys retires every key other than keepID at the given time.
+	// RetireSigningKeys retires, at the given time, every other key of keepID's algorithm.
 	RetireSigningKeys(ctx context.Context, keepID string, at time.Time) error
 
-	// --- Mail outbox (mail.go) ---
+	// --- Mail outbox (claims): store/outbox.go ---
 
 	// ClaimMail leases up to limit due messages to worker until now+lease, so that every
 	// replica may run a worker: PostgreSQL skips rows other workers hold (FOR UPDATE SKIP
 	// LOCKED); SQLite's single writer serialises claims.
 	ClaimMail(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
 
-	// --- Events, webhooks and back-channel logouts (events.go, webhooks.go) ---
+	// --- Events, webhooks and back-channel logouts: store/events.go ---
 
 	// ListEvents returns up to limit events of the tenant with Seq > after, in Seq order.
 	ListEvents(ctx context.Context, tenantID string, after int64, limit int) ([]Event, error)
@@ -61,10 +63,11 @@ type Store interface {
 	GetWebhook(ctx context.Context, tenantID, id string) (*WebhookEndpoint, error)
 	ListDeliveries(ctx context.Context, tenantID, endpointID string, limit int) ([]WebhookDelivery, error)
 	ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]WebhookAttempt, error)
-	// FanOutWebhooks turns events after each active endpoint's cursor into deliveries for
-	// the events match selects, and advances the cursors. Replicas doing it at once take
-	// different endpoints (SKIP LOCKED). It returns how many deliveries it created.
-	FanOutWebhooks(ctx context.Context, now time.Time, limit int, match func(*WebhookEndpoint, *Event) bool, newID func() string) (int, error)
+	// FanOutWebhooks turns up to limit events after each active endpoint's cursor into
+	// deliveries for the event types selects names (all: every type), and advances the
+	// cursors. Replicas doing it at once take different endpoints (SKIP LOCKED). It
+	// returns how many deliveries it created.
+	FanOutWebhooks(ctx context.Context, now time.Time, limit int, selects func(*WebhookEndpoint) (types []string, all bool)) (int, error)
 	// ClaimDeliveries leases up to limit due deliveries of active endpoints to worker,
 	// only the oldest pending one per endpoint and user, so one user's events go out in
 	// order and never in parallel.
@@ -79,7 +82,7 @@ type Store interface {
 	// created before cutoff.
 	PurgeEvents(ctx context.Context, cutoff time.Time) (int64, error)
 
-	// --- Set-up links and the provisioning log (setup.go, provlog.go) ---
+	// --- Set-up links and the provisioning log: store/setup.go ---
 
 	SaveSetupProgress(ctx context.Context, tenantID, id string, p SetupProgress) error
 	// AppendProvisioningLog inserts a batch of entries in one statement.
@@ -90,7 +93,7 @@ type Store interface {
 
 // Reader is the read side, available both outside and inside a transaction.
 type Reader interface {
-	// --- Tenants and tokens (policy.go, engine.go) ---
+	// --- Tenants, tokens and seats: store/tenants.go ---
 
 	GetTenant(ctx context.Context, id string) (*Tenant, error)
 	GetTenantBySlug(ctx context.Context, slug string) (*Tenant, error)
@@ -101,7 +104,7 @@ type Reader interface {
 	GetTokenTenant(ctx context.Context, id string) (*APIToken, *Tenant, error)
 	ListTokens(ctx context.Context, tenantID string) ([]APIToken, error)
 
-	// --- Users (users.go, lifecycle.go, email.go) ---
+	// --- Users: store/users.go ---
 
 	GetUser(ctx context.Context, tenantID, id string) (*User, error)
 	GetUserByUserName(ctx context.Context, tenantID, userName string) (*User, error)
@@ -113,14 +116,14 @@ type Reader interface {
 	// the directory and must not be recreated.
 	IsTombstoned(ctx context.Context, tenantID, userName string) (bool, error)
 
-	// --- SCIM groups (users.go) ---
+	// --- SCIM groups: store/groups.go ---
 
 	GetGroup(ctx context.Context, tenantID, id string, withMembers bool) (*Group, error)
 	ListGroups(ctx context.Context, tenantID string, q GroupQuery) (*GroupPage, error)
 	// UserGroups lists the groups a user is a direct member of.
 	UserGroups(ctx context.Context, tenantID, userID string) ([]GroupRef, error)
 
-	// --- Roles, teams and grants (roles.go, teams.go, admin.go) ---
+	// --- Roles, teams and grants: store/access.go ---
 
 	ListRoles(ctx context.Context, tenantID string) ([]Role, error)
 	GetRole(ctx context.Context, tenantID, id string) (*Role, error)
@@ -131,7 +134,7 @@ type Reader interface {
 	// CountAdmins counts the seated, not deactivated users holding the built-in Admin role.
 	CountAdmins(ctx context.Context, tenantID string) (int, error)
 
-	// --- Connections, identities and sessions (connection.go, login.go, self.go) ---
+	// --- Connections, identities and sessions: store/connections.go ---
 
 	GetConnection(ctx context.Context, tenantID, id string) (*Connection, error)
 	ListConnections(ctx context.Context, tenantID string) ([]Connection, error)
@@ -144,7 +147,7 @@ type Reader interface {
 	// ListUserSessions returns the user's sessions open at now, newest first.
 	ListUserSessions(ctx context.Context, tenantID, userID string, now time.Time) ([]Session, error)
 
-	// --- Invitations, local accounts and second factors (invitations.go, password.go, twofactor.go) ---
+	// --- Invitations, local accounts and second factors: store/invitations.go ---
 
 	GetInvitation(ctx context.Context, tenantID, id string) (*Invitation, error)
 	// GetInvitationByToken finds an invitation by the SHA-256 of its token, in any tenant
@@ -156,7 +159,7 @@ type Reader interface {
 	// GetTwoFactor returns ErrNotFound when the user has none.
 	GetTwoFactor(ctx context.Context, tenantID, userID string) (*TwoFactor, error)
 
-	// --- Mail outbox and suppressions (mail.go, email.go) ---
+	// --- Mail outbox and suppressions: store/outbox.go ---
 
 	// GetSuppression returns ErrNotFound when the address (FoldKey) is not suppressed.
 	GetSuppression(ctx context.Context, tenantID, email string) (*Suppression, error)
@@ -164,13 +167,13 @@ type Reader interface {
 	// ListMail lists a tenant's outbox messages about one object (payloads not included).
 	ListMail(ctx context.Context, tenantID, refID string) ([]OutboxMessage, error)
 
-	// --- Set-up links and the provisioning log (setup.go, provlog.go) ---
+	// --- Set-up links and the provisioning log: store/setup.go ---
 
 	GetSetupLink(ctx context.Context, id string) (*SetupLink, error)
 	ListSetupLinks(ctx context.Context, tenantID string) ([]SetupLink, error)
 	ListProvisioningLog(ctx context.Context, tenantID string, q ProvisioningLogQuery) ([]ProvisioningLogEntry, error)
 
-	// --- Audit and login events (engine.go) ---
+	// --- Audit and login events: store/audit.go ---
 
 	ListAudit(ctx context.Context, tenantID string, q AuditQuery) ([]AuditEvent, error)
 	ListLogins(ctx context.Context, tenantID string, q LoginQuery) ([]LoginEvent, error)
@@ -185,7 +188,7 @@ type Reader interface {
 type Tx interface {
 	Reader
 
-	// --- Tenants, tokens and seats ---
+	// --- Tenants, tokens and seats: store/tenants.go ---
 
 	CreateTenant(ctx context.Context, t *Tenant) error
 	UpdateTenant(ctx context.Context, id string, fn func(*Tenant) error) (*Tenant, error)
@@ -201,7 +204,7 @@ type Tx interface {
 	// of the tenant's count or fails with *SeatLimitError; every user's version goes up.
 	SetSeats(ctx context.Context, tenantID string, ids []string, seat bool, at time.Time) error
 
-	// --- Users ---
+	// --- Users: store/users.go ---
 
 	// CreateUser inserts u (ID, CreatedAt, UpdatedAt and Version set by the caller). A taken
 	// userName gives a *ConflictError; u.Seat true takes a seat or fails with
@@ -220,7 +223,7 @@ type Tx interface {
 	// TouchLastLogin sets the user's last login time without bumping its version.
 	TouchLastLogin(ctx context.Context, tenantID, userID string, at time.Time) error
 
-	// --- SCIM groups ---
+	// --- SCIM groups: store/groups.go ---
 
 	CreateGroup(ctx context.Context, tenantID string, g *Group) error
 	// UpdateGroup changes displayName / externalId through fn (members are ignored there).
@@ -230,7 +233,7 @@ type Tx interface {
 	ApplyGroupOps(ctx context.Context, tenantID, id string, ops []GroupOp, now time.Time) (*Group, error)
 	DeleteGroup(ctx context.Context, tenantID, id string) error
 
-	// --- Roles, teams and grants ---
+	// --- Roles, teams and grants: store/access.go ---
 
 	CreateRole(ctx context.Context, tenantID string, r *Role) error
 	UpdateRole(ctx context.Context, tenantID string, r *Role) error
@@ -254,7 +257,7 @@ type Tx interface {
 	// admin source: AddTeamMembers and RemoveTeamMembers).
 	SetSourcedTeams(ctx context.Context, tenantID, userID, source string, teamIDs []string) error
 
-	// --- Connections, identities and sessions ---
+	// --- Connections, identities and sessions: store/connections.go ---
 
 	CreateConnection(ctx context.Context, c *Connection) error
 	// UpdateConnection replaces a connection's settings (all but tenant, type and creation time).
@@ -269,7 +272,7 @@ type Tx interface {
 	// removal, deletion).
 	EndUserSessions(ctx context.Context, tenantID, userID string, at time.Time) error
 
-	// --- Invitations, local accounts and second factors ---
+	// --- Invitations, local accounts and second factors: store/invitations.go ---
 
 	CreateInvitation(ctx context.Context, inv *Invitation) error
 	// UpdateInvitation locks the invitation, applies fn and writes it back.
@@ -287,7 +290,7 @@ type Tx interface {
 	// DeleteTwoFactor removes it; a missing one is not an error.
 	DeleteTwoFactor(ctx context.Context, tenantID, userID string) error
 
-	// --- Mail outbox and suppressions ---
+	// --- Mail outbox and suppressions: store/outbox.go ---
 
 	// EnqueueMail inserts an outbox message; it is delivered after the transaction commits.
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error
@@ -301,7 +304,7 @@ type Tx interface {
 	// DeleteSuppression returns ErrNotFound when the address was not suppressed.
 	DeleteSuppression(ctx context.Context, tenantID, email string) error
 
-	// --- Events, webhooks and back-channel logouts ---
+	// --- Events, webhooks and back-channel logouts: store/events.go ---
 
 	// AppendEvent records ev in this transaction; the store gives it its Seq as the last
 	// step before commit (so the per-tenant counter is locked only for the commit).
@@ -323,13 +326,13 @@ type Tx interface {
 	// ReplayDelivery makes a finished delivery pending again, due at now.
 	ReplayDelivery(ctx context.Context, tenantID, endpointID, id string, now time.Time) (*WebhookDelivery, error)
 
-	// --- Set-up links ---
+	// --- Set-up links and the provisioning log: store/setup.go ---
 
 	CreateSetupLink(ctx context.Context, l *SetupLink) error
 	// RevokeSetupLink sets revoked_at unless already set; ErrNotFound for no such link.
 	RevokeSetupLink(ctx context.Context, tenantID, id string, at time.Time) error
 
-	// --- Audit and login events ---
+	// --- Audit and login events: store/audit.go ---
 
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	AppendLogin(ctx context.Context, e *LoginEvent) error

@@ -37,6 +37,16 @@ func TextProblem(s string, max int) string {
 	return ""
 }
 
+// Truncate cuts s to at most n bytes for storing or quoting (a user agent, an error, a
+// response excerpt). A cut string drops what the cut leaves invalid, so it never ends in
+// half a character that PostgreSQL would refuse.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
 // CheckText returns a *ValidationError for field when s breaks the text rule.
 func CheckText(field, s string, max int) error {
 	if p := TextProblem(s, max); p != "" {

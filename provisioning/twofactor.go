@@ -129,11 +129,7 @@ func (a *Accounts) BeginTOTP(ctx context.Context, tenantID, userID string) (*TOT
 		return nil, errors.New("two factor: no sealer configured")
 	}
 	var out *TOTPEnrolment
-	err := a.Store.InTx(ctx, func(tx Tx) error {
-		t, err := tx.GetTenant(ctx, tenantID)
-		if err != nil {
-			return err
-		}
+	err := a.inTenantTx(ctx, tenantID, func(tx Tx, t *Tenant) error {
 		u, err := tx.GetUser(ctx, tenantID, userID)
 		if err != nil {
 			return err
@@ -337,11 +333,7 @@ func (a *Accounts) RemoveTOTP(ctx context.Context, actor Actor, tenantID, userID
 		return err
 	}
 	wrong := false
-	err := a.Store.InTx(ctx, func(tx Tx) error {
-		t, err := tx.GetTenant(ctx, tenantID)
-		if err != nil {
-			return err
-		}
+	err := a.inTenantTx(ctx, tenantID, func(tx Tx, t *Tenant) error {
 		tf, err := tx.GetTwoFactor(ctx, tenantID, userID)
 		if errors.Is(err, ErrNotFound) {
 			return nil

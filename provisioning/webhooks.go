@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -430,9 +431,22 @@ func (w *Webhooks) ReplayDelivery(ctx context.Context, actor Actor, tenantID, en
 // FanOut creates the deliveries of new events for every active endpoint.
 func (w *Webhooks) FanOut(ctx context.Context, limit int) (int, error) {
 	s := w.Store
-	return s.FanOutWebhooks(ctx, w.now(), limit, func(ep *WebhookEndpoint, ev *Event) bool {
-		return MatchEventFilter(ep.Events, ev.Type)
-	}, func() string { return "whd_" + strings.ReplaceAll(w.NewID(), "-", "") })
+	return s.FanOutWebhooks(ctx, w.now(), limit, func(ep *WebhookEndpoint) ([]string, bool) { return SelectedEventTypes(ep.Events) })
+}
+
+// SelectedEventTypes lists the event types a filter selects (MatchEventFilter as a
+// list, so that the store can select the events itself); all is true for "*", which
+// selects every type, listed or not.
+func SelectedEventTypes(filters []string) (types []string, all bool) {
+	if slices.Contains(filters, "*") {
+		return nil, true
+	}
+	for _, t := range EventTypes {
+		if MatchEventFilter(filters, t) {
+			types = append(types, t)
+		}
+	}
+	return types, false
 }
 
 // ClaimDeliveries leases due deliveries to worker with their signing secrets opened.
@@ -540,8 +554,8 @@ func (w *Webhooks) FinishDeliveries(ctx context.Context, worker string, ds []Cla
 
 func (w *Webhooks) attemptOf(worker string, d *ClaimedDelivery, r AttemptResult, now time.Time) *WebhookAttempt {
 	return &WebhookAttempt{ID: "wha_" + strings.ReplaceAll(w.NewID(), "-", ""), TenantID: d.TenantID, DeliveryID: d.ID, Attempt: d.Attempts,
-		Worker: worker, StatusCode: r.StatusCode, LatencyMS: r.Latency.Milliseconds(), Error: truncate(r.Err, 500),
-		ResponseExcerpt: truncate(r.Excerpt, 1024), At: now}
+		Worker: worker, StatusCode: r.StatusCode, LatencyMS: r.Latency.Milliseconds(), Error: Truncate(r.Err, 500),
+		ResponseExcerpt: Truncate(r.Excerpt, 1024), At: now}
 }
 
 func (w *Webhooks) finishTx(ctx context.Context, tx Tx, worker string, d *ClaimedDelivery, r AttemptResult) error {
@@ -585,13 +599,6 @@ func (w *Webhooks) finishTx(ctx context.Context, tx Tx, worker string, d *Claime
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}
-
 func firstNonEmpty(a, b string) string {
 	if a != "" {
 		return a
@@ -629,7 +636,7 @@ func (w *Webhooks) FinishLogout(ctx context.Context, worker string, l *LogoutReq
 	now := w.now()
 	status, msg := "sent", ""
 	if sendErr != nil {
-		msg = truncate(sendErr.Error(), 500)
+		msg = Truncate(sendErr.Error(), 500)
 		status = "pending"
 		l.NextAttemptAt = now.Add(w.Retry.Backoff(l.Attempts))
 		if now.Sub(l.CreatedAt) >= 24*time.Hour {

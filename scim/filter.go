@@ -351,17 +351,19 @@ func translateFilter(rt *resourceType, text string) (provisioning.Filter, error)
 
 const maxFilterDepth = 64
 
-func translateExpr(rt *resourceType, e scimfilter.Expression, depth int) (provisioning.Filter, error) {
+// translateLogic translates what the top-level filter and the filter inside a value path
+// share: the depth limit and the and/or/not nodes; leaf translates every other node.
+func translateLogic(e scimfilter.Expression, depth int, leaf func(e scimfilter.Expression, depth int) (provisioning.Filter, error)) (provisioning.Filter, error) {
 	if depth > maxFilterDepth {
 		return nil, badRequest(scimInvalidFilter, "the filter is nested too deeply")
 	}
 	switch x := e.(type) {
 	case *scimfilter.LogicalExpression:
-		l, err := translateExpr(rt, x.Left, depth+1)
+		l, err := translateLogic(x.Left, depth+1, leaf)
 		if err != nil {
 			return nil, err
 		}
-		r, err := translateExpr(rt, x.Right, depth+1)
+		r, err := translateLogic(x.Right, depth+1, leaf)
 		if err != nil {
 			return nil, err
 		}
@@ -370,57 +372,46 @@ func translateExpr(rt *resourceType, e scimfilter.Expression, depth int) (provis
 		}
 		return provisioning.And{Left: l, Right: r}, nil
 	case *scimfilter.NotExpression:
-		in, err := translateExpr(rt, x.Expression, depth+1)
+		in, err := translateLogic(x.Expression, depth+1, leaf)
 		if err != nil {
 			return nil, err
 		}
 		return provisioning.Not{Inner: in}, nil
-	case *scimfilter.ValuePath:
-		_, a := rt.resolve(x.AttributePath.URI(), x.AttributePath.AttributeName)
-		if a == nil || x.AttributePath.SubAttribute != nil {
-			return nil, badRequest(scimInvalidFilter, "unknown attribute %q", x.AttributePath.String())
-		}
-		if !a.MultiValued || a.field == "" {
-			return nil, badRequest(scimInvalidFilter, "%q is not a filterable multi-valued attribute", a.Name)
-		}
-		where, err := translateSub(a, x.ValueFilter, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		return provisioning.Any{Collection: a.field, Where: where}, nil
-	case *scimfilter.AttributeExpression:
-		return translateCompare(rt, x)
 	}
-	return nil, badRequest(scimInvalidFilter, "unsupported filter expression")
+	return leaf(e, depth)
+}
+
+func translateExpr(rt *resourceType, e scimfilter.Expression, depth int) (provisioning.Filter, error) {
+	return translateLogic(e, depth, func(e scimfilter.Expression, depth int) (provisioning.Filter, error) {
+		switch x := e.(type) {
+		case *scimfilter.ValuePath:
+			_, a := rt.resolve(x.AttributePath.URI(), x.AttributePath.AttributeName)
+			if a == nil || x.AttributePath.SubAttribute != nil {
+				return nil, badRequest(scimInvalidFilter, "unknown attribute %q", x.AttributePath.String())
+			}
+			if !a.MultiValued || a.field == "" {
+				return nil, badRequest(scimInvalidFilter, "%q is not a filterable multi-valued attribute", a.Name)
+			}
+			where, err := translateSub(a, x.ValueFilter, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			return provisioning.Any{Collection: a.field, Where: where}, nil
+		case *scimfilter.AttributeExpression:
+			return translateCompare(rt, x)
+		}
+		return nil, badRequest(scimInvalidFilter, "unsupported filter expression")
+	})
 }
 
 // translateSub translates the filter inside a value path; its attribute names are
 // sub-attributes of parent.
 func translateSub(parent *Attribute, e scimfilter.Expression, depth int) (provisioning.Filter, error) {
-	if depth > maxFilterDepth {
-		return nil, badRequest(scimInvalidFilter, "the filter is nested too deeply")
-	}
-	switch x := e.(type) {
-	case *scimfilter.LogicalExpression:
-		l, err := translateSub(parent, x.Left, depth+1)
-		if err != nil {
-			return nil, err
+	return translateLogic(e, depth, func(e scimfilter.Expression, _ int) (provisioning.Filter, error) {
+		x, ok := e.(*scimfilter.AttributeExpression)
+		if !ok {
+			return nil, badRequest(scimInvalidFilter, "value filters cannot be nested")
 		}
-		r, err := translateSub(parent, x.Right, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		if x.Operator == scimfilter.OR {
-			return provisioning.Or{Left: l, Right: r}, nil
-		}
-		return provisioning.And{Left: l, Right: r}, nil
-	case *scimfilter.NotExpression:
-		in, err := translateSub(parent, x.Expression, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		return provisioning.Not{Inner: in}, nil
-	case *scimfilter.AttributeExpression:
 		p := x.AttributePath
 		name := p.AttributeName
 		if p.SubAttribute != nil || p.URIPrefix != nil {
@@ -436,8 +427,7 @@ func translateSub(parent *Attribute, e scimfilter.Expression, depth int) (provis
 			return nil, badRequest(scimInvalidFilter, "%q is not a filterable sub-attribute of %s", name, parent.Name)
 		}
 		return compareOn(sub, sub.field, x)
-	}
-	return nil, badRequest(scimInvalidFilter, "value filters cannot be nested")
+	})
 }
 
 func translateCompare(rt *resourceType, x *scimfilter.AttributeExpression) (provisioning.Filter, error) {

@@ -31,12 +31,9 @@ func groupMembersIn(m map[string]any) ([]string, bool, error) {
 
 func (h *handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 	rc := rcOf(r)
-	m, err := decodeResource(r, groupType)
+	m, err := decodeWith(r, groupType, "displayName")
 	if err != nil {
 		return err
-	}
-	if getStr(m, "displayName") == "" {
-		return badRequest(scimInvalidValue, "displayName is required")
 	}
 	ids, _, err := groupMembersIn(m)
 	if err != nil {

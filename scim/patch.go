@@ -123,9 +123,10 @@ func parsePath(rt *resourceType, path string) (t target, err error) {
 	return t, nil
 }
 
+// truncate shortens a caller's value quoted in an error message.
 func truncate(s string) string {
 	if len(s) > 100 {
-		return s[:100] + "…"
+		return provisioning.Truncate(s, 100) + "…"
 	}
 	return s
 }

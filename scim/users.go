@@ -31,6 +31,19 @@ func decodeResource(r *http.Request, rt *resourceType) (map[string]any, error) {
 	return m, err
 }
 
+// decodeWith decodes a created or replaced resource, which must carry the string attribute
+// required (userName, displayName).
+func decodeWith(r *http.Request, rt *resourceType, required string) (map[string]any, error) {
+	m, err := decodeResource(r, rt)
+	if err != nil {
+		return nil, err
+	}
+	if getStr(m, required) == "" {
+		return nil, badRequest(scimInvalidValue, "%s is required", required)
+	}
+	return m, nil
+}
+
 func decodeResourceRaw(r *http.Request, rt *resourceType) (norm, raw map[string]any, err error) {
 	if err := decodeJSON(r, &raw); err != nil {
 		return nil, nil, err
@@ -75,12 +88,9 @@ func checkSchemas(rt *resourceType, raw map[string]any) error {
 
 func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	rc := rcOf(r)
-	m, err := decodeResource(r, userType)
+	m, err := decodeWith(r, userType, "userName")
 	if err != nil {
 		return err
-	}
-	if getStr(m, "userName") == "" {
-		return badRequest(scimInvalidValue, "userName is required")
 	}
 	u := &provisioning.User{Source: provisioning.SourceSCIM, ManagedByIdP: true, Status: provisioning.StatusActive}
 	applyUserResource(m, u)
@@ -100,12 +110,9 @@ func (h *handler) putUser(w http.ResponseWriter, r *http.Request, id string) err
 	if err != nil {
 		return err
 	}
-	m, err := decodeResource(r, userType)
+	m, err := decodeWith(r, userType, "userName")
 	if err != nil {
 		return err
-	}
-	if getStr(m, "userName") == "" {
-		return badRequest(scimInvalidValue, "userName is required")
 	}
 	return h.updateUser(w, r, id, ver, func(*provisioning.User) (map[string]any, error) { return m, nil })
 }

@@ -40,7 +40,7 @@ func (s *Service) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.Accounts.AcceptInvitation(r.Context(), token, provisioning.AcceptRequest{
-		DisplayName: r.PostFormValue("display_name"), Password: pw, IP: s.ip(r), UserAgent: truncate(r.UserAgent(), 512)})
+		DisplayName: r.PostFormValue("display_name"), Password: pw, IP: s.ip(r), UserAgent: provisioning.Truncate(r.UserAgent(), 512)})
 	var ve *provisioning.ValidationError
 	if errors.As(err, &ve) {
 		s.Render(w, http.StatusBadRequest, Page{Title: "Join " + v.Tenant.Name, Error: ve.Error(), Form: "invite",

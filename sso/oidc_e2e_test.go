@@ -229,7 +229,7 @@ func TestProviderSessionsCodesAndLogout(t *testing.T) {
 		}
 		jr := b.get(t, e.base+"/oauth2/jwks")
 		var set struct{ Keys []json.RawMessage }
-		if err := json.NewDecoder(jr.Body).Decode(&set); err != nil || len(set.Keys) != 2 {
+		if err := json.NewDecoder(jr.Body).Decode(&set); err != nil || len(set.Keys) != 4 { // the old and the new key of RS256 and of ES256
 			t.Fatalf("jwks: %d keys, %v", len(set.Keys), err)
 		}
 

@@ -53,7 +53,7 @@ func (s *Service) passwordLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	email := r.PostFormValue("email")
 	res, err := s.Accounts.PasswordLogin(r.Context(), provisioning.PasswordLoginRequest{TenantID: t.ID, Email: email,
-		Password: r.PostFormValue("password"), IP: s.ip(r), UserAgent: truncate(r.UserAgent(), 512)})
+		Password: r.PostFormValue("password"), IP: s.ip(r), UserAgent: provisioning.Truncate(r.UserAgent(), 512)})
 	s.finishLogin(w, r, t, res, err, rt, email)
 }
 
@@ -90,7 +90,7 @@ func (s *Service) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.Render(w, http.StatusBadRequest, again)
 		return
 	}
-	res, err := s.Accounts.CompletePasswordChange(r.Context(), t.ID, ticket, pw, s.ip(r), truncate(r.UserAgent(), 512))
+	res, err := s.Accounts.CompletePasswordChange(r.Context(), t.ID, ticket, pw, s.ip(r), provisioning.Truncate(r.UserAgent(), 512))
 	var ve *provisioning.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -132,7 +132,7 @@ func (s *Service) secondFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ticket := r.PostFormValue("ticket")
-	res, err := s.Accounts.CompleteSecondFactor(r.Context(), t.ID, ticket, r.PostFormValue("code"), s.ip(r), truncate(r.UserAgent(), 512))
+	res, err := s.Accounts.CompleteSecondFactor(r.Context(), t.ID, ticket, r.PostFormValue("code"), s.ip(r), provisioning.Truncate(r.UserAgent(), 512))
 	var refused *provisioning.LoginRefusedError
 	switch {
 	case errors.As(err, &refused) && refused.Reason == provisioning.RefuseBadSecondFactor:

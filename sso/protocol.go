@@ -6,90 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/seatbridge/seatbridge/internal/httpx"
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
-// Protocol is one upstream protocol (SAML, OIDC) as a verifier: Begin builds the request
-// to the IdP, ReadAnswer and Verify turn the IdP's answer into claims. A Protocol holds
-// no routes and no request state: the door keeps the state row of a started login,
-// binds it to the browser, and finishes the sign-in.
-type Protocol interface {
-	// Begin builds the request to the IdP of req.Conn.
-	Begin(ctx context.Context, req BeginRequest) (*Start, error)
-	// ReadAnswer reads the IdP's answer from r (its form is parsed) without trusting it:
-	// enough to name the started login it answers.
-	ReadAnswer(r *http.Request) (Answer, error)
-	// Verify checks an answer against the connection and what Begin kept, and returns
-	// the identity it asserts.
-	Verify(ctx context.Context, req VerifyRequest) (*Verified, error)
-}
-
-// MetadataProtocol is a Protocol that publishes SP metadata (SAML).
-type MetadataProtocol interface {
-	Metadata(conn *provisioning.Connection, ep Endpoints) ([]byte, error)
-}
-
-// Endpoints are the door's URLs of one connection that the IdP sees.
-type Endpoints struct {
-	// Answer is where the IdP answers: the SAML ACS, the OIDC redirect URI.
-	Answer string
-	// Metadata is the SAML SP metadata URL (also the SP entity ID).
-	Metadata string
-}
-
-// BeginRequest asks a Protocol for the request that starts a sign-in.
-type BeginRequest struct {
-	Tenant    *provisioning.Tenant
-	Conn      *provisioning.Connection
-	Endpoints Endpoints
-	// LoginHint is the e-mail the user typed (may be empty), passed on so that they do
-	// not type it again at the IdP.
-	LoginHint string
-}
-
-// Start is a request to an IdP: where to send the browser and what to keep for Verify.
-type Start struct {
-	// Redirect is the IdP URL the browser goes to.
-	Redirect string
-	// Key names the started login: the door keeps its state row under it and binds it
-	// to the browser. The IdP's answer names it again (Answer.Key).
-	Key string
-	// Data is kept with the state row and handed back to Verify (nonce, PKCE verifier).
-	Data []byte
-}
-
-// Answer is an IdP's answer, read but not yet verified.
-type Answer interface {
-	// Key is the Start.Key of the login it answers; "" for an unsolicited answer (a
-	// SAML IdP-initiated login), which the protocol accepts only when the connection
-	// allows it.
-	Key() string
-}
-
-// VerifyRequest asks a Protocol to verify an answer.
-type VerifyRequest struct {
-	Tenant    *provisioning.Tenant
-	Conn      *provisioning.Connection
-	Endpoints Endpoints
-	Answer    Answer
-	// Data is Start.Data of the login answered (nil for an unsolicited answer).
-	Data []byte
-	Now  time.Time
-}
-
-// Verified is the identity an IdP asserted.
-type Verified struct {
-	Claims provisioning.Claims
-	// Attributes are every attribute or claim as received (the test sign-in shows them).
-	Attributes map[string][]string
-	// ReplayKey, when set, names an assertion that must be used once: the door remembers
-	// it until ReplayUntil and refuses it a second time.
-	ReplayKey   string
-	ReplayUntil time.Time
-}
+// The sign-in contract lives in provisioning (provisioning/signin.go) so that the
+// protocol packages import provisioning only; these names are the door's for it.
+type (
+	Protocol         = provisioning.SignInProtocol
+	MetadataProtocol = provisioning.MetadataProtocol
+	Endpoints        = provisioning.Endpoints
+	BeginRequest     = provisioning.BeginRequest
+	Start            = provisioning.Start
+	Answer           = provisioning.Answer
+	VerifyRequest    = provisioning.VerifyRequest
+	Verified         = provisioning.Verified
+)
 
 // answerRoute is how an IdP answers one protocol: the route's method and last segment
 // (/sso/{tenant}/{type}/{conn}/{leaf}), the kind of the state row, and whether the answer
@@ -306,7 +239,7 @@ func (s *Service) verifyAnswer(w http.ResponseWriter, r *http.Request, t *provis
 func (s *Service) complete(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, conn *provisioning.Connection, claims provisioning.Claims, returnTo string) {
 	res, err := s.Engine.Login(r.Context(), provisioning.LoginRequest{
 		TenantID: t.ID, ConnectionID: conn.ID, Method: string(conn.Type), Claims: claims,
-		IP: s.ip(r), UserAgent: truncate(r.UserAgent(), 512), SessionTTL: s.Config.SessionTTL,
+		IP: s.ip(r), UserAgent: provisioning.Truncate(r.UserAgent(), 512), SessionTTL: s.Config.SessionTTL,
 	})
 	var refused *provisioning.LoginRefusedError
 	switch {

@@ -1,6 +1,7 @@
 package sso_test
 
 import (
+	"crypto/x509"
 	"io"
 	"net/http"
 	"net/url"
@@ -353,6 +354,46 @@ func TestReturnToAndMetadata(t *testing.T) {
 		body, _ := io.ReadAll(md.Body)
 		if md.StatusCode != 200 || !strings.Contains(string(body), e.acs(c)) || !strings.Contains(string(body), e.spEntityID(c)) {
 			t.Fatalf("metadata %d %s", md.StatusCode, body)
+		}
+	})
+}
+
+// TestSAMLConnectionEditTakesEffect: the verifier caches what it built for a connection,
+// but an edit (here the IdP's certificate replaced) applies to the very next response.
+func TestSAMLConnectionEditTakesEffect(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, 5)
+		c := e.samlConn(provisioning.ModeJIT, leadsRule)
+		e.samlLogin(c, "kim@acme.com") // builds and caches the connection's SP
+
+		next, err := ssotest.LoadKeyPair("../testdata/saml", "idp-next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := e.idp.Signing
+		e.idp.Published = []*x509.Certificate{next.Cert}
+		stored, err := e.engine.GetConnection(e.ctx, e.tenant.ID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored.SAML.IdPMetadataXML = string(e.idp.Metadata())
+		if err := db.InTx(e.ctx, func(tx provisioning.Tx) error { return tx.UpdateConnection(e.ctx, stored) }); err != nil {
+			t.Fatal(err)
+		}
+
+		b, a := e.browser(), e.platformApp()
+		id := e.startSAML(b, a, "kim@acme.com")
+		as := e.assertion(c, id, "kim@acme.com")
+		as.Signer = old
+		e.refused(b, c, as, id, http.StatusForbidden, "")
+
+		b2, a2 := e.browser(), e.platformApp()
+		id2 := e.startSAML(b2, a2, "kim@acme.com")
+		as2 := e.assertion(c, id2, "kim@acme.com")
+		as2.Signer = next
+		r := e.mustSAML(b2, c, as2, id2)
+		if cl, _ := e.finish(a2, r.Header.Get("Location")); cl.Email != "kim@acme.com" {
+			t.Fatalf("claims %s", mustJSON(cl))
 		}
 	})
 }

@@ -14,12 +14,7 @@
 package sso
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -149,7 +144,12 @@ func (s *Service) Tenant(r *http.Request) (*provisioning.Tenant, error) {
 	if slug == "" || len(slug) > 63 {
 		return nil, provisioning.ErrNotFound
 	}
-	return s.Engine.Store.GetTenantBySlug(r.Context(), slug)
+	t, err := s.Engine.Store.GetTenantBySlug(r.Context(), slug)
+	if err != nil {
+		return nil, err
+	}
+	httpx.SetTenant(r.Context(), t.ID)
+	return t, nil
 }
 
 // handleLogin is home-realm discovery: GET /sso/{tenant}/login?email=…&connection=…&return_to=….
@@ -250,31 +250,15 @@ func hintOf(email string) string {
 	return email
 }
 
-// RandomToken returns n random bytes, URL-safe base64.
-func RandomToken(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("random: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
+// RandomToken returns n random bytes, URL-safe base64 (provisioning.RandomToken).
+func RandomToken(n int) (string, error) { return provisioning.RandomToken(n) }
 
-// HashKey is the state key of a secret value: hex SHA-256.
-func HashKey(v string) string {
-	sum := sha256.Sum256([]byte(v))
-	return hex.EncodeToString(sum[:])
-}
+// HashKey is the state key of a secret value: hex SHA-256 (provisioning.StateKey).
+func HashKey(v string) string { return provisioning.StateKey(v) }
 
 func notFoundOr(err error) error {
 	if errors.Is(err, provisioning.ErrNotFound) {
 		return nil
 	}
 	return err
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

@@ -105,15 +105,7 @@ func (c *conn) ListConnections(ctx context.Context, tenantID string) ([]provisio
 	if err := c.selectx(ctx, &rows, `SELECT `+connectionCols+` FROM connections WHERE tenant_id = ? ORDER BY created_at, id`, tenantID); err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)
 	}
-	out := make([]provisioning.Connection, 0, len(rows))
-	for i := range rows {
-		x, err := rows[i].connection()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *x)
-	}
-	return out, nil
+	return fromRows(rows, (*connectionRow).connection)
 }
 
 func (c *conn) DeleteConnection(ctx context.Context, tenantID, id string) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,19 +54,37 @@ func (c *conn) flushEvents(ctx context.Context) error {
 			return fmt.Errorf("event sequence: %w", err)
 		}
 		first := top - int64(len(list)) + 1
-		for i, ev := range list {
-			ev.Seq = first + int64(i)
-			body, err := json.Marshal(ev)
-			if err != nil {
-				return fmt.Errorf("event body: %w", err)
+		// One multi-row INSERT per chunk: these statements run inside the request's
+		// transaction (on SQLite under the single writer), so a change with several events
+		// costs one statement, not one per event.
+		for start := 0; start < len(list); start += eventChunk {
+			chunk := list[start:min(start+eventChunk, len(list))]
+			args := make([]any, 0, 7*len(chunk))
+			for i, ev := range chunk {
+				ev.Seq = first + int64(start+i)
+				body, err := json.Marshal(ev)
+				if err != nil {
+					return fmt.Errorf("event body: %w", err)
+				}
+				args = append(args, ev.TenantID, ev.Seq, ev.ID, ev.Type, ev.UserID, string(body), micros(ev.Time))
 			}
-			if _, err := c.exec(ctx, `INSERT INTO events (tenant_id, seq, id, type, user_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				ev.TenantID, ev.Seq, ev.ID, ev.Type, ev.UserID, string(body), micros(ev.Time)); err != nil {
-				return fmt.Errorf("insert event: %w", err)
+			if _, err := c.exec(ctx, `INSERT INTO events (tenant_id, seq, id, type, user_id, body, created_at) VALUES `+
+				rowsOf(len(chunk), 7), args...); err != nil {
+				return fmt.Errorf("insert events: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+// eventChunk bounds the rows of one multi-row INSERT (7 parameters each, far below
+// both databases' parameter limits).
+const eventChunk = 100
+
+// rowsOf returns n rows of cols placeholders for a multi-row VALUES list.
+func rowsOf(n, cols int) string {
+	row := "(" + placeholders(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 type eventRow struct {
@@ -167,6 +186,14 @@ func (c *conn) FinishLogout(ctx context.Context, l *provisioning.LogoutRequest, 
 		return fmt.Errorf("logout %s: claim lost: %w", l.ID, provisioning.ErrConflict)
 	}
 	return nil
+}
+
+// lockOf is skipLocked for a query that joins: it locks the rows of one table only.
+func (c *conn) lockOf(alias string) string {
+	if c.d == Postgres {
+		return " FOR UPDATE OF " + alias + " SKIP LOCKED"
+	}
+	return ""
 }
 
 // skipLocked lets concurrent claimers on PostgreSQL take disjoint rows instead of
@@ -321,38 +348,13 @@ func (db *DB) ListDeliveries(ctx context.Context, tenantID, endpointID string, l
 	return out, nil
 }
 
-// ListAttempts lists the logged failures of a delivery and, once delivered, its
-// successful attempt kept in the delivery row.
+// ListAttempts lists every attempt of a delivery, successful or not, oldest first: each
+// one is a row of webhook_attempts (a replayed delivery keeps its earlier ones).
 func (db *DB) ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]provisioning.WebhookAttempt, error) {
-	out, err := db.listFailedAttempts(ctx, tenantID, deliveryID)
-	if err != nil {
-		return nil, err
-	}
-	var d struct {
-		Attempts  int           `db:"attempts"`
-		Status    int           `db:"last_status"`
-		Worker    string        `db:"last_worker"`
-		Latency   int64         `db:"last_latency_ms"`
-		Excerpt   string        `db:"last_excerpt"`
-		Delivered sql.NullInt64 `db:"delivered_at"`
-	}
-	err = db.get(ctx, &d, `SELECT attempts, last_status, last_worker, last_latency_ms, last_excerpt, delivered_at FROM webhook_deliveries
-		WHERE tenant_id = ? AND id = ?`, tenantID, deliveryID)
-	if errors.Is(err, provisioning.ErrNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("delivery %s: %w", deliveryID, err)
-	}
-	if d.Delivered.Valid {
-		out = append(out, provisioning.WebhookAttempt{ID: deliveryID + ":" + fmt.Sprint(d.Attempts), TenantID: tenantID, DeliveryID: deliveryID,
-			Attempt: d.Attempts, Worker: d.Worker, StatusCode: d.Status, LatencyMS: d.Latency, ResponseExcerpt: d.Excerpt,
-			At: fromMicros(d.Delivered.Int64)})
-	}
-	return out, nil
+	return db.listAttempts(ctx, tenantID, deliveryID)
 }
 
-func (db *DB) listFailedAttempts(ctx context.Context, tenantID, deliveryID string) ([]provisioning.WebhookAttempt, error) {
+func (db *DB) listAttempts(ctx context.Context, tenantID, deliveryID string) ([]provisioning.WebhookAttempt, error) {
 	var rows []struct {
 		ID       string `db:"id"`
 		Attempt  int    `db:"attempt"`
@@ -378,8 +380,11 @@ func (db *DB) listFailedAttempts(ctx context.Context, tenantID, deliveryID strin
 // FanOutWebhooks runs in its own short transaction per call. On PostgreSQL each active
 // endpoint row is locked with SKIP LOCKED, so two replicas never fan out the same
 // endpoint's events at once, and the delivery's unique (endpoint, event) index makes a
-// repeat harmless anyway.
-func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, match func(*provisioning.WebhookEndpoint, *provisioning.Event) bool, newID func() string) (int, error) {
+// repeat harmless anyway. Each endpoint takes one INSERT … SELECT from the events (the
+// filter as a type list, the id derived from endpoint and seq) and one cursor update:
+// no event row travels to Go and back, which matters on SQLite, where every statement
+// holds the single writer that SCIM requests wait for.
+func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, selects func(*provisioning.WebhookEndpoint) (types []string, all bool)) (int, error) {
 	if limit <= 0 {
 		limit = 500
 	}
@@ -387,10 +392,14 @@ func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, matc
 	err := db.InTx(ctx, func(tx provisioning.Tx) error {
 		c := tx.(*conn)
 		created = 0
-		var rows []webhookRow
-		if err := c.selectx(ctx, &rows, `SELECT `+webhookCols+` FROM webhook_endpoints e WHERE state = 'active'
-			AND EXISTS (SELECT 1 FROM event_cursors k WHERE k.tenant_id = e.tenant_id AND k.seq > e.cursor)
-			ORDER BY updated_at, id LIMIT 50`+c.skipLocked()); err != nil {
+		var rows []struct {
+			webhookRow
+			Top int64 `db:"top"`
+		}
+		if err := c.selectx(ctx, &rows, `SELECT e.`+strings.ReplaceAll(webhookCols, ", ", ", e.")+`, k.seq AS top FROM webhook_endpoints e
+			JOIN event_cursors k ON k.tenant_id = e.tenant_id
+			WHERE e.state = 'active' AND k.seq > e.cursor
+			ORDER BY e.updated_at, e.id LIMIT 50`+c.lockOf("e")); err != nil {
 			return fmt.Errorf("fan out: %w", err)
 		}
 		for i := range rows {
@@ -398,55 +407,31 @@ func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, matc
 			if err != nil {
 				return err
 			}
-			// The filter needs the type only: the bodies stay unread.
-			var evs []struct {
-				Seq    int64  `db:"seq"`
-				UserID string `db:"user_id"`
-				ID     string `db:"id"`
-				Type   string `db:"type"`
-			}
-			if err := c.selectx(ctx, &evs, `SELECT seq, user_id, id, type FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-				ep.TenantID, ep.Cursor, limit); err != nil {
-				return fmt.Errorf("fan out: %w", err)
-			}
-			// One multi-row INSERT per chunk: on SQLite every statement runs under the
-			// single writer that SCIM requests wait for.
-			var args []any
-			rowsN := 0
-			insert := func() error {
-				if rowsN == 0 {
-					return nil
-				}
+			// Seqs are dense per tenant (numbered at commit, rolled back with it), and
+			// the counter read above is committed, so every event up to upTo exists.
+			upTo := min(rows[i].Top, ep.Cursor+int64(limit))
+			types, all := selects(ep)
+			if all || len(types) > 0 {
 				q := `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_seq, event_id, event_type, user_key,
-					status, attempts, next_attempt_at, created_at) VALUES ` +
-					strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?), `, rowsN), ", ") +
-					` ON CONFLICT (endpoint_id, event_seq) DO NOTHING`
-				if _, err := c.exec(ctx, q, args...); err != nil {
-					return fmt.Errorf("fan out: %w", err)
-				}
-				created += rowsN
-				args, rowsN = args[:0], 0
-				return nil
-			}
-			for j := range evs {
-				ev := provisioning.Event{Seq: evs[j].Seq, ID: evs[j].ID, TenantID: ep.TenantID, Type: evs[j].Type, UserID: evs[j].UserID}
-				if !match(ep, &ev) {
-					continue
-				}
-				args = append(args, newID(), ep.TenantID, ep.ID, ev.Seq, ev.ID, ev.Type, ev.UserID, micros(now), micros(now))
-				if rowsN++; rowsN == 100 {
-					if err := insert(); err != nil {
-						return err
+					status, attempts, next_attempt_at, created_at)
+					SELECT CAST(? AS TEXT) || CAST(ev.seq AS TEXT), ev.tenant_id, ?, ev.seq, ev.id, ev.type, ev.user_id, 'pending', 0, ?, ?
+					FROM events ev WHERE ev.tenant_id = ? AND ev.seq > ? AND ev.seq <= ?`
+				args := []any{"whd_" + strings.TrimPrefix(ep.ID, "wh_") + "_", ep.ID, micros(now), micros(now), ep.TenantID, ep.Cursor, upTo}
+				if !all {
+					q += ` AND ev.type IN (` + placeholders(len(types)) + `)`
+					for _, t := range types {
+						args = append(args, t)
 					}
 				}
-			}
-			if err := insert(); err != nil {
-				return err
-			}
-			if len(evs) > 0 {
-				if _, err := c.exec(ctx, `UPDATE webhook_endpoints SET cursor = ? WHERE id = ?`, evs[len(evs)-1].Seq, ep.ID); err != nil {
+				res, err := c.exec(ctx, q+` ON CONFLICT (endpoint_id, event_seq) DO NOTHING`, args...)
+				if err != nil {
 					return fmt.Errorf("fan out: %w", err)
 				}
+				n, _ := res.RowsAffected()
+				created += int(n)
+			}
+			if _, err := c.exec(ctx, `UPDATE webhook_endpoints SET cursor = ? WHERE id = ?`, upTo, ep.ID); err != nil {
+				return fmt.Errorf("fan out: %w", err)
 			}
 		}
 		return nil
@@ -464,10 +449,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, worker string, now time.Time,
 	var out []provisioning.ClaimedDelivery
 	err := db.InTx(ctx, func(tx provisioning.Tx) error {
 		c := tx.(*conn)
-		lock := ""
-		if c.d == Postgres {
-			lock = " FOR UPDATE OF d SKIP LOCKED"
-		}
+		lock := c.lockOf("d")
 		var rows []struct {
 			deliveryRow
 			URL     string `db:"url"`
@@ -515,17 +497,13 @@ func (c *conn) FinishDelivery(ctx context.Context, d *provisioning.WebhookDelive
 	if n, _ := res.RowsAffected(); n != 1 {
 		return fmt.Errorf("delivery %s: claim lost: %w", d.ID, provisioning.ErrConflict)
 	}
-	if _, err := c.exec(ctx, `INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, worker, status_code, latency_ms, error,
-		response_excerpt, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.TenantID, a.DeliveryID, a.Attempt, a.Worker, a.StatusCode,
-		a.LatencyMS, a.Error, a.ResponseExcerpt, micros(a.At)); err != nil {
-		return fmt.Errorf("log attempt: %w", err)
-	}
-	return nil
+	return c.logAttempts(ctx, []*provisioning.WebhookAttempt{a})
 }
 
-// MarkDelivered finishes successful deliveries still claimed by worker, logging each
-// one's successful attempt in its row; it returns how many it finished (fewer when claims
-// were lost). A CASE per column keeps it one statement per chunk.
+// MarkDelivered finishes successful deliveries still claimed by worker and logs each
+// one's attempt as a row of webhook_attempts, like every other attempt; it returns how
+// many it finished (fewer when claims were lost). A CASE per column keeps the update one
+// statement per chunk, and the attempts take one more.
 func (c *conn) MarkDelivered(ctx context.Context, as []*provisioning.WebhookAttempt, worker string) (int, error) {
 	total := 0
 	for len(as) > 0 {
@@ -550,27 +528,50 @@ func (c *conn) MarkDelivered(ctx context.Context, as []*provisioning.WebhookAtte
 			val       func(*provisioning.WebhookAttempt) any
 		}{
 			{"last_status", "INTEGER", func(a *provisioning.WebhookAttempt) any { return a.StatusCode }},
-			{"last_latency_ms", "BIGINT", func(a *provisioning.WebhookAttempt) any { return a.LatencyMS }},
-			{"last_excerpt", "TEXT", func(a *provisioning.WebhookAttempt) any { return a.ResponseExcerpt }},
 			{"delivered_at", "BIGINT", func(a *provisioning.WebhookAttempt) any { return micros(a.At) }},
 		} {
 			s, a := cases(col.name, col.typ, col.val)
 			sets = append(sets, s)
 			args = append(args, a...)
 		}
-		args = append(args, worker, worker)
+		args = append(args, worker)
 		for _, a := range chunk {
 			args = append(args, a.DeliveryID)
 		}
-		res, err := c.exec(ctx, `UPDATE webhook_deliveries SET status = 'delivered', last_error = '', `+strings.Join(sets, ", ")+`,
-			last_worker = ?, claimed_by = '', claimed_until = 0 WHERE status = 'pending' AND claimed_by = ? AND id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
+		// RETURNING names the deliveries still claimed: the others' claims were lost and
+		// their new holder logs them.
+		var done []string
+		if err := c.selectx(ctx, &done, `UPDATE webhook_deliveries SET status = 'delivered', last_error = '', `+strings.Join(sets, ", ")+`,
+			claimed_by = '', claimed_until = 0 WHERE status = 'pending' AND claimed_by = ? AND id IN (`+placeholders(len(chunk))+`)
+			RETURNING id`, args...); err != nil {
 			return total, fmt.Errorf("mark delivered: %w", err)
 		}
-		n, _ := res.RowsAffected()
-		total += int(n)
+		total += len(done)
+		mine := chunk
+		if len(done) < len(chunk) {
+			mine = slices.DeleteFunc(slices.Clone(chunk), func(a *provisioning.WebhookAttempt) bool { return !slices.Contains(done, a.DeliveryID) })
+		}
+		if err := c.logAttempts(ctx, mine); err != nil {
+			return total, err
+		}
 	}
 	return total, nil
+}
+
+// logAttempts inserts attempts in one multi-row INSERT (chunks of at most 100).
+func (c *conn) logAttempts(ctx context.Context, as []*provisioning.WebhookAttempt) error {
+	if len(as) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 10*len(as))
+	for _, a := range as {
+		args = append(args, a.ID, a.TenantID, a.DeliveryID, a.Attempt, a.Worker, a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt, micros(a.At))
+	}
+	if _, err := c.exec(ctx, `INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, worker, status_code, latency_ms, error,
+		response_excerpt, at) VALUES `+rowsOf(len(as), 10), args...); err != nil {
+		return fmt.Errorf("log attempts: %w", err)
+	}
+	return nil
 }
 
 func (c *conn) ReplayDelivery(ctx context.Context, tenantID, endpointID, id string, now time.Time) (*provisioning.WebhookDelivery, error) {

@@ -132,15 +132,7 @@ func (c *conn) ListInvitations(ctx context.Context, tenantID string, q provision
 		` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limitOr(q.Limit, 1000))...); err != nil {
 		return nil, fmt.Errorf("list invitations: %w", err)
 	}
-	out := make([]provisioning.Invitation, 0, len(rows))
-	for i := range rows {
-		inv, err := rows[i].invitation()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *inv)
-	}
-	return out, nil
+	return fromRows(rows, (*invitationRow).invitation)
 }
 
 // UpdateInvitation locks the row (FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE

@@ -65,15 +65,7 @@ func (c *conn) ListSetupLinks(ctx context.Context, tenantID string) ([]provision
 	if err := c.selectx(ctx, &rows, `SELECT `+setupLinkCols+` FROM setup_links WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID); err != nil {
 		return nil, fmt.Errorf("list set-up links: %w", err)
 	}
-	out := make([]provisioning.SetupLink, 0, len(rows))
-	for i := range rows {
-		l, err := rows[i].link()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *l)
-	}
-	return out, nil
+	return fromRows(rows, (*setupLinkRow).link)
 }
 
 func (c *conn) RevokeSetupLink(ctx context.Context, tenantID, id string, at time.Time) error {

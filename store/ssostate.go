@@ -77,18 +77,19 @@ func (db *DB) DeleteSessionStates(ctx context.Context, sessionID string) error {
 }
 
 func (db *DB) RememberAssertion(ctx context.Context, connectionID, assertionID string, expiresAt, now time.Time) error {
-	w := db.writer()
-	if _, err := w.exec(ctx, `DELETE FROM saml_assertions WHERE connection_id = ? AND assertion_id = ? AND expires_at <= ?`,
-		connectionID, assertionID, micros(now)); err != nil {
-		return fmt.Errorf("replay cache: %w", err)
-	}
-	_, err := w.exec(ctx, `INSERT INTO saml_assertions (connection_id, assertion_id, expires_at) VALUES (?, ?, ?)`,
-		connectionID, assertionID, micros(expiresAt))
-	if errors.Is(err, errUnique) {
-		return fmt.Errorf("assertion %q seen before: %w", assertionID, provisioning.ErrConflict)
-	}
+	// One statement: a new ID is inserted; an ID remembered before takes the new expiry
+	// only when its old one has passed (its row is then stale), else nothing changes and
+	// the assertion is a replay. The primary key makes it atomic against a concurrent use.
+	res, err := db.writer().exec(ctx, `INSERT INTO saml_assertions (connection_id, assertion_id, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (connection_id, assertion_id) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE saml_assertions.expires_at <= ?`, connectionID, assertionID, micros(expiresAt), micros(now))
 	if err != nil {
 		return fmt.Errorf("replay cache: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("replay cache: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("assertion %q seen before: %w", assertionID, provisioning.ErrConflict)
 	}
 	return nil
 }
@@ -113,11 +114,12 @@ type clientRow struct {
 	PostLogouts string `db:"post_logout_redirect_uris"`
 	CreatedAt   int64  `db:"created_at"`
 	Backchannel string `db:"backchannel_logout_uri"`
+	IDTokenAlg  string `db:"id_token_alg"`
 }
 
 func (r *clientRow) client() (*provisioning.OAuthClient, error) {
 	c := &provisioning.OAuthClient{ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, Public: r.Public, CreatedAt: fromMicros(r.CreatedAt),
-		BackchannelLogoutURI: r.Backchannel}
+		BackchannelLogoutURI: r.Backchannel, IDTokenAlg: r.IDTokenAlg}
 	if err := json.Unmarshal([]byte(r.Redirects), &c.RedirectURIs); err != nil {
 		return nil, fmt.Errorf("client %s redirect URIs: %w", r.ID, err)
 	}
@@ -127,7 +129,7 @@ func (r *clientRow) client() (*provisioning.OAuthClient, error) {
 	return c, nil
 }
 
-const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, created_at, backchannel_logout_uri`
+const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, created_at, backchannel_logout_uri, id_token_alg`
 
 func (db *DB) CreateClient(ctx context.Context, c *provisioning.OAuthClient) error {
 	red, err := json.Marshal(append([]string{}, c.RedirectURIs...))
@@ -142,8 +144,8 @@ func (db *DB) CreateClient(ctx context.Context, c *provisioning.OAuthClient) err
 	if c.SecretHash != nil {
 		secret = c.SecretHash
 	}
-	_, err = db.writer().exec(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, secret, c.Public, string(red), string(pl), micros(c.CreatedAt), c.BackchannelLogoutURI)
+	_, err = db.writer().exec(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Name, secret, c.Public, string(red), string(pl), micros(c.CreatedAt), c.BackchannelLogoutURI, idTokenAlg(c.IDTokenAlg))
 	if errors.Is(err, errUnique) {
 		return &provisioning.ConflictError{Field: "clientId", Value: c.ID}
 	}
@@ -166,15 +168,15 @@ func (db *DB) ListClients(ctx context.Context) ([]provisioning.OAuthClient, erro
 	if err := db.selectx(ctx, &rows, `SELECT `+clientCols+` FROM oauth_clients ORDER BY created_at, id`); err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
-	out := make([]provisioning.OAuthClient, 0, len(rows))
-	for i := range rows {
-		c, err := rows[i].client()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *c)
+	return fromRows(rows, (*clientRow).client)
+}
+
+// idTokenAlg is the stored ID token algorithm of a client: RS256 when it registered none.
+func idTokenAlg(alg string) string {
+	if alg == "" {
+		return provisioning.DefaultIDTokenAlg
 	}
-	return out, nil
+	return alg
 }
 
 type keyRow struct {
@@ -209,8 +211,9 @@ func (db *DB) ListSigningKeys(ctx context.Context, now time.Time) ([]provisionin
 }
 
 func (db *DB) RetireSigningKeys(ctx context.Context, keepID string, at time.Time) error {
-	if _, err := db.writer().exec(ctx, `UPDATE signing_keys SET retired_at = ? WHERE id <> ? AND (retired_at IS NULL OR retired_at > ?)`,
-		micros(at), keepID, micros(at)); err != nil {
+	if _, err := db.writer().exec(ctx, `UPDATE signing_keys SET retired_at = ?
+		WHERE id <> ? AND alg = (SELECT alg FROM signing_keys WHERE id = ?) AND (retired_at IS NULL OR retired_at > ?)`,
+		micros(at), keepID, keepID, micros(at)); err != nil {
 		return fmt.Errorf("retire signing keys: %w", err)
 	}
 	return nil

@@ -705,3 +705,17 @@ func dedupe(ids []string) []string {
 	}
 	return out
 }
+
+// fromRows converts scanned rows with conv (a row type's conversion method), failing at the
+// first row that does not convert (a policy or mapping column that does not decode).
+func fromRows[R, T any](rows []R, conv func(*R) (*T, error)) ([]T, error) {
+	out := make([]T, 0, len(rows))
+	for i := range rows {
+		x, err := conv(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *x)
+	}
+	return out, nil
+}

@@ -78,15 +78,7 @@ func (c *conn) ListTenants(ctx context.Context) ([]provisioning.Tenant, error) {
 	if err := c.selectx(ctx, &rows, `SELECT `+tenantCols+` FROM tenants ORDER BY slug`); err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
-	out := make([]provisioning.Tenant, 0, len(rows))
-	for i := range rows {
-		t, err := rows[i].tenant()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *t)
-	}
-	return out, nil
+	return fromRows(rows, (*tenantRow).tenant)
 }
 
 // UpdateTenant changes name, seat limit and policy; seats_used is the store's own count and

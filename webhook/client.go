@@ -55,9 +55,12 @@ func NewClient(o ClientOptions) *http.Client {
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, network, addr)
 		},
-		ForceAttemptHTTP2:     true,
+		ForceAttemptHTTP2: true,
+		// Keep-alive for every parallel sender of a worker (Worker.Parallel) to one
+		// receiver: fewer idle connections than senders would close and re-dial some
+		// after every batch.
 		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   10,
+		MaxIdleConnsPerHost:   32,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: o.Timeout,

@@ -434,15 +434,17 @@ func TestTwoReplicasDeliverOnce(t *testing.T) {
 			Worker string `db:"worker"`
 			N      int    `db:"n"`
 		}
-		// Each delivery went out in one attempt, logged in its row (a success) by the
-		// worker that made it; no failed attempt was logged.
-		if err := db.SQL().Select(&rows, `SELECT last_worker AS worker, COUNT(*) AS n FROM webhook_deliveries
-			WHERE status = 'delivered' AND attempts = 1 GROUP BY last_worker`); err != nil {
+		// Each delivery went out in one attempt, logged as a row by the worker that made
+		// it, and no attempt failed.
+		if err := db.SQL().Select(&rows, `SELECT a.worker, COUNT(*) AS n FROM webhook_attempts a
+			JOIN webhook_deliveries d ON d.id = a.delivery_id
+			WHERE d.status = 'delivered' AND d.attempts = 1 AND a.attempt = 1 AND a.status_code BETWEEN 200 AND 299 AND a.error = ''
+			GROUP BY a.worker`); err != nil {
 			t.Fatal(err)
 		}
-		var failed int
-		if err := db.SQL().Get(&failed, `SELECT COUNT(*) FROM webhook_attempts`); err != nil || failed != 0 {
-			t.Fatalf("%d failed attempts logged (%v)", failed, err)
+		var all int
+		if err := db.SQL().Get(&all, `SELECT COUNT(*) FROM webhook_attempts`); err != nil || all != n {
+			t.Fatalf("%d attempts logged, want %d (%v)", all, n, err)
 		}
 		total := 0
 		for _, r := range rows {
@@ -589,6 +591,21 @@ func TestFailThenRecoverInOrder(t *testing.T) {
 		}
 		if rcv.count() != 17 {
 			t.Fatalf("replay: %d deliveries, want 17", rcv.count())
+		}
+		// Every attempt stays a row: the replay's success comes after the earlier
+		// attempts, the earlier success included (it used to be overwritten).
+		as, err := e.wh.ListAttempts(ctx, e.tenant.ID, ds[0].ID)
+		if err != nil || len(as) != ds[0].Attempts+1 {
+			t.Fatalf("after replay: %d attempts, want %d (%v)", len(as), ds[0].Attempts+1, err)
+		}
+		for i, a := range as {
+			if a.Attempt != i+1 {
+				t.Errorf("attempt %d numbered %d", i+1, a.Attempt)
+			}
+		}
+		if first, again := as[len(as)-2], as[len(as)-1]; first.StatusCode/100 != 2 || again.StatusCode/100 != 2 ||
+			first.ID == again.ID || again.At.Before(first.At) {
+			t.Errorf("the first success and the replay's: %+v, %+v", first, again)
 		}
 	})
 }

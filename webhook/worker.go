@@ -35,9 +35,20 @@ type Worker struct {
 	// Interval is the pause between polls when nothing is due (default 500 ms).
 	Interval time.Duration
 	// Batch is how many deliveries one poll claims (default 500); Parallel how many of
-	// them are sent at once (default 32).
+	// them are sent at once (default 8: enough to hide a receiver's latency, few enough
+	// not to crowd two cores shared with the server's requests).
 	Batch    int
 	Parallel int
+	// Yield paces the worker while requests are changing data (events committed during
+	// its last batch): it pauses Yield times as long as that batch took, at least the
+	// coalescing pause and at most MaxPause, so it holds the database and the CPU for at
+	// most 1/(1+Yield) of the time and the requests keep the rest (default 9: a tenth of
+	// its full rate). On an idle server it does not pause, so a backlog built up during
+	// a bulk sync drains at full rate once the sync ends. MaxPause (default 5 s) bounds
+	// the pause, so deliveries go on during a long sync: at least one batch per MaxPause
+	// plus the batch's own time.
+	Yield    float64
+	MaxPause time.Duration
 	// MaxResponse is how much of a response body is read (default 64 KiB); the rest is
 	// dropped and the connection closed.
 	MaxResponse int64
@@ -63,7 +74,13 @@ func (w *Worker) defaults() {
 		w.Batch = 500
 	}
 	if w.Parallel <= 0 {
-		w.Parallel = 32
+		w.Parallel = 8
+	}
+	if w.Yield <= 0 {
+		w.Yield = 9
+	}
+	if w.MaxPause <= 0 {
+		w.MaxPause = 5 * time.Second
 	}
 	if w.MaxResponse <= 0 {
 		w.MaxResponse = 64 << 10
@@ -85,7 +102,11 @@ func (w *Worker) defaults() {
 // well within a second.
 const coalesce = 150 * time.Millisecond
 
-// Run polls until ctx ends.
+// Run polls until ctx ends. The latency it gives: on an idle server (or one with a
+// change now and then) an event goes out within coalesce (150 ms) plus one batch's time,
+// the pauses being Yield times a small batch's time; while requests keep committing
+// changes the worker yields (see Yield), so an event waits for the deliveries queued
+// before it at a tenth of the full rate, a batch at least every MaxPause.
 func (w *Worker) Run(ctx context.Context) error {
 	w.defaults()
 	w.Log.InfoContext(ctx, "webhook worker started", "worker", w.ID)
@@ -99,12 +120,25 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.Log.InfoContext(ctx, "events purged", "rows", n)
 			}
 		}
+		w.woken() // a wake-up from before this batch says nothing about load during it
+		start := time.Now()
 		n, err := w.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			w.Log.ErrorContext(ctx, "webhook worker poll failed", "err", err)
 		}
-		if n >= w.Batch && err == nil {
-			continue // a full batch: more are waiting
+		if n > 0 && err == nil {
+			if w.woken() {
+				// Requests committed changes meanwhile: give them the database and the
+				// CPU for a while, then go on (events keep coming, so do not wait for a
+				// wake-up).
+				if !sleep(ctx, w.pause(time.Since(start))) {
+					return nil
+				}
+				continue
+			}
+			if n >= w.Batch {
+				continue // an idle server and a full batch: more are waiting
+			}
 		}
 		t := time.NewTimer(w.Interval)
 		select {
@@ -115,13 +149,39 @@ func (w *Worker) Run(ctx context.Context) error {
 			t.Stop()
 			// Let a burst of commits gather into one batch: a poll per commit would
 			// spend more transactions (SQLite's single writer) than the deliveries need.
-			select {
-			case <-ctx.Done():
+			if !sleep(ctx, coalesce) {
 				return nil
-			case <-time.After(coalesce):
 			}
 		case <-t.C:
 		}
+	}
+}
+
+// pause is the yield after a batch that took took while requests were committing.
+func (w *Worker) pause(took time.Duration) time.Duration {
+	return min(max(time.Duration(float64(took)*w.Yield), coalesce), w.MaxPause)
+}
+
+// woken reports, without waiting, whether a wake-up (events committed by this process)
+// is pending, and consumes it.
+func (w *Worker) woken() bool {
+	select {
+	case <-w.Wake:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits d or until ctx ends (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -39,6 +39,9 @@ func runSCIM(ctx context.Context, args []string, out io.Writer) error {
 	pid := fs.Int("server-pid", 0, "process id of the server, to report its peak RSS during the sync")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file ('-' for stdout)")
 	deprovision := fs.Bool("delete", true, "finally delete every user the run created (DELETE /Users/{id}), as a directory's deprovisioning does")
+	hooks := fs.Int("webhooks", 0, "register this many webhook endpoints subscribed to every event, served by a local receiver that verifies signatures\n(needs --admin-token and a server started with --webhook-allow-private); they are deleted at the end")
+	adminToken := fs.String("admin-token", "", "admin API bearer token of the tenant, for --webhooks (or env SEATBRIDGE_LOAD_ADMIN_TOKEN)")
+	hookWait := fs.Duration("webhook-drain", 2*time.Minute, "with --webhooks, how long to wait at the end for deliveries to arrive")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,6 +59,24 @@ func runSCIM(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("server check: %w", err)
 	}
 	var results []Result
+	var recv *hookReceiver
+	if *hooks > 0 {
+		if *adminToken == "" {
+			*adminToken = strings.TrimSpace(getenv("SEATBRIDGE_LOAD_ADMIN_TOKEN"))
+		}
+		adminBase, err := adminBaseOf(l.base)
+		if err != nil || *adminToken == "" {
+			return fmt.Errorf("--webhooks needs --admin-token and a valid --url")
+		}
+		if recv, err = startReceiver(); err != nil {
+			return err
+		}
+		ids, err := recv.register(ctx, adminBase, *adminToken, *hooks)
+		defer recv.close(context.WithoutCancel(ctx), adminBase, *adminToken, ids)
+		if err != nil {
+			return err
+		}
+	}
 
 	// Initial sync, the IdP pattern: look the user up by userName, then create it.
 	rss := startRSS(*pid)
@@ -230,8 +251,11 @@ func runSCIM(ctx context.Context, args []string, out io.Writer) error {
 		del.finish()
 		results = append(results, del.result())
 	}
+	if recv != nil {
+		results = append(results, recv.drain(ctx, *hookWait))
+	}
 	meta := map[string]any{"url": l.base, "users": *users, "groups": *groups, "concurrency": *conc, "run": l.run,
-		"at": time.Now().UTC().Format(time.RFC3339)}
+		"webhooks": *hooks, "at": time.Now().UTC().Format(time.RFC3339)}
 	return report(out, results, meta, *jsonOut)
 }
 

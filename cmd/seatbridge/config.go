@@ -74,66 +74,47 @@ type flagBinder struct {
 }
 
 func (b *flagBinder) str(p *string, name, def, usage string) {
-	if v := b.getenv(envName(name)); v != "" {
-		def = v
-	}
-	b.fs.StringVar(p, name, def, usage+" (env "+envName(name)+")")
+	b.fs.StringVar(p, name, envDefault(b, name, def, func(v string) (string, error) { return v, nil }, "text"), envUsage(name, usage))
 }
 
 func (b *flagBinder) boolean(p *bool, name string, def bool, usage string) {
-	if v := b.getenv(envName(name)); v != "" {
-		parsed, err := strconv.ParseBool(v)
-		if err != nil {
-			b.errs = append(b.errs, fmt.Errorf("%s: %q is not a boolean", envName(name), v))
-		}
-		def = parsed
-	}
-	b.fs.BoolVar(p, name, def, usage+" (env "+envName(name)+")")
+	b.fs.BoolVar(p, name, envDefault(b, name, def, strconv.ParseBool, "a boolean"), envUsage(name, usage))
 }
 
 func (b *flagBinder) integer(p *int, name string, def int, usage string) {
-	if v := b.getenv(envName(name)); v != "" {
-		parsed, err := strconv.Atoi(v)
-		if err != nil {
-			b.errs = append(b.errs, fmt.Errorf("%s: %q is not a whole number", envName(name), v))
-		}
-		def = parsed
-	}
-	b.fs.IntVar(p, name, def, usage+" (env "+envName(name)+")")
+	b.fs.IntVar(p, name, envDefault(b, name, def, strconv.Atoi, "a whole number"), envUsage(name, usage))
 }
 
 func (b *flagBinder) int64v(p *int64, name string, def int64, usage string) {
-	if v := b.getenv(envName(name)); v != "" {
-		parsed, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			b.errs = append(b.errs, fmt.Errorf("%s: %q is not a whole number", envName(name), v))
-		}
-		def = parsed
-	}
-	b.fs.Int64Var(p, name, def, usage+" (env "+envName(name)+")")
+	parse := func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }
+	b.fs.Int64Var(p, name, envDefault(b, name, def, parse, "a whole number"), envUsage(name, usage))
 }
 
 func (b *flagBinder) float(p *float64, name string, def float64, usage string) {
-	if v := b.getenv(envName(name)); v != "" {
-		parsed, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			b.errs = append(b.errs, fmt.Errorf("%s: %q is not a number", envName(name), v))
-		}
-		def = parsed
-	}
-	b.fs.Float64Var(p, name, def, usage+" (env "+envName(name)+")")
+	parse := func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }
+	b.fs.Float64Var(p, name, envDefault(b, name, def, parse, "a number"), envUsage(name, usage))
 }
 
 func (b *flagBinder) duration(p *time.Duration, name string, def time.Duration, usage string) {
-	if v := b.getenv(envName(name)); v != "" {
-		parsed, err := time.ParseDuration(v)
-		if err != nil {
-			b.errs = append(b.errs, fmt.Errorf("%s: %q is not a duration", envName(name), v))
-		}
-		def = parsed
-	}
-	b.fs.DurationVar(p, name, def, usage+" (env "+envName(name)+")")
+	b.fs.DurationVar(p, name, envDefault(b, name, def, time.ParseDuration, "a duration"), envUsage(name, usage))
 }
+
+// envDefault is a flag's default: its environment variable, parsed, when set (one that
+// does not parse is an error of the command), else def.
+func envDefault[T any](b *flagBinder, name string, def T, parse func(string) (T, error), what string) T {
+	v := b.getenv(envName(name))
+	if v == "" {
+		return def
+	}
+	parsed, err := parse(v)
+	if err != nil {
+		b.errs = append(b.errs, fmt.Errorf("%s: %q is not %s", envName(name), v, what))
+	}
+	return parsed
+}
+
+// envUsage names a flag's environment variable in its help.
+func envUsage(name, usage string) string { return usage + " (env " + envName(name) + ")" }
 
 func (b *flagBinder) err() error { return errors.Join(b.errs...) }
 

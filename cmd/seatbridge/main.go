@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/seatbridge/seatbridge/provisioning"
 )
@@ -138,13 +139,16 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 // openCommand parses the flags of a command that takes no positional arguments and opens
 // the app; the caller closes it.
 func openCommand(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string) (*app, error) {
-	_, a, err := openCommandArgs(ctx, env, fs, b, cfg, args, func(pos []string) error {
-		if len(pos) > 0 {
-			return usagef("unexpected argument %q", pos[0])
-		}
-		return nil
-	})
+	_, a, err := openCommandArgs(ctx, env, fs, b, cfg, args, noArgs)
 	return a, err
+}
+
+// noArgs is the check of a command that takes no positional arguments.
+func noArgs(pos []string) error {
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	return nil
 }
 
 // openCommandArgs parses flags and positional arguments, lets check refuse them before
@@ -163,6 +167,23 @@ func openCommandArgs(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flag
 	}
 	a, err := openApp(ctx, *cfg, env)
 	return pos, a, err
+}
+
+// printList writes rows as a JSON array (never null) with --json, else as a table under
+// header (tab-separated columns) with one line a row.
+func printList[T any](env *cliEnv, cfg *Config, rows []T, header string, line func(w io.Writer, r T)) error {
+	if cfg.JSON {
+		if rows == nil {
+			rows = []T{}
+		}
+		return printJSON(env.stdout, rows)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		line(tw, r)
+	}
+	return tw.Flush()
 }
 
 // printJSON writes v as indented JSON.

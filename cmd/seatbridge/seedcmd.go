@@ -8,13 +8,12 @@ import (
 
 func runSeed(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
-	var tenant, prefix string
+	var prefix string
 	var users int
 	fs, b := newFlags("seed", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
 	fs.IntVar(&users, "users", 100000, "number of users to insert")
 	fs.StringVar(&prefix, "prefix", "seed", "userName prefix: PREFIX-<i>@example.com")
-	_, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func([]string) error {
+	_, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, func([]string) error {
 		if users < 1 || users > 50_000_000 {
 			return usagef("--users must be between 1 and 50000000")
 		}
@@ -24,10 +23,6 @@ func runSeed(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
 	if err := a.db.SeedUsers(ctx, t.ID, prefix, users); err != nil {
 		return err

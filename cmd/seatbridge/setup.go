@@ -58,16 +58,12 @@ func parseDays(v string) (time.Duration, error) {
 
 func runSetupLinkCreate(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
-	var tenant, expires string
+	var expires string
 	fs, b := newFlags("setup-link create", env, &cfg)
 	b.str(&cfg.BaseURL, "base-url", "", "public URL of the server (the link points there)")
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
 	fs.StringVar(&expires, "expires", "7d", "lifetime: 7d, 36h, … (at most 30d)")
 	var ttl time.Duration
-	_, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func([]string) error {
-		if tenant == "" {
-			return usagef("--tenant is required")
-		}
+	_, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, func([]string) error {
 		var err error
 		ttl, err = parseDays(expires)
 		return err
@@ -76,10 +72,6 @@ func runSetupLinkCreate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
 	token, l, err := a.eng.CreateSetupLink(ctx, cliActor(), t.ID, ttl)
 	if err != nil {
 		return err

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/seatbridge/seatbridge/internal/httpx"
@@ -275,23 +275,12 @@ func runConnectionCreate(ctx context.Context, env *cliEnv, args []string) error 
 
 func runConnectionList(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
-	var tenant string
 	fs, b := newFlags("connection list", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	_, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func([]string) error {
-		if tenant == "" {
-			return usagef("--tenant is required")
-		}
-		return nil
-	})
+	_, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, func([]string) error { return nil })
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
 	cs, err := a.eng.ListConnections(ctx, t.ID)
 	if err != nil {
 		return err
@@ -319,15 +308,9 @@ func runConnectionList(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		rows = append(rows, r)
 	}
-	if cfg.JSON {
-		return printJSON(env.stdout, rows)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tMODE\tDOMAINS\tISSUER\tRULES\tDISABLED")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%t\n", r.ID, r.Name, r.Type, r.Mode, strings.Join(r.Domains, ","), r.Issuer, r.Rules, r.Disabled)
-	}
-	return tw.Flush()
+	return printList(env, &cfg, rows, "ID\tNAME\tTYPE\tMODE\tDOMAINS\tISSUER\tRULES\tDISABLED", func(w io.Writer, r row) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%t\n", r.ID, r.Name, r.Type, r.Mode, strings.Join(r.Domains, ","), r.Issuer, r.Rules, r.Disabled)
+	})
 }
 
 func runConnectionDelete(ctx context.Context, env *cliEnv, args []string) error {
@@ -351,7 +334,7 @@ func runClientCreate(ctx context.Context, env *cliEnv, args []string) error {
 	var name string
 	var redirects, postLogout stringList
 	var public bool
-	var backchannel string
+	var backchannel, idTokenAlg string
 	fs, b := newFlags("client create", env, &cfg)
 	b.str(&cfg.BaseURL, "base-url", "", "public URL of the server (the OIDC issuer)")
 	fs.StringVar(&name, "name", "platform", "client name")
@@ -359,13 +342,15 @@ func runClientCreate(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(&postLogout, "post-logout-uri", "post-logout redirect URI (repeatable)")
 	fs.BoolVar(&public, "public", false, "public client (no secret; PKCE required)")
 	fs.StringVar(&backchannel, "backchannel-logout-uri", "", "where the client receives OpenID Connect back-channel logout tokens")
+	fs.StringVar(&idTokenAlg, "id-token-alg", "RS256", "JWS algorithm of the client's ID tokens (id_token_signed_response_alg): RS256 or ES256")
 	a, err := openCommand(ctx, env, fs, b, &cfg, args)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	c, secret, err := provider.RegisterClient(ctx, a.db, provider.ClientRegistration{Name: name, RedirectURIs: redirects,
-		PostLogoutRedirectURIs: postLogout, Public: public, BackchannelLogoutURI: backchannel}, time.Now().UTC())
+		PostLogoutRedirectURIs: postLogout, Public: public, BackchannelLogoutURI: backchannel,
+		IDTokenSignedResponseAlg: idTokenAlg}, time.Now().UTC())
 	if err != nil {
 		return err
 	}
@@ -375,7 +360,7 @@ func runClientCreate(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if cfg.JSON {
 		return printJSON(env.stdout, map[string]any{"clientId": c.ID, "clientSecret": secret, "issuer": issuer,
-			"redirectUris": c.RedirectURIs, "public": c.Public})
+			"redirectUris": c.RedirectURIs, "public": c.Public, "idTokenSignedResponseAlg": c.IDTokenAlg})
 	}
 	fmt.Fprintf(env.stdout, "client_id:     %s\n", c.ID)
 	if secret != "" {
@@ -409,15 +394,9 @@ func runClientList(ctx context.Context, env *cliEnv, args []string) error {
 	for _, c := range cs {
 		rows = append(rows, row{c.ID, c.Name, c.Public, c.RedirectURIs, c.CreatedAt})
 	}
-	if cfg.JSON {
-		return printJSON(env.stdout, rows)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT ID\tNAME\tPUBLIC\tREDIRECT URIS")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\n", r.ID, r.Name, r.Public, strings.Join(r.RedirectURIs, " "))
-	}
-	return tw.Flush()
+	return printList(env, &cfg, rows, "CLIENT ID\tNAME\tPUBLIC\tREDIRECT URIS", func(w io.Writer, r row) {
+		fmt.Fprintf(w, "%s\t%s\t%t\t%s\n", r.ID, r.Name, r.Public, strings.Join(r.RedirectURIs, " "))
+	})
 }
 
 func runKeyRotate(ctx context.Context, env *cliEnv, args []string) error {
@@ -436,7 +415,7 @@ func runKeyRotate(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "ID tokens are now signed with key %s; older keys stay in the JWKS for 24h\n", kid)
+	fmt.Fprintf(env.stdout, "ID tokens are now signed with new keys (RS256 key %s, and a new ES256 key); older keys stay in the JWKS for 24h\n", kid)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -131,10 +132,7 @@ func runTenantUpdate(ctx context.Context, env *cliEnv, args []string) error {
 	twoFA := fs.Bool("require-2fa", false, "password sign-in asks for a second factor (TOTP)")
 	appURL := fs.String("app-url", "", "platform app URL browsers land on after sign-in (\"\" for the user's own page)")
 	var in provisioning.PolicyInput
-	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if len(pos) != 1 {
-			return usagef("want exactly one SLUG, e.g. 'tenant update acme --allow-password-login=true --invitation-ttl 24h'")
-		}
+	a, t, err := openSlugCommand(ctx, env, fs, b, &cfg, args, "want exactly one SLUG, e.g. 'tenant update acme --allow-password-login=true --invitation-ttl 24h'", func() error {
 		list := func(v string) *[]string {
 			out := []string{}
 			for _, d := range strings.Split(v, ",") {
@@ -177,10 +175,6 @@ func runTenantUpdate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, pos[0])
-	if err != nil {
-		return err
-	}
 	if t, err = a.eng.UpdatePolicy(ctx, cliActor(), t.ID, in); err != nil {
 		return err
 	}
@@ -190,20 +184,11 @@ func runTenantUpdate(ctx context.Context, env *cliEnv, args []string) error {
 func runTenantShow(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
 	fs, b := newFlags("tenant show", env, &cfg)
-	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if len(pos) != 1 {
-			return usagef("want exactly one SLUG")
-		}
-		return nil
-	})
+	a, t, err := openSlugCommand(ctx, env, fs, b, &cfg, args, "want exactly one SLUG", func() error { return nil })
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, pos[0])
-	if err != nil {
-		return err
-	}
 	return printTenant(ctx, env, a, &cfg, t)
 }
 
@@ -251,18 +236,43 @@ func runTenantList(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.JSON {
-		if ts == nil {
-			ts = []provisioning.Tenant{}
+	return printList(env, &cfg, ts, "SLUG\tNAME\tSEATS USED\tSEAT LIMIT\tID", func(w io.Writer, t provisioning.Tenant) {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", t.Slug, t.Name, t.SeatsUsed, t.SeatLimit, t.ID)
+	})
+}
+
+// openSlugCommand is the opening of a command on the tenant its one argument names (tenant
+// update, tenant show): usage is the refusal of any other count of arguments, check refuses
+// the flags before anything touches the database. The caller closes the app.
+func openSlugCommand(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string,
+	usage string, check func() error) (*app, *provisioning.Tenant, error) {
+	_, a, t, err := openWithTenant(ctx, env, fs, b, cfg, args, func(pos []string) (string, error) {
+		if len(pos) != 1 {
+			return "", usagef("%s", usage)
 		}
-		return printJSON(env.stdout, ts)
+		return pos[0], check()
+	})
+	return a, t, err
+}
+
+// openWithTenant parses the arguments, lets check refuse them and name the tenant's slug
+// before anything touches the database, then opens the app and resolves the tenant.
+func openWithTenant(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string,
+	check func(pos []string) (slug string, err error)) ([]string, *app, *provisioning.Tenant, error) {
+	var slug string
+	pos, a, err := openCommandArgs(ctx, env, fs, b, cfg, args, func(pos []string) (err error) {
+		slug, err = check(pos)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLUG\tNAME\tSEATS USED\tSEAT LIMIT\tID")
-	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", t.Slug, t.Name, t.SeatsUsed, t.SeatLimit, t.ID)
+	t, err := tenantBySlug(ctx, a, slug)
+	if err != nil {
+		a.Close()
+		return nil, nil, nil, err
 	}
-	return tw.Flush()
+	return pos, a, t, nil
 }
 
 // tenantBySlug resolves --tenant with a clear message for an unknown slug.
@@ -277,30 +287,37 @@ func tenantBySlug(ctx context.Context, a *app, slug string) (*provisioning.Tenan
 	return t, err
 }
 
+// openTenantCommand adds --tenant to fs, parses the arguments, requires --tenant and lets
+// check refuse the rest before anything touches the database, then opens the app and the
+// tenant: the opening of every command that acts within one tenant. The caller closes the
+// app.
+func openTenantCommand(ctx context.Context, env *cliEnv, fs *flag.FlagSet, b *flagBinder, cfg *Config, args []string,
+	check func(pos []string) error) ([]string, *app, *provisioning.Tenant, error) {
+	slug := fs.String("tenant", "", "tenant slug")
+	return openWithTenant(ctx, env, fs, b, cfg, args, func(pos []string) (string, error) {
+		if *slug == "" {
+			return "", usagef("--tenant SLUG is required")
+		}
+		return *slug, check(pos)
+	})
+}
+
 func runTokenCreate(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
-	var tenant, kind, name string
+	var kind, name string
 	fs, b := newFlags("token create", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
 	fs.StringVar(&kind, "kind", "scim", "token kind: scim (for Okta / Entra ID provisioning) or admin (admin API)")
 	fs.StringVar(&name, "name", "", "a name to recognise the token by, e.g. okta")
-	_, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if len(pos) > 0 {
-			return usagef("unexpected argument %q", pos[0])
-		}
+	_, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, func(pos []string) error {
 		if kind != string(provisioning.TokenSCIM) && kind != string(provisioning.TokenAdmin) {
 			return usagef("--kind %q: want scim or admin", kind)
 		}
-		return nil
+		return noArgs(pos)
 	})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
 	secret, tok, err := a.eng.CreateToken(ctx, cliActor(), t.ID, provisioning.TokenKind(kind), name)
 	if err != nil {
 		return err
@@ -320,34 +337,19 @@ func runTokenCreate(ctx context.Context, env *cliEnv, args []string) error {
 
 func runTokenList(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg Config
-	var tenant string
 	fs, b := newFlags("token list", env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	a, err := openCommand(ctx, env, fs, b, &cfg, args)
+	_, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, noArgs)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		return err
-	}
 	toks, err := a.db.ListTokens(ctx, t.ID)
 	if err != nil {
 		return err
 	}
-	if cfg.JSON {
-		if toks == nil {
-			toks = []provisioning.APIToken{}
-		}
-		return printJSON(env.stdout, toks)
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tNAME\tCREATED\tLAST USED\tREVOKED")
-	for _, k := range toks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Kind, k.Name, k.CreatedAt.Format(time.RFC3339), fmtTime(k.LastUsedAt), fmtTime(k.RevokedAt))
-	}
-	return tw.Flush()
+	return printList(env, &cfg, toks, "ID\tKIND\tNAME\tCREATED\tLAST USED\tREVOKED", func(w io.Writer, k provisioning.APIToken) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Kind, k.Name, k.CreatedAt.Format(time.RFC3339), fmtTime(k.LastUsedAt), fmtTime(k.RevokedAt))
+	})
 }
 
 func fmtTime(t *time.Time) string {
@@ -379,21 +381,14 @@ func runTokenRevoke(ctx context.Context, env *cliEnv, args []string) error {
 // opening of every command that acts on one object of one tenant. The caller closes the app.
 func openTenantItem(ctx context.Context, env *cliEnv, name string, args []string) (string, *app, *provisioning.Tenant, error) {
 	var cfg Config
-	var tenant string
 	fs, b := newFlags(name, env, &cfg)
-	fs.StringVar(&tenant, "tenant", "", "tenant slug")
-	pos, a, err := openCommandArgs(ctx, env, fs, b, &cfg, args, func(pos []string) error {
-		if tenant == "" || len(pos) != 1 {
+	pos, a, t, err := openTenantCommand(ctx, env, fs, b, &cfg, args, func(pos []string) error {
+		if len(pos) != 1 {
 			return usagef("want '%s ID --tenant SLUG'", name)
 		}
 		return nil
 	})
 	if err != nil {
-		return "", nil, nil, err
-	}
-	t, err := tenantBySlug(ctx, a, tenant)
-	if err != nil {
-		a.Close()
 		return "", nil, nil, err
 	}
 	return pos[0], a, t, nil

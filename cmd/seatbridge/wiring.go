@@ -51,7 +51,7 @@ func commandList() []*command {
 		{name: "connection delete", summary: "remove an SSO connection: connection delete ID --tenant SLUG", run: runConnectionDelete},
 		{name: "client create", summary: "register the platform app as OIDC client: client create --redirect-uri URL", run: runClientCreate},
 		{name: "client list", summary: "list OIDC clients", run: runClientList},
-		{name: "signing-key rotate", summary: "start signing ID tokens with a new key (old keys stay published for a day)", run: runKeyRotate},
+		{name: "signing-key rotate", summary: "start signing ID tokens with new keys, one per algorithm (old keys stay published for a day)", run: runKeyRotate},
 	}
 }
 

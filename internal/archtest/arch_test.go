@@ -58,11 +58,11 @@ var allowed = map[string]rule{
 	"webhook": {internal: []string{"provisioning", "internal/httpx"}, thirdParty: []string{"github.com/nats-io/nats.go"}},
 	"sso":     {internal: []string{"provisioning", "internal/httpx", "internal/secretbox"}},
 	"sso/saml": {
-		internal:   []string{"provisioning", "sso", "internal/secretbox"},
+		internal:   []string{"provisioning", "internal/secretbox"},
 		thirdParty: []string{crewjam, goxmldsg, etree, "github.com/google/uuid"},
 	},
 	"sso/oidc": {
-		internal:   []string{"provisioning", "sso"},
+		internal:   []string{"provisioning"},
 		thirdParty: []string{"github.com/coreos/go-oidc/v3", "golang.org/x/oauth2"},
 	},
 	"sso/provider":       {internal: []string{"provisioning", "sso", "internal/httpx"}, thirdParty: []string{jose}},

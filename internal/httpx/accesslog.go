@@ -29,8 +29,9 @@ type Access struct {
 type accessKey struct{}
 
 // SetTenant records the tenant of the request for the access log; a no-op outside
-// AccessLog. Doors call it once the caller is authenticated, never from an unverified
-// request value.
+// AccessLog. Doors call it once, where they resolve the tenant: from an authenticated
+// caller (token, session, set-up link) or, on the sign-in pages, from the tenant the path
+// names once the store has found it; never from an unchecked request value.
 func SetTenant(ctx context.Context, tenantID string) {
 	if a, ok := ctx.Value(accessKey{}).(*Access); ok {
 		a.Tenant = tenantID

@@ -4,11 +4,11 @@
 // verification (issuer, audience, expiry, signature by go-oidc; the nonce by us, since
 // go-oidc does not), optional userinfo, and iss + sub as the identity key.
 //
-// It is a verifier behind sso.Protocol: Begin builds the authorization request (state,
-// nonce, PKCE), Verify exchanges the code and checks the ID token. The sign-in door
-// (package sso) owns the callback route, keeps the state row and binds it to the browser.
-// It imports sso (for that contract) and provisioning; it must not import store, scim or
-// admin.
+// It is a verifier behind provisioning.SignInProtocol: Begin builds the authorization
+// request (state, nonce, PKCE), Verify exchanges the code and checks the ID token. The
+// sign-in door (package sso) owns the callback route, keeps the state row and binds it to
+// the browser. It imports provisioning only (where that contract lives); it must not
+// import sso, store, scim or admin.
 package oidc
 
 import (
@@ -25,10 +25,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/seatbridge/seatbridge/provisioning"
-	"github.com/seatbridge/seatbridge/sso"
 )
 
-// RP implements sso.Protocol for OIDC connections.
+// RP implements provisioning.SignInProtocol for OIDC connections.
 type RP struct {
 	// Box opens the connections' sealed client secrets.
 	Box interface {
@@ -84,16 +83,16 @@ type loginState struct {
 // Begin builds the redirect to the IdP's authorization endpoint, with the e-mail the user
 // typed as login_hint (OpenID Connect Core §3.1.2.1). The login's key is the hash of the
 // state: the door keeps it and binds it to the browser.
-func (p *RP) Begin(ctx context.Context, br sso.BeginRequest) (*sso.Start, error) {
+func (p *RP) Begin(ctx context.Context, br provisioning.BeginRequest) (*provisioning.Start, error) {
 	_, cfg, err := p.config(ctx, br.Conn, br.Endpoints.Answer)
 	if err != nil {
 		return nil, err
 	}
-	state, err := sso.RandomToken(32)
+	state, err := provisioning.RandomToken(32)
 	if err != nil {
 		return nil, err
 	}
-	nonce, err := sso.RandomToken(32)
+	nonce, err := provisioning.RandomToken(32)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +105,7 @@ func (p *RP) Begin(ctx context.Context, br sso.BeginRequest) (*sso.Start, error)
 	if br.LoginHint != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("login_hint", br.LoginHint))
 	}
-	return &sso.Start{Redirect: cfg.AuthCodeURL(state, opts...), Key: sso.HashKey(state), Data: data}, nil
+	return &provisioning.Start{Redirect: cfg.AuthCodeURL(state, opts...), Key: provisioning.StateKey(state), Data: data}, nil
 }
 
 // answer is the callback's query.
@@ -115,19 +114,19 @@ type answer struct{ key, code, idpError string }
 func (a *answer) Key() string { return a.key }
 
 // ReadAnswer reads state, code and error from the callback.
-func (p *RP) ReadAnswer(r *http.Request) (sso.Answer, error) {
+func (p *RP) ReadAnswer(r *http.Request) (provisioning.Answer, error) {
 	q := r.URL.Query()
 	state := q.Get("state")
 	if state == "" || len(state) > 256 {
 		return nil, errors.New("missing state")
 	}
-	return &answer{key: sso.HashKey(state), code: q.Get("code"), idpError: q.Get("error")}, nil
+	return &answer{key: provisioning.StateKey(state), code: q.Get("code"), idpError: q.Get("error")}, nil
 }
 
 // Verify exchanges the code (with the PKCE verifier), verifies the ID token (go-oidc:
 // issuer, audience, expiry, signature; the nonce here), optionally adds userinfo, and
 // maps the claims.
-func (p *RP) Verify(ctx context.Context, vr sso.VerifyRequest) (*sso.Verified, error) {
+func (p *RP) Verify(ctx context.Context, vr provisioning.VerifyRequest) (*provisioning.Verified, error) {
 	a, ok := vr.Answer.(*answer)
 	if !ok || a.key == "" || vr.Data == nil {
 		return nil, errors.New("not an answer to a started OIDC login")
@@ -138,7 +137,7 @@ func (p *RP) Verify(ctx context.Context, vr sso.VerifyRequest) (*sso.Verified, e
 		return nil, fmt.Errorf("state data: %w", err)
 	}
 	if a.idpError != "" {
-		return nil, fmt.Errorf("IdP error %q", truncate(a.idpError, 64))
+		return nil, fmt.Errorf("IdP error %q", provisioning.Truncate(a.idpError, 64))
 	}
 	prov, cfg, err := p.config(ctx, c, vr.Endpoints.Answer)
 	if err != nil {
@@ -181,7 +180,7 @@ func (p *RP) Verify(ctx context.Context, vr sso.VerifyRequest) (*sso.Verified, e
 			}
 		}
 	}
-	return &sso.Verified{Claims: claimsOf(c, idt.Issuer, idt.Subject, all), Attributes: claimStrings(all)}, nil
+	return &provisioning.Verified{Claims: claimsOf(c, idt.Issuer, idt.Subject, all), Attributes: claimStrings(all)}, nil
 }
 
 func claimsOf(c *provisioning.Connection, iss, sub string, all map[string]any) provisioning.Claims {
@@ -242,13 +241,6 @@ func claimStrings(all map[string]any) map[string][]string {
 		}
 	}
 	return out
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // Prepare fills the OIDC settings of a new connection and seals its client secret for

@@ -125,9 +125,11 @@ func (s *LogoutSender) RunOnce(ctx context.Context) (int, error) {
 	return len(ls), errors.Join(errs...)
 }
 
-// LogoutToken signs a logout token for one client.
-func (p *Provider) LogoutToken(ctx context.Context, clientID string, l *provisioning.LogoutRequest) (string, error) {
-	signer, err := p.typedSigner(ctx, "logout+jwt")
+// LogoutToken signs a logout token for one client, with the algorithm of its ID tokens
+// (Back-Channel Logout 1.0 §2.4 signs logout tokens with the keys of ID tokens).
+func (p *Provider) LogoutToken(ctx context.Context, c *provisioning.OAuthClient, l *provisioning.LogoutRequest) (string, error) {
+	clientID := c.ID
+	signer, err := p.typedSigner(ctx, clientAlg(c), "logout+jwt")
 	if err != nil {
 		return "", err
 	}
@@ -153,7 +155,7 @@ func (p *Provider) LogoutToken(ctx context.Context, clientID string, l *provisio
 }
 
 func (s *LogoutSender) send(ctx context.Context, c *provisioning.OAuthClient, l *provisioning.LogoutRequest) error {
-	tok, err := s.P.LogoutToken(ctx, c.ID, l)
+	tok, err := s.P.LogoutToken(ctx, c, l)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,8 @@
 // Package provider makes Seatbridge an OpenID Connect provider for the platform
 // application: discovery, JWKS, /oauth2/authorize (authorization code flow, PKCE S256
 // required for public clients), /oauth2/token, /oauth2/userinfo and RP-initiated logout.
-// ID tokens are signed with go-jose using RSA keys kept sealed in the database and
-// rotatable; codes and access tokens are stored hashed and server-side, so any replica can
+// ID tokens are signed with go-jose using keys kept sealed in the database and rotatable,
+// RS256 by default and ES256 (P-256) for clients that register it; codes and access tokens are stored hashed and server-side, so any replica can
 // answer. Claims come from the provisioning engine at the moment of issue: sub, email,
 // name, tenant, roles, permissions, teams, seat, amr.
 //
@@ -11,6 +11,9 @@ package provider
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -82,7 +85,7 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		"response_types_supported":              []string{"code"},
 		"grant_types_supported":                 []string{"authorization_code"},
 		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"id_token_signing_alg_values_supported": idTokenAlgs,
 		"scopes_supported":                      []string{"openid", "email", "profile"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
 		"code_challenge_methods_supported":      []string{"S256"},
@@ -100,23 +103,52 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 // SigningKeyContext is the secretbox context of a signing key.
 func SigningKeyContext(kid string) string { return "oidc-signing-key:" + kid }
 
-// RotateKey creates a new signing key, used from now on; older keys stay in the JWKS for
-// KeyRetireAfter so tokens they signed still verify.
-func (p *Provider) RotateKey(ctx context.Context) (string, error) {
-	k, err := p.newKey(ctx)
-	if err != nil {
-		return "", err
+// idTokenAlgs are the ID token algorithms a client may register, the default first. Each
+// has its own current key; a rotation replaces every one of them.
+var idTokenAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
+
+// clientAlg is the algorithm of a client's ID tokens (and logout tokens).
+func clientAlg(c *provisioning.OAuthClient) jose.SignatureAlgorithm {
+	if c == nil || c.IDTokenAlg == "" {
+		return jose.SignatureAlgorithm(provisioning.DefaultIDTokenAlg)
 	}
-	if err := p.S.States.RetireSigningKeys(ctx, k.ID, p.S.Now().Add(p.KeyRetireAfter)); err != nil {
-		return "", err
-	}
-	return k.ID, nil
+	return jose.SignatureAlgorithm(c.IDTokenAlg)
 }
 
-func (p *Provider) newKey(ctx context.Context) (*provisioning.SigningKey, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+// RotateKey creates a new signing key for every algorithm, used from now on; older keys
+// stay in the JWKS for KeyRetireAfter so tokens they signed still verify. It returns the
+// new RS256 key's ID.
+func (p *Provider) RotateKey(ctx context.Context) (string, error) {
+	var first string
+	for _, alg := range idTokenAlgs {
+		k, err := p.newKey(ctx, alg)
+		if err != nil {
+			return "", err
+		}
+		if err := p.S.States.RetireSigningKeys(ctx, k.ID, p.S.Now().Add(p.KeyRetireAfter)); err != nil {
+			return "", err
+		}
+		if first == "" {
+			first = k.ID
+		}
+	}
+	return first, nil
+}
+
+// newKey creates and stores a signing key for alg: RSA 2048 for RS256, P-256 for ES256.
+func (p *Provider) newKey(ctx context.Context, alg jose.SignatureAlgorithm) (*provisioning.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case jose.RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return nil, fmt.Errorf("signing key: unsupported algorithm %q", alg)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("generate signing key: %w", err)
+		return nil, fmt.Errorf("generate %s signing key: %w", alg, err)
 	}
 	kid, err := sso.RandomToken(12)
 	if err != nil {
@@ -130,36 +162,33 @@ func (p *Provider) newKey(ctx context.Context) (*provisioning.SigningKey, error)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := json.Marshal(jose.JSONWebKey{Key: &priv.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig"})
+	pub, err := json.Marshal(jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Algorithm: string(alg), Use: "sig"})
 	if err != nil {
 		return nil, err
 	}
-	k := &provisioning.SigningKey{ID: kid, Alg: string(jose.RS256), PrivateSealed: sealed, PublicJWK: pub, CreatedAt: p.S.Now()}
+	k := &provisioning.SigningKey{ID: kid, Alg: string(alg), PrivateSealed: sealed, PublicJWK: pub, CreatedAt: p.S.Now()}
 	if err := p.S.States.AddSigningKey(ctx, k); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// signer returns the newest unretired key, creating the first one on demand.
-func (p *Provider) signer(ctx context.Context) (jose.Signer, error) { return p.typedSigner(ctx, "JWT") }
+// signer returns the signer of ID tokens for alg: its newest unretired key, created on
+// demand.
+func (p *Provider) signer(ctx context.Context, alg jose.SignatureAlgorithm) (jose.Signer, error) {
+	return p.typedSigner(ctx, alg, "JWT")
+}
 
 // typedSigner is signer with the given JOSE typ header ("JWT" for ID tokens,
 // "logout+jwt" for logout tokens, so that one can never pass for the other).
-func (p *Provider) typedSigner(ctx context.Context, typ string) (jose.Signer, error) {
+func (p *Provider) typedSigner(ctx context.Context, alg jose.SignatureAlgorithm, typ string) (jose.Signer, error) {
 	keys, err := p.S.States.ListSigningKeys(ctx, p.S.Now())
 	if err != nil {
 		return nil, err
 	}
-	var k *provisioning.SigningKey
-	for i := range keys {
-		if keys[i].RetiredAt == nil {
-			k = &keys[i]
-			break
-		}
-	}
+	k := currentKey(keys, alg)
 	if k == nil {
-		if k, err = p.newKey(ctx); err != nil {
+		if k, err = p.newKey(ctx, alg); err != nil {
 			return nil, err
 		}
 	}
@@ -174,13 +203,28 @@ func (p *Provider) typedSigner(ctx context.Context, typ string) (jose.Signer, er
 	if err != nil {
 		return nil, fmt.Errorf("parse signing key %s: %w", k.ID, err)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}},
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}},
 		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signer for key %s: %w", k.ID, err)
 	}
 	p.signers.Store(k.ID+"|"+typ, signer)
 	return signer, nil
+}
+
+// currentKey is the newest unretired key of alg in keys (newest first); keys stored
+// before keys had several algorithms have none and are RS256.
+func currentKey(keys []provisioning.SigningKey, alg jose.SignatureAlgorithm) *provisioning.SigningKey {
+	for i := range keys {
+		ka := keys[i].Alg
+		if ka == "" {
+			ka = string(jose.RS256)
+		}
+		if keys[i].RetiredAt == nil && ka == string(alg) {
+			return &keys[i]
+		}
+	}
+	return nil
 }
 
 func (p *Provider) publicKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
@@ -200,9 +244,11 @@ func (p *Provider) publicKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
 }
 
 func (p *Provider) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	if _, err := p.signer(r.Context()); err != nil { // make sure a key exists
-		p.S.Fail(w, r, http.StatusInternalServerError, "Keys unavailable.", err)
-		return
+	for _, alg := range idTokenAlgs { // make sure every algorithm has a key
+		if _, err := p.signer(r.Context(), alg); err != nil {
+			p.S.Fail(w, r, http.StatusInternalServerError, "Keys unavailable.", err)
+			return
+		}
 	}
 	set, err := p.publicKeys(r.Context())
 	if err != nil {
@@ -233,6 +279,9 @@ type ClientRegistration struct {
 	Public                 bool
 	// BackchannelLogoutURI receives logout tokens (OpenID Connect Back-Channel Logout).
 	BackchannelLogoutURI string
+	// IDTokenSignedResponseAlg is the JWS algorithm of the client's ID tokens (OpenID
+	// Connect Dynamic Client Registration): RS256 (the default when empty) or ES256.
+	IDTokenSignedResponseAlg string
 }
 
 // RegisterClient is CreateClient with every registration field.
@@ -247,11 +296,18 @@ func RegisterClient(ctx context.Context, states provisioning.Store, reg ClientRe
 			return nil, "", provisioning.Invalid("redirectUri", "%q must be an absolute https URL (http only for localhost) without fragment", u)
 		}
 	}
+	alg := reg.IDTokenSignedResponseAlg
+	if alg == "" {
+		alg = provisioning.DefaultIDTokenAlg
+	}
+	if !slices.Contains(idTokenAlgs, jose.SignatureAlgorithm(alg)) {
+		return nil, "", provisioning.Invalid("idTokenSignedResponseAlg", "%q is not supported (want one of %v)", alg, idTokenAlgs)
+	}
 	id, err := sso.RandomToken(16)
 	if err != nil {
 		return nil, "", err
 	}
-	c := &provisioning.OAuthClient{ID: "sbc_" + id, Name: strings.TrimSpace(name), Public: public, RedirectURIs: redirectURIs,
+	c := &provisioning.OAuthClient{IDTokenAlg: alg, ID: "sbc_" + id, Name: strings.TrimSpace(name), Public: public, RedirectURIs: redirectURIs,
 		PostLogoutRedirectURIs: postLogout, BackchannelLogoutURI: reg.BackchannelLogoutURI, CreatedAt: now}
 	if u := reg.BackchannelLogoutURI; u != "" {
 		// The spec forbids a fragment; the query is allowed and kept.
@@ -523,7 +579,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	if cd.Nonce != "" {
 		claims["nonce"] = cd.Nonce
 	}
-	signer, err := p.signer(ctx)
+	signer, err := p.signer(ctx, clientAlg(client))
 	if err != nil {
 		p.S.Log.ErrorContext(ctx, "token: signer", "err", err)
 		p.tokenFail(w, http.StatusInternalServerError, "server_error", "")
@@ -727,7 +783,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 // hintAudience verifies an id_token_hint's signature with our keys (expiry is not
 // checked, as the spec allows) and returns its audience.
 func (p *Provider) hintAudience(ctx context.Context, hint string) (string, error) {
-	tok, err := jwt.ParseSigned(hint, []jose.SignatureAlgorithm{jose.RS256})
+	tok, err := jwt.ParseSigned(hint, idTokenAlgs)
 	if err != nil {
 		return "", err
 	}

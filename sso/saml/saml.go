@@ -6,11 +6,11 @@
 // database), IdP-initiated login only when the connection allows it, and exactly one
 // assertion per response (no signature-wrapping games).
 //
-// It is a verifier behind sso.Protocol: Begin builds the AuthnRequest, ReadAnswer decodes
-// and prechecks a posted response (once), Verify has crewjam check it. The sign-in door
-// (package sso) owns the routes, the request IDs kept in the database, their browser
-// binding and the replay cache. It imports sso (for that contract) and provisioning; it
-// must not import store, scim or admin.
+// It is a verifier behind provisioning.SignInProtocol: Begin builds the AuthnRequest,
+// ReadAnswer decodes and prechecks a posted response (once), Verify has crewjam check it.
+// The sign-in door (package sso) owns the routes, the request IDs kept in the database,
+// their browser binding and the replay cache. It imports provisioning only (where that
+// contract lives); it must not import sso, store, scim or admin.
 package saml
 
 import (
@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/beevik/etree"
@@ -42,21 +43,23 @@ import (
 
 	"github.com/seatbridge/seatbridge/internal/secretbox"
 	"github.com/seatbridge/seatbridge/provisioning"
-	"github.com/seatbridge/seatbridge/sso"
 )
 
 // defaultIssueDelay is crewjam/saml's default MaxIssueDelay.
 const defaultIssueDelay = 90 * time.Second
 
-// SP implements sso.Protocol (and sso.MetadataProtocol) for SAML connections.
+// SP implements provisioning.SignInProtocol (and provisioning.MetadataProtocol) for SAML
+// connections.
 type SP struct {
 	// Box opens the connections' sealed SP keys.
 	Box *secretbox.Box
-	// parsed caches each connection's opened key, certificate and IdP metadata: opening
-	// the sealed key, RSA precomputation and metadata parsing cost more than the rest of a
-	// login page. Entries are checked against a fingerprint of the stored connection, so an
-	// edited or re-created connection is parsed afresh; the cache holds nothing that is
-	// not also in the database.
+	// parsed caches each connection's opened key, certificate, IdP metadata and the
+	// crewjam ServiceProvider built from them: opening the sealed key, RSA precomputation
+	// and metadata parsing cost more than the rest of a login page. Entries are checked
+	// against a fingerprint of the connection as read from the database for this request
+	// (its key, certificates and metadata, not only its updated_at), so an edit made on any
+	// replica, or a connection deleted and re-created under its ID, is parsed afresh at
+	// once; the cache holds nothing that is not also in the database.
 	parsed sync.Map // connection id → *spParts
 }
 
@@ -65,6 +68,14 @@ type spParts struct {
 	signer      crypto.Signer
 	cert        *x509.Certificate
 	idp         *crewsaml.EntityDescriptor
+	// sp is the ServiceProvider built from these parts at the endpoints it was last asked
+	// for (one connection has one set of endpoints per door); never changed once stored.
+	sp atomic.Pointer[builtSP]
+}
+
+type builtSP struct {
+	ep provisioning.Endpoints
+	sp *crewsaml.ServiceProvider
 }
 
 func connFingerprint(c *provisioning.Connection) [32]byte {
@@ -98,15 +109,20 @@ func New(box *secretbox.Box, clockSkew time.Duration) *SP {
 	return &SP{Box: box}
 }
 
-// ServiceProvider builds the crewjam/saml SP of one connection at the door's endpoints,
-// opening its sealed key.
-func (p *SP) ServiceProvider(c *provisioning.Connection, ep sso.Endpoints) (*crewsaml.ServiceProvider, error) {
+// ServiceProvider returns the crewjam/saml SP of one connection at the door's endpoints:
+// a copy of the one built when the connection (as stored now) was first seen at these
+// endpoints, so a caller may change its copy (Verify allows IdP-initiated logins on it).
+func (p *SP) ServiceProvider(c *provisioning.Connection, ep provisioning.Endpoints) (*crewsaml.ServiceProvider, error) {
 	if c.SAML == nil {
 		return nil, errors.New("connection has no SAML settings")
 	}
 	parts, err := p.parts(c)
 	if err != nil {
 		return nil, err
+	}
+	if built := parts.sp.Load(); built != nil && built.ep == ep {
+		sp := *built.sp
+		return &sp, nil
 	}
 	meta, err := url.Parse(ep.Metadata)
 	if err != nil {
@@ -129,7 +145,9 @@ func (p *SP) ServiceProvider(c *provisioning.Connection, ep sso.Endpoints) (*cre
 	if c.SAML.SignRequests {
 		sp.SignatureMethod = dsig.RSASHA256SignatureMethod
 	}
-	return sp, nil
+	parts.sp.Store(&builtSP{ep: ep, sp: sp})
+	cp := *sp
+	return &cp, nil
 }
 
 // parts returns the opened key, certificate and IdP metadata of a connection.
@@ -229,7 +247,7 @@ func ParseMetadata(data []byte) (*crewsaml.EntityDescriptor, error) {
 // Begin builds an AuthnRequest over HTTP-Redirect; its ID is the login's key, which the
 // response's InResponseTo names again. With the connection's SubjectHint, LoginHint goes
 // to the IdP as the request's Subject/NameID.
-func (p *SP) Begin(_ context.Context, br sso.BeginRequest) (*sso.Start, error) {
+func (p *SP) Begin(_ context.Context, br provisioning.BeginRequest) (*provisioning.Start, error) {
 	c := br.Conn
 	sp, err := p.ServiceProvider(c, br.Endpoints)
 	if err != nil {
@@ -253,7 +271,7 @@ func (p *SP) Begin(_ context.Context, br sso.BeginRequest) (*sso.Start, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authn request redirect: %w", err)
 	}
-	return &sso.Start{Redirect: u.String(), Key: req.ID}, nil
+	return &provisioning.Start{Redirect: u.String(), Key: req.ID}, nil
 }
 
 // answer is a posted SAMLResponse, decoded and prechecked once.
@@ -266,7 +284,7 @@ type answer struct {
 func (a *answer) Key() string { return a.inResponseTo }
 
 // ReadAnswer decodes the posted SAMLResponse and prechecks it (see precheck).
-func (p *SP) ReadAnswer(r *http.Request) (sso.Answer, error) {
+func (p *SP) ReadAnswer(r *http.Request) (provisioning.Answer, error) {
 	if r.Form.Get("SAMLart") != "" {
 		return nil, errors.New("artifact binding is not supported")
 	}
@@ -285,7 +303,7 @@ func (p *SP) ReadAnswer(r *http.Request) (sso.Answer, error) {
 // InResponseTo against the door's request), refuses an IssueInstant in the future, and
 // names the assertion for the door's replay cache. An unsolicited response
 // (IdP-initiated) is accepted only when the connection allows it.
-func (p *SP) Verify(_ context.Context, vr sso.VerifyRequest) (*sso.Verified, error) {
+func (p *SP) Verify(_ context.Context, vr provisioning.VerifyRequest) (*provisioning.Verified, error) {
 	a, ok := vr.Answer.(*answer)
 	if !ok {
 		return nil, errors.New("not a SAML answer")
@@ -321,7 +339,7 @@ func (p *SP) Verify(_ context.Context, vr sso.VerifyRequest) (*sso.Verified, err
 	if assertion.ID == "" {
 		return nil, errors.New("assertion has no ID")
 	}
-	return &sso.Verified{Claims: claimsOf(c, assertion), Attributes: attributesOf(assertion),
+	return &provisioning.Verified{Claims: claimsOf(c, assertion), Attributes: attributesOf(assertion),
 		ReplayKey: assertion.ID, ReplayUntil: replayUntil(assertion, vr.Now)}, nil
 }
 
@@ -505,7 +523,7 @@ func claimsOf(c *provisioning.Connection, a *crewsaml.Assertion) provisioning.Cl
 }
 
 // Metadata returns the SP metadata XML of a connection at the door's endpoints.
-func (p *SP) Metadata(c *provisioning.Connection, ep sso.Endpoints) ([]byte, error) {
+func (p *SP) Metadata(c *provisioning.Connection, ep provisioning.Endpoints) ([]byte, error) {
 	sp, err := p.ServiceProvider(c, ep)
 	if err != nil {
 		return nil, err

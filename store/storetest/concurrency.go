@@ -293,7 +293,7 @@ func contractDeliveryClaimsDisjoint(t *testing.T, s provisioning.Store) {
 		return nil
 	})
 	within(t, func(ctx context.Context) {
-		if _, err := s.FanOutWebhooks(ctx, at, 1000, matchAll, func() string { return newID("d") }); err != nil {
+		if _, err := s.FanOutWebhooks(ctx, at, 1000, matchAll); err != nil {
 			t.Errorf("fan out: %v", err)
 		}
 	})

@@ -491,23 +491,36 @@ func contractSSOState(t *testing.T, s provisioning.Store) {
 	if err := s.RememberAssertion(ctx, conn, "a-1", at.Add(time.Minute), at); !errors.Is(err, provisioning.ErrConflict) {
 		t.Fatalf("replayed assertion: got %v, want ErrConflict", err)
 	}
+	// Expired but not purged yet: usable again, and remembered anew.
+	must(t, "assertion after its expiry, before the purge", s.RememberAssertion(ctx, conn, "a-1", at.Add(2*time.Minute), at.Add(time.Minute)))
+	if err := s.RememberAssertion(ctx, conn, "a-1", at.Add(2*time.Minute), at.Add(time.Minute)); !errors.Is(err, provisioning.ErrConflict) {
+		t.Fatalf("assertion replayed after its renewal: got %v, want ErrConflict", err)
+	}
 	must(t, "purge expired", s.PurgeExpired(ctx, at.Add(2*time.Minute)))
 	must(t, "assertion after its expiry", s.RememberAssertion(ctx, conn, "a-1", at.Add(3*time.Minute), at.Add(2*time.Minute)))
 
 	cl := &provisioning.OAuthClient{ID: newID("cl"), Name: "app", SecretHash: []byte("h"), RedirectURIs: []string{"https://app.example/cb"}, CreatedAt: at}
 	must(t, "create client", s.CreateClient(ctx, cl))
-	if got, err := s.GetClient(ctx, cl.ID); err != nil || len(got.RedirectURIs) != 1 {
+	if got, err := s.GetClient(ctx, cl.ID); err != nil || len(got.RedirectURIs) != 1 || got.IDTokenAlg != provisioning.DefaultIDTokenAlg {
 		t.Fatalf("GetClient = %+v, %v", got, err)
+	}
+	es := &provisioning.OAuthClient{ID: newID("cl"), Name: "es", RedirectURIs: []string{"https://app.example/cb"}, IDTokenAlg: "ES256", CreatedAt: at}
+	must(t, "create ES256 client", s.CreateClient(ctx, es))
+	if got, err := s.GetClient(ctx, es.ID); err != nil || got.IDTokenAlg != "ES256" {
+		t.Fatalf("GetClient (ES256) = %+v, %v", got, err)
 	}
 	if list, err := s.ListClients(ctx); err != nil || !slices.ContainsFunc(list, func(x provisioning.OAuthClient) bool { return x.ID == cl.ID }) {
 		t.Fatalf("ListClients = %+v, %v", list, err)
 	}
 	k1 := &provisioning.SigningKey{ID: newID("key"), Alg: "RS256", PrivateSealed: []byte("p"), PublicJWK: []byte("{}"), CreatedAt: at}
 	k2 := &provisioning.SigningKey{ID: newID("key"), Alg: "RS256", PrivateSealed: []byte("p"), PublicJWK: []byte("{}"), CreatedAt: at.Add(time.Second)}
+	// Each algorithm has its own current key: retiring within RS256 leaves the ES256 key.
+	k3 := &provisioning.SigningKey{ID: newID("key"), Alg: "ES256", PrivateSealed: []byte("p"), PublicJWK: []byte("{}"), CreatedAt: at}
 	must(t, "add key", s.AddSigningKey(ctx, k1))
 	must(t, "add key", s.AddSigningKey(ctx, k2))
+	must(t, "add key", s.AddSigningKey(ctx, k3))
 	must(t, "retire keys", s.RetireSigningKeys(ctx, k2.ID, at.Add(time.Minute)))
-	if keys, err := s.ListSigningKeys(ctx, at.Add(2*time.Minute)); err != nil || len(keys) != 1 || keys[0].ID != k2.ID {
+	if keys, err := s.ListSigningKeys(ctx, at.Add(2*time.Minute)); err != nil || len(keys) != 2 || keys[0].ID != k2.ID || keys[1].ID != k3.ID {
 		t.Fatalf("ListSigningKeys after retiring = %+v, %v", keys, err)
 	}
 
@@ -652,7 +665,7 @@ func webhookSpec(tenantID string, at time.Time) *provisioning.WebhookEndpoint {
 		State: provisioning.WebhookActive, SecretsSealed: []byte("sealed"), Version: 1, CreatedAt: at, UpdatedAt: at}
 }
 
-func matchAll(*provisioning.WebhookEndpoint, *provisioning.Event) bool { return true }
+func matchAll(*provisioning.WebhookEndpoint) ([]string, bool) { return nil, true }
 
 func contractEvents(t *testing.T, s provisioning.Store) {
 	ctx := context.Background()
@@ -678,7 +691,7 @@ func contractEvents(t *testing.T, s provisioning.Store) {
 	}
 
 	within(t, func(ctx context.Context) {
-		if _, err := s.FanOutWebhooks(ctx, at, 100, matchAll, func() string { return newID("d") }); err != nil {
+		if _, err := s.FanOutWebhooks(ctx, at, 100, matchAll); err != nil {
 			t.Errorf("fan out: %v", err)
 		}
 	})
