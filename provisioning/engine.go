@@ -27,6 +27,14 @@ type Engine struct {
 	NewID func() string
 	// LoginObserver, when set, hears of every login event recorded (for metrics).
 	LoginObserver func(method, result string)
+	// TokenCache is how long a SCIM token that authenticated is trusted without reading it
+	// again (NewEngine: MaxTokenCache; zero: every request reads it; capped at
+	// MaxTokenCache). It bounds how late another replica's revocation takes effect here.
+	TokenCache time.Duration
+
+	// tokens is shared by copies of the engine; nil (an Engine not made by NewEngine)
+	// caches nothing.
+	tokens *tokenCache
 }
 
 // inTenantTx runs fn in one transaction with the tenant read in it.
@@ -45,7 +53,8 @@ func NewEngine(s Store, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Engine{Store: s, Log: log, Now: func() time.Time { return time.Now().UTC() }, NewID: newUUID}
+	return &Engine{Store: s, Log: log, Now: func() time.Time { return time.Now().UTC() }, NewID: newUUID,
+		TokenCache: MaxTokenCache, tokens: &tokenCache{}}
 }
 
 func newUUID() string {
@@ -157,14 +166,20 @@ func (e *Engine) CreateToken(ctx context.Context, actor Actor, tenantID string, 
 	return TokenPrefix + id + "_" + secret, t, nil
 }
 
-// RevokeToken makes a token unusable at once.
+// RevokeToken makes a token unusable at once in this process, and in other replicas
+// within MaxTokenCache.
 func (e *Engine) RevokeToken(ctx context.Context, actor Actor, tenantID, id string) error {
-	return e.Store.InTx(ctx, func(tx Tx) error {
+	err := e.Store.InTx(ctx, func(tx Tx) error {
 		if err := tx.RevokeToken(ctx, tenantID, id, e.now()); err != nil {
 			return err
 		}
 		return e.audit(ctx, tx, actor, tenantID, "token.revoke", "token", id, nil, nil)
 	})
+	// Forgotten whatever the outcome: a failed commit may still have revoked it.
+	if e.tokens != nil {
+		e.tokens.forget(id)
+	}
+	return err
 }
 
 // ErrBadToken is returned for any token that does not authenticate; callers answer 401
@@ -184,16 +199,31 @@ func (e *Engine) AuthenticateToken(ctx context.Context, presented string, kind T
 	if !ok || id == "" || secret == "" || TextProblem(id, 64) != "" {
 		return nil, nil, ErrBadToken
 	}
-	t, tenant, err := e.Store.GetTokenTenant(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, ErrBadToken
+	ttl := min(e.TokenCache, MaxTokenCache)
+	cacheable := kind == TokenSCIM && ttl > 0 && e.tokens != nil
+	var t *APIToken
+	var tenant *Tenant
+	hit := false
+	if cacheable {
+		t, tenant, hit = e.tokens.get(id, ttl)
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("load token: %w", err)
+	loadedAt := time.Now()
+	if !hit {
+		var err error
+		t, tenant, err = e.Store.GetTokenTenant(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil, ErrBadToken
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("load token: %w", err)
+		}
 	}
 	sum := sha256.Sum256([]byte(secret))
 	if subtle.ConstantTimeCompare(sum[:], t.SecretHash) != 1 || t.RevokedAt != nil || t.Kind != kind {
 		return nil, nil, ErrBadToken
+	}
+	if cacheable && !hit {
+		e.tokens.put(t, tenant, loadedAt, ttl)
 	}
 	// Last use is recorded at most once a minute per token: admins see which tokens are
 	// alive ('token list') without a write on every request.
@@ -202,6 +232,9 @@ func (e *Engine) AuthenticateToken(ctx context.Context, presented string, kind T
 			return nil, nil, fmt.Errorf("touch token: %w", err)
 		}
 		t.LastUsedAt = &now
+		if cacheable {
+			e.tokens.touched(t.ID, now)
+		}
 	}
 	return t, tenant, nil
 }

@@ -121,6 +121,12 @@ func TestRedactBody(t *testing.T) {
 		{`{"Operations":[{"op":"replace","path":"PASSWORD","value":"x"}]}`, `{"Operations":[{"op":"replace","path":"PASSWORD","value":"[redacted]"}]}`},
 		{`{"note":"Bearer abc"}`, `{"note":"[redacted]"}`},
 		{`{"n":1.50}`, `{"n":1.50}`},
+		// Bodies that nothing could be redacted in are compacted, in their own order.
+		{"{\n  \"userName\": \"a\",\n  \"active\": true, \"n\": 2.0}", `{"userName":"a","active":true,"n":2.0}`},
+		{`{"\u0070assword":"x"}`, `{"password":"[redacted]"}`},
+		{`{"a":{"b":[{"Client_Secret":"x"}]}}`, `{"a":{"b":[{"Client_Secret":"[redacted]"}]}}`},
+		{`{"a":"sbt_1_2"}`, `{"a":"[redacted]"}`},
+		{`{"a":1`, `(6 bytes, not JSON)`},
 		{`password=x`, `(10 bytes, not JSON)`},
 		{``, ``},
 	} {

@@ -405,17 +405,22 @@ func (c *conn) rebind(q string) string {
 }
 
 // stmt returns a prepared statement for q bound to this pool or transaction, or nil when
-// q runs unprepared this time.
-func (c *conn) stmt(ctx context.Context, q string) *sqlx.Stmt {
+// q runs unprepared this time. A preparation that failed because the database is
+// unavailable is returned as the statement's error: running it unprepared would wait for
+// the same database a second time (twice the bounded answer of a frozen server).
+func (c *conn) stmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
 	if c.stmts == nil {
-		return nil
+		return nil, nil
 	}
-	st := c.stmts.get(ctx, c.rebind(q), c.tx == nil)
+	st, err := c.stmts.get(ctx, c.rebind(q), c.tx == nil)
+	if err = mapErr(err); errors.Is(err, provisioning.ErrUnavailable) {
+		return nil, err
+	}
 	if st == nil || c.tx == nil {
-		return st
+		return st, nil
 	}
 	// database/sql reuses the statement already prepared on the transaction's connection.
-	return c.tx.StmtxContext(ctx, st)
+	return c.tx.StmtxContext(ctx, st), nil
 }
 
 // checkArgs refuses string arguments that are not storable text on both databases before
@@ -448,7 +453,11 @@ func (c *conn) exec(ctx context.Context, q string, args ...any) (sql.Result, err
 	if err := checkArgs(args); err != nil {
 		return nil, err
 	}
-	if st := c.stmt(ctx, q); st != nil {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
 		res, err := st.ExecContext(ctx, args...)
 		return res, mapErr(err)
 	}
@@ -461,7 +470,11 @@ func (c *conn) get(ctx context.Context, dest any, q string, args ...any) error {
 	if err := checkArgs(args); err != nil {
 		return err
 	}
-	if st := c.stmt(ctx, q); st != nil {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	if st != nil {
 		return mapErr(st.GetContext(ctx, dest, args...))
 	}
 	return mapErr(sqlx.GetContext(ctx, c.ext, dest, c.rebind(q), args...))
@@ -472,7 +485,11 @@ func (c *conn) selectx(ctx context.Context, dest any, q string, args ...any) err
 	if err := checkArgs(args); err != nil {
 		return err
 	}
-	if st := c.stmt(ctx, q); st != nil {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	if st != nil {
 		return mapErr(st.SelectContext(ctx, dest, args...))
 	}
 	return mapErr(sqlx.SelectContext(ctx, c.ext, dest, c.rebind(q), args...))
@@ -496,8 +513,9 @@ func newStmtCache(db *sqlx.DB) *stmtCache {
 // get returns the cached statement for q. On a miss it prepares q on the pool: right away
 // when the caller holds no connection (sync), else in the background. A transaction must
 // never wait for a second pool connection: SQLite's write pool has one, and PostgreSQL
-// transactions that all wait for a free connection would deadlock the pool.
-func (sc *stmtCache) get(ctx context.Context, q string, sync bool) *sqlx.Stmt {
+// transactions that all wait for a free connection would deadlock the pool. The error is
+// that of a failed preparation (nil and no statement: run q unprepared).
+func (sc *stmtCache) get(ctx context.Context, q string, sync bool) (*sqlx.Stmt, error) {
 	sc.mu.Lock()
 	st, ok := sc.m[q]
 	skip := ok || sc.inflight[q] || len(sc.m)+len(sc.inflight) >= maxCachedStatements
@@ -506,34 +524,34 @@ func (sc *stmtCache) get(ctx context.Context, q string, sync bool) *sqlx.Stmt {
 	}
 	sc.mu.Unlock()
 	if ok || skip {
-		return st
+		return st, nil
 	}
 	if !sync {
 		go func() {
 			pctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			sc.prepare(pctx, q)
+			_, _ = sc.prepare(pctx, q)
 		}()
-		return nil
+		return nil, nil
 	}
 	return sc.prepare(ctx, q)
 }
 
-func (sc *stmtCache) prepare(ctx context.Context, q string) *sqlx.Stmt {
+func (sc *stmtCache) prepare(ctx context.Context, q string) (*sqlx.Stmt, error) {
 	st, err := sc.db.PreparexContext(ctx, q)
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	delete(sc.inflight, q)
 	if err != nil {
-		return nil // the unprepared path reports the error with its context
+		return nil, err
 	}
 	// Two callers may prepare the same text; the loser's statement is closed.
 	if prev, ok := sc.m[q]; ok {
 		_ = st.Close()
-		return prev
+		return prev, nil
 	}
 	sc.m[q] = st
-	return st
+	return st, nil
 }
 
 func (sc *stmtCache) close() {

@@ -55,6 +55,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.Close()
+	tuneGC()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
