@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seatbridge/seatbridge/internal/poll"
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
@@ -67,10 +68,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		if n == w.Batch && err == nil {
 			continue // more may be waiting
 		}
-		select {
-		case <-ctx.Done():
+		if _, ok := poll.Wait(ctx, w.Interval, nil); !ok {
 			return nil
-		case <-time.After(w.Interval):
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/seatbridge/seatbridge/internal/poll"
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
@@ -100,14 +101,8 @@ func (s *NATSSink) Run(ctx context.Context) error {
 		if n > 0 && err == nil {
 			continue
 		}
-		t := time.NewTimer(s.Interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if _, ok := poll.Wait(ctx, s.Interval, s.Wake); !ok {
 			return nil
-		case <-s.Wake:
-			t.Stop()
-		case <-t.C:
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seatbridge/seatbridge/internal/poll"
 	"github.com/seatbridge/seatbridge/provisioning"
 )
 
@@ -140,19 +141,14 @@ func (w *Worker) Run(ctx context.Context) error {
 				continue // an idle server and a full batch: more are waiting
 			}
 		}
-		t := time.NewTimer(w.Interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		woke, ok := poll.Wait(ctx, w.Interval, w.Wake)
+		if !ok {
 			return nil
-		case <-w.Wake:
-			t.Stop()
-			// Let a burst of commits gather into one batch: a poll per commit would
-			// spend more transactions (SQLite's single writer) than the deliveries need.
-			if !sleep(ctx, coalesce) {
-				return nil
-			}
-		case <-t.C:
+		}
+		// Let a burst of commits gather into one batch: a poll per commit would spend
+		// more transactions (SQLite's single writer) than the deliveries need.
+		if woke && !sleep(ctx, coalesce) {
+			return nil
 		}
 	}
 }

@@ -54,8 +54,8 @@ var allowed = map[string]rule{
 	"scim":    {internal: []string{"provisioning", "internal/httpx"}, thirdParty: []string{"github.com/scim2/filter-parser/v2"}},
 	"admin":   {internal: []string{"provisioning", "internal/httpx"}},
 	"console": {internal: []string{"provisioning", "internal/httpx"}},
-	"mail":    {internal: []string{"provisioning"}, thirdParty: []string{"github.com/emersion/go-smtp", "github.com/emersion/go-sasl"}},
-	"webhook": {internal: []string{"provisioning", "internal/httpx"}, thirdParty: []string{"github.com/nats-io/nats.go"}},
+	"mail":    {internal: []string{"provisioning", "internal/poll"}, thirdParty: []string{"github.com/emersion/go-smtp", "github.com/emersion/go-sasl"}},
+	"webhook": {internal: []string{"provisioning", "internal/httpx", "internal/poll"}, thirdParty: []string{"github.com/nats-io/nats.go"}},
 	"sso":     {internal: []string{"provisioning", "internal/httpx", "internal/secretbox"}},
 	"sso/saml": {
 		internal:   []string{"provisioning", "internal/secretbox"},
@@ -65,10 +65,11 @@ var allowed = map[string]rule{
 		internal:   []string{"provisioning"},
 		thirdParty: []string{"github.com/coreos/go-oidc/v3", "golang.org/x/oauth2"},
 	},
-	"sso/provider":       {internal: []string{"provisioning", "sso", "internal/httpx"}, thirdParty: []string{jose}},
+	"sso/provider":       {internal: []string{"provisioning", "sso", "internal/httpx", "internal/poll"}, thirdParty: []string{jose}},
 	"sso/ssotest":        {thirdParty: []string{crewjam, goxmldsg, etree, jose}},
 	"internal/httpx":     {},
 	"internal/secretbox": {},
+	"internal/poll":      {},
 	"cmd/seatbridge": {
 		internal: []string{"provisioning", "store", "scim", "sso", "sso/saml", "sso/oidc", "sso/provider",
 			"admin", "console", "mail", "webhook", "internal/httpx", "internal/secretbox"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/seatbridge/seatbridge/internal/poll"
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/sso"
 )
@@ -77,14 +78,8 @@ func (s *LogoutSender) Run(ctx context.Context) error {
 		if n > 0 && err == nil {
 			continue
 		}
-		t := time.NewTimer(s.Interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if _, ok := poll.Wait(ctx, s.Interval, s.Wake); !ok {
 			return nil
-		case <-s.Wake:
-			t.Stop()
-		case <-t.C:
 		}
 	}
 }
