@@ -70,6 +70,10 @@ func (s *LogoutSender) defaults() {
 // Run polls until ctx ends.
 func (s *LogoutSender) Run(ctx context.Context) error {
 	s.defaults()
+	if err := s.P.EnsureKeys(ctx); err != nil && ctx.Err() == nil {
+		// Not fatal: the keys are created on demand at the first token instead.
+		s.Log.WarnContext(ctx, "preparing the signing keys failed", "err", err)
+	}
 	for {
 		n, err := s.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -173,6 +173,21 @@ func (p *Provider) newKey(ctx context.Context, alg jose.SignatureAlgorithm) (*pr
 	return k, nil
 }
 
+// EnsureKeys makes the signer of every algorithm ready (creating a key where none is
+// stored) for ID and logout tokens, so that the first token does not pay for key
+// generation: RSA 2048 takes long enough to push a back-channel logout past its
+// one-second promise.
+func (p *Provider) EnsureKeys(ctx context.Context) error {
+	for _, alg := range idTokenAlgs {
+		for _, typ := range []string{"JWT", "logout+jwt"} {
+			if _, err := p.typedSigner(ctx, alg, typ); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // signer returns the signer of ID tokens for alg: its newest unretired key, created on
 // demand.
 func (p *Provider) signer(ctx context.Context, alg jose.SignatureAlgorithm) (jose.Signer, error) {
