@@ -28,6 +28,7 @@ func workers() []func(ctx context.Context, a *app) error {
 		runWebhookWorker,    // webhook fan-out and delivery (webhook.go)
 		runLogoutSender,     // back-channel logouts (webhook.go)
 		runNATSSink,         // optional NATS JetStream sink (webhook.go)
+		statisticsLoop,      // PostgreSQL planner statistics of fast-growing tables (planner.go)
 	}
 }
 

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/seatbridge/seatbridge/internal/poll"
+	"github.com/seatbridge/seatbridge/store"
+)
+
+// statisticsInterval is how often the server looks for PostgreSQL tables that outgrew
+// their planner statistics: the first lookups of a bulk sync into an empty database are
+// planned on stale statistics until then (store/planner.go).
+const statisticsInterval = 2 * time.Second
+
+// statisticsLoop keeps PostgreSQL's planner statistics in step with fast-growing tables;
+// on SQLite it only waits for the end.
+func statisticsLoop(ctx context.Context, a *app) error {
+	for {
+		if _, err := a.db.RefreshStatistics(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("refresh planner statistics", "err", err)
+		} else if err == nil && a.db.Dialect() != store.Postgres {
+			<-ctx.Done()
+			return nil
+		}
+		if _, ok := poll.Wait(ctx, statisticsInterval, nil); !ok {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lib/pq"
+)
+
+// This file keeps PostgreSQL's planner statistics in step with tables that grow fast.
+//
+// PostgreSQL plans from the statistics ANALYZE gathered, and autovacuum refreshes them
+// only after a tenth of a table changed and at most once a minute per database. A fresh
+// database that receives a directory's initial sync is planned as if empty for that
+// minute: measured here, every `userName eq` lookup of a 10,000-user sync on a new
+// database read the tenant's users through the last-login index (an empty table gives
+// every index on tenant_id the same cost, and the prepared statement kept that plan),
+// so lookups grew linear in the users synced and the sync ran at 312 users/s instead of
+// 622 with fresh statistics.
+
+// minGrowthToAnalyze is the fewest changed rows that make a table worth analysing; below
+// it any plan is cheap.
+const minGrowthToAnalyze = 500
+
+// RefreshStatistics analyses, on PostgreSQL, the tables of the store's schema that
+// changed more rows since their last ANALYZE than they held then (at least
+// minGrowthToAnalyze): a table that doubled has statistics that can mislead the planner.
+// Growth is geometric, so a table of N rows is analysed about log2(N/500) times by this
+// before autovacuum's own schedule takes over. It reports the tables analysed. Every
+// replica may run it: a table another replica just analysed no longer qualifies.
+func (db *DB) RefreshStatistics(ctx context.Context) ([]string, error) {
+	if db.dialect != Postgres {
+		return nil, nil
+	}
+	var tables []string
+	if err := db.selectx(ctx, &tables, `SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+		WHERE s.schemaname = ANY (current_schemas(false)) AND s.n_mod_since_analyze >= ?
+		AND s.n_mod_since_analyze > GREATEST(c.reltuples, 0) ORDER BY s.relname`, minGrowthToAnalyze); err != nil {
+		return nil, fmt.Errorf("planner statistics: %w", err)
+	}
+	for _, t := range tables {
+		if _, err := db.write.ExecContext(ctx, `ANALYZE `+pq.QuoteIdentifier(t)); err != nil {
+			return nil, fmt.Errorf("analyze %s: %w", t, mapErr(err))
+		}
+	}
+	return tables, nil
+}
