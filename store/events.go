@@ -17,10 +17,8 @@ import (
 // the event log, webhook endpoints and deliveries, and the logout outbox.
 
 // AppendEvent buffers ev; flushEvents writes the buffer as the transaction's last step.
-// Taking the tenant's sequence numbers there, and not at the first event, keeps the
-// counter row locked only for the commit: a transaction that took numbers early and then
-// waited for another row lock could deadlock with one holding that row and waiting for
-// the counter.
+// On SQLite, taking the tenant's sequence numbers there, and not at the first event, keeps
+// the counter locked only for the commit (SQLite has one writer anyway).
 func (c *conn) AppendEvent(ctx context.Context, ev *provisioning.Event) error {
 	if !c.inTx {
 		return errors.New("append event: not in a transaction")
@@ -29,9 +27,15 @@ func (c *conn) AppendEvent(ctx context.Context, ev *provisioning.Event) error {
 	return nil
 }
 
-// flushEvents numbers and inserts the buffered events. The counter row it updates stays
-// locked until commit (PostgreSQL row lock; SQLite has one writer), so sequence numbers
-// become visible in increasing order: no reader can see N+1 before N.
+// flushEvents writes the buffered audit rows, back-channel logouts and events.
+//
+// Events get their tenant's sequence numbers in one of two ways. On SQLite the transaction
+// takes them from the tenant's event_cursors row: SQLite has one writer, so numbers become
+// visible in increasing order and no reader can see N+1 before N. On PostgreSQL that row
+// lock made every writer of a tenant commit one after another (migration 00021 tells the
+// cost), so the transaction only appends its events to event_queue, and sequenceEvents
+// numbers them after commit, before any read of the log. ev.Seq is therefore set after
+// the flush on SQLite only.
 func (c *conn) flushEvents(ctx context.Context) error {
 	evs, audits, logouts := c.events, c.audits, c.logouts
 	c.events, c.audits, c.logouts = nil, nil, nil
@@ -53,6 +57,22 @@ func (c *conn) flushEvents(ctx context.Context) error {
 			return fmt.Errorf("queue logout: %w", err)
 		}
 	}
+	if c.d == Postgres {
+		for start := 0; start < len(evs); start += eventChunk {
+			chunk := evs[start:min(start+eventChunk, len(evs))]
+			args := make([]any, 0, 6*len(chunk))
+			for _, ev := range chunk {
+				var err error
+				if args, err = queueArgs(args, ev); err != nil {
+					return err
+				}
+			}
+			if _, err := c.exec(ctx, `INSERT INTO event_queue (`+queueCols+`) VALUES `+rowsOf(len(chunk), 6), args...); err != nil {
+				return fmt.Errorf("queue events: %w", err)
+			}
+		}
+		return nil
+	}
 	byTenant := map[string][]*provisioning.Event{}
 	var order []string
 	for _, ev := range evs {
@@ -70,8 +90,8 @@ func (c *conn) flushEvents(ctx context.Context) error {
 		}
 		first := top - int64(len(list)) + 1
 		// One multi-row INSERT per chunk: these statements run inside the request's
-		// transaction (on SQLite under the single writer), so a change with several events
-		// costs one statement, not one per event.
+		// transaction under the single writer that SCIM requests wait for, so a change
+		// with several events costs one statement, not one per event.
 		for start := 0; start < len(list); start += eventChunk {
 			chunk := list[start:min(start+eventChunk, len(list))]
 			args := make([]any, 0, 7*len(chunk))
@@ -93,33 +113,44 @@ func (c *conn) flushEvents(ctx context.Context) error {
 }
 
 // seqPrefix is how every event body starts when Seq is 0: Seq is the first field of
-// provisioning.Event, so the body with the real number is seqPrefix[:7] + number + the
-// rest, which lets PostgreSQL write the body of a number it assigns in the same statement.
+// provisioning.Event, so the body with the real number is `{"seq":` + number + the rest,
+// which lets PostgreSQL write the body when it assigns the number.
 const seqPrefix = `{"seq":0`
+
+const queueCols = `tenant_id, id, type, user_id, rest, created_at`
+
+// queueArgs appends ev's event_queue row: its body without the number.
+func queueArgs(args []any, ev *provisioning.Event) ([]any, error) {
+	ev.Seq = 0
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("event body: %w", err)
+	}
+	rest, ok := strings.CutPrefix(string(body), seqPrefix)
+	if !ok {
+		return nil, fmt.Errorf("event body: does not start with %s", seqPrefix)
+	}
+	return append(args, ev.TenantID, ev.ID, ev.Type, ev.UserID, rest, micros(ev.Time)), nil
+}
 
 // maxOneTripArgs bounds the arguments of flushOneTrip's statement (PostgreSQL takes
 // 65,535): a larger batch (a bulk import) takes the statement-per-row path.
 const maxOneTripArgs = 20000
 
 // flushOneTrip writes, on PostgreSQL, a transaction's audit events, queued back-channel
-// logouts and its events of one tenant in one statement (data-modifying CTEs): the audit
-// and outbox rows, the tenant's sequence counter and the event rows, whose bodies are
-// completed with the numbers the counter hands out. A SCIM create or delete spent three
-// or four round trips on this. It reports false, having written nothing, when there are
-// no events, the events span tenants or the batch is too large.
+// logouts and events in one statement (data-modifying CTEs): a SCIM create or delete
+// spent three or four round trips on this. It reports false, having written nothing,
+// when there are no events or the batch is too large.
 func (c *conn) flushOneTrip(ctx context.Context, audits []*provisioning.AuditEvent, logouts []*provisioning.LogoutRequest,
 	evs []*provisioning.Event) (bool, error) {
-	if len(evs) == 0 || 12*len(audits)+7*len(logouts)+7*len(evs) > maxOneTripArgs {
+	if len(evs) == 0 || 12*len(audits)+7*len(logouts)+6*len(evs) > maxOneTripArgs {
 		return false, nil
 	}
-	for _, ev := range evs[1:] {
-		if ev.TenantID != evs[0].TenantID {
-			return false, nil
-		}
-	}
 	var sb strings.Builder
-	args := make([]any, 0, 12*len(audits)+7*len(logouts)+7*len(evs)+2)
-	sb.WriteString("WITH ")
+	args := make([]any, 0, 12*len(audits)+7*len(logouts)+6*len(evs))
+	if len(audits)+len(logouts) > 0 {
+		sb.WriteString("WITH ")
+	}
 	if len(audits) > 0 {
 		sb.WriteString(`a AS (INSERT INTO audit_events (` + auditInsertCols + `) VALUES `)
 		for i, a := range audits {
@@ -129,7 +160,10 @@ func (c *conn) flushOneTrip(ctx context.Context, audits []*provisioning.AuditEve
 			sb.WriteString("(" + auditInsertRow + ")")
 			args = auditArgs(args, a)
 		}
-		sb.WriteString("), ")
+		sb.WriteString(")")
+		if len(logouts) > 0 {
+			sb.WriteString(", ")
+		}
 	}
 	if len(logouts) > 0 {
 		sb.WriteString(`l AS (INSERT INTO logout_outbox (` + logoutInsertCols + `) VALUES `)
@@ -140,42 +174,85 @@ func (c *conn) flushOneTrip(ctx context.Context, audits []*provisioning.AuditEve
 			sb.WriteString("(" + logoutInsertRow + ")")
 			args = logoutArgs(args, l)
 		}
-		sb.WriteString("), ")
+		sb.WriteString(")")
 	}
-	sb.WriteString(`c AS (INSERT INTO event_cursors (tenant_id, seq) VALUES (?, ?)
-		ON CONFLICT (tenant_id) DO UPDATE SET seq = event_cursors.seq + excluded.seq RETURNING seq)
-	INSERT INTO events (tenant_id, seq, id, type, user_id, body, created_at)
-	SELECT v.t, c.seq - v.back, v.id, v.typ, v.uid, '{"seq":' || (c.seq - v.back) || v.rest, v.at FROM c, (VALUES `)
-	args = append(args, evs[0].TenantID, len(evs))
-	for i, ev := range evs {
-		ev.Seq = 0
-		body, err := json.Marshal(ev)
-		if err != nil {
-			return true, fmt.Errorf("event body: %w", err)
+	sb.WriteString(` INSERT INTO event_queue (` + queueCols + `) VALUES ` + rowsOf(len(evs), 6))
+	for _, ev := range evs {
+		var err error
+		if args, err = queueArgs(args, ev); err != nil {
+			return true, err
 		}
-		rest, ok := strings.CutPrefix(string(body), seqPrefix)
-		if !ok {
-			return true, fmt.Errorf("event body: does not start with %s", seqPrefix)
-		}
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString("(?::text, ?::bigint, ?::text, ?::text, ?::text, ?::text, ?::bigint)")
-		args = append(args, ev.TenantID, len(evs)-1-i, ev.ID, ev.Type, ev.UserID, rest, micros(ev.Time))
 	}
-	sb.WriteString(`) AS v(t, back, id, typ, uid, rest, at) RETURNING seq`)
-	var seqs []int64
-	if err := c.selectx(ctx, &seqs, sb.String(), args...); err != nil {
-		return true, fmt.Errorf("insert events: %w", err)
-	}
-	if len(seqs) != len(evs) {
-		return true, fmt.Errorf("insert events: %d of %d written", len(seqs), len(evs))
-	}
-	top := slices.Max(seqs)
-	for i, ev := range evs {
-		ev.Seq = top - int64(len(evs)-1-i)
+	if _, err := c.exec(ctx, sb.String(), args...); err != nil {
+		return true, fmt.Errorf("queue events: %w", err)
 	}
 	return true, nil
+}
+
+// sequenceBatch is how many queued events one numbering transaction moves.
+const sequenceBatch = 5000
+
+// sequenceEvents numbers, on PostgreSQL, the committed events in event_queue of tenantID
+// (every tenant when empty) and moves them into events. Every read of the log calls it
+// first, so a reader sees every event committed before its read. Numbering a tenant
+// takes its event_cursors row lock, so two replicas never number the same tenant at once.
+func (db *DB) sequenceEvents(ctx context.Context, tenantID string) error {
+	if db.dialect != Postgres {
+		return nil
+	}
+	var tenants []string
+	q, args := `SELECT DISTINCT tenant_id FROM event_queue`, []any{}
+	if tenantID != "" {
+		q, args = `SELECT tenant_id FROM event_queue WHERE tenant_id = ? LIMIT 1`, []any{tenantID}
+	}
+	if err := db.selectx(ctx, &tenants, q, args...); err != nil {
+		return fmt.Errorf("number events: %w", err)
+	}
+	for _, t := range tenants {
+		// A tenant whose writers queue faster than one transaction moves is left for the
+		// next read after a bounded number of rounds, so a reader is never held for long.
+		for range 20 {
+			n, err := db.sequenceTenant(ctx, t)
+			if err != nil {
+				return err
+			}
+			if n < sequenceBatch {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// sequenceTenant moves up to sequenceBatch of a tenant's queued events, in queue order,
+// into events with the tenant's next numbers, and reports how many it moved.
+func (db *DB) sequenceTenant(ctx context.Context, tenantID string) (int, error) {
+	moved := 0
+	err := db.InTx(ctx, func(tx provisioning.Tx) error {
+		c := tx.(*conn)
+		// The counter row is locked in a statement of its own: under READ COMMITTED the
+		// next statement's snapshot is taken after the lock is granted, so it sees the
+		// queue without the rows the previous holder moved.
+		var base int64
+		if err := c.get(ctx, &base, `INSERT INTO event_cursors (tenant_id, seq) VALUES (?, 0)
+			ON CONFLICT (tenant_id) DO UPDATE SET seq = event_cursors.seq RETURNING seq`, tenantID); err != nil {
+			return fmt.Errorf("number events: %w", err)
+		}
+		var top int64
+		if err := c.get(ctx, &top, `WITH q AS (
+				DELETE FROM event_queue WHERE pos IN (SELECT pos FROM event_queue WHERE tenant_id = ? ORDER BY pos LIMIT ?)
+				RETURNING pos, tenant_id, id, type, user_id, rest, created_at),
+			n AS (SELECT q.*, CAST(? AS BIGINT) + row_number() OVER (ORDER BY q.pos) AS seq FROM q),
+			e AS (INSERT INTO events (tenant_id, seq, id, type, user_id, body, created_at)
+				SELECT tenant_id, seq, id, type, user_id, '{"seq":' || seq || rest, created_at FROM n RETURNING seq)
+			UPDATE event_cursors SET seq = (SELECT COALESCE(MAX(seq), CAST(? AS BIGINT)) FROM e) WHERE tenant_id = ? RETURNING seq`,
+			tenantID, sequenceBatch, base, base, tenantID); err != nil {
+			return fmt.Errorf("number events: %w", err)
+		}
+		moved = int(top - base)
+		return nil
+	})
+	return moved, err
 }
 
 // eventChunk bounds the rows of one multi-row INSERT (7 parameters each, far below
@@ -204,6 +281,9 @@ func (r *eventRow) event() (provisioning.Event, error) {
 }
 
 func (db *DB) ListEvents(ctx context.Context, tenantID string, after int64, limit int) ([]provisioning.Event, error) {
+	if err := db.sequenceEvents(ctx, tenantID); err != nil {
+		return nil, err
+	}
 	var rows []eventRow
 	if err := db.selectx(ctx, &rows, `SELECT seq, user_id, body FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
 		tenantID, after, limit); err != nil {
@@ -221,6 +301,9 @@ func (db *DB) ListEvents(ctx context.Context, tenantID string, after int64, limi
 }
 
 func (db *DB) LastEventSeq(ctx context.Context, tenantID string) (int64, error) {
+	if err := db.sequenceEvents(ctx, tenantID); err != nil {
+		return 0, err
+	}
 	var seq int64
 	err := db.get(ctx, &seq, `SELECT seq FROM event_cursors WHERE tenant_id = ?`, tenantID)
 	if errors.Is(err, provisioning.ErrNotFound) {
@@ -502,6 +585,9 @@ func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, sele
 	if limit <= 0 {
 		limit = 500
 	}
+	if err := db.sequenceEvents(ctx, ""); err != nil {
+		return 0, err
+	}
 	created := 0
 	err := db.InTx(ctx, func(tx provisioning.Tx) error {
 		c := tx.(*conn)
@@ -521,8 +607,9 @@ func (db *DB) FanOutWebhooks(ctx context.Context, now time.Time, limit int, sele
 			if err != nil {
 				return err
 			}
-			// Seqs are dense per tenant (numbered at commit, rolled back with it), and
-			// the counter read above is committed, so every event up to upTo exists.
+			// Seqs are dense per tenant and the counter moves with its events in one
+			// transaction (both ways of numbering, flushEvents), and the counter read
+			// above is committed, so every event up to upTo exists.
 			upTo := min(rows[i].Top, ep.Cursor+int64(limit))
 			types, all := selects(ep)
 			if all || len(types) > 0 {
@@ -714,6 +801,9 @@ func (c *conn) ReplayDelivery(ctx context.Context, tenantID, endpointID, id stri
 // ClaimSink leases, for one sink, up to limit tenants whose events it has not published
 // yet, with the events after its cursor (at most perTenant each).
 func (db *DB) ClaimSink(ctx context.Context, sink, worker string, now time.Time, lease time.Duration, limit, perTenant int) ([]provisioning.SinkBatch, error) {
+	if err := db.sequenceEvents(ctx, ""); err != nil {
+		return nil, err
+	}
 	var out []provisioning.SinkBatch
 	err := db.InTx(ctx, func(tx provisioning.Tx) error {
 		c := tx.(*conn)
