@@ -117,7 +117,7 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 	}
 	c := &conn{ext: tx, d: g.db.dialect, inTx: true, tx: tx, stmts: g.db.writeStmts, shared: true}
 	ok := 0
-	wrote := false
+	var events, logouts bool
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
 			results[i].err = err
@@ -128,10 +128,13 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 			results[i].err = fmt.Errorf("savepoint: %w", mapErr(err))
 			continue
 		}
-		c.events = nil
+		c.events, c.queuedLogout = nil, false
 		results[i] = runClosure(req, c)
+		if results[i].err == nil && results[i].panic == nil && c.queuedLogout {
+			logouts = true
+		}
 		if results[i].err == nil && results[i].panic == nil && len(c.events) > 0 {
-			wrote = true
+			events = true
 			// The closure's events are numbered inside its savepoint: a failure rolls
 			// them back with it.
 			results[i].err = c.flushEvents(req.ctx)
@@ -178,9 +181,7 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 		}
 	} else {
 		g.db.noteWrite(nil)
-		if wrote {
-			g.db.eventsCommitted()
-		}
+		g.db.committed(events, logouts)
 	}
 	for i, req := range batch {
 		req.done <- results[i]

@@ -73,30 +73,52 @@ type DB struct {
 	// writeFailedAt is when a write last failed for want of the database (unix ns), zero
 	// once one commits again.
 	writeFailedAt atomic.Int64
-	// eventHooks are called after a commit that wrote events (OnEvents).
-	hookMu     sync.Mutex
-	eventHooks atomic.Pointer[[]func()]
+	// eventHooks and logoutHooks are called after a commit that wrote events or queued
+	// back-channel logouts (OnEvents, OnLogouts).
+	eventHooks, logoutHooks hooks
+}
+
+// hooks is a list of functions that commits call without taking a lock.
+type hooks struct {
+	mu   sync.Mutex
+	list atomic.Pointer[[]func()]
+}
+
+func (h *hooks) add(fn func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var hs []func()
+	if p := h.list.Load(); p != nil {
+		hs = append(hs, *p...)
+	}
+	hs = append(hs, fn)
+	h.list.Store(&hs)
+}
+
+func (h *hooks) call() {
+	if p := h.list.Load(); p != nil {
+		for _, fn := range *p {
+			fn()
+		}
+	}
 }
 
 // OnEvents registers fn to be called (synchronously, so it must not block) after every
 // commit that wrote events, so that workers of this process wake at once instead of at
 // their next poll. Other replicas' workers still find the events by polling.
-func (db *DB) OnEvents(fn func()) {
-	db.hookMu.Lock()
-	defer db.hookMu.Unlock()
-	var hs []func()
-	if p := db.eventHooks.Load(); p != nil {
-		hs = append(hs, *p...)
-	}
-	hs = append(hs, fn)
-	db.eventHooks.Store(&hs)
-}
+func (db *DB) OnEvents(fn func()) { db.eventHooks.add(fn) }
 
-func (db *DB) eventsCommitted() {
-	if p := db.eventHooks.Load(); p != nil {
-		for _, fn := range *p {
-			fn()
-		}
+// OnLogouts is OnEvents for commits that queued back-channel logouts: most changes
+// write events, few log anybody out, and the logout sender need not look each time.
+func (db *DB) OnLogouts(fn func()) { db.logoutHooks.add(fn) }
+
+// committed wakes the workers of what a committed transaction wrote.
+func (db *DB) committed(events, logouts bool) {
+	if events {
+		db.eventHooks.call()
+	}
+	if logouts {
+		db.logoutHooks.call()
 	}
 }
 
@@ -292,7 +314,7 @@ func (db *DB) Close() error {
 // PostgreSQL is not retried here: the engine's statements are written so that row locks,
 // not retries, order concurrent writers.
 func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err error) {
-	wrote := false
+	var events, logouts bool
 	if db.batcher != nil {
 		return db.batcher.run(ctx, fn)
 	}
@@ -313,15 +335,13 @@ func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err err
 			err = fmt.Errorf("commit: %w", mapErr(cerr))
 			return
 		}
-		if wrote {
-			db.eventsCommitted()
-		}
+		db.committed(events, logouts)
 	}()
 	c := &conn{ext: tx, d: db.dialect, inTx: true, tx: tx, stmts: db.writeStmts}
 	if err := fn(c); err != nil {
 		return err
 	}
-	wrote = len(c.events) > 0
+	events, logouts = len(c.events) > 0, c.queuedLogout
 	return c.flushEvents(ctx)
 }
 
@@ -379,6 +399,9 @@ type conn struct {
 	// logouts for flushEvents too.
 	audits  []*provisioning.AuditEvent
 	logouts []*provisioning.LogoutRequest
+	// queuedLogout tells that the transaction queued a back-channel logout (both
+	// databases), so its commit wakes the logout sender.
+	queuedLogout bool
 	// shared marks a transaction that carries several callers' work (SQLite group
 	// commit): its statements ignore the cancellation of the caller's context, because
 	// modernc's SQLite interrupts the whole connection when a context ends, which rolls

@@ -2,8 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"io/fs"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
 
@@ -73,6 +76,53 @@ func TestSeedUsers(t *testing.T) {
 			Where: provisioning.Compare{Field: "value", Op: provisioning.OpEq, Value: "s-7@example.com"}}})
 		if err != nil || byMail.Total != 1 {
 			t.Fatalf("e-mail filter on seeded users: %+v, %v", byMail, err)
+		}
+	})
+}
+
+// A commit wakes the workers of what it wrote: events wake OnEvents, a queued back-channel
+// logout OnLogouts, and neither wakes the other (the logout sender would otherwise look
+// at its queue after every change). Both ways of committing are covered: the SQLite group
+// commit and PostgreSQL's transaction per caller.
+func TestCommitHooks(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var events, logouts atomic.Int32
+		db.OnEvents(func() { events.Add(1) })
+		db.OnLogouts(func() { logouts.Add(1) })
+		eng := provisioning.NewEngine(db, nil)
+		cli := provisioning.Actor{Kind: provisioning.ActorCLI}
+		tn, err := eng.CreateTenant(ctx, cli, "hooks", "Hooks", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events.Store(0)
+		logouts.Store(0)
+		if _, err := eng.CreateUser(ctx, cli, tn.ID, &provisioning.User{UserName: "a@hooks.test"}); err != nil {
+			t.Fatal(err)
+		}
+		if e, l := events.Load(), logouts.Load(); e != 1 || l != 0 {
+			t.Fatalf("after a create: %d event wake-ups, %d logout wake-ups; want 1, 0", e, l)
+		}
+		if err := db.InTx(ctx, func(tx provisioning.Tx) error {
+			return tx.EnqueueLogout(ctx, &provisioning.LogoutRequest{ID: "lo-1", TenantID: tn.ID, UserID: "u",
+				Reason: provisioning.LogoutDeactivated, NextAttemptAt: time.Now(), CreatedAt: time.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if e, l := events.Load(), logouts.Load(); e != 1 || l != 1 {
+			t.Fatalf("after a queued logout: %d event wake-ups, %d logout wake-ups; want 1, 1", e, l)
+		}
+		// A transaction that fails wakes nobody.
+		_ = db.InTx(ctx, func(tx provisioning.Tx) error {
+			if err := tx.EnqueueLogout(ctx, &provisioning.LogoutRequest{ID: "lo-2", TenantID: tn.ID, UserID: "u",
+				Reason: provisioning.LogoutDeactivated, NextAttemptAt: time.Now(), CreatedAt: time.Now()}); err != nil {
+				return err
+			}
+			return errors.New("changed my mind")
+		})
+		if e, l := events.Load(), logouts.Load(); e != 1 || l != 1 {
+			t.Fatalf("after a rolled-back logout: %d event wake-ups, %d logout wake-ups; want 1, 1", e, l)
 		}
 	})
 }

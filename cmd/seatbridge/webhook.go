@@ -46,9 +46,12 @@ func (a *app) webhooks() (*provisioning.Webhooks, error) {
 }
 
 // wakeOnEvents returns a channel signalled when this process commits events.
-func wakeOnEvents(a *app) <-chan struct{} {
+func wakeOnEvents(a *app) <-chan struct{} { return wakeOn(a.db.OnEvents) }
+
+// wakeOn returns a channel signalled whenever register's hook runs.
+func wakeOn(register func(func())) <-chan struct{} {
 	ch := make(chan struct{}, 1)
-	a.db.OnEvents(func() {
+	register(func() {
 		select {
 		case ch <- struct{}{}:
 		default: // a wake-up is already pending
@@ -80,7 +83,7 @@ func runLogoutSender(ctx context.Context, a *app) error {
 		return err
 	}
 	s := &provider.LogoutSender{P: provider.New(svc), Queue: wh, Log: a.log.With("worker", "backchannel-logout"), Interval: a.cfg.Events.Poll,
-		Wake: wakeOnEvents(a)}
+		Wake: wakeOn(a.db.OnLogouts)}
 	return s.Run(ctx)
 }
 
