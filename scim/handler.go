@@ -239,12 +239,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := &reqCtx{token: tok, tenant: tenant, loc: h.location(r, slug), actor: provisioning.Actor{
 		Kind: provisioning.ActorSCIMToken, ID: tok.ID, Name: tok.Name, IP: ip, RequestID: reqID}}
 	if h.opts.Log != nil {
-		reqCap := &capture{}
+		reqCap := &capture{limit: provisioning.MaxCapturedBody}
 		r.Body = struct {
 			io.Reader
 			io.Closer
 		}{io.TeeReader(r.Body, reqCap), r.Body}
-		respCap := &capture{}
+		// A successful read is logged with its number of results only (provisioning.
+		// ProvisioningLogEntry.finish), so a GET keeps no more than an error body needs.
+		respCap := &capture{limit: provisioning.MaxCapturedBody}
+		if r.Method == http.MethodGet {
+			respCap.limit = provisioning.MaxLoggedBody
+		}
 		lw := &logWriter{Recorder: sw, body: respCap}
 		completed := false
 		defer func() {
@@ -266,11 +271,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.dispatch(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
 }
 
-// capture keeps the first provisioning.MaxCapturedBody bytes written to it.
-type capture struct{ buf []byte }
+// capture keeps the first limit bytes written to it.
+type capture struct {
+	buf   []byte
+	limit int
+}
 
 func (c *capture) Write(b []byte) (int, error) {
-	if room := provisioning.MaxCapturedBody - len(c.buf); room > 0 {
+	if room := c.limit - len(c.buf); room > 0 {
 		c.buf = append(c.buf, b[:min(room, len(b))]...)
 	}
 	return len(b), nil

@@ -32,6 +32,8 @@ func TestProvisioningLog(t *testing.T) {
 		wantError(t, e.do("POST", "/Users", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
 			"userName": "ada@acme.test", "password": password}), 409, "uniqueness")
 		e.do("GET", "/Users?filter=userName%20eq%20%22ada@acme.test%22", nil)
+		// A failing read keeps its error body.
+		wantError(t, e.do("GET", "/Users?filter=userName%20zz%20%22x%22", nil), 400, "invalidFilter")
 
 		// The writer batches off the request path; the entries are in the database shortly after.
 		deadline := time.Now().Add(5 * time.Second)
@@ -40,14 +42,14 @@ func TestProvisioningLog(t *testing.T) {
 			if es, err = eng.ListProvisioningLog(ctx, e.tenant.ID, provisioning.ProvisioningLogQuery{}); err != nil {
 				t.Fatal(err)
 			}
-			if len(es) >= 4 {
+			if len(es) >= 5 {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		plog.Close()
-		if len(es) != 4 {
-			t.Fatalf("%d entries, want 4", len(es))
+		if len(es) != 5 {
+			t.Fatalf("%d entries, want 5", len(es))
 		}
 		// Every stored column of every row: no token, no password.
 		rows, err := db.SQL().QueryContext(ctx, `SELECT token_id, request_id, method, path, scim_type, error, request, response FROM provisioning_log`)
@@ -72,7 +74,7 @@ func TestProvisioningLog(t *testing.T) {
 			}
 			n++
 		}
-		if n != 4 {
+		if n != 5 {
 			t.Fatalf("%d rows", n)
 		}
 		byMethod := map[string]provisioning.ProvisioningLogEntry{}
@@ -88,11 +90,20 @@ func TestProvisioningLog(t *testing.T) {
 		if failed.SCIMType != "uniqueness" || failed.Error == "" {
 			t.Fatalf("failed entry: %+v", failed)
 		}
+		// A successful lookup keeps its filter (the path) and its number of results, not
+		// the user it returned.
+		lookup := byMethod["GET200"]
+		if lookup.Response != `{"totalResults":1}` || !strings.Contains(lookup.Path, "userName") || lookup.Request != "" {
+			t.Fatalf("lookup entry: %+v", lookup)
+		}
+		if bad := byMethod["GET400"]; bad.SCIMType != "invalidFilter" || !strings.Contains(bad.Response, "invalidFilter") {
+			t.Fatalf("failed lookup entry: %+v", bad)
+		}
 		patch := byMethod["PATCH200"]
 		if strings.Count(patch.Request, provisioning.Redacted) != 2 || !strings.Contains(patch.Request, "Ada") {
 			t.Fatalf("patch entry: %s", patch.Request)
 		}
-		if got, _ := eng.ListProvisioningLog(ctx, e.tenant.ID, provisioning.ProvisioningLogQuery{Status: "error"}); len(got) != 1 {
+		if got, _ := eng.ListProvisioningLog(ctx, e.tenant.ID, provisioning.ProvisioningLogQuery{Status: "error"}); len(got) != 2 {
 			t.Fatalf("status=error: %d", len(got))
 		}
 		// Tenant isolation: another tenant's log is empty.
@@ -105,7 +116,7 @@ func TestProvisioningLog(t *testing.T) {
 		if n, err := eng.PurgeProvisioningLog(ctx, 7*24*time.Hour); err != nil || n != 0 {
 			t.Fatalf("purge within retention: %d %v", n, err)
 		}
-		if n, err := eng.PurgeProvisioningLog(ctx, 2*24*time.Hour); err != nil || n != 4 {
+		if n, err := eng.PurgeProvisioningLog(ctx, 2*24*time.Hour); err != nil || n != 5 {
 			t.Fatalf("purge: %d %v", n, err)
 		}
 		if got, _ := eng.ListProvisioningLog(ctx, e.tenant.ID, provisioning.ProvisioningLogQuery{}); len(got) != 0 {
