@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/seatbridge/seatbridge/internal/poll"
 	"github.com/seatbridge/seatbridge/store"
 )
 
@@ -23,8 +22,10 @@ func statisticsLoop(ctx context.Context, a *app) error {
 			<-ctx.Done()
 			return nil
 		}
-		if _, ok := poll.Wait(ctx, statisticsInterval, nil); !ok {
+		select {
+		case <-ctx.Done():
 			return nil
+		case <-time.After(statisticsInterval):
 		}
 	}
 }
