@@ -235,6 +235,7 @@ func (db *DB) LastEventSeq(ctx context.Context, tenantID string) (int64, error) 
 // EnqueueLogout queues a back-channel logout; inside a PostgreSQL transaction it is
 // buffered and written by flushEvents with the audit rows and events, in one statement.
 func (c *conn) EnqueueLogout(ctx context.Context, l *provisioning.LogoutRequest) error {
+	c.queuedLogout = true
 	if c.d == Postgres && c.inTx {
 		c.logouts = append(c.logouts, l)
 		return nil

@@ -117,7 +117,7 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 	}
 	c := &conn{ext: tx, d: g.db.dialect, inTx: true, tx: tx, stmts: g.db.writeStmts, shared: true}
 	ok := 0
-	wrote := false
+	wrote, queued := false, false
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
 			results[i].err = err
@@ -128,7 +128,7 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 			results[i].err = fmt.Errorf("savepoint: %w", mapErr(err))
 			continue
 		}
-		c.events = nil
+		c.events, c.queuedLogout = nil, false
 		results[i] = runClosure(req, c)
 		if results[i].err == nil && results[i].panic == nil && len(c.events) > 0 {
 			wrote = true
@@ -154,6 +154,7 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 			}
 		} else {
 			ok++
+			queued = queued || c.queuedLogout
 		}
 		if _, err := tx.Exec("RELEASE sb"); err != nil {
 			_ = tx.Rollback()
@@ -180,6 +181,9 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 		g.db.noteWrite(nil)
 		if wrote {
 			g.db.eventsCommitted()
+		}
+		if queued {
+			g.db.logoutsCommitted()
 		}
 	}
 	for i, req := range batch {

@@ -73,32 +73,51 @@ type DB struct {
 	// writeFailedAt is when a write last failed for want of the database (unix ns), zero
 	// once one commits again.
 	writeFailedAt atomic.Int64
-	// eventHooks are called after a commit that wrote events (OnEvents).
-	hookMu     sync.Mutex
-	eventHooks atomic.Pointer[[]func()]
+	// eventHooks are called after a commit that wrote events (OnEvents), logoutHooks after
+	// one that queued a back-channel logout (OnLogouts).
+	eventHooks, logoutHooks hookList
 }
 
-// OnEvents registers fn to be called (synchronously, so it must not block) after every
-// commit that wrote events, so that workers of this process wake at once instead of at
-// their next poll. Other replicas' workers still find the events by polling.
-func (db *DB) OnEvents(fn func()) {
-	db.hookMu.Lock()
-	defer db.hookMu.Unlock()
+// hookList is a list of functions called after commits; adding is rare, calling is on
+// every commit, so calls read a snapshot without a lock.
+type hookList struct {
+	mu  sync.Mutex
+	fns atomic.Pointer[[]func()]
+}
+
+func (h *hookList) add(fn func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	var hs []func()
-	if p := db.eventHooks.Load(); p != nil {
+	if p := h.fns.Load(); p != nil {
 		hs = append(hs, *p...)
 	}
 	hs = append(hs, fn)
-	db.eventHooks.Store(&hs)
+	h.fns.Store(&hs)
 }
 
-func (db *DB) eventsCommitted() {
-	if p := db.eventHooks.Load(); p != nil {
+func (h *hookList) call() {
+	if p := h.fns.Load(); p != nil {
 		for _, fn := range *p {
 			fn()
 		}
 	}
 }
+
+// OnEvents registers fn to be called (synchronously, so it must not block) after every
+// commit that wrote events, so that workers of this process wake at once instead of at
+// their next poll. Other replicas' workers still find the events by polling.
+func (db *DB) OnEvents(fn func()) { db.eventHooks.add(fn) }
+
+func (db *DB) eventsCommitted() { db.eventHooks.call() }
+
+// OnLogouts registers fn to be called (synchronously, so it must not block) after every
+// commit that queued a back-channel logout, so that this process's sender wakes for those
+// alone: woken by every commit with events, it polled the outbox once per SCIM delete
+// (a transaction each, on SQLite in the single writer) to find it empty.
+func (db *DB) OnLogouts(fn func()) { db.logoutHooks.add(fn) }
+
+func (db *DB) logoutsCommitted() { db.logoutHooks.call() }
 
 var _ provisioning.Store = (*DB)(nil)
 
@@ -292,7 +311,7 @@ func (db *DB) Close() error {
 // PostgreSQL is not retried here: the engine's statements are written so that row locks,
 // not retries, order concurrent writers.
 func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err error) {
-	wrote := false
+	wrote, queued := false, false
 	if db.batcher != nil {
 		return db.batcher.run(ctx, fn)
 	}
@@ -316,12 +335,15 @@ func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err err
 		if wrote {
 			db.eventsCommitted()
 		}
+		if queued {
+			db.logoutsCommitted()
+		}
 	}()
 	c := &conn{ext: tx, d: db.dialect, inTx: true, tx: tx, stmts: db.writeStmts}
 	if err := fn(c); err != nil {
 		return err
 	}
-	wrote = len(c.events) > 0
+	wrote, queued = len(c.events) > 0, c.queuedLogout
 	return c.flushEvents(ctx)
 }
 
@@ -379,6 +401,8 @@ type conn struct {
 	// logouts for flushEvents too.
 	audits  []*provisioning.AuditEvent
 	logouts []*provisioning.LogoutRequest
+	// queuedLogout is set when the transaction queued a back-channel logout (OnLogouts).
+	queuedLogout bool
 	// shared marks a transaction that carries several callers' work (SQLite group
 	// commit): its statements ignore the cancellation of the caller's context, because
 	// modernc's SQLite interrupts the whole connection when a context ends, which rolls

@@ -2,8 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"io/fs"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
 
@@ -73,6 +76,55 @@ func TestSeedUsers(t *testing.T) {
 			Where: provisioning.Compare{Field: "value", Op: provisioning.OpEq, Value: "s-7@example.com"}}})
 		if err != nil || byMail.Total != 1 {
 			t.Fatalf("e-mail filter on seeded users: %+v, %v", byMail, err)
+		}
+	})
+}
+
+// OnLogouts fires after a commit that queued a back-channel logout, and only then: the
+// logout sender, woken by it, no longer polls an empty outbox after every SCIM delete.
+func TestOnLogoutsWakesOnQueuedLogoutsOnly(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		eng := provisioning.NewEngine(db, nil)
+		var events, logouts atomic.Int32
+		db.OnEvents(func() { events.Add(1) })
+		db.OnLogouts(func() { logouts.Add(1) })
+		actor := provisioning.Actor{Kind: provisioning.ActorCLI, ID: "test"}
+		tn, err := eng.CreateTenant(ctx, actor, "acme", "Acme", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := eng.CreateUser(ctx, actor, tn.ID, &provisioning.User{UserName: "never@acme.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A delete of a user who never signed in writes events and queues no logout.
+		if err := eng.DeleteUser(ctx, actor, tn.ID, u.ID, provisioning.AnyVersion); err != nil {
+			t.Fatal(err)
+		}
+		if events.Load() == 0 || logouts.Load() != 0 {
+			t.Fatalf("after a delete without logout: %d event wake-ups, %d logout wake-ups; want some and none", events.Load(), logouts.Load())
+		}
+		now := time.Now()
+		l := &provisioning.LogoutRequest{ID: "lo-1", TenantID: tn.ID, UserID: u.ID, Reason: provisioning.LogoutDeleted, NextAttemptAt: now, CreatedAt: now}
+		// A closure that fails rolls its logout back: no wake-up.
+		errBoom := errors.New("boom")
+		if err := db.InTx(ctx, func(tx provisioning.Tx) error {
+			if err := tx.EnqueueLogout(ctx, l); err != nil {
+				return err
+			}
+			return errBoom
+		}); !errors.Is(err, errBoom) {
+			t.Fatalf("failing closure: %v", err)
+		}
+		if logouts.Load() != 0 {
+			t.Fatal("a rolled-back logout woke the sender")
+		}
+		if err := db.InTx(ctx, func(tx provisioning.Tx) error { return tx.EnqueueLogout(ctx, l) }); err != nil {
+			t.Fatal(err)
+		}
+		if logouts.Load() != 1 {
+			t.Fatalf("after a queued logout: %d logout wake-ups, want 1", logouts.Load())
 		}
 	})
 }

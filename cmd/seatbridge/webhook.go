@@ -46,9 +46,17 @@ func (a *app) webhooks() (*provisioning.Webhooks, error) {
 }
 
 // wakeOnEvents returns a channel signalled when this process commits events.
-func wakeOnEvents(a *app) <-chan struct{} {
+func wakeOnEvents(a *app) <-chan struct{} { return wakeOn(a.db.OnEvents) }
+
+// wakeOnLogouts returns a channel signalled when this process queues back-channel
+// logouts: the sender has nothing to do after the other commits with events.
+func wakeOnLogouts(a *app) <-chan struct{} { return wakeOn(a.db.OnLogouts) }
+
+// wakeOn returns a channel that the hook registered with register signals; a signal
+// already pending absorbs the next ones.
+func wakeOn(register func(func())) <-chan struct{} {
 	ch := make(chan struct{}, 1)
-	a.db.OnEvents(func() {
+	register(func() {
 		select {
 		case ch <- struct{}{}:
 		default: // a wake-up is already pending
@@ -80,7 +88,7 @@ func runLogoutSender(ctx context.Context, a *app) error {
 		return err
 	}
 	s := &provider.LogoutSender{P: provider.New(svc), Queue: wh, Log: a.log.With("worker", "backchannel-logout"), Interval: a.cfg.Events.Poll,
-		Wake: wakeOnEvents(a)}
+		Wake: wakeOnLogouts(a)}
 	return s.Run(ctx)
 }
 
