@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -541,7 +542,7 @@ func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) (*provisioni
 	// one: most deleted users manage nobody, and the single writer then skips the update
 	// of manager references.
 	var r deletedUserRow
-	if err := c.get(ctx, &r, c.deleteUserReadSQL(), tenantID, id); err != nil {
+	if err := c.get(ctx, &r, deleteUserSQL(SQLite), tenantID, id); err != nil {
 		return nil, false, fmt.Errorf("user %s: %w", id, err)
 	}
 	u, err := r.user()
@@ -577,6 +578,22 @@ func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) (*provisioni
 	return u, r.LogoutDue, nil
 }
 
+var (
+	deleteUserSQLOnce sync.Once
+	deleteUserSQLs    map[Dialect]string
+)
+
+// deleteUserSQL returns DeleteUser's statement of dialect d, built once: assembling its
+// two kilobytes of text (and hashing them anew for the statement cache) on every delete
+// showed in the single SQLite writer's profile.
+func deleteUserSQL(d Dialect) string {
+	deleteUserSQLOnce.Do(func() {
+		deleteUserSQLs = map[Dialect]string{SQLite: (&conn{d: SQLite}).deleteUserReadSQL(),
+			Postgres: (&conn{d: Postgres}).deleteUserOneTripSQL()}
+	})
+	return deleteUserSQLs[d]
+}
+
 // deleteUserReadSQL reads, on SQLite, the user about to be deleted with its details,
 // whether a logout is due and whether any user reports to it (the non-empty manager_id
 // condition lets the partial index users_tenant_manager answer).
@@ -607,7 +624,7 @@ func (c *conn) deleteUserOneTripSQL() string {
 
 func (c *conn) deleteUserOneTrip(ctx context.Context, tenantID, id string) (*provisioning.User, bool, error) {
 	var r deletedUserRow
-	if err := c.get(ctx, &r, c.deleteUserOneTripSQL(), tenantID, id, tenantID, id, id, tenantID, tenantID, id, micros(time.Now())); err != nil {
+	if err := c.get(ctx, &r, deleteUserSQL(Postgres), tenantID, id, tenantID, id, id, tenantID, tenantID, id, micros(time.Now())); err != nil {
 		return nil, false, fmt.Errorf("user %s: %w", id, err)
 	}
 	u, err := r.user()
