@@ -36,7 +36,12 @@ func (e *Engine) auditLogout(ctx context.Context, tx Tx, actor Actor, tenantID, 
 	}
 	// The typed event is derived here, from the same snapshots, so that every audited
 	// change also reaches the event log in its transaction.
-	ds, err := deriveEvents(action, targetID, ev.Before, ev.After)
+	var ds []derived
+	if b, a, ok := userSnaps(before, after); ok {
+		ds, err = deriveFrom(action, targetID, b, a, ev.Before, ev.After)
+	} else {
+		ds, err = deriveEvents(action, targetID, ev.Before, ev.After)
+	}
 	if err != nil {
 		return err
 	}
