@@ -13,6 +13,15 @@ import (
 
 // audit appends an audit event inside tx. before and after are JSON-encoded snapshots.
 func (e *Engine) audit(ctx context.Context, tx Tx, actor Actor, tenantID, action, targetKind, targetID string, before, after any) error {
+	return e.auditLogout(ctx, tx, actor, tenantID, action, targetKind, targetID, before, after, true)
+}
+
+// auditLogout is audit for a change that knows whether a back-channel logout would end
+// anything (Tx.DeleteUser tells it): with logoutDue false the events derived from the
+// record queue none. Most deleted users (a directory's deprovisioning) never signed in,
+// and each queued logout cost an outbox row, its claim and its finish.
+func (e *Engine) auditLogout(ctx context.Context, tx Tx, actor Actor, tenantID, action, targetKind, targetID string, before, after any,
+	logoutDue bool) error {
 	ev := &AuditEvent{TenantID: tenantID, At: e.now(), ActorKind: actor.Kind, ActorID: actor.ID, ActorName: actor.Name,
 		Action: action, TargetKind: targetKind, TargetID: targetID, IP: actor.IP, RequestID: actor.RequestID}
 	var err error
@@ -27,9 +36,19 @@ func (e *Engine) audit(ctx context.Context, tx Tx, actor Actor, tenantID, action
 	}
 	// The typed event is derived here, from the same snapshots, so that every audited
 	// change also reaches the event log in its transaction.
-	ds, err := deriveEvents(action, targetID, ev.Before, ev.After)
+	var ds []derived
+	if b, a, ok := userSnaps(before, after); ok {
+		ds, err = deriveFrom(action, targetID, b, a, ev.Before, ev.After)
+	} else {
+		ds, err = deriveEvents(action, targetID, ev.Before, ev.After)
+	}
 	if err != nil {
 		return err
+	}
+	if !logoutDue {
+		for i := range ds {
+			ds[i].logout = ""
+		}
 	}
 	return e.emit(ctx, tx, actor, tenantID, ev.At, ds)
 }

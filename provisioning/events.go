@@ -241,6 +241,54 @@ func deriveEvents(action, targetID string, before, after []byte) ([]derived, err
 	if a, err = parse(after); err != nil {
 		return nil, err
 	}
+	return deriveFrom(action, targetID, b, a, before, after)
+}
+
+// userSnaps returns the snaps of an audit record whose snapshots are users (or absent),
+// built from the structs: what parsing their JSON snapshots back gives, without the
+// parse (a fifth of the engine's own CPU in a SCIM delete). ok is false for any other
+// snapshot type.
+func userSnaps(before, after any) (b, a *snap, ok bool) {
+	of := func(v any) (*snap, bool) {
+		switch u := v.(type) {
+		case nil:
+			return nil, true
+		case *User:
+			if u == nil {
+				return nil, true
+			}
+			return userSnap(u), true
+		}
+		return nil, false
+	}
+	if b, ok = of(before); !ok {
+		return nil, nil, false
+	}
+	a, ok = of(after)
+	return b, a, ok
+}
+
+// userSnap is the snap that decoding u's JSON snapshot yields: members left out when
+// empty (omitempty) decode as nil slices, and seat is always present.
+func userSnap(u *User) *snap {
+	orNil := func(s []string) []string {
+		if len(s) == 0 {
+			return nil
+		}
+		return s
+	}
+	s := &snap{ID: u.ID, UserName: u.UserName, ExternalID: u.ExternalID, DisplayName: u.DisplayName, Status: u.Status,
+		Source: u.Source, ManagedByIdP: u.ManagedByIdP, Seat: new(bool), Roles: orNil(u.Roles), Teams: orNil(u.Teams), Version: u.Version}
+	*s.Seat = u.Seat
+	if len(u.Emails) > 0 {
+		s.Emails = u.Emails
+	}
+	return s
+}
+
+// deriveFrom is deriveEvents on decoded snaps; before and after are the raw snapshots
+// that object events carry.
+func deriveFrom(action, targetID string, b, a *snap, before, after []byte) ([]derived, error) {
 	object := func(typ string, raw []byte) []derived {
 		return []derived{{typ: typ, data: objectData{Object: json.RawMessage(raw)}}}
 	}

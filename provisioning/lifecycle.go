@@ -373,13 +373,14 @@ func (e *Engine) RemoveUser(ctx context.Context, actor Actor, tenantID, id strin
 		if err := tx.EndUserSessions(ctx, tenantID, id, e.now()); err != nil {
 			return err
 		}
-		if _, err := tx.DeleteUser(ctx, tenantID, id); err != nil {
+		_, logoutDue, err := tx.DeleteUser(ctx, tenantID, id)
+		if err != nil {
 			return err
 		}
 		if err := keepAnAdmin(ctx, tx, tenantID, holdsAdmin(u)); err != nil {
 			return err
 		}
-		return e.audit(ctx, tx, actor, tenantID, "user.delete", "user", id, u, nil)
+		return e.auditLogout(ctx, tx, actor, tenantID, "user.delete", "user", id, u, nil, logoutDue)
 	})
 }
 

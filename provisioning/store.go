@@ -218,8 +218,11 @@ type Tx interface {
 	// DeleteUser removes the user, its memberships and sessions, frees its seat, clears
 	// references to it as a manager and tombstones its userName. It returns the user as it
 	// was, with its groups, roles and teams (read in the same statement where the database
-	// allows it), or ErrNotFound.
-	DeleteUser(ctx context.Context, tenantID, id string) (*User, error)
+	// allows it), or ErrNotFound. logoutDue reports whether a back-channel logout has
+	// anything to end: the user had a session (open or ended: a client's session may
+	// outlive ours) and an OIDC client registered a backchannel_logout_uri. It is read with
+	// the user, in the same statement, so telling it costs no extra round trip.
+	DeleteUser(ctx context.Context, tenantID, id string) (u *User, logoutDue bool, err error)
 	// LockUsers returns the users with these ids (without details), locked in id order;
 	// ids of no user of the tenant are left out.
 	LockUsers(ctx context.Context, tenantID string, ids []string) ([]User, error)

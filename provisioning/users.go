@@ -270,13 +270,13 @@ func (e *Engine) DeleteUser(ctx context.Context, actor Actor, tenantID, id strin
 		// PostgreSQL, where every statement is a round trip); a version that does not
 		// match rolls the delete back with the transaction. The user's sessions go with
 		// it (ON DELETE CASCADE): ending them first was a statement for rows about to go.
-		u, err := tx.DeleteUser(ctx, tenantID, id)
+		u, logoutDue, err := tx.DeleteUser(ctx, tenantID, id)
 		if err != nil {
 			return err
 		}
 		if ifVersion != AnyVersion && u.Version != ifVersion {
 			return ErrVersionMismatch
 		}
-		return e.audit(ctx, tx, actor, tenantID, "user.delete", "user", id, u, nil)
+		return e.auditLogout(ctx, tx, actor, tenantID, "user.delete", "user", id, u, nil, logoutDue)
 	})
 }

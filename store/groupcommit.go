@@ -124,7 +124,9 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 			continue
 		}
 		// Not req.ctx: no caller's context may reach the shared connection (see conn.shared).
-		if _, err := tx.Exec("SAVEPOINT sb"); err != nil {
+		// SAVEPOINT and RELEASE run as cached prepared statements (c.exec): modernc's
+		// SQLite parses every unprepared statement, and these two run for every closure.
+		if _, err := c.exec(context.Background(), "SAVEPOINT sb"); err != nil {
 			results[i].err = fmt.Errorf("savepoint: %w", mapErr(err))
 			continue
 		}
@@ -158,7 +160,7 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 		} else {
 			ok++
 		}
-		if _, err := tx.Exec("RELEASE sb"); err != nil {
+		if _, err := c.exec(context.Background(), "RELEASE sb"); err != nil {
 			_ = tx.Rollback()
 			for j, r := range batch {
 				if results[j].panic == nil {

@@ -169,7 +169,7 @@ func (c *conn) UpdateInvitation(ctx context.Context, tenantID, id string, fn fun
 }
 
 func (c *conn) DeleteInvitedUser(ctx context.Context, tenantID, userID string) error {
-	u, err := c.DeleteUser(ctx, tenantID, userID)
+	u, _, err := c.DeleteUser(ctx, tenantID, userID)
 	if err != nil {
 		return err
 	}

@@ -135,8 +135,13 @@ func (c *conn) AppendProvisioningLog(ctx context.Context, entries []provisioning
 	return nil
 }
 
-// AppendProvisioningLog writes through the writer pool.
+// AppendProvisioningLog writes through the writer pool. On SQLite the batch joins the
+// group commit: written on its own, each chunk was a transaction and a commit of its own
+// between the requests' batches on the single write connection, and ran unprepared.
 func (db *DB) AppendProvisioningLog(ctx context.Context, entries []provisioning.ProvisioningLogEntry) error {
+	if db.batcher != nil {
+		return db.InTx(ctx, func(tx provisioning.Tx) error { return tx.(*conn).AppendProvisioningLog(ctx, entries) })
+	}
 	return db.writer().AppendProvisioningLog(ctx, entries)
 }
 

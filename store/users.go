@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -515,15 +516,38 @@ func (c *conn) UpdateUser(ctx context.Context, tenantID, id string, fn func(*pro
 	return u, nil
 }
 
-func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) (*provisioning.User, error) {
+// logoutDueCol is the column that tells Tx.DeleteUser's caller whether a back-channel
+// logout would end anything: the user had a session (ended ones count: a client's
+// session may outlive ours, and "sign out everywhere else" ends ours without a logout)
+// and some OIDC client registered a backchannel_logout_uri. u is the user's row.
+const logoutDueCol = `,
+ EXISTS (SELECT 1 FROM sessions s WHERE s.tenant_id = u.tenant_id AND s.user_id = u.id)
+  AND EXISTS (SELECT 1 FROM oauth_clients oc WHERE oc.backchannel_logout_uri <> '') AS logout_due`
+
+// deletedUserRow is the user as DeleteUser reads it, with what the delete decides on.
+type deletedUserRow struct {
+	userRow
+	LogoutDue bool `db:"logout_due"`
+	// Reports is whether some user names this one as manager (SQLite only).
+	Reports bool `db:"has_reports"`
+}
+
+func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) (*provisioning.User, bool, error) {
 	if c.d == Postgres {
 		return c.deleteUserOneTrip(ctx, tenantID, id)
 	}
 	// SQLite runs statements in process: reading the user first costs no round trip, and
 	// what a RETURNING clause reads of other tables next to the cascades is not specified.
-	u, err := c.getUserWhere(ctx, tenantID, "u.id = ?", id, false)
+	// The read also tells whether a logout is due and whether any user reports to this
+	// one: most deleted users manage nobody, and the single writer then skips the update
+	// of manager references.
+	var r deletedUserRow
+	if err := c.get(ctx, &r, deleteUserSQL(SQLite), tenantID, id); err != nil {
+		return nil, false, fmt.Errorf("user %s: %w", id, err)
+	}
+	u, err := r.user()
 	if err != nil {
-		return nil, fmt.Errorf("user %s: %w", id, err)
+		return nil, false, err
 	}
 	var row struct {
 		Seat bool   `db:"seat"`
@@ -532,33 +556,61 @@ func (c *conn) DeleteUser(ctx context.Context, tenantID, id string) (*provisioni
 	// SQLite (3.35+) returns what the delete removed. SQLite makes every change of the
 	// statement in its first step, so reading one row runs all of it.
 	if err := c.get(ctx, &row, `DELETE FROM users WHERE tenant_id = ? AND id = ? RETURNING seat, user_name_key`, tenantID, id); err != nil {
-		return nil, fmt.Errorf("user %s: %w", id, err)
+		return nil, false, fmt.Errorf("user %s: %w", id, err)
 	}
 	// "manager_id <> ''" lets the partial index users_tenant_manager serve the statement
 	// (the planner cannot know that the bound id is not empty); without it every delete
-	// scanned the tenant's users.
-	if _, err := c.exec(ctx, `UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ? AND manager_id <> ''`, tenantID, id); err != nil {
-		return nil, fmt.Errorf("clear manager references: %w", err)
+	// scanned the tenant's users. The read above, under the same single writer, said
+	// whether there is anything to clear.
+	if r.Reports {
+		if _, err := c.exec(ctx, `UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ? AND manager_id <> ''`, tenantID, id); err != nil {
+			return nil, false, fmt.Errorf("clear manager references: %w", err)
+		}
 	}
 	if row.Seat {
 		if err := c.takeSeats(ctx, tenantID, -1); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if _, err := c.exec(ctx, c.upsertTombstoneSQL(), tenantID, row.Key, id, micros(time.Now())); err != nil {
-		return nil, fmt.Errorf("tombstone: %w", err)
+		return nil, false, fmt.Errorf("tombstone: %w", err)
 	}
-	return u, nil
+	return u, r.LogoutDue, nil
+}
+
+var (
+	deleteUserSQLOnce sync.Once
+	deleteUserSQLs    map[Dialect]string
+)
+
+// deleteUserSQL returns DeleteUser's statement of dialect d, built once: assembling its
+// two kilobytes of text (and hashing them anew for the statement cache) on every delete
+// showed in the single SQLite writer's profile.
+func deleteUserSQL(d Dialect) string {
+	deleteUserSQLOnce.Do(func() {
+		deleteUserSQLs = map[Dialect]string{SQLite: (&conn{d: SQLite}).deleteUserReadSQL(),
+			Postgres: (&conn{d: Postgres}).deleteUserOneTripSQL()}
+	})
+	return deleteUserSQLs[d]
+}
+
+// deleteUserReadSQL reads, on SQLite, the user about to be deleted with its details,
+// whether a logout is due and whether any user reports to it (the non-empty manager_id
+// condition lets the partial index users_tenant_manager answer).
+func (c *conn) deleteUserReadSQL() string {
+	return `SELECT ` + c.userCols() + c.detailCols(true, true) + logoutDueCol + `,
+ EXISTS (SELECT 1 FROM users m WHERE m.tenant_id = u.tenant_id AND m.manager_id = u.id AND m.manager_id <> '') AS has_reports
+ FROM users u WHERE u.tenant_id = ? AND u.id = ?`
 }
 
 // deleteUserOneTripSQL does on PostgreSQL what DeleteUser does in five or six statements,
 // in one (data-modifying CTEs): it returns the user as it was, with its values, groups,
-// roles and teams, and deletes it; a deprovisioning run spent most of its time in round
-// trips. Every part of a statement reads the same snapshot, taken before it, and the rows
-// that reference the user cascade at its end, so the read sees them. Every change depends
-// on the DELETE having found the user, so a missing user changes nothing. "id <> ?" keeps a
-// self-managed user out of the manager update: one statement must not both update and
-// delete the same row.
+// roles and teams, and whether a logout is due, and deletes it; a deprovisioning run
+// spent most of its time in round trips. Every part of a statement reads the same
+// snapshot, taken before it, and the rows that reference the user (its sessions too)
+// cascade at its end, so the read sees them. Every change depends on the DELETE having
+// found the user, so a missing user changes nothing. "id <> ?" keeps a self-managed user
+// out of the manager update: one statement must not both update and delete the same row.
 func (c *conn) deleteUserOneTripSQL() string {
 	return `WITH u AS (DELETE FROM users WHERE tenant_id = ? AND id = ? RETURNING *),
 	del_mgr AS (UPDATE users SET manager_id = '' WHERE tenant_id = ? AND manager_id = ? AND manager_id <> '' AND id <> ?
@@ -567,15 +619,19 @@ func (c *conn) deleteUserOneTripSQL() string {
 		AND EXISTS (SELECT 1 FROM u WHERE seat)),
 	del_tomb AS (INSERT INTO tombstones (tenant_id, user_name_key, user_id, deleted_at) SELECT ?, user_name_key, ?, ? FROM u
 		ON CONFLICT (tenant_id, user_name_key) DO UPDATE SET user_id = excluded.user_id, deleted_at = excluded.deleted_at)
-	SELECT ` + c.userCols() + c.detailCols(true, true) + ` FROM u`
+	SELECT ` + c.userCols() + c.detailCols(true, true) + logoutDueCol + ` FROM u`
 }
 
-func (c *conn) deleteUserOneTrip(ctx context.Context, tenantID, id string) (*provisioning.User, error) {
-	var r userRow
-	if err := c.get(ctx, &r, c.deleteUserOneTripSQL(), tenantID, id, tenantID, id, id, tenantID, tenantID, id, micros(time.Now())); err != nil {
-		return nil, fmt.Errorf("user %s: %w", id, err)
+func (c *conn) deleteUserOneTrip(ctx context.Context, tenantID, id string) (*provisioning.User, bool, error) {
+	var r deletedUserRow
+	if err := c.get(ctx, &r, deleteUserSQL(Postgres), tenantID, id, tenantID, id, id, tenantID, tenantID, id, micros(time.Now())); err != nil {
+		return nil, false, fmt.Errorf("user %s: %w", id, err)
 	}
-	return r.user()
+	u, err := r.user()
+	if err != nil {
+		return nil, false, err
+	}
+	return u, r.LogoutDue, nil
 }
 
 func (c *conn) upsertTombstoneSQL() string {

@@ -281,7 +281,7 @@ func contractUsers(t *testing.T, s provisioning.Store) {
 	var gone *provisioning.User
 	inTx(t, s, func(tx provisioning.Tx) error {
 		var err error
-		gone, err = tx.DeleteUser(ctx, tn.ID, alice.ID)
+		gone, _, err = tx.DeleteUser(ctx, tn.ID, alice.ID)
 		return err
 	})
 	// The user comes back as it was, with its details, for the audit record.

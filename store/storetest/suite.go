@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"testing"
@@ -26,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 		{"Tokens", testTokens},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"DeleteUserEffects", testDeleteUserEffects},
+		{"DeleteUserLogout", testDeleteUserLogout},
 		{"UserNameCaseInsensitiveUnique", testCaseInsensitiveUnique},
 		{"UniquenessRace", testUniquenessRace},
 		{"SeatLimitUnderConcurrency", testSeatRace},
@@ -227,7 +229,7 @@ func testDeleteUserEffects(t *testing.T, eng *provisioning.Engine) {
 	if _, err := eng.GetUser(ctx, b.ID, other.ID); err != nil {
 		t.Fatalf("other tenant's user: %v", err)
 	}
-	err := eng.Store.InTx(ctx, func(tx provisioning.Tx) error { _, err := tx.DeleteUser(ctx, a.ID, boss.ID); return err })
+	err := eng.Store.InTx(ctx, func(tx provisioning.Tx) error { _, _, err := tx.DeleteUser(ctx, a.ID, boss.ID); return err })
 	if !errors.Is(err, provisioning.ErrNotFound) {
 		t.Fatalf("second delete: %v, want not found", err)
 	}
@@ -246,6 +248,90 @@ func testDeleteUserEffects(t *testing.T, eng *provisioning.Engine) {
 	}
 	if _, err := eng.GetUser(ctx, a.ID, report.ID); !errors.Is(err, provisioning.ErrNotFound) {
 		t.Fatalf("self-managed user not deleted: %v", err)
+	}
+}
+
+// testDeleteUserLogout checks that a delete queues a back-channel logout only when it
+// would end something: the user had a session (an ended one counts) and an OIDC client
+// registered a backchannel_logout_uri. A deactivation still queues one as before.
+func testDeleteUserLogout(t *testing.T, eng *provisioning.Engine) {
+	ctx := context.Background()
+	a := mustTenant(t, eng, "acme", 5)
+	session := func(u *provisioning.User, ended bool) {
+		t.Helper()
+		now := time.Now()
+		if err := eng.Store.InTx(ctx, func(tx provisioning.Tx) error {
+			id := "sess-" + u.ID
+			if err := tx.CreateSession(ctx, &provisioning.Session{ID: id, TenantID: a.ID, UserID: u.ID, SecretHash: []byte{1},
+				AMR: "oidc", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+				return err
+			}
+			if ended {
+				return tx.EndSession(ctx, id, now)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed := map[string]provisioning.LogoutReason{}
+	// queued returns the users of the logouts queued since the last call.
+	queued := func() map[string]provisioning.LogoutReason {
+		t.Helper()
+		ls, err := eng.Store.ClaimLogouts(ctx, "test", time.Now().Add(time.Minute), time.Hour, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]provisioning.LogoutReason{}
+		for _, l := range ls {
+			if _, seen := claimed[l.ID]; !seen {
+				claimed[l.ID] = l.Reason
+				out[l.UserID] = l.Reason
+			}
+		}
+		return out
+	}
+	del := func(u *provisioning.User) {
+		t.Helper()
+		if err := eng.DeleteUser(ctx, cli, a.ID, u.ID, provisioning.AnyVersion); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// No client wants logouts: nothing is queued, sessions or not.
+	signedIn := mustUser(t, eng, a.ID, "signed-in@acme.test")
+	session(signedIn, false)
+	del(signedIn)
+	if got := queued(); len(got) != 0 {
+		t.Fatalf("logouts queued with no back-channel client: %v", got)
+	}
+
+	if err := eng.Store.CreateClient(ctx, &provisioning.OAuthClient{ID: "platform", Name: "Platform",
+		RedirectURIs: []string{"https://platform.test/cb"}, BackchannelLogoutURI: "https://platform.test/bcl", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	never := mustUser(t, eng, a.ID, "never@acme.test")
+	open := mustUser(t, eng, a.ID, "open@acme.test")
+	ended := mustUser(t, eng, a.ID, "ended@acme.test")
+	deactivated := mustUser(t, eng, a.ID, "deactivated@acme.test")
+	session(open, false)
+	session(ended, true)
+	for _, u := range []*provisioning.User{never, open, ended} {
+		del(u)
+	}
+	want := map[string]provisioning.LogoutReason{open.ID: provisioning.LogoutDeleted, ended.ID: provisioning.LogoutDeleted}
+	if got := queued(); !maps.Equal(got, want) {
+		t.Fatalf("logouts queued by deletes = %v, want %v (none for the user who never signed in)", got, want)
+	}
+	// Deactivation is unchanged: its logout is queued whatever the sessions.
+	if _, err := eng.UpdateUser(ctx, cli, a.ID, deactivated.ID, provisioning.AnyVersion, func(u *provisioning.User) error {
+		u.Status = provisioning.StatusDeactivated
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := queued(); got[deactivated.ID] != provisioning.LogoutDeactivated {
+		t.Fatalf("deactivation queued %v, want a logout", got)
 	}
 }
 
