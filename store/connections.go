@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -40,12 +42,64 @@ func (r *connectionRow) connection() (*provisioning.Connection, error) {
 	if err := json.Unmarshal([]byte(r.Domains), &c.Domains); err != nil {
 		return nil, fmt.Errorf("connection %s domains: %w", r.ID, err)
 	}
-	var cfg connectionConfig
-	if err := json.Unmarshal([]byte(r.Config), &cfg); err != nil {
+	cfg, err := decodeConfig(r.ID, r.Config)
+	if err != nil {
 		return nil, fmt.Errorf("connection %s config: %w", r.ID, err)
 	}
 	c.SAML, c.OIDC, c.Mapping = cfg.SAML, cfg.OIDC, cfg.Mapping
 	return c, nil
+}
+
+// configCache keeps the decoded config of each connection read, by connection ID, with
+// the column's text it was decoded from. A SAML sign-in reads its connection twice (the
+// door, then the login transaction), and decoding the JSON (IdP metadata, sealed key,
+// certificate) was 3 % of a login's CPU. An entry is used only when the text read now is
+// byte-for-byte the text it was decoded from, so an edit made on any replica shows at
+// once; the cache holds nothing that is not in the row just read, and every caller gets
+// its own copy (clone). One entry per connection this process has read (a few kB each).
+var configCache sync.Map // connection id → *decodedConfig
+
+type decodedConfig struct {
+	raw string
+	cfg connectionConfig
+}
+
+func decodeConfig(id, raw string) (connectionConfig, error) {
+	if v, ok := configCache.Load(id); ok && v.(*decodedConfig).raw == raw {
+		return v.(*decodedConfig).cfg.clone(), nil
+	}
+	var cfg connectionConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		return cfg, err
+	}
+	configCache.Store(id, &decodedConfig{raw: raw, cfg: cfg.clone()})
+	return cfg, nil
+}
+
+// clone is a deep copy: callers may change the connection they were given (an edit
+// builds on the one read), which must not reach the cache or another caller.
+func (c connectionConfig) clone() connectionConfig {
+	out := connectionConfig{Mapping: c.Mapping}
+	if c.SAML != nil {
+		s := *c.SAML
+		s.SPKeySealed = slices.Clone(s.SPKeySealed)
+		s.IdPCertificatesPEM = slices.Clone(s.IdPCertificatesPEM)
+		out.SAML = &s
+	}
+	if c.OIDC != nil {
+		o := *c.OIDC
+		o.ClientSecretSealed = slices.Clone(o.ClientSecretSealed)
+		o.Scopes = slices.Clone(o.Scopes)
+		out.OIDC = &o
+	}
+	if c.Mapping.Rules != nil {
+		out.Mapping.Rules = make([]provisioning.GroupRule, len(c.Mapping.Rules))
+		for i, r := range c.Mapping.Rules {
+			r.Roles, r.Teams = slices.Clone(r.Roles), slices.Clone(r.Teams)
+			out.Mapping.Rules[i] = r
+		}
+	}
+	return out
 }
 
 const connectionCols = `id, tenant_id, name, type, mode, domains, disabled, config, created_at, updated_at`
