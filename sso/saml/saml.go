@@ -9,7 +9,8 @@
 // It is a verifier behind provisioning.SignInProtocol: Begin builds the AuthnRequest,
 // ReadAnswer decodes and prechecks a posted response (once), Verify has crewjam check it.
 // The sign-in door (package sso) owns the routes, the request IDs kept in the database,
-// their browser binding and the replay cache. It imports provisioning only (where that
+// their browser binding and the replay cache (whose entry the engine writes in the
+// login's transaction). It imports provisioning only (where that
 // contract lives); it must not import sso, store, scim or admin.
 package saml
 
