@@ -36,13 +36,23 @@ type connectionConfig struct {
 	Mapping provisioning.Mapping       `json:"mapping"`
 }
 
-func (r *connectionRow) connection() (*provisioning.Connection, error) {
+func (r *connectionRow) connection() (*provisioning.Connection, error) { return r.decode(false) }
+
+// decode builds the connection; cached says whether its config may come from (and go
+// to) configCache: only single reads by ID (sign-ins) use it, not listings.
+func (r *connectionRow) decode(cached bool) (*provisioning.Connection, error) {
 	c := &provisioning.Connection{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Type: provisioning.ConnectionType(r.Type),
 		Mode: provisioning.Mode(r.Mode), Disabled: r.Disabled, CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt)}
 	if err := json.Unmarshal([]byte(r.Domains), &c.Domains); err != nil {
 		return nil, fmt.Errorf("connection %s domains: %w", r.ID, err)
 	}
-	cfg, err := decodeConfig(r.ID, r.Config)
+	var cfg connectionConfig
+	var err error
+	if cached {
+		cfg, err = decodeConfig(r.ID, r.Config)
+	} else {
+		err = json.Unmarshal([]byte(r.Config), &cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("connection %s config: %w", r.ID, err)
 	}
@@ -56,7 +66,9 @@ func (r *connectionRow) connection() (*provisioning.Connection, error) {
 // certificate) was 3 % of a login's CPU. An entry is used only when the text read now is
 // byte-for-byte the text it was decoded from, so an edit made on any replica shows at
 // once; the cache holds nothing that is not in the row just read, and every caller gets
-// its own copy (clone). One entry per connection this process has read (a few kB each).
+// its own copy (clone). One entry (a few kB) per connection read by ID in this process
+// (GetConnection: sign-ins, settings pages; not listings), dropped when it is deleted here
+// — the same bound as the SAML protocol's cache of parsed connections.
 var configCache sync.Map // connection id → *decodedConfig
 
 type decodedConfig struct {
@@ -151,7 +163,7 @@ func (c *conn) GetConnection(ctx context.Context, tenantID, id string) (*provisi
 	if err := c.get(ctx, &r, `SELECT `+connectionCols+` FROM connections WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
 		return nil, fmt.Errorf("connection %s: %w", id, err)
 	}
-	return r.connection()
+	return r.decode(true)
 }
 
 func (c *conn) ListConnections(ctx context.Context, tenantID string) ([]provisioning.Connection, error) {
@@ -170,6 +182,7 @@ func (c *conn) DeleteConnection(ctx context.Context, tenantID, id string) error 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("connection %s: %w", id, provisioning.ErrNotFound)
 	}
+	configCache.Delete(id)
 	return nil
 }
 
