@@ -23,6 +23,9 @@ var (
 	// down, restarting, unreachable, out of disk, or did not answer in time. The request
 	// may succeed if retried later, so doors answer 503 with Retry-After, never 500 or 401.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrReplayed is a sign-in presenting an assertion that was used before (it also
+	// matches ErrConflict).
+	ErrReplayed = fmt.Errorf("assertion used before: %w", ErrConflict)
 )
 
 // ValidationError says which field of the input is wrong and why.

@@ -44,6 +44,21 @@ type LoginRequest struct {
 	// DryRun runs every step of the login and rolls all of it back (set-up wizard's
 	// test sign-in): no user, link, grant, session or login event is kept.
 	DryRun bool
+	// Assertion, when set, is the single-use assertion (SAML) this sign-in presents. It is
+	// remembered first thing in the login's transaction, so an assertion opens at most one
+	// session and costs no transaction of its own; one seen before fails the login with
+	// ErrReplayed, before any step runs and without a login event. It stays remembered
+	// after a refusal (that transaction commits) and is forgotten only with a login that
+	// failed on an error, which opened nothing. A dry run rolls it back with the rest, so
+	// the door remembers a test sign-in's assertion itself.
+	Assertion *AssertionUse
+}
+
+// AssertionUse names an assertion of the login's connection and how long it must be
+// remembered (as long as the protocol could still accept it).
+type AssertionUse struct {
+	ID    string
+	Until time.Time
 }
 
 // LoginResult is a successful login: the user and a new server-side session whose secret
@@ -124,6 +139,9 @@ func (e *Engine) Login(ctx context.Context, req LoginRequest) (*LoginResult, err
 		// Another login took the last seat between our check and our write.
 		res, refusal, err = e.login(ctx, req, false)
 	}
+	if errors.Is(err, ErrReplayed) {
+		return nil, err
+	}
 	if err != nil && !req.DryRun {
 		ev := &LoginEvent{TenantID: req.TenantID, ConnectionID: req.ConnectionID, Method: req.Method, Result: "error",
 			Reason: "internal", Subject: req.Claims.Subject, IP: req.IP, UserAgent: req.UserAgent, At: e.now()}
@@ -149,6 +167,13 @@ func (e *Engine) login(ctx context.Context, req LoginRequest, mayTakeSeat bool) 
 	)
 	err := e.Store.InTx(ctx, func(tx Tx) error {
 		res, refusal = nil, nil
+		if a := req.Assertion; a != nil {
+			if err := tx.RememberAssertion(ctx, req.ConnectionID, a.ID, a.Until, e.now()); errors.Is(err, ErrConflict) {
+				return fmt.Errorf("%w: %w", ErrReplayed, err)
+			} else if err != nil {
+				return err
+			}
+		}
 		r := &loginRun{e: e, tx: tx, req: req, c: req.Claims, now: e.now(), mayTakeSeat: mayTakeSeat,
 			actor: Actor{Kind: ActorSSO, ID: req.ConnectionID, Name: req.Claims.Subject, IP: req.IP}}
 		u, refused, err := r.steps(ctx)

@@ -89,8 +89,10 @@ type Verified struct {
 	Claims Claims
 	// Attributes are every attribute or claim as received (the test sign-in shows them).
 	Attributes map[string][]string
-	// ReplayKey, when set, names an assertion that must be used once: the door remembers
-	// it until ReplayUntil and refuses it a second time.
+	// ReplayKey, when set, names an assertion that must be used once until ReplayUntil:
+	// the door passes it to Login (LoginRequest.Assertion), which remembers it in the
+	// login's transaction and refuses it a second time; a test sign-in's door remembers
+	// it itself.
 	ReplayKey   string
 	ReplayUntil time.Time
 }

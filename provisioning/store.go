@@ -278,6 +278,13 @@ type Tx interface {
 	// removal, deletion).
 	EndUserSessions(ctx context.Context, tenantID, userID string, at time.Time) error
 
+	// --- SSO protocol state: store/ssostate.go ---
+
+	// RememberAssertion is Store.RememberAssertion inside the transaction: the sign-in
+	// burns its assertion in the transaction that opens the session, so an assertion
+	// yields at most one session, and the check costs no transaction of its own.
+	RememberAssertion(ctx context.Context, connectionID, assertionID string, expiresAt, now time.Time) error
+
 	// --- Invitations, local accounts and second factors: store/invitations.go ---
 
 	CreateInvitation(ctx context.Context, inv *Invitation) error

@@ -177,7 +177,11 @@ func (s *Service) handleAnswer(typ provisioning.ConnectionType) http.HandlerFunc
 			s.completeTest(w, r, t, c, v, st.TestTicket, returnTo)
 			return
 		}
-		s.complete(w, r, t, c, v.Claims, returnTo)
+		var once *provisioning.AssertionUse
+		if v.ReplayKey != "" {
+			once = &provisioning.AssertionUse{ID: v.ReplayKey, Until: v.ReplayUntil}
+		}
+		s.complete(w, r, t, c, v.Claims, once, returnTo)
 	}
 }
 
@@ -226,7 +230,9 @@ func (s *Service) verifyAnswer(w http.ResponseWriter, r *http.Request, t *provis
 		}
 		s.clearBinding(w, c.Type, key, route.crossSite)
 	}
-	if v.ReplayKey != "" {
+	if v.ReplayKey != "" && st.TestTicket != "" {
+		// A test sign-in's login is rolled back, so its assertion is remembered here; a
+		// real sign-in remembers it in its login's transaction (complete).
 		if err := s.States.RememberAssertion(ctx, c.ID, v.ReplayKey, v.ReplayUntil, now); err != nil {
 			return st, nil, fmt.Errorf("replayed assertion: %w", err)
 		}
@@ -234,15 +240,22 @@ func (s *Service) verifyAnswer(w http.ResponseWriter, r *http.Request, t *provis
 	return st, v, nil
 }
 
-// complete hands a verified upstream identity to the engine: on success it sets the
-// session cookie and redirects to returnTo; on refusal it renders the reason.
-func (s *Service) complete(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, conn *provisioning.Connection, claims provisioning.Claims, returnTo string) {
+// complete hands a verified upstream identity to the engine, with the single-use
+// assertion it came in (nil when the protocol has none), which the engine remembers in the
+// login's transaction: on success it sets the session cookie and redirects to returnTo; on
+// refusal it renders the reason.
+func (s *Service) complete(w http.ResponseWriter, r *http.Request, t *provisioning.Tenant, conn *provisioning.Connection,
+	claims provisioning.Claims, once *provisioning.AssertionUse, returnTo string) {
 	res, err := s.Engine.Login(r.Context(), provisioning.LoginRequest{
 		TenantID: t.ID, ConnectionID: conn.ID, Method: string(conn.Type), Claims: claims,
 		IP: s.ip(r), UserAgent: provisioning.Truncate(r.UserAgent(), 512), SessionTTL: s.Config.SessionTTL,
+		Assertion: once,
 	})
 	var refused *provisioning.LoginRefusedError
 	switch {
+	case errors.Is(err, provisioning.ErrReplayed):
+		s.Fail(w, r, http.StatusForbidden, "The sign-in response from your identity provider was not accepted.", fmt.Errorf("replayed assertion: %w", err))
+		return
 	case errors.As(err, &refused):
 		s.Log.InfoContext(r.Context(), "sso login refused", "tenant", t.ID, "connection", conn.ID, "reason", refused.Reason)
 		s.Render(w, http.StatusForbidden, Page{Title: "Sign-in refused", Message: refused.Message, Reason: string(refused.Reason)})

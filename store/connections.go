@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/seatbridge/seatbridge/provisioning"
@@ -34,18 +36,82 @@ type connectionConfig struct {
 	Mapping provisioning.Mapping       `json:"mapping"`
 }
 
-func (r *connectionRow) connection() (*provisioning.Connection, error) {
+func (r *connectionRow) connection() (*provisioning.Connection, error) { return r.decode(false) }
+
+// decode builds the connection; cached says whether its config may come from (and go
+// to) configCache: only single reads by ID (sign-ins) use it, not listings.
+func (r *connectionRow) decode(cached bool) (*provisioning.Connection, error) {
 	c := &provisioning.Connection{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Type: provisioning.ConnectionType(r.Type),
 		Mode: provisioning.Mode(r.Mode), Disabled: r.Disabled, CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt)}
 	if err := json.Unmarshal([]byte(r.Domains), &c.Domains); err != nil {
 		return nil, fmt.Errorf("connection %s domains: %w", r.ID, err)
 	}
 	var cfg connectionConfig
-	if err := json.Unmarshal([]byte(r.Config), &cfg); err != nil {
+	var err error
+	if cached {
+		cfg, err = decodeConfig(r.ID, r.Config)
+	} else {
+		err = json.Unmarshal([]byte(r.Config), &cfg)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("connection %s config: %w", r.ID, err)
 	}
 	c.SAML, c.OIDC, c.Mapping = cfg.SAML, cfg.OIDC, cfg.Mapping
 	return c, nil
+}
+
+// configCache keeps the decoded config of each connection read, by connection ID, with
+// the column's text it was decoded from. A SAML sign-in reads its connection twice (the
+// door, then the login transaction), and decoding the JSON (IdP metadata, sealed key,
+// certificate) was 3 % of a login's CPU. An entry is used only when the text read now is
+// byte-for-byte the text it was decoded from, so an edit made on any replica shows at
+// once; the cache holds nothing that is not in the row just read, and every caller gets
+// its own copy (clone). One entry (a few kB) per connection read by ID in this process
+// (GetConnection: sign-ins, settings pages; not listings), dropped when it is deleted here
+// — the same bound as the SAML protocol's cache of parsed connections.
+var configCache sync.Map // connection id → *decodedConfig
+
+type decodedConfig struct {
+	raw string
+	cfg connectionConfig
+}
+
+func decodeConfig(id, raw string) (connectionConfig, error) {
+	if v, ok := configCache.Load(id); ok && v.(*decodedConfig).raw == raw {
+		return v.(*decodedConfig).cfg.clone(), nil
+	}
+	var cfg connectionConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		return cfg, err
+	}
+	configCache.Store(id, &decodedConfig{raw: raw, cfg: cfg.clone()})
+	return cfg, nil
+}
+
+// clone is a deep copy: callers may change the connection they were given (an edit
+// builds on the one read), which must not reach the cache or another caller.
+func (c connectionConfig) clone() connectionConfig {
+	out := connectionConfig{Mapping: c.Mapping}
+	if c.SAML != nil {
+		s := *c.SAML
+		s.SPKeySealed = slices.Clone(s.SPKeySealed)
+		s.IdPCertificatesPEM = slices.Clone(s.IdPCertificatesPEM)
+		out.SAML = &s
+	}
+	if c.OIDC != nil {
+		o := *c.OIDC
+		o.ClientSecretSealed = slices.Clone(o.ClientSecretSealed)
+		o.Scopes = slices.Clone(o.Scopes)
+		out.OIDC = &o
+	}
+	if c.Mapping.Rules != nil {
+		out.Mapping.Rules = make([]provisioning.GroupRule, len(c.Mapping.Rules))
+		for i, r := range c.Mapping.Rules {
+			r.Roles, r.Teams = slices.Clone(r.Roles), slices.Clone(r.Teams)
+			out.Mapping.Rules[i] = r
+		}
+	}
+	return out
 }
 
 const connectionCols = `id, tenant_id, name, type, mode, domains, disabled, config, created_at, updated_at`
@@ -97,7 +163,7 @@ func (c *conn) GetConnection(ctx context.Context, tenantID, id string) (*provisi
 	if err := c.get(ctx, &r, `SELECT `+connectionCols+` FROM connections WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
 		return nil, fmt.Errorf("connection %s: %w", id, err)
 	}
-	return r.connection()
+	return r.decode(true)
 }
 
 func (c *conn) ListConnections(ctx context.Context, tenantID string) ([]provisioning.Connection, error) {
@@ -116,6 +182,7 @@ func (c *conn) DeleteConnection(ctx context.Context, tenantID, id string) error 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("connection %s: %w", id, provisioning.ErrNotFound)
 	}
+	configCache.Delete(id)
 	return nil
 }
 

@@ -77,10 +77,16 @@ func (db *DB) DeleteSessionStates(ctx context.Context, sessionID string) error {
 }
 
 func (db *DB) RememberAssertion(ctx context.Context, connectionID, assertionID string, expiresAt, now time.Time) error {
+	return db.writer().RememberAssertion(ctx, connectionID, assertionID, expiresAt, now)
+}
+
+// RememberAssertion runs in the caller's transaction (the sign-in's), or alone on the
+// write pool (DB.RememberAssertion).
+func (c *conn) RememberAssertion(ctx context.Context, connectionID, assertionID string, expiresAt, now time.Time) error {
 	// One statement: a new ID is inserted; an ID remembered before takes the new expiry
 	// only when its old one has passed (its row is then stale), else nothing changes and
 	// the assertion is a replay. The primary key makes it atomic against a concurrent use.
-	res, err := db.writer().exec(ctx, `INSERT INTO saml_assertions (connection_id, assertion_id, expires_at) VALUES (?, ?, ?)
+	res, err := c.exec(ctx, `INSERT INTO saml_assertions (connection_id, assertion_id, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (connection_id, assertion_id) DO UPDATE SET expires_at = excluded.expires_at
 		WHERE saml_assertions.expires_at <= ?`, connectionID, assertionID, micros(expiresAt), micros(now))
 	if err != nil {

@@ -711,7 +711,7 @@ func fromOptMicros(v sql.NullInt64) *time.Time {
 
 // writer returns a conn on the write pool for single statements outside InTx. On SQLite
 // it must not be used while a transaction of the same DB is open in the same goroutine.
-func (db *DB) writer() *conn { return &conn{ext: db.write, d: db.dialect} }
+func (db *DB) writer() *conn { return &conn{ext: db.write, d: db.dialect, stmts: db.writeStmts} }
 
 func limitOr(n, def int) int {
 	if n <= 0 {

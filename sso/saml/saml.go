@@ -9,7 +9,8 @@
 // It is a verifier behind provisioning.SignInProtocol: Begin builds the AuthnRequest,
 // ReadAnswer decodes and prechecks a posted response (once), Verify has crewjam check it.
 // The sign-in door (package sso) owns the routes, the request IDs kept in the database,
-// their browser binding and the replay cache. It imports provisioning only (where that
+// their browser binding and the replay cache (whose entry the engine writes in the
+// login's transaction). It imports provisioning only (where that
 // contract lives); it must not import sso, store, scim or admin.
 package saml
 
@@ -343,47 +344,67 @@ func (p *SP) Verify(_ context.Context, vr provisioning.VerifyRequest) (*provisio
 		ReplayKey: assertion.ID, ReplayUntil: replayUntil(assertion, vr.Now)}, nil
 }
 
-// precheck parses the response once before crewjam does: it must carry no DOCTYPE (no
+// precheck reads the response once before crewjam does: it must carry no DOCTYPE (no
 // IdP sends one; a DTD is the door to entity expansion and external entities, so any
 // directive is refused, not parsed), and be a Response holding exactly one Assertion or
 // EncryptedAssertion anywhere in the document (a second one is the signature-wrapping
-// pattern). It yields the Response's IssueInstant and InResponseTo.
+// pattern). It yields the Response's IssueInstant and InResponseTo. A response of the
+// plain shape IdPs send is read by scanSimple in one pass; any other is parsed into a
+// tree (treeFacts), which decides exactly as before.
 func precheck(raw []byte) (time.Time, string, error) {
 	var zero time.Time
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil {
-		return zero, "", fmt.Errorf("SAMLResponse is not XML: %w", err)
+	facts, ok := scanSimple(raw)
+	if !ok {
+		var err error
+		if facts, err = treeFacts(raw); err != nil {
+			return zero, "", err
+		}
 	}
-	if hasDirective(&doc.Element) {
-		return zero, "", errors.New("SAMLResponse carries a DOCTYPE or other markup declaration")
-	}
-	root := doc.Root()
-	if root == nil || root.Tag != "Response" || root.NamespaceURI() != "urn:oasis:names:tc:SAML:2.0:protocol" {
+	if facts.rootLocal != "Response" || facts.rootNS != nsProtocol {
 		return zero, "", errors.New("SAMLResponse is not a samlp:Response")
 	}
-	n := 0
+	if facts.assertions != 1 {
+		return zero, "", fmt.Errorf("response holds %d assertions, want exactly 1", facts.assertions)
+	}
+	if len(facts.inResponseTo) > 256 {
+		return zero, "", errors.New("InResponseTo is too long")
+	}
+	issued, err := parseInstant(facts.issueInstant)
+	if err != nil {
+		return zero, "", fmt.Errorf("response IssueInstant: %w", err)
+	}
+	return issued, facts.inResponseTo, nil
+}
+
+// treeFacts parses raw into a tree and reads what precheck needs; it refuses a document
+// that is not XML or carries a directive.
+func treeFacts(raw []byte) (scanResult, error) {
+	var facts scanResult
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return facts, fmt.Errorf("SAMLResponse is not XML: %w", err)
+	}
+	if hasDirective(&doc.Element) {
+		return facts, errors.New("SAMLResponse carries a DOCTYPE or other markup declaration")
+	}
+	root := doc.Root()
+	if root == nil {
+		return facts, errors.New("SAMLResponse is not a samlp:Response")
+	}
+	facts.rootLocal, facts.rootNS = root.Tag, root.NamespaceURI()
 	var walk func(e *etree.Element)
 	walk = func(e *etree.Element) {
-		if (e.Tag == "Assertion" || e.Tag == "EncryptedAssertion") && e.NamespaceURI() == "urn:oasis:names:tc:SAML:2.0:assertion" {
-			n++
+		if (e.Tag == "Assertion" || e.Tag == "EncryptedAssertion") && e.NamespaceURI() == nsAssertion {
+			facts.assertions++
 		}
 		for _, ch := range e.ChildElements() {
 			walk(ch)
 		}
 	}
 	walk(root)
-	if n != 1 {
-		return zero, "", fmt.Errorf("response holds %d assertions, want exactly 1", n)
-	}
-	irt := root.SelectAttrValue("InResponseTo", "")
-	if len(irt) > 256 {
-		return zero, "", errors.New("InResponseTo is too long")
-	}
-	issued, err := parseInstant(root.SelectAttrValue("IssueInstant", ""))
-	if err != nil {
-		return zero, "", fmt.Errorf("response IssueInstant: %w", err)
-	}
-	return issued, irt, nil
+	facts.inResponseTo = root.SelectAttrValue("InResponseTo", "")
+	facts.issueInstant = root.SelectAttrValue("IssueInstant", "")
+	return facts, nil
 }
 
 // parseInstant reads an xs:dateTime; SAML requires UTC, so one without a zone is UTC.
