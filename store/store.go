@@ -145,7 +145,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 // cache made large enough to avoid it: a batch's dirty pages stay in memory until its
 // commit whatever the cache size, and an 8 MB cache of clean pages keeps the server
 // within its memory budget (a 32 MB cache took the peak of a 10,000-user sync from 35 MB
-// to 150 MB with the collector's headroom; 87 MB now, with the same write volume).
+// to 150 MB with the collector's headroom; 95 MB now, with the same write volume).
 const sqliteWritePragmas = "&_pragma=cache_size(-8192)&_pragma=cache_spill(0)&_pragma=temp_store(MEMORY)"
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
