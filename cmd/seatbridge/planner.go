@@ -15,17 +15,22 @@ const statisticsInterval = 2 * time.Second
 // statisticsLoop keeps PostgreSQL's planner statistics in step with fast-growing tables;
 // on SQLite it only waits for the end.
 func statisticsLoop(ctx context.Context, a *app) error {
+	if a.db.Dialect() != store.Postgres {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(statisticsInterval)
+	defer t.Stop()
 	for {
-		if _, err := a.db.RefreshStatistics(ctx); err != nil && ctx.Err() == nil {
+		if tables, err := a.db.RefreshStatistics(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("refresh planner statistics", "err", err)
-		} else if err == nil && a.db.Dialect() != store.Postgres {
-			<-ctx.Done()
-			return nil
+		} else if len(tables) > 0 {
+			a.log.Debug("refreshed planner statistics", "tables", tables)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(statisticsInterval):
+		case <-t.C:
 		}
 	}
 }
