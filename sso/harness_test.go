@@ -359,3 +359,26 @@ func mustJSON(v any) string {
 func oidcNonce(n string) oauth2.AuthCodeOption      { return oidc.Nonce(n) }
 func s256(v string) oauth2.AuthCodeOption           { return oauth2.S256ChallengeOption(v) }
 func tenantParam(slug string) oauth2.AuthCodeOption { return oauth2.SetAuthURLParam("tenant", slug) }
+
+// newPasswordDoor is the set-up the password, invitation and session tests share: an
+// engine over db with quiet logs (its clock now, when given), its accounts with cheap
+// password hashing, and the tenant "acme".
+func newPasswordDoor(t *testing.T, db *store.DB, now func() time.Time) (*slog.Logger, *provisioning.Engine, *provisioning.Accounts, *provisioning.Tenant) {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	eng := provisioning.NewEngine(db, log)
+	if now != nil {
+		eng.Now = now
+	}
+	box, err := secretbox.New(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := provisioning.NewAccounts(eng, box)
+	acc.Password = provisioning.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}
+	tn, err := eng.CreateTenant(context.Background(), admin, "acme", "Acme Inc", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return log, eng, acc, tn
+}

@@ -1,11 +1,9 @@
 package sso_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
-	"github.com/seatbridge/seatbridge/internal/secretbox"
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/sso"
 	"github.com/seatbridge/seatbridge/store"
@@ -33,17 +30,10 @@ import (
 func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		eng := provisioning.NewEngine(db, log)
-		box, _ := secretbox.New(bytes.Repeat([]byte{1}, 32))
-		acc := provisioning.NewAccounts(eng, box)
+		log, _, acc, tn := newPasswordDoor(t, db, nil)
 		// Slow enough that every attempt of a burst reads the account before the first
 		// hash ends, as with production parameters.
 		acc.Password = provisioning.PasswordParams{Time: 2, MemoryKiB: 32 * 1024, Threads: 1}
-		tn, err := eng.CreateTenant(ctx, admin, "acme", "Acme Inc", 5)
-		if err != nil {
-			t.Fatal(err)
-		}
 		const pw = "violet kayak thunder harbour"
 		for _, e := range []string{"one@example.com", "two@example.com"} {
 			if _, _, err := acc.CreateLocalUser(ctx, admin, tn.ID, provisioning.LocalUserRequest{Email: e, DisplayName: e, Seat: true, Password: pw}); err != nil {
@@ -146,15 +136,7 @@ func TestLockoutHoldsAgainstConcurrentGuesses(t *testing.T) {
 func TestSecondFactorLockoutHoldsAgainstConcurrentCodes(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		eng := provisioning.NewEngine(db, log)
-		box, _ := secretbox.New(bytes.Repeat([]byte{1}, 32))
-		acc := provisioning.NewAccounts(eng, box)
-		acc.Password = provisioning.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}
-		tn, err := eng.CreateTenant(ctx, admin, "acme", "Acme Inc", 5)
-		if err != nil {
-			t.Fatal(err)
-		}
+		log, _, acc, tn := newPasswordDoor(t, db, nil)
 		const pw = "violet kayak thunder harbour"
 		u, _, err := acc.CreateLocalUser(ctx, admin, tn.ID, provisioning.LocalUserRequest{Email: "one@example.com", DisplayName: "One", Seat: true, Password: pw})
 		if err != nil {

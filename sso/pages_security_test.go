@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatbridge/seatbridge/internal/secretbox"
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/sso"
 	"github.com/seatbridge/seatbridge/store"
@@ -24,12 +22,7 @@ import (
 func TestPasswordPagesEscapeAndHeaders(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		eng := provisioning.NewEngine(db, log)
-		box, _ := secretbox.New(bytes.Repeat([]byte{1}, 32))
-		acc := provisioning.NewAccounts(eng, box)
-		acc.Password = provisioning.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}
-		tn, _ := eng.CreateTenant(ctx, admin, "acme", "Acme Inc", 5)
+		log, eng, acc, tn := newPasswordDoor(t, db, nil)
 		if _, err := eng.UpdateTenant(ctx, admin, tn.ID, func(t *provisioning.Tenant) error { t.Policy.AllowPasswordLogin = true; return nil }); err != nil {
 			t.Fatal(err)
 		}

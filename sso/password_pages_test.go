@@ -1,10 +1,8 @@
 package sso_test
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
-	"github.com/seatbridge/seatbridge/internal/secretbox"
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/sso"
 	"github.com/seatbridge/seatbridge/store"
@@ -24,14 +21,8 @@ import (
 func TestPages(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		eng := provisioning.NewEngine(db, log)
 		now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-		eng.Now = func() time.Time { return now }
-		box, _ := secretbox.New(bytes.Repeat([]byte{1}, 32))
-		acc := provisioning.NewAccounts(eng, box)
-		acc.Password = provisioning.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}
-		tn, _ := eng.CreateTenant(ctx, admin, "acme", "Acme Inc", 5)
+		log, eng, acc, tn := newPasswordDoor(t, db, func() time.Time { return now })
 		if _, err := eng.UpdateTenant(ctx, admin, tn.ID, func(t *provisioning.Tenant) error { t.Policy.AllowPasswordLogin = true; return nil }); err != nil {
 			t.Fatal(err)
 		}
@@ -229,15 +220,7 @@ func TestPages(t *testing.T) {
 // checked; another client is not affected.
 func TestAttemptThrottle(t *testing.T) {
 	db := storetest.OpenSQLite(t)
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := provisioning.NewEngine(db, log)
-	box, _ := secretbox.New(bytes.Repeat([]byte{1}, 32))
-	acc := provisioning.NewAccounts(eng, box)
-	acc.Password = provisioning.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}
-	if _, err := eng.CreateTenant(ctx, admin, "acme", "Acme Inc", 5); err != nil {
-		t.Fatal(err)
-	}
+	log, _, acc, _ := newPasswordDoor(t, db, nil)
 	now := time.Unix(1000, 0)
 	mux := http.NewServeMux()
 	pagesMux(t, mux, acc, log, sso.Config{TrustForwarded: true, AttemptsPerSecond: 1, AttemptsBurst: 3}, func() time.Time { return now })

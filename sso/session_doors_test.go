@@ -1,10 +1,7 @@
 package sso_test
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -14,7 +11,6 @@ import (
 
 	adminapi "github.com/seatbridge/seatbridge/admin"
 	"github.com/seatbridge/seatbridge/console"
-	"github.com/seatbridge/seatbridge/internal/secretbox"
 	"github.com/seatbridge/seatbridge/provisioning"
 	"github.com/seatbridge/seatbridge/sso"
 	"github.com/seatbridge/seatbridge/store"
@@ -27,15 +23,7 @@ import (
 func TestSessionCookieOpensConsoleAndAdmin(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		eng := provisioning.NewEngine(db, log)
-		box, _ := secretbox.New(bytes.Repeat([]byte{1}, 32))
-		acc := provisioning.NewAccounts(eng, box)
-		acc.Password = provisioning.PasswordParams{Time: 1, MemoryKiB: 64, Threads: 1}
-		tn, err := eng.CreateTenant(ctx, admin, "acme", "Acme Inc", 5)
-		if err != nil {
-			t.Fatal(err)
-		}
+		log, eng, acc, tn := newPasswordDoor(t, db, nil)
 		if _, _, err := acc.CreateLocalUser(ctx, admin, tn.ID, provisioning.LocalUserRequest{Email: "ada@acme.test",
 			DisplayName: "Ada", Password: "correct horse battery staple", Roles: []string{provisioning.RoleAdmin}, Seat: true}); err != nil {
 			t.Fatal(err)
