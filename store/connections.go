@@ -116,14 +116,21 @@ func (c connectionConfig) clone() connectionConfig {
 
 const connectionCols = `id, tenant_id, name, type, mode, domains, disabled, config, created_at, updated_at`
 
-func (c *conn) CreateConnection(ctx context.Context, x *provisioning.Connection) error {
-	domains, err := json.Marshal(append([]string{}, x.Domains...))
-	if err != nil {
-		return fmt.Errorf("connection domains: %w", err)
+// connectionColumns encodes the JSON columns of a connection: its domains and its config.
+func connectionColumns(x *provisioning.Connection) (domains, cfg []byte, err error) {
+	if domains, err = json.Marshal(append([]string{}, x.Domains...)); err != nil {
+		return nil, nil, fmt.Errorf("connection domains: %w", err)
 	}
-	cfg, err := json.Marshal(connectionConfig{SAML: x.SAML, OIDC: x.OIDC, Mapping: x.Mapping})
+	if cfg, err = json.Marshal(connectionConfig{SAML: x.SAML, OIDC: x.OIDC, Mapping: x.Mapping}); err != nil {
+		return nil, nil, fmt.Errorf("connection config: %w", err)
+	}
+	return domains, cfg, nil
+}
+
+func (c *conn) CreateConnection(ctx context.Context, x *provisioning.Connection) error {
+	domains, cfg, err := connectionColumns(x)
 	if err != nil {
-		return fmt.Errorf("connection config: %w", err)
+		return err
 	}
 	_, err = c.exec(ctx, `INSERT INTO connections (`+connectionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		x.ID, x.TenantID, x.Name, string(x.Type), string(x.Mode), string(domains), x.Disabled, string(cfg),
@@ -138,13 +145,9 @@ func (c *conn) CreateConnection(ctx context.Context, x *provisioning.Connection)
 }
 
 func (c *conn) UpdateConnection(ctx context.Context, x *provisioning.Connection) error {
-	domains, err := json.Marshal(append([]string{}, x.Domains...))
+	domains, cfg, err := connectionColumns(x)
 	if err != nil {
-		return fmt.Errorf("connection domains: %w", err)
-	}
-	cfg, err := json.Marshal(connectionConfig{SAML: x.SAML, OIDC: x.OIDC, Mapping: x.Mapping})
-	if err != nil {
-		return fmt.Errorf("connection config: %w", err)
+		return err
 	}
 	res, err := c.exec(ctx, `UPDATE connections SET name = ?, mode = ?, domains = ?, disabled = ?, config = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ?`, x.Name, string(x.Mode), string(domains), x.Disabled, string(cfg), micros(x.UpdatedAt),

@@ -148,33 +148,21 @@ func (c *conn) flushOneTrip(ctx context.Context, audits []*provisioning.AuditEve
 	}
 	var sb strings.Builder
 	args := make([]any, 0, 12*len(audits)+7*len(logouts)+6*len(evs))
-	if len(audits)+len(logouts) > 0 {
-		sb.WriteString("WITH ")
-	}
+	var ctes []string
 	if len(audits) > 0 {
-		sb.WriteString(`a AS (INSERT INTO audit_events (` + auditInsertCols + `) VALUES `)
-		for i, a := range audits {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(" + auditInsertRow + ")")
+		ctes = append(ctes, `a AS (INSERT INTO audit_events (`+auditInsertCols+`) VALUES `+valueRows(auditInsertRow, len(audits))+`)`)
+		for _, a := range audits {
 			args = auditArgs(args, a)
-		}
-		sb.WriteString(")")
-		if len(logouts) > 0 {
-			sb.WriteString(", ")
 		}
 	}
 	if len(logouts) > 0 {
-		sb.WriteString(`l AS (INSERT INTO logout_outbox (` + logoutInsertCols + `) VALUES `)
-		for i, l := range logouts {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(" + logoutInsertRow + ")")
+		ctes = append(ctes, `l AS (INSERT INTO logout_outbox (`+logoutInsertCols+`) VALUES `+valueRows(logoutInsertRow, len(logouts))+`)`)
+		for _, l := range logouts {
 			args = logoutArgs(args, l)
 		}
-		sb.WriteString(")")
+	}
+	if len(ctes) > 0 {
+		sb.WriteString("WITH " + strings.Join(ctes, ", "))
 	}
 	sb.WriteString(` INSERT INTO event_queue (` + queueCols + `) VALUES ` + rowsOf(len(evs), 6))
 	for _, ev := range evs {
@@ -260,9 +248,11 @@ func (db *DB) sequenceTenant(ctx context.Context, tenantID string) (int, error) 
 const eventChunk = 100
 
 // rowsOf returns n rows of cols placeholders for a multi-row VALUES list.
-func rowsOf(n, cols int) string {
-	row := "(" + placeholders(cols) + ")"
-	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+func rowsOf(n, cols int) string { return valueRows(placeholders(cols), n) }
+
+// valueRows returns n copies of row, each in parentheses, for a multi-row VALUES list.
+func valueRows(row string, n int) string {
+	return strings.TrimSuffix(strings.Repeat("("+row+"), ", n), ", ")
 }
 
 type eventRow struct {
