@@ -78,6 +78,15 @@ type adminAccess struct {
 	defaultAlways bool
 }
 
+// lateCreator is a Tx that can write a new user together with the transaction's last
+// statement (on PostgreSQL a SCIM create is then one statement, no BEGIN or COMMIT). A
+// conflict of the create then comes out of the transaction's next call or its end, so
+// only a creation that reports every error as it is, wherever it arises, uses it: not
+// one that claims an address or names fields of a batch row.
+type lateCreator interface {
+	CreateUserLate(ctx context.Context, tenantID string, u *User) error
+}
+
 // createUser is the one step that creates a user, whichever door asks (SCIM, the admin
 // API and console, CSV, JIT sign-in, local accounts, invitations), in tx: it claims the
 // address when asked, resolves what an admin gives, sets the defaults (id, version, times,
@@ -122,7 +131,11 @@ func (e *Engine) createUser(ctx context.Context, tx Tx, actor Actor, tenantID st
 	if err := resolveManager(ctx, tx, tenantID, &u.Enterprise); err != nil {
 		return err
 	}
-	if err := tx.CreateUser(ctx, tenantID, u); err != nil {
+	create := tx.CreateUser
+	if lc, ok := tx.(lateCreator); ok && c.claim == "" && c.field == "" {
+		create = lc.CreateUserLate
+	}
+	if err := create(ctx, tenantID, u); err != nil {
 		var ce *ConflictError
 		if c.claim != "" && errors.As(err, &ce) {
 			// A userName that is the claimed address means the same to the admin.

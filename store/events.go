@@ -40,11 +40,15 @@ func (c *conn) flushEvents(ctx context.Context) error {
 	evs, audits, logouts := c.events, c.audits, c.logouts
 	c.events, c.audits, c.logouts = nil, nil, nil
 	if len(evs) == 0 && len(audits) == 0 && len(logouts) == 0 {
-		return nil
+		return c.settle(ctx, nil)
 	}
 	if c.d == Postgres {
-		if done, err := c.flushOneTrip(ctx, audits, logouts, evs); done || err != nil {
+		t, err := eventsTrip(audits, logouts, evs)
+		if err != nil {
 			return err
+		}
+		if t != nil {
+			return c.settle(ctx, t)
 		}
 	}
 	for _, a := range audits {
@@ -133,48 +137,39 @@ func queueArgs(args []any, ev *provisioning.Event) ([]any, error) {
 	return append(args, ev.TenantID, ev.ID, ev.Type, ev.UserID, rest, micros(ev.Time)), nil
 }
 
-// maxOneTripArgs bounds the arguments of flushOneTrip's statement (PostgreSQL takes
+// maxOneTripArgs bounds the arguments of eventsTrip's statement (PostgreSQL takes
 // 65,535): a larger batch (a bulk import) takes the statement-per-row path.
 const maxOneTripArgs = 20000
 
-// flushOneTrip writes, on PostgreSQL, a transaction's audit events, queued back-channel
-// logouts and events in one statement (data-modifying CTEs): a SCIM create or delete
-// spent three or four round trips on this. It reports false, having written nothing,
-// when there are no events or the batch is too large.
-func (c *conn) flushOneTrip(ctx context.Context, audits []*provisioning.AuditEvent, logouts []*provisioning.LogoutRequest,
-	evs []*provisioning.Event) (bool, error) {
+// eventsTrip is, on PostgreSQL, one statement (data-modifying CTEs) writing a
+// transaction's audit events, queued back-channel logouts and events: a SCIM create or
+// delete spent three or four round trips on this. It is nil when there are no events or
+// the batch is too large.
+func eventsTrip(audits []*provisioning.AuditEvent, logouts []*provisioning.LogoutRequest, evs []*provisioning.Event) (*oneTrip, error) {
 	if len(evs) == 0 || 12*len(audits)+7*len(logouts)+6*len(evs) > maxOneTripArgs {
-		return false, nil
+		return nil, nil
 	}
-	var sb strings.Builder
-	args := make([]any, 0, 12*len(audits)+7*len(logouts)+6*len(evs))
-	var ctes []string
+	t := &oneTrip{args: make([]any, 0, 12*len(audits)+7*len(logouts)+6*len(evs)), what: "queue events"}
 	if len(audits) > 0 {
-		ctes = append(ctes, `a AS (INSERT INTO audit_events (`+auditInsertCols+`) VALUES `+valueRows(auditInsertRow, len(audits))+`)`)
+		t.ctes = append(t.ctes, `a AS (INSERT INTO audit_events (`+auditInsertCols+`) VALUES `+valueRows(auditInsertRow, len(audits))+`)`)
 		for _, a := range audits {
-			args = auditArgs(args, a)
+			t.args = auditArgs(t.args, a)
 		}
 	}
 	if len(logouts) > 0 {
-		ctes = append(ctes, `l AS (INSERT INTO logout_outbox (`+logoutInsertCols+`) VALUES `+valueRows(logoutInsertRow, len(logouts))+`)`)
+		t.ctes = append(t.ctes, `l AS (INSERT INTO logout_outbox (`+logoutInsertCols+`) VALUES `+valueRows(logoutInsertRow, len(logouts))+`)`)
 		for _, l := range logouts {
-			args = logoutArgs(args, l)
+			t.args = logoutArgs(t.args, l)
 		}
 	}
-	if len(ctes) > 0 {
-		sb.WriteString("WITH " + strings.Join(ctes, ", "))
-	}
-	sb.WriteString(` INSERT INTO event_queue (` + queueCols + `) VALUES ` + rowsOf(len(evs), 6))
+	t.final = `INSERT INTO event_queue (` + queueCols + `) VALUES ` + rowsOf(len(evs), 6)
 	for _, ev := range evs {
 		var err error
-		if args, err = queueArgs(args, ev); err != nil {
-			return true, err
+		if t.args, err = queueArgs(t.args, ev); err != nil {
+			return nil, err
 		}
 	}
-	if _, err := c.exec(ctx, sb.String(), args...); err != nil {
-		return true, fmt.Errorf("queue events: %w", err)
-	}
-	return true, nil
+	return t, nil
 }
 
 // sequenceBatch is how many queued events one numbering transaction moves.

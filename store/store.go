@@ -322,26 +322,31 @@ func (db *DB) InTx(ctx context.Context, fn func(provisioning.Tx) error) (err err
 	if db.batcher != nil {
 		return db.batcher.run(ctx, fn)
 	}
-	tx, err := db.write.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", mapErr(err))
-	}
+	// The transaction begins at its first statement (conn.ready), and one that only
+	// writes at its end runs as a single statement (onetrip.go).
+	c := &conn{d: db.dialect, inTx: true, lazy: db, stmts: db.writeStmts}
 	defer func() {
+		tx := c.tx
 		if p := recover(); p != nil {
-			_ = tx.Rollback()
+			if tx != nil {
+				_ = tx.Rollback()
+			}
 			panic(p)
 		}
 		if err != nil {
-			_ = tx.Rollback()
+			if tx != nil {
+				_ = tx.Rollback()
+			}
 			return
 		}
-		if cerr := tx.Commit(); cerr != nil {
-			err = fmt.Errorf("commit: %w", mapErr(cerr))
-			return
+		if tx != nil {
+			if cerr := tx.Commit(); cerr != nil {
+				err = fmt.Errorf("commit: %w", mapErr(cerr))
+				return
+			}
 		}
 		db.committed(events, logouts)
 	}()
-	c := &conn{ext: tx, d: db.dialect, inTx: true, tx: tx, stmts: db.writeStmts}
 	if err := fn(c); err != nil {
 		return err
 	}
@@ -406,6 +411,11 @@ type conn struct {
 	// queuedLogout tells that the transaction queued a back-channel logout (both
 	// databases), so its commit wakes the logout sender.
 	queuedLogout bool
+	// lazy is the database whose write pool begins this transaction at its first
+	// statement (ready); nil once begun, or when not lazy.
+	lazy *DB
+	// deferred is a write waiting for the transaction's next statement or its end.
+	deferred *oneTrip
 	// shared marks a transaction that carries several callers' work (SQLite group
 	// commit): its statements ignore the cancellation of the caller's context, because
 	// modernc's SQLite interrupts the whole connection when a context ends, which rolls
@@ -480,6 +490,9 @@ func (c *conn) exec(ctx context.Context, q string, args ...any) (sql.Result, err
 	if err := checkArgs(args); err != nil {
 		return nil, err
 	}
+	if err := c.ready(ctx); err != nil {
+		return nil, err
+	}
 	st, err := c.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -497,6 +510,9 @@ func (c *conn) get(ctx context.Context, dest any, q string, args ...any) error {
 	if err := checkArgs(args); err != nil {
 		return err
 	}
+	if err := c.ready(ctx); err != nil {
+		return err
+	}
 	st, err := c.stmt(ctx, q)
 	if err != nil {
 		return err
@@ -510,6 +526,9 @@ func (c *conn) get(ctx context.Context, dest any, q string, args ...any) error {
 func (c *conn) selectx(ctx context.Context, dest any, q string, args ...any) error {
 	ctx = c.stmtCtx(ctx)
 	if err := checkArgs(args); err != nil {
+		return err
+	}
+	if err := c.ready(ctx); err != nil {
 		return err
 	}
 	st, err := c.stmt(ctx, q)

@@ -240,6 +240,12 @@ func uniqueConflict(u *provisioning.User) error {
 }
 
 func (c *conn) CreateUser(ctx context.Context, tenantID string, u *provisioning.User) error {
+	return c.createUser(ctx, tenantID, u, false)
+}
+
+// createUser inserts u; late lets a PostgreSQL transaction defer the statement (see
+// CreateUserLate).
+func (c *conn) createUser(ctx context.Context, tenantID string, u *provisioning.User, late bool) error {
 	u.TenantID = tenantID
 	if u.Seat {
 		if err := c.takeSeats(ctx, tenantID, 1); err != nil {
@@ -252,8 +258,17 @@ func (c *conn) CreateUser(ctx context.Context, tenantID string, u *provisioning.
 	}
 	args = append([]any{u.ID, tenantID, string(u.Source), micros(u.CreatedAt)}, args...)
 	if c.d == Postgres {
-		if done, err := c.createUserOneTrip(ctx, tenantID, u, args); done || err != nil {
-			return err
+		if t := c.createUserTrip(tenantID, u, args); t != nil {
+			if !late || !c.inTx || c.shared {
+				return c.run(ctx, t)
+			}
+			if c.deferred != nil { // a write deferred before this one runs first
+				if err := c.ready(ctx); err != nil {
+					return err
+				}
+			}
+			c.deferred = t
+			return nil
 		}
 	}
 	_, err = c.exec(ctx, userInsertSQL, args...)
@@ -269,50 +284,44 @@ func (c *conn) CreateUser(ctx context.Context, tenantID string, u *provisioning.
 	return c.clearTombstone(ctx, tenantID, u.UserName)
 }
 
-// createUserOneTrip inserts the user, its multi-valued attributes and clears its
-// tombstone in one PostgreSQL statement (data-modifying CTEs): one round trip instead of
-// three, a third of a create's statements. It reports false, having done nothing, for a
-// user with more values than one INSERT takes.
-func (c *conn) createUserOneTrip(ctx context.Context, tenantID string, u *provisioning.User, userArgs []any) (bool, error) {
+// createUserTrip is, on PostgreSQL, the one statement (data-modifying CTEs) that inserts
+// the user, its multi-valued attributes and clears its tombstone: one round trip instead
+// of three, a third of a create's statements. It is nil for a user with more values than
+// one INSERT takes.
+func (c *conn) createUserTrip(tenantID string, u *provisioning.User, userArgs []any) *oneTrip {
 	n := 0
 	for _, vals := range multiValued(u) {
 		n += len(*vals)
 	}
 	if n > valuesPerInsert {
-		return false, nil
+		return nil
 	}
-	q := `WITH t AS (DELETE FROM tombstones WHERE tenant_id = ? AND user_name_key = ?)`
-	args := append(make([]any, 0, 2+len(userArgs)+9*n), tenantID, provisioning.FoldKey(u.UserName))
-	args = append(args, userArgs...)
+	t := &oneTrip{ctes: []string{`t AS (DELETE FROM tombstones WHERE tenant_id = ? AND user_name_key = ?)`},
+		unique: func() error { return uniqueConflict(u) }, what: "create user"}
+	t.args = append(make([]any, 0, 2+len(userArgs)+9*n), tenantID, provisioning.FoldKey(u.UserName))
+	t.args = append(t.args, userArgs...)
 	if n == 0 {
-		q += " " + userInsertSQL
-	} else {
-		// The foreign key of user_values is checked at the end of the statement, when the
-		// user row exists.
-		var sb strings.Builder
-		sb.WriteString(q + `, u AS (` + userInsertSQL + ` RETURNING id)
-			INSERT INTO user_values (tenant_id, user_id, attr, idx, value, value_key, display, type, is_primary) VALUES `)
-		i := 0
-		for attr, vals := range multiValued(u) {
-			for j, v := range *vals {
-				if i > 0 {
-					sb.WriteString(", ")
-				}
-				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-				args = append(args, tenantID, u.ID, attr, j, v.Value, provisioning.FoldKey(v.Value), v.Display, v.Type, v.Primary)
-				i++
+		t.final = userInsertSQL
+		return t
+	}
+	// The foreign key of user_values is checked at the end of the statement, when the
+	// user row exists.
+	t.ctes = append(t.ctes, `u AS (`+userInsertSQL+` RETURNING id)`)
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO user_values (tenant_id, user_id, attr, idx, value, value_key, display, type, is_primary) VALUES `)
+	i := 0
+	for attr, vals := range multiValued(u) {
+		for j, v := range *vals {
+			if i > 0 {
+				sb.WriteString(", ")
 			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			t.args = append(t.args, tenantID, u.ID, attr, j, v.Value, provisioning.FoldKey(v.Value), v.Display, v.Type, v.Primary)
+			i++
 		}
-		q = sb.String()
 	}
-	_, err := c.exec(ctx, q, args...)
-	if errors.Is(err, errUnique) {
-		return true, uniqueConflict(u)
-	}
-	if err != nil {
-		return true, fmt.Errorf("create user: %w", err)
-	}
-	return true, nil
+	t.final = sb.String()
+	return t
 }
 
 // multiValued lists the simple multi-valued attributes kept in user_values.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/seatbridge/seatbridge/store"
@@ -20,6 +21,9 @@ type Proxy struct {
 	t      testing.TB
 	ln     net.Listener
 	target string
+
+	// trips counts round trips (Trips).
+	trips atomic.Int64
 
 	mu     sync.Mutex
 	mode   proxyMode
@@ -65,6 +69,11 @@ func (p *Proxy) Drop() {
 // Freeze stops forwarding bytes in both directions (connections stay open and new ones
 // are accepted but get no answer) until Heal.
 func (p *Proxy) Freeze() { p.set(proxyFreeze) }
+
+// Trips is how many round trips clients began: a burst of bytes from a client after its
+// server last spoke (or first on its connection). On PostgreSQL's protocol, where a
+// client waits for each answer, that is the number of round trips whatever the chunking.
+func (p *Proxy) Trips() int64 { return p.trips.Load() }
 
 // Heal forwards again.
 func (p *Proxy) Heal() { p.set(proxyForward) }
@@ -138,7 +147,8 @@ func (p *Proxy) serve(client net.Conn) {
 		}
 		return
 	}
-	pipe := func(dst, src net.Conn) {
+	var clientSpoke atomic.Bool // the last bytes came from the client
+	pipe := func(dst, src net.Conn, fromClient bool) {
 		defer dst.Close()
 		defer src.Close()
 		buf := make([]byte, 32<<10)
@@ -147,6 +157,11 @@ func (p *Proxy) serve(client net.Conn) {
 			if n > 0 {
 				if !p.gate() {
 					return
+				}
+				if fromClient && !clientSpoke.Swap(true) {
+					p.trips.Add(1)
+				} else if !fromClient {
+					clientSpoke.Store(false)
 				}
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					return
@@ -160,8 +175,8 @@ func (p *Proxy) serve(client net.Conn) {
 			}
 		}
 	}
-	go pipe(server, client)
-	pipe(client, server)
+	go pipe(server, client, true)
+	pipe(client, server, false)
 }
 
 // OpenPostgresProxied returns a migrated PostgreSQL database (as OpenPostgres) reached
