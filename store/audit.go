@@ -18,11 +18,13 @@ func nullBytes(b []byte) any {
 	return string(b)
 }
 
-// AppendAudit writes e; inside a PostgreSQL transaction it is buffered instead and
-// written by flushEvents, in the same statement as the transaction's events: one round
-// trip fewer for every audited change.
+// AppendAudit writes e; inside a PostgreSQL transaction or SQLite's group commit it is
+// buffered instead and written by flushEvents: on PostgreSQL in the same statement as the
+// transaction's events (one round trip fewer for every audited change), on SQLite in one
+// statement for the whole batch (the single writer's statements are what every queued
+// change waits for).
 func (c *conn) AppendAudit(ctx context.Context, e *provisioning.AuditEvent) error {
-	if c.d == Postgres && c.inTx {
+	if (c.d == Postgres || c.shared) && c.inTx {
 		c.audits = append(c.audits, e)
 		return nil
 	}

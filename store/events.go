@@ -51,8 +51,13 @@ func (c *conn) flushEvents(ctx context.Context) error {
 			return c.settle(ctx, t)
 		}
 	}
-	for _, a := range audits {
-		if _, err := c.exec(ctx, `INSERT INTO audit_events (`+auditInsertCols+`) VALUES (`+auditInsertRow+`)`, auditArgs(nil, a)...); err != nil {
+	for start := 0; start < len(audits); start += auditChunk {
+		chunk := audits[start:min(start+auditChunk, len(audits))]
+		args := make([]any, 0, 12*len(chunk))
+		for _, a := range chunk {
+			args = auditArgs(args, a)
+		}
+		if _, err := c.exec(ctx, `INSERT INTO audit_events (`+auditInsertCols+`) VALUES `+valueRows(auditInsertRow, len(chunk)), args...); err != nil {
 			return fmt.Errorf("append audit: %w", err)
 		}
 	}
@@ -241,6 +246,9 @@ func (db *DB) sequenceTenant(ctx context.Context, tenantID string) (int, error) 
 // eventChunk bounds the rows of one multi-row INSERT (7 parameters each, far below
 // both databases' parameter limits).
 const eventChunk = 100
+
+// auditChunk is how many audit rows one INSERT writes (12 variables each).
+const auditChunk = 100
 
 // rowsOf returns n rows of cols placeholders for a multi-row VALUES list.
 func rowsOf(n, cols int) string { return valueRows(placeholders(cols), n) }

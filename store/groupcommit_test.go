@@ -37,6 +37,16 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 				if err := tx.CreateUser(ctx, tn.ID, u); err != nil {
 					return err
 				}
+				// The batch writes its audit rows and events after its last closure: a
+				// failed closure's must not be among them.
+				if err := tx.AppendAudit(ctx, &provisioning.AuditEvent{TenantID: tn.ID, At: time.Now(), ActorKind: provisioning.ActorCLI,
+					Action: "user.create", TargetKind: "user", TargetID: u.ID}); err != nil {
+					return err
+				}
+				if err := tx.AppendEvent(ctx, &provisioning.Event{ID: "ev-" + u.ID, TenantID: tn.ID, Type: "user.created", Time: time.Now(),
+					UserID: u.ID, Data: []byte(`{}`)}); err != nil {
+					return err
+				}
 				switch i % 10 {
 				case 3:
 					return errBoom // after a write: the write must disappear
@@ -63,6 +73,33 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 			if results[i] != nil || panics[i] != nil || getErr != nil {
 				t.Fatalf("closure %d: %v / %v / lookup %v", i, results[i], panics[i], getErr)
 			}
+		}
+	}
+	audits, err := db.ListAudit(ctx, tn.ID, provisioning.AuditQuery{Action: "user.create", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := db.ListEvents(ctx, tn.ID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited, evented := map[string]int{}, map[string]int{}
+	for _, a := range audits {
+		audited[a.TargetID]++
+	}
+	for i, ev := range evs {
+		evented[ev.UserID]++
+		if want := int64(i + 1); ev.Seq != want {
+			t.Fatalf("event %d has seq %d, want %d (dense, in order)", i, ev.Seq, want)
+		}
+	}
+	for i := range n {
+		id, want := fmt.Sprintf("u%d", i), 1
+		if i%10 == 3 || i%10 == 7 {
+			want = 0
+		}
+		if audited[id] != want || evented[id] != want {
+			t.Fatalf("closure %d: %d audit rows, %d events; want %d of each", i, audited[id], evented[id], want)
 		}
 	}
 	// A caller whose context is already done never runs.
