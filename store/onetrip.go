@@ -38,9 +38,11 @@ func (t *oneTrip) sql() string {
 }
 
 // joinTrips returns one statement doing a's work, then b's: a's final statement becomes
-// the CTE "w_a". Either may be nil. Every part reads the snapshot taken before the
-// statement and constraints are checked at its end, so b must not need to read a's rows;
-// the statements joined here (a user's rows, audit rows and events) never do.
+// a CTE "w<n>", n its position (the parts' own CTEs are named by letters). Either may be
+// nil. Every part reads the snapshot taken before the statement and constraints are
+// checked at its end, so b must not need to read a's rows; the statements joined here (a
+// user's rows, audit rows and events) never do. A unique violation is mapped as a's (the
+// create's), else as b's.
 func joinTrips(a, b *oneTrip) *oneTrip {
 	switch {
 	case a == nil:
@@ -49,9 +51,13 @@ func joinTrips(a, b *oneTrip) *oneTrip {
 		return a
 	}
 	ctes := make([]string, 0, len(a.ctes)+1+len(b.ctes))
-	ctes = append(append(append(ctes, a.ctes...), "w_a AS ("+a.final+")"), b.ctes...)
+	ctes = append(append(append(ctes, a.ctes...), fmt.Sprintf("w%d AS (%s)", len(a.ctes), a.final)), b.ctes...)
+	unique := a.unique
+	if unique == nil {
+		unique = b.unique
+	}
 	return &oneTrip{ctes: ctes, final: b.final, args: append(append(make([]any, 0, len(a.args)+len(b.args)), a.args...), b.args...),
-		unique: a.unique, what: a.what + " and " + b.what}
+		unique: unique, what: a.what + " and " + b.what}
 }
 
 // run executes t on c and maps its unique violation.
