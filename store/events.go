@@ -121,6 +121,27 @@ func (c *conn) flushEvents(ctx context.Context) error {
 	return nil
 }
 
+// checkRecords reports what in a change's audit rows and events the statements writing
+// them would refuse: text that is not storable, an event body that is not JSON. SQLite's
+// group commit writes a whole batch's records at once and checks each change's first, so
+// that one change's records fail that change alone.
+func checkRecords(audits []*provisioning.AuditEvent, evs []*provisioning.Event) error {
+	for _, a := range audits {
+		if err := checkArgs(auditArgs(nil, a)); err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+	}
+	for _, ev := range evs {
+		if err := checkArgs([]any{ev.TenantID, ev.ID, ev.Type, ev.UserID}); err != nil {
+			return fmt.Errorf("event: %w", err)
+		}
+		if len(ev.Data) > 0 && !json.Valid(ev.Data) {
+			return fmt.Errorf("event %s: its data is not JSON", ev.Type)
+		}
+	}
+	return nil
+}
+
 // seqPrefix is how every event body starts when Seq is 0: Seq is the first field of
 // provisioning.Event, so the body with the real number is `{"seq":` + number + the rest,
 // which lets PostgreSQL write the body when it assigns the number.

@@ -138,6 +138,11 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 		c.events, c.audits, c.queuedLogout = nil, nil, false
 		results[i] = runClosure(req, c)
 		if results[i].err == nil && results[i].panic == nil {
+			// Checked here, inside the closure's savepoint, so that records the batch's
+			// statements would refuse fail this closure alone, not the whole batch.
+			results[i].err = checkRecords(c.audits, c.events)
+		}
+		if results[i].err == nil && results[i].panic == nil {
 			logouts = logouts || c.queuedLogout
 			events = events || len(c.events) > 0
 			audits, evs = append(audits, c.audits...), append(evs, c.events...)
@@ -175,7 +180,8 @@ func (g *groupCommitter) commit(batch []*txRequest) {
 	if ok > 0 {
 		c.events, c.audits = evs, audits
 		if err := c.flushEvents(context.Background()); err != nil {
-			// The batch's records cannot be written: none of its changes may commit.
+			// The batch's records cannot be written (checkRecords leaves only the
+			// database's own failures): none of its changes may commit.
 			_ = tx.Rollback()
 			err = fmt.Errorf("record the batch's audit and events: %w", err)
 			g.db.noteWrite(err)

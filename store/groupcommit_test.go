@@ -43,8 +43,12 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 					Action: "user.create", TargetKind: "user", TargetID: u.ID}); err != nil {
 					return err
 				}
+				data := []byte(`{}`)
+				if i%10 == 5 {
+					data = []byte(`{"not json`) // refused when the batch writes it: only this closure may fail
+				}
 				if err := tx.AppendEvent(ctx, &provisioning.Event{ID: "ev-" + u.ID, TenantID: tn.ID, Type: "user.created", Time: time.Now(),
-					UserID: u.ID, Data: []byte(`{}`)}); err != nil {
+					UserID: u.ID, Data: data}); err != nil {
 					return err
 				}
 				switch i % 10 {
@@ -64,6 +68,10 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		case 3:
 			if !errors.Is(results[i], errBoom) || !errors.Is(getErr, provisioning.ErrNotFound) {
 				t.Fatalf("closure %d failed: got %v, user lookup %v", i, results[i], getErr)
+			}
+		case 5:
+			if results[i] == nil || !errors.Is(getErr, provisioning.ErrNotFound) {
+				t.Fatalf("closure %d wrote an event the batch cannot store: got %v, user lookup %v", i, results[i], getErr)
 			}
 		case 7:
 			if panics[i] != "closure panicked" || !errors.Is(getErr, provisioning.ErrNotFound) {
@@ -95,7 +103,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	}
 	for i := range n {
 		id, want := fmt.Sprintf("u%d", i), 1
-		if i%10 == 3 || i%10 == 7 {
+		if i%10 == 3 || i%10 == 5 || i%10 == 7 {
 			want = 0
 		}
 		if audited[id] != want || evented[id] != want {
